@@ -1,0 +1,61 @@
+# The two commands: `make run` (set up everything and serve) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+PYTEST_ARGS ?=
+
+.PHONY: help setup run serve test stop lint format services browser clean-local
+
+help:
+	@echo "make run    set up PostgreSQL, Redis, the venv, migrations, demo data; serve on http://127.0.0.1:8000"
+	@echo "make test   the same setup, then the whole test suite"
+	@echo "make stop   stop the local servers"
+	@echo "make lint   ruff and makemigrations --check"
+
+$(VENV)/.stamp: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q ".[test,dev]"
+	@touch $@
+
+.env: | $(VENV)/.stamp
+	@scripts/dotenv.sh
+
+services:
+	@scripts/services.sh start
+
+setup: $(VENV)/.stamp .env services
+	$(MANAGE) migrate --noinput
+
+run: setup
+	$(MANAGE) seed_demo --if-empty
+	$(MANAGE) ensure_local_admin
+	$(MANAGE) collectstatic --noinput -v 0
+	$(VENV)/bin/honcho -f Procfile start
+
+serve: run
+
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }
+
+test: setup browser
+	$(MANAGE) makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+
+format: $(VENV)/.stamp
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+stop:
+	-@pkill -f "honcho -f Procfile" 2>/dev/null; true
+	@scripts/services.sh stop

@@ -1,0 +1,188 @@
+"""Automation rules that fill a character's publishing schedule."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Upper
+
+from characters.models import Character
+from config.fields import (
+    choices_check,
+    created_at,
+    defaulted,
+    min_check,
+    non_negative,
+    range_check,
+    unit_interval,
+    updated_at,
+    uuid_pk,
+)
+from platforms.models import Platform
+
+
+def validate_platforms(value) -> None:
+    if not value:
+        raise ValidationError("Choose at least one platform.", code="required")
+    unknown = sorted(set(value) - set(Platform.values))
+    if unknown:
+        raise ValidationError(
+            "Unknown platform(s): %(unknown)s. Known: %(known)s.",
+            code="invalid_platform",
+            params={
+                "unknown": ", ".join(map(str, unknown)),
+                "known": ", ".join(Platform.values),
+            },
+        )
+
+
+class AutomationRuleTriggerType(models.TextChoices):
+    SCHEDULE = "schedule"
+    EVENT = "event"
+    MANUAL = "manual"
+
+
+class AutomationRuleContentType(models.TextChoices):
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
+    MIXED = "mixed"
+
+
+class AutomationRuleHashtagStrategy(models.TextChoices):
+    AUTO = "auto"
+    TEMPLATE = "template"
+    NONE = "none"
+
+
+class AutomationRule(models.Model):
+    """A rule that picks content and schedules posts for a character."""
+
+    TriggerType = AutomationRuleTriggerType
+
+    ContentType = AutomationRuleContentType
+
+    HashtagStrategy = AutomationRuleHashtagStrategy
+
+    id = uuid_pk()
+    character = models.ForeignKey(
+        Character,
+        on_delete=models.CASCADE,
+        related_name="automation_rules",
+        db_index=False,
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(null=True, blank=True)
+    is_enabled = models.BooleanField(**defaulted(True))
+    trigger_type = models.CharField(max_length=50, choices=TriggerType.choices)
+    trigger_config = models.JSONField(default=dict)
+    platforms = ArrayField(
+        models.CharField(max_length=50, choices=Platform.choices),
+        validators=[validate_platforms],
+    )
+    content_type = models.CharField(
+        max_length=20, choices=ContentType.choices, null=True, blank=True
+    )
+    content_category = models.CharField(max_length=50, null=True, blank=True)
+    prompt_template = models.TextField(null=True, blank=True)
+    generation_settings = models.JSONField(null=True, blank=True)
+    min_content_quality = unit_interval("0.7")
+    caption_template = models.TextField(null=True, blank=True)
+    hashtag_strategy = models.CharField(
+        max_length=50, choices=HashtagStrategy.choices, null=True, blank=True
+    )
+    mention_strategy = models.CharField(max_length=50, null=True, blank=True)
+    auto_like = models.BooleanField(**defaulted(False))
+    auto_comment = models.BooleanField(**defaulted(False))
+    auto_follow = models.BooleanField(**defaulted(False))
+    engagement_frequency = models.CharField(max_length=50, null=True, blank=True)
+    max_posts_per_day = models.IntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_posts_per_week = models.IntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    cooldown_minutes = non_negative(60)
+    times_executed = non_negative(editable=False)
+    last_executed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    success_count = non_negative(editable=False)
+    failure_count = non_negative(editable=False)
+    # Deviation: when a 'schedule' rule is next due, so that one indexed query a
+    # minute finds the due rules (no PeriodicTask per rule).
+    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "automation_rules"
+        ordering = ["name"]
+        constraints = [
+            choices_check(
+                "trigger_type", AutomationRuleTriggerType, name="trigger_type_check"
+            ),
+            choices_check(
+                "content_type",
+                AutomationRuleContentType,
+                name="automation_rules_content_type_check",
+                nullable=True,
+            ),
+            choices_check(
+                "hashtag_strategy",
+                AutomationRuleHashtagStrategy,
+                name="hashtag_strategy_check",
+                nullable=True,
+            ),
+            # The document checks only that the array is not empty; unknown
+            # platform names are rejected too.
+            models.CheckConstraint(
+                condition=models.Q(
+                    platforms__len__gt=0, platforms__contained_by=Platform.values
+                ),
+                name="platforms_check",
+                violation_error_message=(
+                    "platforms needs at least one of: " + ", ".join(Platform.values)
+                ),
+            ),
+            range_check("min_content_quality", 0, 1, table="automation_rules"),
+            min_check(
+                "max_posts_per_day",
+                0,
+                table="automation_rules",
+                nullable=True,
+                strict=True,
+            ),
+            min_check(
+                "max_posts_per_week",
+                0,
+                table="automation_rules",
+                nullable=True,
+                strict=True,
+            ),
+            min_check("cooldown_minutes", 0, table="automation_rules"),
+            min_check("times_executed", 0, table="automation_rules"),
+            min_check("success_count", 0, table="automation_rules"),
+            min_check("failure_count", 0, table="automation_rules"),
+        ]
+        indexes = [
+            models.Index(fields=["character"], name="idx_automation_rules_character"),
+            models.Index(
+                fields=["is_enabled"],
+                name="idx_automation_rules_enabled",
+                condition=models.Q(is_enabled=True),
+            ),
+            models.Index(fields=["trigger_type"], name="idx_automation_rules_trigger"),
+            GinIndex(fields=["platforms"], name="idx_automation_rules_platforms"),
+            # Polled every minute by automation.tasks.dispatch_due_rules.
+            models.Index(
+                fields=["next_run_at"],
+                name="idx_automation_rules_due",
+                condition=models.Q(is_enabled=True, trigger_type="schedule"),
+            ),
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"), name="trgm_rules_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,322 @@
+"""Characters (AI influencer personas), their personality and appearance."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.db import models
+from django.db.models.functions import Length, Upper
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+
+from config.fields import (
+    choices_check,
+    created_at,
+    decimal_range,
+    defaulted,
+    range_check,
+    unit_interval,
+    updated_at,
+    uuid_pk,
+    validate_timezone,
+)
+
+
+class CharacterQuerySet(models.QuerySet):
+    def delete(self):
+        """Soft-delete every character of the queryset (one UPDATE, one audit row each)."""
+        from characters.services import character_bulk_soft_delete
+
+        return character_bulk_soft_delete(queryset=self, actor=None)
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
+class LiveCharacterManager(models.Manager.from_queryset(CharacterQuerySet)):
+    """Hides soft-deleted characters."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class AllCharacterManager(models.Manager.from_queryset(CharacterQuerySet)):
+    """Sees soft-deleted characters too (admin 'deleted' filter, purge, audits)."""
+
+
+class CharacterStatus(models.TextChoices):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+class Character(models.Model):
+    """An AI influencer persona run by the agency."""
+
+    Status = CharacterStatus
+
+    id = uuid_pk()
+    name = models.CharField(max_length=255)
+    bio = models.TextField(null=True, blank=True)
+    age = models.IntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(150)]
+    )
+    location = models.CharField(max_length=255, null=True, blank=True)
+    timezone = models.CharField(
+        max_length=50, validators=[validate_timezone], **defaulted("UTC")
+    )
+    interests = ArrayField(models.TextField(), null=True, blank=True)
+    profile_image_url = models.TextField(
+        null=True, blank=True, validators=[URLValidator()]
+    )
+    profile_image_path = models.TextField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, **defaulted(Status.ACTIVE)
+    )
+    is_active = models.BooleanField(**defaulted(True))
+    created_at = created_at()
+    updated_at = updated_at()
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = LiveCharacterManager()
+    all_objects = AllCharacterManager()
+
+    class Meta:
+        db_table = "characters"
+        ordering = ["name"]
+        # Related lookups (a post's character) must still find a soft-deleted one.
+        base_manager_name = "all_objects"
+        constraints = [
+            choices_check("status", CharacterStatus, name="characters_status_check"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    GreaterThanOrEqual(Length("name"), 1),
+                    LessThanOrEqual(Length("name"), 255),
+                ),
+                name="name_length_check",
+                violation_error_message="name must be 1 to 255 characters long.",
+            ),
+            range_check("age", 0, 150, table="characters", nullable=True),
+            # Deviation: one truth for soft deletion (see docs/schema-deviations.md).
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        status="deleted", deleted_at__isnull=False, is_active=False
+                    )
+                    | (~models.Q(status="deleted") & models.Q(deleted_at__isnull=True))
+                ),
+                name="characters_soft_delete_check",
+                violation_error_message=(
+                    "A deleted character has status 'deleted', deleted_at set and "
+                    "is_active off; no other character has deleted_at."
+                ),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="idx_characters_status"),
+            models.Index(
+                fields=["is_active"],
+                name="idx_characters_active",
+                condition=models.Q(is_active=True),
+            ),
+            models.Index(fields=["-created_at"], name="idx_characters_created"),
+            models.Index(fields=["name"], name="idx_characters_name"),
+            models.Index(
+                fields=["deleted_at"],
+                name="idx_characters_deleted",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
+            # Admin search: icontains compiles to UPPER(name::text) LIKE ...
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"), name="trgm_characters_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def delete(self, using=None, keep_parents=False):
+        """Soft delete; `characters.services.character_purge` removes rows for good."""
+        from characters.services import character_soft_delete
+
+        character_soft_delete(character=self, actor=None)
+        return 0, {}
+
+    delete.alters_data = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+PERSONALITY_TRAITS = (
+    "extroversion",
+    "creativity",
+    "humor",
+    "professionalism",
+    "authenticity",
+    "energy_level",
+)
+
+
+class CharacterPersonalityCommunicationStyle(models.TextChoices):
+    CASUAL = "casual"
+    PROFESSIONAL = "professional"
+    FRIENDLY = "friendly"
+    SASSY = "sassy"
+    INSPIRATIONAL = "inspirational"
+
+
+class CharacterPersonalityContentTone(models.TextChoices):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    EDGY = "edgy"
+    HUMOROUS = "humorous"
+    SERIOUS = "serious"
+
+
+class CharacterPersonalityEmojiUsage(models.TextChoices):
+    NONE = "none"
+    MINIMAL = "minimal"
+    MODERATE = "moderate"
+    HEAVY = "heavy"
+
+
+class CharacterPersonality(models.Model):
+    """The personality traits and LLM settings of one character."""
+
+    CommunicationStyle = CharacterPersonalityCommunicationStyle
+
+    ContentTone = CharacterPersonalityContentTone
+
+    EmojiUsage = CharacterPersonalityEmojiUsage
+
+    TRAITS = PERSONALITY_TRAITS
+
+    id = uuid_pk()
+    character = models.OneToOneField(
+        Character, on_delete=models.CASCADE, related_name="personality"
+    )
+    extroversion = unit_interval("0.5")
+    creativity = unit_interval("0.5")
+    humor = unit_interval("0.5")
+    professionalism = unit_interval("0.5")
+    authenticity = unit_interval("0.5")
+    energy_level = unit_interval("0.5")
+    communication_style = models.CharField(
+        max_length=50, choices=CommunicationStyle.choices, null=True, blank=True
+    )
+    preferred_topics = ArrayField(models.TextField(), null=True, blank=True)
+    content_tone = models.CharField(
+        max_length=50, choices=ContentTone.choices, null=True, blank=True
+    )
+    emoji_usage = models.CharField(
+        max_length=20, choices=EmojiUsage.choices, **defaulted(EmojiUsage.MODERATE)
+    )
+    llm_personality_prompt = models.TextField(null=True, blank=True)
+    temperature = decimal_range("0.7", "0", "2")
+    flirtatiousness_level = unit_interval("0.0")
+    flirting_style = models.CharField(max_length=50, null=True, blank=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "character_personalities"
+        verbose_name_plural = "character personalities"
+        constraints = [
+            *(
+                range_check(t, 0, 1, table="character_personalities")
+                for t in (*PERSONALITY_TRAITS, "flirtatiousness_level")
+            ),
+            range_check("temperature", 0, 2, table="character_personalities"),
+            choices_check(
+                "communication_style",
+                CharacterPersonalityCommunicationStyle,
+                name="communication_style_check",
+                nullable=True,
+            ),
+            choices_check(
+                "content_tone",
+                CharacterPersonalityContentTone,
+                name="content_tone_check",
+                nullable=True,
+            ),
+            choices_check(
+                "emoji_usage", CharacterPersonalityEmojiUsage, name="emoji_usage_check"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["character"], name="idx_personalities_character"),
+            models.Index(
+                fields=["communication_style"],
+                name="idx_personalities_style",
+                condition=models.Q(communication_style__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Personality of {self.character_id}"
+
+
+class CharacterAppearanceFaceConsistencyMethod(models.TextChoices):
+    IP_ADAPTER = "ip-adapter", "IP-Adapter"
+    INSTANTID = "instantid", "InstantID"
+    FACEID = "faceid", "FaceID"
+    LORA = "lora", "LoRA"
+    NONE = "none", "None"
+
+
+class CharacterAppearance(models.Model):
+    """The physical attributes and image-generation settings of one character."""
+
+    FaceConsistencyMethod = CharacterAppearanceFaceConsistencyMethod
+
+    id = uuid_pk()
+    character = models.OneToOneField(
+        Character, on_delete=models.CASCADE, related_name="appearance"
+    )
+    face_reference_image_url = models.TextField(
+        null=True, blank=True, validators=[URLValidator()]
+    )
+    face_reference_image_path = models.TextField(null=True, blank=True)
+    face_consistency_method = models.CharField(
+        max_length=50,
+        choices=FaceConsistencyMethod.choices,
+        **defaulted(FaceConsistencyMethod.IP_ADAPTER),
+    )
+    lora_model_path = models.TextField(null=True, blank=True)
+    face_consistency_weight = unit_interval("0.7")
+    hair_color = models.CharField(max_length=50, null=True, blank=True)
+    hair_style = models.CharField(max_length=50, null=True, blank=True)
+    eye_color = models.CharField(max_length=50, null=True, blank=True)
+    skin_tone = models.CharField(max_length=50, null=True, blank=True)
+    body_type = models.CharField(max_length=50, null=True, blank=True)
+    height = models.CharField(max_length=20, null=True, blank=True)
+    age_range = models.CharField(max_length=20, null=True, blank=True)
+    clothing_style = models.CharField(max_length=100, null=True, blank=True)
+    preferred_colors = ArrayField(models.TextField(), null=True, blank=True)
+    style_keywords = ArrayField(models.TextField(), null=True, blank=True)
+    base_model = models.CharField(max_length=100, **defaulted("realistic-vision-v6"))
+    negative_prompt = models.TextField(null=True, blank=True)
+    default_prompt_prefix = models.TextField(null=True, blank=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "character_appearances"
+        constraints = [
+            range_check("face_consistency_weight", 0, 1, table="character_appearances"),
+            choices_check(
+                "face_consistency_method",
+                CharacterAppearanceFaceConsistencyMethod,
+                name="face_method_check",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["character"], name="idx_appearances_character"),
+            models.Index(
+                fields=["face_consistency_method"], name="idx_appearances_method"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appearance of {self.character_id}"

@@ -1,0 +1,124 @@
+"""Writes on characters: creation with their 1:1 rows, soft deletion, purge."""
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from characters.models import Character, CharacterAppearance, CharacterPersonality
+from logs.models import SystemLog
+from logs.services import actor_metadata, system_log_write
+
+COMPONENT = "character_service"
+
+
+@transaction.atomic
+def character_create(
+    *, personality: dict | None = None, appearance: dict | None = None, **fields
+) -> Character:
+    """A character with its personality and appearance (each exactly one)."""
+    character = Character(**fields)
+    character.full_clean()
+    character.save()
+    CharacterPersonality.objects.create(character=character, **(personality or {}))
+    CharacterAppearance.objects.create(character=character, **(appearance or {}))
+    return character
+
+
+def ensure_profile_rows(character: Character) -> None:
+    """Create the personality and appearance a character lacks (idempotent)."""
+    CharacterPersonality.objects.get_or_create(character=character)
+    CharacterAppearance.objects.get_or_create(character=character)
+
+
+@transaction.atomic
+def character_soft_delete(*, character: Character, actor=None) -> Character:
+    """Hide a character (status 'deleted', deleted_at, inactive) and audit it."""
+    if character.deleted_at is not None:
+        return character
+    now = timezone.now()
+    Character.all_objects.filter(pk=character.pk).update(
+        status=Character.Status.DELETED, is_active=False, deleted_at=now
+    )
+    character.status = Character.Status.DELETED
+    character.is_active = False
+    character.deleted_at = now
+    system_log_write(
+        level=SystemLog.Level.INFO,
+        component=COMPONENT,
+        message=f"Character deleted: {character.name}",
+        character_id=character.pk,
+        metadata={"deleted_by": actor_metadata(actor), "soft": True},
+    )
+    return character
+
+
+@transaction.atomic
+def character_bulk_soft_delete(*, queryset, actor=None) -> tuple[int, dict[str, int]]:
+    """Soft-delete many characters: one UPDATE and one bulk INSERT of audit rows."""
+    now = timezone.now()
+    rows = list(
+        queryset.filter(deleted_at__isnull=True)
+        .select_for_update()
+        .values_list("pk", "name")
+    )
+    if not rows:
+        return 0, {}
+    Character.all_objects.filter(pk__in=[pk for pk, _ in rows]).update(
+        status=Character.Status.DELETED, is_active=False, deleted_at=now
+    )
+    who = actor_metadata(actor)
+    SystemLog.objects.bulk_create(
+        SystemLog(
+            log_level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message=f"Character deleted: {name}",
+            character_id=pk,
+            metadata={"deleted_by": who, "soft": True},
+        )
+        for pk, name in rows
+    )
+    return len(rows), {Character._meta.label: len(rows)}
+
+
+@transaction.atomic
+def character_restore(*, character: Character, actor=None) -> Character:
+    """Undo a soft delete."""
+    Character.all_objects.filter(pk=character.pk).update(
+        status=Character.Status.PAUSED, is_active=True, deleted_at=None
+    )
+    character.refresh_from_db()
+    system_log_write(
+        level=SystemLog.Level.INFO,
+        component=COMPONENT,
+        message=f"Character restored: {character.name}",
+        character_id=character.pk,
+        metadata={"restored_by": actor_metadata(actor)},
+    )
+    return character
+
+
+@transaction.atomic
+def character_purge(*, character_id, actor=None) -> bool:
+    """Remove a character and everything of it for good.
+
+    One DELETE: PostgreSQL's ON DELETE CASCADE / SET NULL does the rest in the
+    database, instead of Django collecting millions of posts and analytics rows
+    in Python. The audit row survives (its character_id becomes NULL) and keeps
+    the id and name in its metadata.
+    """
+    character = Character.all_objects.filter(pk=character_id).first()
+    if character is None:
+        return False
+    system_log_write(
+        level=SystemLog.Level.WARNING,
+        component=COMPONENT,
+        message=f"Character purged: {character.name}",
+        character_id=character.pk,
+        metadata={
+            "purged_by": actor_metadata(actor),
+            "character_id": str(character.pk),
+            "name": character.name,
+        },
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM characters WHERE id = %s", [character.pk])
+        return cursor.rowcount == 1

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Writes a development .env with random keys the first time; never overwrites it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ENV_FILE="$ROOT/.env"
+[ -f "$ENV_FILE" ] && exit 0
+rand() { "$ROOT/.venv/bin/python" -c "import secrets; print(secrets.token_urlsafe($1))"; }
+umask 077
+cat > "$ENV_FILE" <<ENV
+# Development settings written by scripts/dotenv.sh (git-ignored). Production
+# sets these in its own environment instead; see README.
+DEBUG=true
+SECRET_KEY=$(rand 50)
+CRYPTOGRAPHY_KEY=$(rand 32)
+ENV
+echo "wrote $ENV_FILE with fresh random keys" >&2
