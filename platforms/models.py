@@ -132,6 +132,9 @@ class PlatformAccount(models.Model):
     class Meta:
         db_table = "platform_accounts"
         ordering = ["character_id", "platform"]
+        permissions = [
+            ("manage_credentials", "Can replace a platform account's credentials"),
+        ]
         constraints = [
             choices_check(
                 "platform", Platform, name="platform_accounts_platform_check"

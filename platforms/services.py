@@ -1,0 +1,147 @@
+"""Writes on accounts, the publishing queue and engagement actions (staff/API)."""
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.transitions import transition
+from logs.models import SystemLog
+from logs.services import actor_metadata, system_log_write
+from platforms.models import EngagementAction, PlatformAccount, ScheduledPost
+
+COMPONENT = "platform_service"
+SP = ScheduledPost.Status
+EA = EngagementAction.Status
+CS = PlatformAccount.ConnectionStatus
+
+
+def scheduled_posts_cancel(*, queryset, actor=None) -> int:
+    return transition(
+        queryset=queryset,
+        allowed_from=[SP.SCHEDULED, SP.FAILED],
+        changes={"status": SP.CANCELLED, "locked_until": None},
+        actor=actor,
+        component=COMPONENT,
+        message="Scheduled post cancelled",
+    )
+
+
+def scheduled_posts_reschedule(
+    *, queryset, scheduled_at: dt.datetime, actor=None
+) -> int:
+    if timezone.is_naive(scheduled_at):
+        raise ValueError("scheduled_at needs a time zone.")
+    return transition(
+        queryset=queryset,
+        allowed_from=[SP.SCHEDULED, SP.FAILED, SP.CANCELLED],
+        changes={
+            "status": SP.SCHEDULED,
+            "scheduled_at": scheduled_at,
+            "error_message": None,
+            "locked_until": None,
+        },
+        actor=actor,
+        component=COMPONENT,
+        message=f"Scheduled post rescheduled to {scheduled_at.isoformat()}",
+    )
+
+
+def scheduled_posts_publish_now(*, queryset, actor=None) -> int:
+    """Make waiting posts due now; the publisher takes them on its next tick."""
+    return transition(
+        queryset=queryset,
+        allowed_from=[SP.SCHEDULED],
+        changes={"scheduled_at": timezone.now()},
+        actor=actor,
+        component=COMPONENT,
+        message="Scheduled post set to publish now",
+    )
+
+
+def scheduled_posts_retry(*, queryset, actor=None) -> int:
+    """Failed posts back in the queue, due now, with their retries reset."""
+    return transition(
+        queryset=queryset,
+        allowed_from=[SP.FAILED],
+        changes={
+            "status": SP.SCHEDULED,
+            "scheduled_at": timezone.now(),
+            "retry_count": 0,
+            "error_message": None,
+            "locked_until": None,
+        },
+        actor=actor,
+        component=COMPONENT,
+        message="Failed scheduled post queued again",
+    )
+
+
+def engagement_actions_cancel(*, queryset, actor=None) -> int:
+    return transition(
+        queryset=queryset,
+        allowed_from=[EA.PENDING],
+        changes={"status": EA.CANCELLED},
+        actor=actor,
+        component=COMPONENT,
+        message="Engagement action cancelled",
+    )
+
+
+def engagement_actions_retry(*, queryset, actor=None) -> int:
+    return transition(
+        queryset=queryset,
+        allowed_from=[EA.FAILED, EA.CANCELLED],
+        changes={"status": EA.PENDING, "retry_count": 0, "error_message": None},
+        actor=actor,
+        component=COMPONENT,
+        message="Engagement action queued again",
+    )
+
+
+def platform_accounts_disconnect(*, queryset, actor=None) -> int:
+    return transition(
+        queryset=queryset,
+        field="connection_status",
+        allowed_from=[s for s in CS.values if s != CS.DISCONNECTED],
+        changes={"connection_status": CS.DISCONNECTED, "is_connected": False},
+        actor=actor,
+        component=COMPONENT,
+        message="Platform account disconnected",
+    )
+
+
+def platform_accounts_mark_resync(*, queryset, actor=None) -> int:
+    """Forget the last sync so the next stats sync takes these accounts first."""
+    return transition(
+        queryset=queryset,
+        field="connection_status",
+        allowed_from=CS.values,
+        changes={"last_synced_at": None},
+        actor=actor,
+        component=COMPONENT,
+        message="Platform account marked for re-sync",
+    )
+
+
+@transaction.atomic
+def platform_account_set_credentials(
+    *, account: PlatformAccount, auth_data: dict | None, actor=None
+) -> PlatformAccount:
+    """Replace an account's credentials and write an audit row (never the secret)."""
+    account.auth_data = auth_data
+    account.save(update_fields=["auth_data", "updated_at"])
+    system_log_write(
+        level=SystemLog.Level.INFO,
+        component="credentials",
+        message="Platform account credentials replaced"
+        if auth_data
+        else "Platform account credentials cleared",
+        character_id=account.character_id,
+        platform_account_id=account.pk,
+        metadata={
+            "by": actor_metadata(actor),
+            "keys": sorted(auth_data) if isinstance(auth_data, dict) else [],
+        },
+    )
+    return account

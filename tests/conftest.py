@@ -1,0 +1,26 @@
+"""Shared fixtures. Tests run against the real PostgreSQL (and Redis) that
+`make test` starts; nothing here substitutes SQLite or a local-memory cache."""
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty Redis cache (throttles, cached reads)."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def character(db):
+    from tests.factories import CharacterFactory
+
+    return CharacterFactory()
+
+
+@pytest.fixture
+def account(db, character):
+    from tests.factories import PlatformAccountFactory
+
+    return PlatformAccountFactory(character=character, platform="instagram")

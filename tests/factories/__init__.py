@@ -1,0 +1,34 @@
+"""factory-boy factories for every model, one module per app."""
+
+from tests.factories.analytics import AnalyticsFactory
+from tests.factories.automation import AutomationRuleFactory
+from tests.factories.characters import (
+    CharacterAppearanceFactory,
+    CharacterFactory,
+    CharacterPersonalityFactory,
+)
+from tests.factories.content import ContentFactory, ContentGenerationFactory
+from tests.factories.logs import SystemLogFactory
+from tests.factories.platforms import (
+    EngagementActionFactory,
+    PlatformAccountFactory,
+    PostFactory,
+    ScheduledPostFactory,
+)
+from tests.factories.users import UserFactory
+
+__all__ = [
+    "AnalyticsFactory",
+    "AutomationRuleFactory",
+    "CharacterAppearanceFactory",
+    "CharacterFactory",
+    "CharacterPersonalityFactory",
+    "ContentFactory",
+    "ContentGenerationFactory",
+    "EngagementActionFactory",
+    "PlatformAccountFactory",
+    "PostFactory",
+    "ScheduledPostFactory",
+    "SystemLogFactory",
+    "UserFactory",
+]

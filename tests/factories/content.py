@@ -1,0 +1,61 @@
+import factory
+from factory import fuzzy
+
+from content.models import Content, ContentGeneration
+from tests.factories.characters import CharacterFactory, unit
+
+MIME = {
+    "image": ("image/png", "png"),
+    "video": ("video/mp4", "mp4"),
+    "text": ("text/plain", "txt"),
+    "audio": ("audio/mpeg", "mp3"),
+}
+
+
+class ContentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Content
+
+    character = factory.SubFactory(CharacterFactory)
+    content_type = fuzzy.FuzzyChoice(Content.ContentType.values)
+    content_category = fuzzy.FuzzyChoice(["post", "story", "reel", "short"])
+    file_path = factory.LazyAttributeSequence(
+        lambda o, n: f"content/{o.character.pk}/{n:06d}.{MIME[o.content_type][1]}"
+    )
+    mime_type = factory.LazyAttribute(lambda o: MIME[o.content_type][0])
+    file_size = fuzzy.FuzzyInteger(10_000, 5_000_000)
+    width = factory.LazyAttribute(
+        lambda o: 1024 if o.content_type in ("image", "video") else None
+    )
+    height = factory.LazyAttribute(
+        lambda o: 1280 if o.content_type in ("image", "video") else None
+    )
+    duration = factory.LazyAttribute(
+        lambda o: 30 if o.content_type in ("video", "audio") else None
+    )
+    prompt = factory.Faker("sentence", nb_words=10)
+    generation_settings = factory.LazyFunction(
+        lambda: {"steps": 30, "cfg_scale": 7, "sampler": "DPM++ 2M"}
+    )
+    seed = fuzzy.FuzzyInteger(1, 2**31 - 1)
+    quality_score = factory.LazyFunction(unit)
+    approval_status = Content.ApprovalStatus.PENDING
+    is_approved = factory.LazyAttribute(lambda o: o.approval_status == "approved")
+    tags = factory.LazyFunction(lambda: ["demo"])
+
+    class Params:
+        approved = factory.Trait(approval_status=Content.ApprovalStatus.APPROVED)
+
+
+class ContentGenerationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContentGeneration
+
+    character = factory.SubFactory(CharacterFactory)
+    job_type = ContentGeneration.JobType.IMAGE
+    prompt = factory.Faker("sentence", nb_words=8)
+    generation_settings = factory.LazyFunction(
+        lambda: {"steps": 20, "cfg_scale": 7, "width": 512, "height": 512}
+    )
+    priority = fuzzy.FuzzyInteger(1, 10)
+    batch_size = 1
