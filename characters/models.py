@@ -95,7 +95,9 @@ class Character(models.Model):
                 name="name_length_check",
                 violation_error_message="name must be 1 to 255 characters long.",
             ),
-            range_check("age", 0, 150, table="characters", nullable=True),
+            range_check(
+                "age", 0, 150, table="characters", nullable=True, name="age_range_check"
+            ),
             # Deviation: one truth for soft deletion (see docs/schema-deviations.md).
             models.CheckConstraint(
                 condition=(

@@ -18,8 +18,13 @@ def character_create(
     character = Character(**fields)
     character.full_clean()
     character.save()
-    CharacterPersonality.objects.create(character=character, **(personality or {}))
-    CharacterAppearance.objects.create(character=character, **(appearance or {}))
+    for model, values in (
+        (CharacterPersonality, personality),
+        (CharacterAppearance, appearance),
+    ):
+        row = model(character=character, **(values or {}))
+        row.full_clean()
+        row.save()
     return character
 
 

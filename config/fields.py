@@ -92,14 +92,19 @@ def validate_timezone(value: str) -> None:
     )
 
 
-def range_check(field: str, low, high, *, table: str, nullable: bool = False):
-    """CheckConstraint `low <= field <= high` named `<table>_<field>_check`."""
+def range_check(
+    field: str, low, high, *, table: str, nullable: bool = False, name: str = ""
+):
+    """CheckConstraint `low <= field <= high`, named `<table>_<field>_check`.
+
+    That is the name PostgreSQL gives the document's unnamed inline CHECKs.
+    """
     condition = models.Q(**{f"{field}__gte": low, f"{field}__lte": high})
     if nullable:
         condition = models.Q(**{f"{field}__isnull": True}) | condition
     return models.CheckConstraint(
         condition=condition,
-        name=f"{table}_{field}_check",
+        name=name or f"{table}_{field}_check",
         violation_error_message=f"{field} must be between {low} and {high}.",
     )
 

@@ -156,7 +156,7 @@ class Migration(migrations.Migration):
                             models.Q(("age__gte", 0), ("age__lte", 150)),
                             _connector="OR",
                         ),
-                        name="characters_age_check",
+                        name="age_range_check",
                         violation_error_message="age must be between 0 and 150.",
                     ),
                     models.CheckConstraint(

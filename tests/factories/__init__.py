@@ -3,6 +3,7 @@
 from tests.factories.analytics import AnalyticsFactory
 from tests.factories.automation import AutomationRuleFactory
 from tests.factories.characters import (
+    BareCharacterFactory,
     CharacterAppearanceFactory,
     CharacterFactory,
     CharacterPersonalityFactory,
@@ -18,6 +19,7 @@ from tests.factories.platforms import (
 from tests.factories.users import UserFactory
 
 __all__ = [
+    "BareCharacterFactory",
     "AnalyticsFactory",
     "AutomationRuleFactory",
     "CharacterAppearanceFactory",

@@ -12,6 +12,10 @@ MIME = {
 }
 
 
+def extension(content_type: str) -> str:
+    return MIME.get(content_type, ("application/octet-stream", "bin"))[1]
+
+
 class ContentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Content
@@ -20,9 +24,11 @@ class ContentFactory(factory.django.DjangoModelFactory):
     content_type = fuzzy.FuzzyChoice(Content.ContentType.values)
     content_category = fuzzy.FuzzyChoice(["post", "story", "reel", "short"])
     file_path = factory.LazyAttributeSequence(
-        lambda o, n: f"content/{o.character.pk}/{n:06d}.{MIME[o.content_type][1]}"
+        lambda o, n: f"content/{o.character.pk}/{n:06d}.{extension(o.content_type)}"
     )
-    mime_type = factory.LazyAttribute(lambda o: MIME[o.content_type][0])
+    mime_type = factory.LazyAttribute(
+        lambda o: MIME.get(o.content_type, ("application/octet-stream",))[0]
+    )
     file_size = fuzzy.FuzzyInteger(10_000, 5_000_000)
     width = factory.LazyAttribute(
         lambda o: 1024 if o.content_type in ("image", "video") else None
