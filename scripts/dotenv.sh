@@ -10,6 +10,8 @@ cat > "$ENV_FILE" <<ENV
 # Development settings written by scripts/dotenv.sh (git-ignored). Production
 # sets these in its own environment instead; see README.
 DEBUG=true
+DATABASE_URL=${DATABASE_URL:-postgres://ainfluencer@127.0.0.1:${LOCAL_PG_PORT:-5433}/ainfluencer}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:${LOCAL_REDIS_PORT:-6380}/0}
 SECRET_KEY=$(rand 50)
 CRYPTOGRAPHY_KEY=$(rand 32)
 ENV
