@@ -20,18 +20,66 @@ from logs.models import SystemLog
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 
 PERSONAS = [
-    ("Luna Reyes", 26, "Barcelona, Spain", "Europe/Madrid", ["fitness", "travel", "yoga"],
-     "sassy", "positive", ["instagram", "twitter", "telegram"]),
-    ("Kai Nakamura", 29, "Tokyo, Japan", "Asia/Tokyo", ["tech", "gaming", "anime"],
-     "casual", "humorous", ["twitter", "youtube", "telegram"]),
-    ("Maya Laurent", 24, "Paris, France", "Europe/Paris", ["fashion", "art", "coffee"],
-     "friendly", "positive", ["instagram", "facebook", "onlyfans"]),
-    ("Noah Brooks", 31, "Austin, USA", "America/Chicago", ["music", "food", "bbq"],
-     "inspirational", "neutral", ["instagram", "youtube"]),
-    ("Sofia Marin", 27, "Lisbon, Portugal", "Europe/Lisbon", ["surf", "travel", "wellness"],
-     "casual", "positive", ["instagram", "telegram", "twitter"]),
-    ("Zara Quinn", 22, "London, UK", "Europe/London", ["beauty", "makeup", "fashion"],
-     "sassy", "edgy", ["instagram", "twitter", "youtube", "telegram"]),
+    (
+        "Luna Reyes",
+        26,
+        "Barcelona, Spain",
+        "Europe/Madrid",
+        ["fitness", "travel", "yoga"],
+        "sassy",
+        "positive",
+        ["instagram", "twitter", "telegram"],
+    ),
+    (
+        "Kai Nakamura",
+        29,
+        "Tokyo, Japan",
+        "Asia/Tokyo",
+        ["tech", "gaming", "anime"],
+        "casual",
+        "humorous",
+        ["twitter", "youtube", "telegram"],
+    ),
+    (
+        "Maya Laurent",
+        24,
+        "Paris, France",
+        "Europe/Paris",
+        ["fashion", "art", "coffee"],
+        "friendly",
+        "positive",
+        ["instagram", "facebook", "onlyfans"],
+    ),
+    (
+        "Noah Brooks",
+        31,
+        "Austin, USA",
+        "America/Chicago",
+        ["music", "food", "bbq"],
+        "inspirational",
+        "neutral",
+        ["instagram", "youtube"],
+    ),
+    (
+        "Sofia Marin",
+        27,
+        "Lisbon, Portugal",
+        "Europe/Lisbon",
+        ["surf", "travel", "wellness"],
+        "casual",
+        "positive",
+        ["instagram", "telegram", "twitter"],
+    ),
+    (
+        "Zara Quinn",
+        22,
+        "London, UK",
+        "Europe/London",
+        ["beauty", "makeup", "fashion"],
+        "sassy",
+        "edgy",
+        ["instagram", "twitter", "youtube", "telegram"],
+    ),
 ]
 HASHTAGS = ["ai", "influencer", "dailyvibes", "lifestyle", "travel", "fitness", "ootd"]
 CAPTIONS = [
@@ -43,7 +91,13 @@ CAPTIONS = [
     "Behind the scenes of today's shoot",
     "Which one is your favourite?",
 ]
-COLORS = [(233, 150, 122), (100, 149, 237), (144, 238, 144), (221, 160, 221), (255, 215, 0)]
+COLORS = [
+    (233, 150, 122),
+    (100, 149, 237),
+    (144, 238, 144),
+    (221, 160, 221),
+    (255, 215, 0),
+]
 
 
 class Command(BaseCommand):
@@ -55,7 +109,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Do nothing when the database already holds characters.",
         )
-        parser.add_argument("--days", type=int, default=90, help="Days of analytics (90).")
+        parser.add_argument(
+            "--days", type=int, default=90, help="Days of analytics (90)."
+        )
         parser.add_argument("--seed", type=int, default=42)
 
     def handle(self, *args, if_empty=False, days=90, seed=42, **options):
@@ -68,10 +124,14 @@ class Command(BaseCommand):
         if not todo:
             self.stdout.write("Demo data already present.")
             return
-        for persona in tqdm(todo, desc="demo characters", disable=options["verbosity"] < 1):
+        for persona in tqdm(
+            todo, desc="demo characters", disable=options["verbosity"] < 1
+        ):
             with transaction.atomic():
                 self._character(persona, rng, days)
-        self.stdout.write(self.style.SUCCESS(f"Demo data: {len(todo)} characters created."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data: {len(todo)} characters created.")
+        )
 
     def _character(self, persona, rng: random.Random, days: int) -> None:
         name, age, location, tz, interests, style, tone, platforms = persona
@@ -109,7 +169,9 @@ class Command(BaseCommand):
                 account_url=f"https://{platform}.example.com/{name.split()[0].lower()}",
                 auth_type=PlatformAccount.AuthType.API_KEY,
                 is_connected=platform != "onlyfans",
-                connection_status="connected" if platform != "onlyfans" else "disconnected",
+                connection_status="connected"
+                if platform != "onlyfans"
+                else "disconnected",
                 follower_count=rng.randint(2_000, 250_000),
                 following_count=rng.randint(50, 900),
                 post_count=0,
@@ -207,7 +269,12 @@ class Command(BaseCommand):
                 job_type="image",
                 priority=rng.randint(1, 10),
                 prompt=f"{name} {rng.choice(['at the beach', 'in a cafe', 'on a rooftop'])}",
-                generation_settings={"steps": 25, "cfg_scale": 7, "width": 512, "height": 640},
+                generation_settings={
+                    "steps": 25,
+                    "cfg_scale": 7,
+                    "width": 512,
+                    "height": 640,
+                },
             )
             for _ in range(3)
         )
@@ -239,7 +306,9 @@ class Command(BaseCommand):
         for i in range(24):
             kind = ["image"] * 3 + ["video", "text", "audio"]
             content_type = kind[i % len(kind)]
-            status = rng.choice(["approved", "approved", "approved", "pending", "rejected"])
+            status = rng.choice(
+                ["approved", "approved", "approved", "pending", "rejected"]
+            )
             relative = f"demo/{character.pk}/{i:03d}"
             extra = {}
             if content_type == "image":
@@ -250,12 +319,21 @@ class Command(BaseCommand):
                 draw.rectangle((90, 190, 230, 380), fill=(70, 70, 90))
                 draw.text((12, 12), f"{character.name} #{i}", fill=(20, 20, 20))
                 image.save(path)
-                extra = {"width": 320, "height": 400, "mime_type": "image/png",
-                         "file_size": path.stat().st_size}
+                extra = {
+                    "width": 320,
+                    "height": 400,
+                    "mime_type": "image/png",
+                    "file_size": path.stat().st_size,
+                }
                 relative += ".png"
             elif content_type == "video":
-                extra = {"width": 1080, "height": 1920, "duration": rng.randint(8, 60),
-                         "mime_type": "video/mp4", "file_size": rng.randint(2, 40) * 1_000_000}
+                extra = {
+                    "width": 1080,
+                    "height": 1920,
+                    "duration": rng.randint(8, 60),
+                    "mime_type": "video/mp4",
+                    "file_size": rng.randint(2, 40) * 1_000_000,
+                }
                 relative += ".mp4"
             elif content_type == "text":
                 path = folder / f"{i:03d}.txt"
@@ -263,8 +341,11 @@ class Command(BaseCommand):
                 extra = {"mime_type": "text/plain", "file_size": path.stat().st_size}
                 relative += ".txt"
             else:
-                extra = {"duration": rng.randint(10, 90), "mime_type": "audio/mpeg",
-                         "file_size": rng.randint(200_000, 2_000_000)}
+                extra = {
+                    "duration": rng.randint(10, 90),
+                    "mime_type": "audio/mpeg",
+                    "file_size": rng.randint(200_000, 2_000_000),
+                }
                 relative += ".mp3"
             rows.append(
                 Content(
@@ -274,14 +355,22 @@ class Command(BaseCommand):
                     file_path=relative,
                     prompt=f"{character.name}, {rng.choice(['sunset', 'city lights', 'gym', 'beach'])}",
                     negative_prompt="blurry, watermark",
-                    generation_settings={"steps": 30, "cfg_scale": 7, "sampler": "DPM++ 2M"},
+                    generation_settings={
+                        "steps": 30,
+                        "cfg_scale": 7,
+                        "sampler": "DPM++ 2M",
+                    },
                     generation_time_seconds=rng.randint(4, 40),
                     seed=rng.randint(1, 2**31 - 1),
                     quality_score=Decimal(rng.randint(55, 99)) / 100,
                     approval_status=status,
                     is_approved=status == "approved",
-                    rejection_reason="Hands look wrong" if status == "rejected" else None,
-                    tags=rng.sample(["summer", "city", "portrait", "outdoor", "studio"], 2),
+                    rejection_reason="Hands look wrong"
+                    if status == "rejected"
+                    else None,
+                    tags=rng.sample(
+                        ["summer", "city", "portrait", "outdoor", "studio"], 2
+                    ),
                     **extra,
                 )
             )
