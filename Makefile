@@ -7,13 +7,16 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serve test stop lint format services browser clean-local
+.PHONY: help setup run serve test stop lint format services browser bench
+BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
+BENCH_ARGS ?=
 
 help:
 	@echo "make run    set up PostgreSQL, Redis, the venv, migrations, demo data; serve on http://127.0.0.1:8000"
 	@echo "make test   the same setup, then the whole test suite"
 	@echo "make stop   stop the local servers"
 	@echo "make lint   ruff and makemigrations --check"
+	@echo "make bench  benchmarks on a scale database (BENCHMARKS.md)"
 
 $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +49,12 @@ browser:
 test: setup browser
 	$(MANAGE) makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: seeds a scale database once (minutes), then measures.
+bench: setup
+	@scripts/services.sh createdb ainfluencer_bench
+	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) bench $(BENCH_ARGS)
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .

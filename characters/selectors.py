@@ -39,3 +39,33 @@ def characters_with_stats(queryset=None):
 def character_with_stats(character_id) -> Character:
     """One character as `characters_with_stats` gives it (raises DoesNotExist)."""
     return characters_with_stats().get(pk=character_id)
+
+
+# --- The document's cache (section 7.3) ----------------------------------------
+# Character reads go through Django's cache (Redis) for five minutes and are
+# invalidated whenever the character, its personality or its appearance
+# changes (characters/signals.py and the services that use queryset.update()).
+
+CHARACTER_CACHE_TTL = 300
+
+
+def character_cache_key(character_id) -> str:
+    return f"character:{character_id}"
+
+
+def character_with_stats_cached(character_id) -> Character:
+    """`character_with_stats`, cached; raises Character.DoesNotExist."""
+    from django.core.cache import cache
+
+    key = character_cache_key(character_id)
+    character = cache.get(key)
+    if character is None:
+        character = character_with_stats(character_id)
+        cache.set(key, character, CHARACTER_CACHE_TTL)
+    return character
+
+
+def character_cache_invalidate(*character_ids) -> None:
+    from django.core.cache import cache
+
+    cache.delete_many([character_cache_key(pk) for pk in character_ids if pk])

@@ -4,10 +4,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
+from characters.selectors import character_cache_invalidate
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
 
 COMPONENT = "character_service"
+
+
+def _invalidate_after_commit(*character_ids) -> None:
+    """queryset.update() sends no signal: bust the cached reads here."""
+    character_cache_invalidate(*character_ids)
+    transaction.on_commit(lambda: character_cache_invalidate(*character_ids))
 
 
 @transaction.atomic
@@ -46,6 +53,7 @@ def character_soft_delete(*, character: Character, actor=None) -> Character:
     character.status = Character.Status.DELETED
     character.is_active = False
     character.deleted_at = now
+    _invalidate_after_commit(character.pk)
     system_log_write(
         level=SystemLog.Level.INFO,
         component=COMPONENT,
@@ -70,6 +78,7 @@ def character_bulk_soft_delete(*, queryset, actor=None) -> tuple[int, dict[str, 
     Character.all_objects.filter(pk__in=[pk for pk, _ in rows]).update(
         status=Character.Status.DELETED, is_active=False, deleted_at=now
     )
+    _invalidate_after_commit(*(pk for pk, _ in rows))
     who = actor_metadata(actor)
     SystemLog.objects.bulk_create(
         SystemLog(
@@ -91,6 +100,7 @@ def character_restore(*, character: Character, actor=None) -> Character:
         status=Character.Status.PAUSED, is_active=True, deleted_at=None
     )
     character.refresh_from_db()
+    _invalidate_after_commit(character.pk)
     system_log_write(
         level=SystemLog.Level.INFO,
         component=COMPONENT,
@@ -124,6 +134,7 @@ def character_purge(*, character_id, actor=None) -> bool:
             "name": character.name,
         },
     )
+    _invalidate_after_commit(character.pk)
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM characters WHERE id = %s", [character.pk])
         return cursor.rowcount == 1

@@ -146,10 +146,21 @@ case "${1:-}" in
     if [ -z "${REDIS_URL:-}" ]; then redis_start; else log "REDIS_URL is set: using that server"; fi
     ;;
   stop) redis_stop; pg_stop ;;
+  createdb)
+    # createdb NAME: an extra database on the local cluster (make bench)
+    [ -n "${2:-}" ] || die "usage: $0 createdb NAME"
+    if [ -n "${DATABASE_URL:-}" ]; then log "DATABASE_URL is set: create $2 yourself"; exit 0; fi
+    pg_start
+    bin="$(pg_bindir)"
+    q=("$bin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
+    if [ "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$2'")" != 1 ]; then
+      "${q[@]}" -c "CREATE DATABASE $2 OWNER $PGUSER_APP"
+    fi
+    ;;
   status)
     bin="$(pg_bindir)"
     as_pg "$bin/pg_ctl" -D "$PGDATA" status || true
     redis-cli -p "$REDIS_PORT" ping || true
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|createdb NAME" >&2; exit 2 ;;
 esac
