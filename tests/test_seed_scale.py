@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from analytics.models import Analytics
 from characters.models import Character
 from logs.models import SystemLog
-from platforms.models import PlatformAccount, Post, ScheduledPost
+from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 
 
 @pytest.mark.django_db(transaction=True)
@@ -18,6 +18,7 @@ def test_seed_scale_loads_the_requested_rows():
         scheduled=500,
         analytics=2000,
         logs=700,
+        engagement=300,
         batch=1000,
         truncate=True,
         verbosity=0,
@@ -28,6 +29,7 @@ def test_seed_scale_loads_the_requested_rows():
     assert ScheduledPost.objects.count() == 500
     assert Analytics.objects.count() == 2000
     assert SystemLog.objects.count() == 700
+    assert EngagementAction.objects.count() == 300
     # rows respect the composite FKs and checks (the database accepted them);
     # spot-check a post's coherence with its account
     post = Post.objects.select_related("platform_account").first()

@@ -38,13 +38,22 @@ class Command(BaseCommand):
         parser.add_argument("--scheduled", type=int, default=200_000)
         parser.add_argument("--analytics", type=int, default=5_000_000)
         parser.add_argument("--logs", type=int, default=2_000_000)
+        parser.add_argument("--engagement", type=int, default=200_000)
         parser.add_argument("--batch", type=int, default=200_000)
         parser.add_argument(
             "--truncate", action="store_true", help="Empty the project's tables first."
         )
 
     def handle(self, *args, **o):
-        for name in ("characters", "posts", "scheduled", "analytics", "logs", "batch"):
+        for name in (
+            "characters",
+            "posts",
+            "scheduled",
+            "analytics",
+            "logs",
+            "engagement",
+            "batch",
+        ):
             if o[name] < 0:
                 raise CommandError(f"--{name} cannot be negative")
         if o["characters"] < 1 and any(
@@ -69,6 +78,7 @@ class Command(BaseCommand):
         self._scheduled(o["scheduled"])
         self._analytics(o["analytics"])
         self._logs(o["logs"])
+        self._engagement(o["engagement"])
         with connection.cursor() as c:
             for table in PROJECT_TABLES:
                 c.execute(f"ANALYZE {table}")
@@ -234,4 +244,27 @@ class Command(BaseCommand):
             FROM generate_series(%(lo)s, %(hi)s) g
             """,
             {"accounts": max(1, self._accounts_table())},
+        )
+
+    def _engagement(self, n: int):
+        if n <= 0:
+            return
+        accounts = self._accounts_table()
+        self._run(
+            "engagement actions",
+            n,
+            """
+            INSERT INTO engagement_actions (character_id, platform_account_id, platform,
+                action_type, target_type, target_id, status, completed_at, created_at)
+            SELECT a.character_id, a.id, a.platform,
+                   (ARRAY['like','comment','follow','reply','share'])[1 + g %% 5], 'post',
+                   'target-' || g,
+                   CASE WHEN g %% 20 = 0 THEN 'pending' WHEN g %% 20 = 1 THEN 'failed'
+                        ELSE 'completed' END,
+                   CASE WHEN g %% 20 > 1 THEN now() - (g %% 43200 || ' minutes')::interval END,
+                   now() - (g %% 43200 || ' minutes')::interval - interval '1 minute'
+            FROM generate_series(%(lo)s, %(hi)s) g
+            JOIN seed_acc2 a ON a.n = g %% %(accounts)s
+            """,
+            {"accounts": accounts},
         )
