@@ -46,7 +46,10 @@ def fill_character(character, n):
             platform_account=account,
             scheduled_at=timezone.now() + dt.timedelta(hours=i + 1),
         )
-        for metric, value in (("follower_count", 1000 + 10 * i), ("engagement_rate", 3)):
+        for metric, value in (
+            ("follower_count", 1000 + 10 * i),
+            ("engagement_rate", 3),
+        ):
             AnalyticsFactory(
                 platform_account=account,
                 metric_type=metric,

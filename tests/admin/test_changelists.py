@@ -66,7 +66,10 @@ def test_changelist_search_and_filters_cost_a_constant_number_of_queries(
 @pytest.mark.parametrize(
     "label,params",
     [
-        ("platforms.post", "status__exact=published&platform__exact=instagram&published=7d"),
+        (
+            "platforms.post",
+            "status__exact=published&platform__exact=instagram&published=7d",
+        ),
         ("platforms.scheduledpost", "status__exact=scheduled&when=next24h"),
         ("platforms.engagementaction", "status__exact=pending&created=24h"),
         ("content.content", "approval_status__exact=pending&created=today"),
