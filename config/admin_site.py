@@ -176,7 +176,7 @@ def dashboard_context() -> dict:
     from content.models import ContentGeneration
     from content.selectors import generation_queue_stats
     from logs.models import SystemLog
-    from platforms.models import EngagementAction, Post, ScheduledPost
+    from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
     from platforms.selectors import (
         connected_accounts_by_platform,
         engagement_queue_stats,
@@ -272,5 +272,15 @@ def dashboard_context() -> dict:
         },
         "failures": failures,
         "failures_total": sum(f["count"] for f in failures),
-        "accounts": connected_accounts_by_platform(),
+        "accounts": [
+            {
+                **row,
+                "url": changelist_url(
+                    PlatformAccount,
+                    platform__exact=row["platform"],
+                    is_connected__exact=1,
+                ),
+            }
+            for row in connected_accounts_by_platform()
+        ],
     }
