@@ -9,7 +9,7 @@ from automation.services import (
     automation_rules_enable,
     automation_rules_run_now,
 )
-from config.admin_site import report, selected_count
+from config.admin_site import ProjectAdmin, report, selected_count
 from platforms.models import Platform
 
 
@@ -25,7 +25,7 @@ class AutomationRuleForm(forms.ModelForm):
 
 
 @admin.register(AutomationRule)
-class AutomationRuleAdmin(admin.ModelAdmin):
+class AutomationRuleAdmin(ProjectAdmin):
     form = AutomationRuleForm
     list_display = (
         "name",

@@ -14,7 +14,14 @@ from characters.services import (
     character_soft_delete,
     ensure_profile_rows,
 )
-from config.admin_site import recent_filter, report, selected_count
+from config.admin_site import (
+    AddPageMixin,
+    ProjectAdmin,
+    recent_filter,
+    report,
+    selected_count,
+    without_fields,
+)
 from config.charts import line_chart
 from config.transitions import transition
 from content.selectors import content_for_character
@@ -94,7 +101,7 @@ class CharacterForm(forms.ModelForm):
         return status
 
 
-class ProfileInline(admin.StackedInline):
+class ProfileInline(AddPageMixin, admin.StackedInline):
     """Exactly one row, created with the character, never deleted on its own."""
 
     min_num = 1
@@ -167,7 +174,7 @@ class CharacterAppearanceInline(ProfileInline):
 
 
 @admin.register(Character)
-class CharacterAdmin(admin.ModelAdmin):
+class CharacterAdmin(ProjectAdmin):
     form = CharacterForm
     list_display = (
         "name",
@@ -232,7 +239,7 @@ class CharacterAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return self.fieldsets[:1]
+            return without_fields(self.fieldsets[:1])
         return self.fieldsets
 
     @admin.display(description="Accounts", ordering="platform_count")
@@ -247,7 +254,7 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Accounts")
     def accounts_table(self, obj):
-        if obj is None or obj.pk is None:
+        if obj is None or obj._state.adding:
             return "-"
         rows = [
             (
@@ -263,7 +270,7 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Upcoming")
     def upcoming_posts_table(self, obj):
-        if obj is None or obj.pk is None:
+        if obj is None or obj._state.adding:
             return "-"
         rows = [
             (
@@ -278,7 +285,7 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Latest")
     def latest_content_table(self, obj):
-        if obj is None or obj.pk is None:
+        if obj is None or obj._state.adding:
             return "-"
         rows = [
             (
@@ -294,7 +301,7 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Charts")
     def analytics_charts(self, obj):
-        if obj is None or obj.pk is None:
+        if obj is None or obj._state.adding:
             return "-"
         series = character_metric_series(character_id=obj.pk)
         labels = {**dict(Platform.choices), "all": "All platforms"}
@@ -353,7 +360,7 @@ class CharacterAdmin(admin.ModelAdmin):
         report(self, request, changed, selected_count(request), "restored (paused)")
 
 
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ProjectAdmin):
     """Personality/appearance on their own (normally edited inline)."""
 
     list_select_related = ("character",)

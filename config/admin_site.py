@@ -15,8 +15,41 @@ from django.utils.http import urlencode
 
 from config.paginators import EstimatedCountPaginator
 
+# System-owned columns that have no value before the row exists (a read-only
+# field would print the DatabaseDefault placeholder on an add page).
+NOT_ON_ADD = frozenset({"created_at", "updated_at", "deleted_at", "has_credentials"})
 
-class BigTableAdmin(admin.ModelAdmin):
+
+def without_fields(fieldsets, names=NOT_ON_ADD) -> list:
+    """`fieldsets` minus `names` (in rows too); empty fieldsets are dropped."""
+    result = []
+    for title, options in fieldsets:
+        fields = []
+        for field in options.get("fields", ()):
+            if isinstance(field, (tuple, list)):
+                kept = tuple(f for f in field if f not in names)
+                if kept:
+                    fields.append(kept if len(kept) > 1 else kept[0])
+            elif field not in names:
+                fields.append(field)
+        if fields:
+            result.append((title, {**options, "fields": tuple(fields)}))
+    return result
+
+
+class AddPageMixin:
+    """Hide the system's timestamps on add pages (admins and inlines)."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return without_fields(fieldsets) if obj is None else fieldsets
+
+
+class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
+    """Base of every ModelAdmin of the project."""
+
+
+class BigTableAdmin(ProjectAdmin):
     """Defaults for tables with millions of rows (posts, analytics, logs, ...).
 
     No full COUNT(*) (estimated paginator, show_full_result_count off), no

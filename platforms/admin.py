@@ -9,10 +9,12 @@ from django.utils import timezone
 
 from config.admin_site import (
     BigTableAdmin,
+    ProjectAdmin,
     action_with_form,
     recent_filter,
     report,
     selected_count,
+    without_fields,
 )
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.services import (
@@ -90,7 +92,7 @@ class CredentialsForm(PlatformAccountForm):
 
 
 @admin.register(PlatformAccount)
-class PlatformAccountAdmin(admin.ModelAdmin):
+class PlatformAccountAdmin(ProjectAdmin):
     form = PlatformAccountForm
     list_display = (
         "__str__",
@@ -200,7 +202,7 @@ class PlatformAccountAdmin(admin.ModelAdmin):
         ):
             credentials += ["new_credentials", "clear_credentials"]
         fieldsets.insert(1, ("Credentials", {"fields": credentials}))
-        return fieldsets
+        return without_fields(fieldsets) if obj is None else fieldsets
 
     @admin.display(description="Credentials set", boolean=True)
     def has_credentials(self, obj):
@@ -359,11 +361,14 @@ class ScheduledPostForm(forms.ModelForm):
 
     def clean_scheduled_at(self):
         value = self.cleaned_data["scheduled_at"]
-        earliest = self.instance.created_at if self.instance.pk else timezone.now()
+        # The pk is a Python-side uuid4, so "new" is _state.adding; a new row's
+        # created_at is the database's now(), not a value yet.
+        adding = self.instance._state.adding
+        earliest = timezone.now() if adding else self.instance.created_at
         if value is not None and value < earliest - dt.timedelta(minutes=1):
             raise forms.ValidationError(
                 "Choose a time in the future."
-                if not self.instance.pk
+                if adding
                 else "A post cannot be scheduled before it was created."
             )
         return value

@@ -158,13 +158,19 @@ def test_deleted_characters_are_hidden_unless_asked_for_and_can_be_restored(
     assert b"Live Lena" in default and b"Gone Gina" not in default
     deleted = admin_client_.get(LIST_URL + "?deleted=deleted").content
     assert b"Gone Gina" in deleted and b"Live Lena" not in deleted
-    assert admin_client_.get(
-        reverse("admin:characters_character_change", args=[gone.pk])
-    ).status_code == 200
+    assert (
+        admin_client_.get(
+            reverse("admin:characters_character_change", args=[gone.pk])
+        ).status_code
+        == 200
+    )
 
     response = admin_client_.post(
         LIST_URL + "?deleted=deleted",
-        {"action": "restore_characters", "_selected_action": [str(gone.pk), str(live.pk)]},
+        {
+            "action": "restore_characters",
+            "_selected_action": [str(gone.pk), str(live.pk)],
+        },
     )
     assert response.status_code == 302
     gone = Character.objects.get(pk=gone.pk)

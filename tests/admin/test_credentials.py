@@ -59,8 +59,13 @@ def test_no_admin_page_contains_the_secret(admin_client_, secret_account):
         "/admin/",
         reverse("admin:platforms_platformaccount_changelist"),
         change_url(secret_account),
-        reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[secret_account.pk]),
-        reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[secret_account.pk]),
+        reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_history",
+            args=[secret_account.pk],
+        ),
+        reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_delete", args=[secret_account.pk]
+        ),
         change_url(secret_account.character),
         change_url(post),
         change_url(scheduled),
@@ -86,7 +91,9 @@ def test_replacing_credentials_stores_them_and_writes_an_audit_row(
 ):
     response = admin_client_.post(
         change_url(secret_account),
-        form_data(secret_account, new_credentials=f'{{"access_token": "{NEW_SECRET}"}}'),
+        form_data(
+            secret_account, new_credentials=f'{{"access_token": "{NEW_SECRET}"}}'
+        ),
     )
 
     assert response.status_code == 302
@@ -103,7 +110,8 @@ def test_replacing_credentials_stores_them_and_writes_an_audit_row(
 
 def test_saving_without_new_credentials_keeps_them(admin_client_, secret_account):
     response = admin_client_.post(
-        change_url(secret_account), form_data(secret_account, account_username="newname")
+        change_url(secret_account),
+        form_data(secret_account, account_username="newname"),
     )
     assert response.status_code == 302
     secret_account.refresh_from_db()
@@ -183,7 +191,9 @@ def test_operator_neither_sees_nor_sets_credentials(operator_client, secret_acco
 
     response = operator_client.post(
         change_url(secret_account),
-        form_data(secret_account, new_credentials=f'{{"access_token": "{NEW_SECRET}"}}'),
+        form_data(
+            secret_account, new_credentials=f'{{"access_token": "{NEW_SECRET}"}}'
+        ),
     )
     assert response.status_code == 302  # the rest of the form is theirs to change
     secret_account.refresh_from_db()

@@ -25,7 +25,9 @@ def section(html: bytes, section_id: str) -> str:
 
 
 def number_after(fragment: str, label: str) -> int:
-    match = re.search(re.escape(label) + r"</a></th><td class=\"num\">(?:<a[^>]*>)?(\d+)", fragment)
+    match = re.search(
+        re.escape(label) + r"</a></th><td class=\"num\">(?:<a[^>]*>)?(\d+)", fragment
+    )
     assert match, (label, fragment)
     return int(match.group(1))
 
