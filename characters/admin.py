@@ -15,6 +15,7 @@ from characters.services import (
     ensure_profile_rows,
 )
 from config.admin_site import (
+    FORMFIELD_OVERRIDES,
     AddPageMixin,
     ProjectAdmin,
     recent_filter,
@@ -109,6 +110,7 @@ class ProfileInline(AddPageMixin, admin.StackedInline):
     extra = 0
     can_delete = False
     readonly_fields = ("created_at", "updated_at")
+    formfield_overrides = FORMFIELD_OVERRIDES
 
 
 class CharacterPersonalityInline(ProfileInline):

@@ -7,6 +7,7 @@ import datetime as dt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import models
 from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -37,6 +38,12 @@ def without_fields(fieldsets, names=NOT_ON_ADD) -> list:
     return result
 
 
+# Text columns hold prompts and paths, not essays: smaller boxes by default.
+FORMFIELD_OVERRIDES = {
+    models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 80})},
+}
+
+
 class AddPageMixin:
     """Hide the system's timestamps on add pages (admins and inlines)."""
 
@@ -47,6 +54,8 @@ class AddPageMixin:
 
 class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
     """Base of every ModelAdmin of the project."""
+
+    formfield_overrides = FORMFIELD_OVERRIDES
 
 
 class BigTableAdmin(ProjectAdmin):
