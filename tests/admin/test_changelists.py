@@ -118,3 +118,12 @@ def test_every_admin_states_its_select_related_and_fk_widgets():
         readonly = set(model_admin.readonly_fields)
         for fk in fks:
             assert fk in widgets or fk in readonly, (model, fk)
+
+
+def test_posts_sort_by_likes_only_among_published_posts(admin_client_):
+    BUILDERS["platforms.post"](3)
+    url = changelist_url("platforms.post")
+    # Column 7 is likes_count: a header link only where its index applies.
+    assert b"o=7" not in admin_client_.get(url).content
+    published = admin_client_.get(url + "?status__exact=published").content
+    assert b"o=7" in published
