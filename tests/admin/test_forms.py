@@ -98,3 +98,37 @@ def test_rule_platforms_are_checkboxes_and_validated(admin_client_, character):
     ok = admin_client_.post(url, {**data, "platforms": ["instagram", "twitter"]})
     assert ok.status_code == 302, ok.content[-2000:]
     assert AutomationRule.objects.get().platforms == ["instagram", "twitter"]
+
+
+def test_a_duplicate_metric_is_a_form_error(admin_client_, account):
+    from tests.factories import AnalyticsFactory
+
+    row = AnalyticsFactory(platform_account=account, metric_date=dt.date(2026, 3, 1))
+    response = admin_client_.post(
+        reverse("admin:analytics_analytics_add"),
+        {
+            "character": str(account.character_id),
+            "platform_account": str(account.pk),
+            "metric_date": "2026-03-01",
+            "platform": account.platform,
+            "metric_type": row.metric_type,
+            "metric_value": "12.5",
+            "metadata": "null",
+        },
+    )
+    assert response.status_code == 200
+    assert b"already recorded" in response.content
+
+
+def test_an_image_without_dimensions_is_a_form_error(admin_client_, character):
+    response = admin_client_.post(
+        reverse("admin:content_content_add"),
+        {
+            "character": str(character.pk),
+            "content_type": "image",
+            "file_path": "content/x.png",
+            "generation_settings": "null",
+        },
+    )
+    assert response.status_code == 200
+    assert b"Images and videos need a width and a height." in response.content
