@@ -60,7 +60,7 @@ class RejectForm(forms.Form):
 class ContentAdmin(BigTableAdmin):
     list_display = (
         "thumbnail",
-        "file_path",
+        "file_name",
         "character",
         "content_type",
         "approval_status",
@@ -69,7 +69,7 @@ class ContentAdmin(BigTableAdmin):
         "times_used",
         "created_at",
     )
-    list_display_links = ("thumbnail", "file_path")
+    list_display_links = ("thumbnail", "file_name")
     list_filter = (
         "approval_status",
         "content_type",
@@ -199,6 +199,10 @@ class ContentAdmin(BigTableAdmin):
             # file_path is relative to MEDIA_ROOT.
             return default_storage.url(obj.file_path)
         return obj.file_url
+
+    @admin.display(description="File")
+    def file_name(self, obj):
+        return obj.file_path.rsplit("/", 1)[-1]
 
     @admin.display(description="")
     def thumbnail(self, obj):

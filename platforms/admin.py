@@ -253,7 +253,7 @@ class AccountJoinMixin:
 @admin.register(Post)
 class PostAdmin(BigTableAdmin):
     list_display = (
-        "__str__",
+        "label",
         "character",
         "platform",
         "post_type",
@@ -323,6 +323,10 @@ class PostAdmin(BigTableAdmin):
             },
         ),
     )
+
+    @admin.display(description="Post")
+    def label(self, obj):
+        return obj.platform_post_id or str(obj.pk)[:8]
 
     def get_sortable_by(self, request):
         # Sorting all posts by likes is a top-N sort over the whole table (0.7 s
