@@ -113,10 +113,12 @@ class ProfileInline(AddPageMixin, admin.StackedInline):
     can_delete = False
     readonly_fields = ("created_at", "updated_at")
     formfield_overrides = FORMFIELD_OVERRIDES
+    template = "admin/characters/profile_inline.html"
 
 
 class CharacterPersonalityInline(ProfileInline):
     model = CharacterPersonality
+    verbose_name = "personality"
     fieldsets = (
         (
             "Traits",
@@ -144,6 +146,7 @@ class CharacterPersonalityInline(ProfileInline):
 
 class CharacterAppearanceInline(ProfileInline):
     model = CharacterAppearance
+    verbose_name = "appearance"
     fieldsets = (
         (
             "Looks",
