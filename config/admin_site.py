@@ -71,6 +71,41 @@ class BigTableAdmin(ProjectAdmin):
     list_per_page = 50
     date_hierarchy = None
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            func, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (
+                _page_only(func),
+                name,
+                description,
+            )
+        return actions
+
+
+def _page_only(delete_selected):
+    """Django's bulk delete, refused for "all N matching rows".
+
+    Its confirmation page lists every row and every cascaded row: with
+    select-across on a table of millions that is a page nobody can render.
+    Deleting by the million is the retention task's job, not a click.
+    """
+
+    def action(modeladmin, request, queryset):
+        if request.POST.get("select_across") == "1":
+            modeladmin.message_user(
+                request,
+                "Bulk delete works on the rows selected on this page, not on "
+                "every matching row of this table.",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(modeladmin, request, queryset)
+
+    action.short_description = getattr(delete_selected, "short_description", "")
+    action.allowed_permissions = ("delete",)
+    return action
+
 
 # --- Date filters by simple choices -------------------------------------------
 
