@@ -35,7 +35,7 @@ def _client_for(client, user):
 
 
 @pytest.fixture
-def admin_client_(client, administrator):
+def administrator_client(client, administrator):
     """A client logged in as a member of Administrators (not a superuser)."""
     return _client_for(client, administrator)
 

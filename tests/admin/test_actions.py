@@ -37,11 +37,13 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)._queued_messages]
 
 
-def test_approve_changes_pending_rows_and_reports_the_count(admin_client_, character):
+def test_approve_changes_pending_rows_and_reports_the_count(
+    administrator_client, character
+):
     pending = ContentFactory.create_batch(3, character=character)
     already = ContentFactory(character=character, approved=True)
 
-    response = run_action(admin_client_, Content, "approve", [*pending, already])
+    response = run_action(administrator_client, Content, "approve", [*pending, already])
 
     assert response.status_code == 302
     assert Content.objects.filter(approval_status="approved").count() == 4
@@ -54,38 +56,46 @@ def test_approve_changes_pending_rows_and_reports_the_count(admin_client_, chara
     assert {a.metadata["by"]["actor"] for a in audit} == {"admin-ann"}
 
 
-def test_approve_runs_a_constant_number_of_queries(admin_client_, character):
+def test_approve_runs_a_constant_number_of_queries(administrator_client, character):
     few = ContentFactory.create_batch(2, character=character)
     many = ContentFactory.create_batch(20, character=character)
     run_action(
-        admin_client_, Content, "mark_nsfw", [ContentFactory(character=character)]
+        administrator_client,
+        Content,
+        "mark_nsfw",
+        [ContentFactory(character=character)],
     )
 
     with CaptureQueriesContext(connection) as small:
-        run_action(admin_client_, Content, "approve", few)
+        run_action(administrator_client, Content, "approve", few)
     with CaptureQueriesContext(connection) as big:
-        run_action(admin_client_, Content, "approve", many)
+        run_action(administrator_client, Content, "approve", many)
     assert len(big) == len(small)
 
 
-def test_reject_asks_for_a_reason_first(admin_client_, character):
+def test_reject_asks_for_a_reason_first(administrator_client, character):
     rows = ContentFactory.create_batch(2, character=character)
 
-    page = run_action(admin_client_, Content, "reject", rows)
+    page = run_action(administrator_client, Content, "reject", rows)
     assert page.status_code == 200
     assert b'name="reason"' in page.content
     assert page.content.count(b'name="_selected_action"') == 2
     assert not Content.objects.filter(approval_status="rejected").exists()
 
     empty = run_action(
-        admin_client_, Content, "reject", rows, apply="Reject", reason=" "
+        administrator_client, Content, "reject", rows, apply="Reject", reason=" "
     )
     assert empty.status_code == 200
     assert b"errorlist" in empty.content
     assert not Content.objects.filter(approval_status="rejected").exists()
 
     done = run_action(
-        admin_client_, Content, "reject", rows, apply="Reject", reason="Blurry face"
+        administrator_client,
+        Content,
+        "reject",
+        rows,
+        apply="Reject",
+        reason="Blurry face",
     )
     assert done.status_code == 302
     assert messages_of(done) == ["2 content rejected."]
@@ -94,55 +104,57 @@ def test_reject_asks_for_a_reason_first(admin_client_, character):
     }
 
 
-def test_mark_nsfw(admin_client_, character):
+def test_mark_nsfw(administrator_client, character):
     rows = ContentFactory.create_batch(2, character=character)
-    response = run_action(admin_client_, Content, "mark_nsfw", rows)
+    response = run_action(administrator_client, Content, "mark_nsfw", rows)
     assert Content.objects.filter(is_nsfw=True).count() == 2
     assert messages_of(response) == ["2 content marked NSFW."]
 
 
-def test_generations_cancel_and_retry(admin_client_, character):
+def test_generations_cancel_and_retry(administrator_client, character):
     jobs = ContentGenerationFactory.create_batch(2, character=character)
     done = ContentGenerationFactory(character=character, status="completed")
 
-    response = run_action(admin_client_, ContentGeneration, "cancel", [*jobs, done])
+    response = run_action(
+        administrator_client, ContentGeneration, "cancel", [*jobs, done]
+    )
     assert messages_of(response)[0].startswith("2 content generations cancelled.")
     assert ContentGeneration.objects.filter(status="cancelled").count() == 2
 
-    response = run_action(admin_client_, ContentGeneration, "retry", jobs)
+    response = run_action(administrator_client, ContentGeneration, "retry", jobs)
     assert messages_of(response) == ["2 content generations queued again."]
     assert ContentGeneration.objects.filter(status="pending").count() == 2
 
 
-def test_scheduled_post_actions(admin_client_, account):
+def test_scheduled_post_actions(administrator_client, account):
     posts = ScheduledPostFactory.create_batch(3, platform_account=account)
     failed = ScheduledPostFactory(platform_account=account, status="failed")
 
-    response = run_action(admin_client_, ScheduledPost, "publish_now", posts[:1])
+    response = run_action(administrator_client, ScheduledPost, "publish_now", posts[:1])
     assert messages_of(response) == ["1 scheduled post set to publish now."]
     posts[0].refresh_from_db()
     assert posts[0].scheduled_at <= timezone.now()
 
     response = run_action(
-        admin_client_, ScheduledPost, "retry_failed", [failed, posts[1]]
+        administrator_client, ScheduledPost, "retry_failed", [failed, posts[1]]
     )
     assert messages_of(response)[0].startswith("1 scheduled post queued again.")
     failed.refresh_from_db()
     assert failed.status == "scheduled"
 
-    response = run_action(admin_client_, ScheduledPost, "cancel", posts[1:])
+    response = run_action(administrator_client, ScheduledPost, "cancel", posts[1:])
     assert messages_of(response) == ["2 scheduled posts cancelled."]
     assert ScheduledPost.objects.filter(status="cancelled").count() == 2
 
 
-def test_reschedule_takes_a_future_time_from_a_form(admin_client_, account):
+def test_reschedule_takes_a_future_time_from_a_form(administrator_client, account):
     posts = ScheduledPostFactory.create_batch(2, platform_account=account)
 
-    form = run_action(admin_client_, ScheduledPost, "reschedule", posts)
+    form = run_action(administrator_client, ScheduledPost, "reschedule", posts)
     assert form.status_code == 200 and b'type="datetime-local"' in form.content
 
     past = run_action(
-        admin_client_,
+        administrator_client,
         ScheduledPost,
         "reschedule",
         posts,
@@ -152,7 +164,7 @@ def test_reschedule_takes_a_future_time_from_a_form(admin_client_, account):
     assert past.status_code == 200 and b"Choose a time in the future" in past.content
 
     garbage = run_action(
-        admin_client_,
+        administrator_client,
         ScheduledPost,
         "reschedule",
         posts,
@@ -163,7 +175,7 @@ def test_reschedule_takes_a_future_time_from_a_form(admin_client_, account):
 
     when = (timezone.now() + dt.timedelta(days=3)).replace(second=0, microsecond=0)
     done = run_action(
-        admin_client_,
+        administrator_client,
         ScheduledPost,
         "reschedule",
         posts,
@@ -175,33 +187,35 @@ def test_reschedule_takes_a_future_time_from_a_form(admin_client_, account):
     assert set(ScheduledPost.objects.values_list("scheduled_at", flat=True)) == {when}
 
 
-def test_engagement_cancel_and_retry(admin_client_, account):
+def test_engagement_cancel_and_retry(administrator_client, account):
     actions = EngagementActionFactory.create_batch(2, platform_account=account)
-    response = run_action(admin_client_, EngagementAction, "cancel", actions)
+    response = run_action(administrator_client, EngagementAction, "cancel", actions)
     assert messages_of(response) == ["2 engagement actions cancelled."]
-    response = run_action(admin_client_, EngagementAction, "retry", actions)
+    response = run_action(administrator_client, EngagementAction, "retry", actions)
     assert messages_of(response) == ["2 engagement actions queued again."]
     assert EngagementAction.objects.filter(status="pending").count() == 2
 
 
-def test_account_disconnect_and_resync(admin_client_, account):
+def test_account_disconnect_and_resync(administrator_client, account):
     other = PlatformAccountFactory(character=account.character, platform="twitter")
     other.last_synced_at = timezone.now()
     PlatformAccount.objects.filter(pk=other.pk).update(last_synced_at=timezone.now())
 
-    response = run_action(admin_client_, PlatformAccount, "disconnect", [account])
+    response = run_action(
+        administrator_client, PlatformAccount, "disconnect", [account]
+    )
     assert messages_of(response) == ["1 platform account disconnected."]
     account.refresh_from_db()
     assert not account.is_connected and account.connection_status == "disconnected"
 
-    response = run_action(admin_client_, PlatformAccount, "mark_resync", [other])
+    response = run_action(administrator_client, PlatformAccount, "mark_resync", [other])
     assert messages_of(response) == ["1 platform account marked for re-sync."]
     other.refresh_from_db()
     assert other.last_synced_at is None
 
 
 def test_rule_enable_disable_and_run_now(
-    admin_client_, character, monkeypatch, django_capture_on_commit_callbacks
+    administrator_client, character, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
     monkeypatch.setattr(
@@ -210,13 +224,13 @@ def test_rule_enable_disable_and_run_now(
     )
     rules = AutomationRuleFactory.create_batch(2, character=character)
 
-    response = run_action(admin_client_, AutomationRule, "disable", rules)
+    response = run_action(administrator_client, AutomationRule, "disable", rules)
     assert messages_of(response) == ["2 automation rules disabled."]
-    response = run_action(admin_client_, AutomationRule, "enable", rules[:1])
+    response = run_action(administrator_client, AutomationRule, "enable", rules[:1])
     assert messages_of(response) == ["1 automation rule enabled."]
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = run_action(admin_client_, AutomationRule, "run_now", rules)
+        response = run_action(administrator_client, AutomationRule, "run_now", rules)
     assert messages_of(response)[0].startswith("1 automation rule queued to run.")
     assert sent == [
         (
@@ -226,12 +240,14 @@ def test_rule_enable_disable_and_run_now(
     ]
 
 
-def test_bulk_delete_on_a_big_table_refuses_select_across(admin_client_, character):
+def test_bulk_delete_on_a_big_table_refuses_select_across(
+    administrator_client, character
+):
     from logs.models import SystemLog as Log
     from tests.factories import SystemLogFactory
 
     logs = SystemLogFactory.create_batch(3)
-    across = admin_client_.post(
+    across = administrator_client.post(
         changelist(Log),
         {
             "action": "delete_selected",
@@ -245,12 +261,12 @@ def test_bulk_delete_on_a_big_table_refuses_select_across(admin_client_, charact
     assert "not on every matching row" in messages_of(across)[0]
     assert Log.objects.count() == 3
 
-    confirm = admin_client_.post(
+    confirm = administrator_client.post(
         changelist(Log),
         {"action": "delete_selected", "_selected_action": [str(logs[0].pk)]},
     )
     assert confirm.status_code == 200 and b"Are you sure" in confirm.content
-    done = admin_client_.post(
+    done = administrator_client.post(
         changelist(Log),
         {
             "action": "delete_selected",

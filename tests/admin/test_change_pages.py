@@ -58,14 +58,14 @@ def fill_character(character, n):
             )
 
 
-def test_character_page_costs_the_same_with_2_or_15_of_everything(admin_client_):
+def test_character_page_costs_the_same_with_2_or_15_of_everything(administrator_client):
     small_char, big_char = CharacterFactory(), CharacterFactory()
     fill_character(small_char, 2)
     fill_character(big_char, 15)
-    queries_for(admin_client_, change_url(small_char))
+    queries_for(administrator_client, change_url(small_char))
 
-    small, _ = queries_for(admin_client_, change_url(small_char))
-    big, html = queries_for(admin_client_, change_url(big_char))
+    small, _ = queries_for(administrator_client, change_url(small_char))
+    big, html = queries_for(administrator_client, change_url(big_char))
 
     assert big == small <= MAX_CHANGE_PAGE_QUERIES
     # The sections are there: accounts, upcoming posts, content, two charts.
@@ -76,23 +76,23 @@ def test_character_page_costs_the_same_with_2_or_15_of_everything(admin_client_)
     assert html.count(b"/admin/content/content/") >= 10
 
 
-def test_character_page_without_analytics_says_so(admin_client_, character):
-    _, html = queries_for(admin_client_, change_url(character))
+def test_character_page_without_analytics_says_so(administrator_client, character):
+    _, html = queries_for(administrator_client, change_url(character))
     assert b"no analytics recorded yet" in html
 
 
 @pytest.mark.parametrize("label", sorted(BUILDERS))
-def test_every_change_page_renders_in_bounded_queries(admin_client_, label):
+def test_every_change_page_renders_in_bounded_queries(administrator_client, label):
     BUILDERS[label](2)
     obj = apps.get_model(label)._base_manager.first()
-    queries_for(admin_client_, change_url(obj))
-    n, _ = queries_for(admin_client_, change_url(obj))
+    queries_for(administrator_client, change_url(obj))
+    n, _ = queries_for(administrator_client, change_url(obj))
     assert n <= MAX_CHANGE_PAGE_QUERIES
 
 
 @pytest.mark.parametrize("label", sorted(BUILDERS))
-def test_every_add_page_renders(admin_client_, label):
+def test_every_add_page_renders(administrator_client, label):
     app_label, model_name = label.split(".")
-    response = admin_client_.get(reverse(f"admin:{app_label}_{model_name}_add"))
+    response = administrator_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
     # System logs are written by the system only.
     assert response.status_code == (403 if label == "logs.systemlog" else 200)

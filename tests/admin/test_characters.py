@@ -51,15 +51,17 @@ def add_form(**overrides):
     return data
 
 
-def test_add_page_shows_one_personality_and_one_appearance_form(admin_client_):
-    page = admin_client_.get(ADD_URL).content
+def test_add_page_shows_one_personality_and_one_appearance_form(administrator_client):
+    page = administrator_client.get(ADD_URL).content
     assert b'name="personality-TOTAL_FORMS" value="1"' in page
     assert b'name="appearance-TOTAL_FORMS" value="1"' in page
     assert b'name="personality-1-extroversion"' not in page
 
 
-def test_creating_a_character_creates_its_personality_and_appearance(admin_client_):
-    response = admin_client_.post(ADD_URL, add_form())
+def test_creating_a_character_creates_its_personality_and_appearance(
+    administrator_client,
+):
+    response = administrator_client.post(ADD_URL, add_form())
 
     assert response.status_code == 302, response.content[-3000:]
     character = Character.objects.get(name="Ava Stone")
@@ -69,8 +71,8 @@ def test_creating_a_character_creates_its_personality_and_appearance(admin_clien
     assert character.appearance.hair_color == "auburn"
 
 
-def test_bad_input_is_a_form_error_not_a_500(admin_client_):
-    response = admin_client_.post(
+def test_bad_input_is_a_form_error_not_a_500(administrator_client):
+    response = administrator_client.post(
         ADD_URL,
         add_form(
             age="200",
@@ -84,14 +86,14 @@ def test_bad_input_is_a_form_error_not_a_500(admin_client_):
     assert not CharacterPersonality.objects.exists()
 
 
-def test_status_deleted_is_refused_in_the_form(admin_client_):
-    response = admin_client_.post(ADD_URL, add_form(status="deleted"))
+def test_status_deleted_is_refused_in_the_form(administrator_client):
+    response = administrator_client.post(ADD_URL, add_form(status="deleted"))
     assert response.status_code == 200
     assert b"Use the Delete button" in response.content
 
 
-def test_a_second_personality_is_refused(admin_client_, character):
-    response = admin_client_.post(
+def test_a_second_personality_is_refused(administrator_client, character):
+    response = administrator_client.post(
         reverse("admin:characters_characterpersonality_add"),
         {
             "character": str(character.pk),
@@ -112,13 +114,13 @@ def test_a_second_personality_is_refused(admin_client_, character):
 
 
 def test_delete_in_the_admin_is_a_soft_delete_with_the_staff_user(
-    admin_client_, character
+    administrator_client, character
 ):
     url = reverse("admin:characters_character_delete", args=[character.pk])
-    confirm = admin_client_.get(url)
+    confirm = administrator_client.get(url)
     assert confirm.status_code == 200
 
-    response = admin_client_.post(url, {"post": "yes"})
+    response = administrator_client.post(url, {"post": "yes"})
 
     assert response.status_code == 302
     row = Character.all_objects.get(pk=character.pk)
@@ -129,9 +131,9 @@ def test_delete_in_the_admin_is_a_soft_delete_with_the_staff_user(
     assert audit.metadata["soft"] is True
 
 
-def test_bulk_delete_action_soft_deletes_with_audit_rows(admin_client_):
+def test_bulk_delete_action_soft_deletes_with_audit_rows(administrator_client):
     a, b, keep = CharacterFactory.create_batch(3)
-    response = admin_client_.post(
+    response = administrator_client.post(
         LIST_URL,
         {
             "action": "delete_selected",
@@ -148,24 +150,24 @@ def test_bulk_delete_action_soft_deletes_with_audit_rows(admin_client_):
 
 
 def test_deleted_characters_are_hidden_unless_asked_for_and_can_be_restored(
-    admin_client_,
+    administrator_client,
 ):
     live = CharacterFactory(name="Live Lena")
     gone = CharacterFactory(name="Gone Gina")
     gone.delete()
 
-    default = admin_client_.get(LIST_URL).content
+    default = administrator_client.get(LIST_URL).content
     assert b"Live Lena" in default and b"Gone Gina" not in default
-    deleted = admin_client_.get(LIST_URL + "?deleted=deleted").content
+    deleted = administrator_client.get(LIST_URL + "?deleted=deleted").content
     assert b"Gone Gina" in deleted and b"Live Lena" not in deleted
     assert (
-        admin_client_.get(
+        administrator_client.get(
             reverse("admin:characters_character_change", args=[gone.pk])
         ).status_code
         == 200
     )
 
-    response = admin_client_.post(
+    response = administrator_client.post(
         LIST_URL + "?deleted=deleted",
         {
             "action": "restore_characters",
@@ -178,8 +180,8 @@ def test_deleted_characters_are_hidden_unless_asked_for_and_can_be_restored(
 
 
 @pytest.mark.parametrize("term", ["Lena", "lena", "ENA"])
-def test_search_by_name(admin_client_, term):
+def test_search_by_name(administrator_client, term):
     CharacterFactory(name="Live Lena")
     CharacterFactory(name="Other Olga")
-    page = admin_client_.get(LIST_URL + "?q=" + term).content
+    page = administrator_client.get(LIST_URL + "?q=" + term).content
     assert b"Live Lena" in page and b"Other Olga" not in page

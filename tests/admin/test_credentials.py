@@ -50,7 +50,9 @@ def form_data(account, **overrides):
     return data
 
 
-@pytest.mark.parametrize("who", ["admin_client_", "operator_client", "analyst_client"])
+@pytest.mark.parametrize(
+    "who", ["administrator_client", "operator_client", "analyst_client"]
+)
 def test_no_admin_page_contains_the_secret(request, who, secret_account):
     client = request.getfixturevalue(who)
     post = PostFactory(platform_account=secret_account)
@@ -73,7 +75,7 @@ def test_no_admin_page_contains_the_secret(request, who, secret_account):
                     args=[secret_account.pk],
                 )
             ]
-            if who == "admin_client_"
+            if who == "administrator_client"
             else []
         ),
         change_url(secret_account.character),
@@ -92,14 +94,14 @@ def test_no_admin_page_contains_the_secret(request, who, secret_account):
         assert SECRET.encode() not in response.content, url
     # The page says whether credentials are set, and nothing more.
     page = client.get(change_url(secret_account)).content
-    assert (b'name="new_credentials"' in page) == (who == "admin_client_")
+    assert (b'name="new_credentials"' in page) == (who == "administrator_client")
     assert b"refresh_token" not in page  # not even the keys
 
 
 def test_replacing_credentials_stores_them_and_writes_an_audit_row(
-    admin_client_, secret_account
+    administrator_client, secret_account
 ):
-    response = admin_client_.post(
+    response = administrator_client.post(
         change_url(secret_account),
         form_data(
             secret_account, new_credentials=f'{{"access_token": "{NEW_SECRET}"}}'
@@ -114,12 +116,14 @@ def test_replacing_credentials_stores_them_and_writes_an_audit_row(
     assert audit.metadata["by"]["actor"] == "admin-ann"
     assert audit.metadata["keys"] == ["access_token"]
     assert NEW_SECRET not in str(audit.metadata) + audit.message
-    page = admin_client_.get(change_url(secret_account)).content
+    page = administrator_client.get(change_url(secret_account)).content
     assert NEW_SECRET.encode() not in page
 
 
-def test_saving_without_new_credentials_keeps_them(admin_client_, secret_account):
-    response = admin_client_.post(
+def test_saving_without_new_credentials_keeps_them(
+    administrator_client, secret_account
+):
+    response = administrator_client.post(
         change_url(secret_account),
         form_data(secret_account, account_username="newname"),
     )
@@ -130,8 +134,8 @@ def test_saving_without_new_credentials_keeps_them(admin_client_, secret_account
     assert not SystemLog.objects.filter(component="credentials").exists()
 
 
-def test_clearing_credentials(admin_client_, secret_account):
-    admin_client_.post(
+def test_clearing_credentials(administrator_client, secret_account):
+    administrator_client.post(
         change_url(secret_account), form_data(secret_account, clear_credentials="on")
     )
     secret_account.refresh_from_db()
@@ -143,10 +147,10 @@ def test_clearing_credentials(admin_client_, secret_account):
 
 @pytest.mark.parametrize("bad", ["{not json", "[1, 2]", '"a string"', "{}"])
 def test_bad_credentials_are_a_form_error_that_does_not_echo_the_input(
-    admin_client_, secret_account, bad
+    administrator_client, secret_account, bad
 ):
     typed = bad.replace("{}", "{}") + NEW_SECRET if bad == "{not json" else bad
-    response = admin_client_.post(
+    response = administrator_client.post(
         change_url(secret_account), form_data(secret_account, new_credentials=typed)
     )
     assert response.status_code == 200
@@ -157,9 +161,9 @@ def test_bad_credentials_are_a_form_error_that_does_not_echo_the_input(
 
 
 def test_a_typed_secret_is_not_echoed_when_another_field_is_invalid(
-    admin_client_, secret_account
+    administrator_client, secret_account
 ):
-    response = admin_client_.post(
+    response = administrator_client.post(
         change_url(secret_account),
         form_data(
             secret_account,
@@ -172,8 +176,8 @@ def test_a_typed_secret_is_not_echoed_when_another_field_is_invalid(
     assert NEW_SECRET.encode() not in response.content
 
 
-def test_adding_an_account_with_credentials(admin_client_, character):
-    response = admin_client_.post(
+def test_adding_an_account_with_credentials(administrator_client, character):
+    response = administrator_client.post(
         reverse("admin:platforms_platformaccount_add"),
         {
             "character": str(character.pk),

@@ -60,13 +60,13 @@ def populate(n):
     return account
 
 
-def test_dashboard_shows_queues_failures_and_accounts(admin_client_):
+def test_dashboard_shows_queues_failures_and_accounts(administrator_client):
     populate(3)
     CharacterFactory(status="paused")
     gone = CharacterFactory()
     gone.delete()
 
-    html = admin_client_.get("/admin/").content
+    html = administrator_client.get("/admin/").content
 
     characters = section(html, "dashboard-characters")
     assert number_after(characters, "Active") == 1
@@ -92,24 +92,24 @@ def test_dashboard_shows_queues_failures_and_accounts(admin_client_):
     assert "Twitter / X" in accounts and "0 / 1" in accounts
 
 
-def test_failure_links_open_the_filtered_lists(admin_client_):
+def test_failure_links_open_the_filtered_lists(administrator_client):
     populate(2)
-    html = admin_client_.get("/admin/").content.decode()
+    html = administrator_client.get("/admin/").content.decode()
     links = re.findall(r'href="([^"]+)"', section(html.encode(), "dashboard-failures"))
     assert len(links) == 10
     for link in set(links):
-        response = admin_client_.get(link.replace("&amp;", "&"))
+        response = administrator_client.get(link.replace("&amp;", "&"))
         assert response.status_code == 200, link
         # Each list shows exactly the failed rows the dashboard counted.
         assert response.content.count(b'class="action-select"') == 2, link
 
 
-def test_dashboard_costs_the_same_with_more_rows(admin_client_):
+def test_dashboard_costs_the_same_with_more_rows(administrator_client):
     populate(1)
-    admin_client_.get("/admin/")
+    administrator_client.get("/admin/")
     with CaptureQueriesContext(connection) as small:
-        admin_client_.get("/admin/")
+        administrator_client.get("/admin/")
     populate(5)
     with CaptureQueriesContext(connection) as big:
-        admin_client_.get("/admin/")
+        administrator_client.get("/admin/")
     assert len(big) == len(small) <= 15

@@ -29,10 +29,12 @@ def scheduled_form(account, content, when, **overrides):
     return data
 
 
-def test_scheduling_a_post_with_approved_content(admin_client_, account):
+def test_scheduling_a_post_with_approved_content(administrator_client, account):
     content = ContentFactory(character=account.character, approved=True)
     when = timezone.now() + dt.timedelta(days=1)
-    response = admin_client_.post(ADD_SCHEDULED, scheduled_form(account, content, when))
+    response = administrator_client.post(
+        ADD_SCHEDULED, scheduled_form(account, content, when)
+    )
     assert response.status_code == 302, response.content[-3000:]
     assert ScheduledPost.objects.get().status == "scheduled"
 
@@ -41,7 +43,7 @@ def test_scheduling_a_post_with_approved_content(admin_client_, account):
     "case",
     ["past", "unapproved", "other_character", "bad_timezone", "garbage_date"],
 )
-def test_scheduling_errors_are_form_errors(admin_client_, account, case):
+def test_scheduling_errors_are_form_errors(administrator_client, account, case):
     content = ContentFactory(character=account.character, approved=True)
     when = timezone.now() + dt.timedelta(days=1)
     overrides = {}
@@ -55,7 +57,7 @@ def test_scheduling_errors_are_form_errors(admin_client_, account, case):
         overrides["timezone"] = "Mars/Base"
     elif case == "garbage_date":
         overrides["scheduled_at_0"] = "tomorrow"
-    response = admin_client_.post(
+    response = administrator_client.post(
         ADD_SCHEDULED, scheduled_form(account, content, when, **overrides)
     )
     assert response.status_code == 200
@@ -64,11 +66,11 @@ def test_scheduling_errors_are_form_errors(admin_client_, account, case):
 
 
 def test_changing_a_scheduled_post_to_before_its_creation_is_refused(
-    admin_client_, account
+    administrator_client, account
 ):
     post = ScheduledPostFactory(platform_account=account)
     url = reverse("admin:platforms_scheduledpost_change", args=[post.pk])
-    response = admin_client_.post(
+    response = administrator_client.post(
         url,
         scheduled_form(account, post.content, timezone.now() - dt.timedelta(days=2)),
     )
@@ -76,9 +78,9 @@ def test_changing_a_scheduled_post_to_before_its_creation_is_refused(
     assert b"before it was created" in response.content
 
 
-def test_rule_platforms_are_checkboxes_and_validated(admin_client_, character):
+def test_rule_platforms_are_checkboxes_and_validated(administrator_client, character):
     url = reverse("admin:automation_automationrule_add")
-    page = admin_client_.get(url).content
+    page = administrator_client.get(url).content
     assert b'type="checkbox" name="platforms" value="instagram"' in page
     data = {
         "character": str(character.pk),
@@ -89,22 +91,22 @@ def test_rule_platforms_are_checkboxes_and_validated(admin_client_, character):
         "min_content_quality": "0.7",
         "cooldown_minutes": "60",
     }
-    missing = admin_client_.post(url, data)
+    missing = administrator_client.post(url, data)
     assert missing.status_code == 200 and b"errornote" in missing.content
-    bad_json = admin_client_.post(
+    bad_json = administrator_client.post(
         url, {**data, "platforms": ["instagram"], "trigger_config": "{oops"}
     )
     assert bad_json.status_code == 200 and b"errornote" in bad_json.content
-    ok = admin_client_.post(url, {**data, "platforms": ["instagram", "twitter"]})
+    ok = administrator_client.post(url, {**data, "platforms": ["instagram", "twitter"]})
     assert ok.status_code == 302, ok.content[-2000:]
     assert AutomationRule.objects.get().platforms == ["instagram", "twitter"]
 
 
-def test_a_duplicate_metric_is_a_form_error(admin_client_, account):
+def test_a_duplicate_metric_is_a_form_error(administrator_client, account):
     from tests.factories import AnalyticsFactory
 
     row = AnalyticsFactory(platform_account=account, metric_date=dt.date(2026, 3, 1))
-    response = admin_client_.post(
+    response = administrator_client.post(
         reverse("admin:analytics_analytics_add"),
         {
             "character": str(account.character_id),
@@ -120,8 +122,8 @@ def test_a_duplicate_metric_is_a_form_error(admin_client_, account):
     assert b"already recorded" in response.content
 
 
-def test_an_image_without_dimensions_is_a_form_error(admin_client_, character):
-    response = admin_client_.post(
+def test_an_image_without_dimensions_is_a_form_error(administrator_client, character):
+    response = administrator_client.post(
         reverse("admin:content_content_add"),
         {
             "character": str(character.pk),
