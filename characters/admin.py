@@ -38,6 +38,19 @@ def _admin_link(obj, text=None) -> str:
     return format_html('<a href="{}">{}</a>', url, text if text is not None else obj)
 
 
+def _thumbnail(content) -> str:
+    from content.admin import ContentAdmin
+
+    url = ContentAdmin.image_url(content)
+    if not url:
+        return ""
+    return format_html(
+        '<img src="{}" alt="" loading="lazy" '
+        'style="width:40px;height:40px;object-fit:cover;border-radius:4px">',
+        url,
+    )
+
+
 def _table(headers, rows) -> str:
     """A small read-only table in the admin's own style."""
     if not rows:
@@ -312,7 +325,8 @@ class CharacterAdmin(ProjectAdmin):
             return "-"
         rows = [
             (
-                _admin_link(c, c.file_path),
+                _thumbnail(c),
+                _admin_link(c, c.file_path.rsplit("/", 1)[-1]),
                 c.get_content_type_display(),
                 c.get_approval_status_display(),
                 "NSFW" if c.is_nsfw else "",
@@ -320,7 +334,7 @@ class CharacterAdmin(ProjectAdmin):
             )
             for c in content_for_character(character_id=obj.pk, approved=None, limit=10)
         ]
-        return _table(("File", "Type", "Approval", "", "Created"), rows)
+        return _table(("", "File", "Type", "Approval", "", "Created"), rows)
 
     @admin.display(description="Charts")
     def analytics_charts(self, obj):

@@ -16,6 +16,13 @@ from django.utils.http import urlencode
 
 from config.paginators import EstimatedCountPaginator
 
+# The stock site, named for what it is. There is no public site to "view".
+admin.site.site_header = "AInfluencer back-office"
+admin.site.site_title = "AInfluencer back-office"
+admin.site.index_title = "Overview"
+admin.site.site_url = None
+
+
 # System-owned columns that have no value before the row exists (a read-only
 # field would print the DatabaseDefault placeholder on an add page).
 NOT_ON_ADD = frozenset({"created_at", "updated_at", "deleted_at", "has_credentials"})

@@ -190,7 +190,7 @@ class ContentAdmin(BigTableAdmin):
     # --- display -------------------------------------------------------------------
 
     @staticmethod
-    def _image_url(obj) -> str | None:
+    def image_url(obj) -> str | None:
         if obj.content_type != Content.ContentType.IMAGE:
             return None
         if obj.thumbnail_url or obj.thumbnail_path:
@@ -206,7 +206,7 @@ class ContentAdmin(BigTableAdmin):
 
     @admin.display(description="")
     def thumbnail(self, obj):
-        url = self._image_url(obj)
+        url = self.image_url(obj)
         if url:
             return format_html(
                 '<img src="{}" alt="" loading="lazy" '
@@ -217,7 +217,7 @@ class ContentAdmin(BigTableAdmin):
 
     @admin.display(description="Preview")
     def preview(self, obj):
-        url = self._image_url(obj)
+        url = self.image_url(obj)
         if url:
             return format_html(
                 '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="" '
