@@ -98,6 +98,7 @@ def test_big_tables_never_run_a_full_result_count():
         assert model_admin.show_full_result_count is False, label
         assert model_admin.paginator.__name__ == "EstimatedCountPaginator", label
         assert model_admin.date_hierarchy is None, label
+        assert model_admin.show_facets == admin.ShowFacets.NEVER, label
         for f in model_admin.list_filter:
             if isinstance(f, str):
                 field = model_admin.model._meta.get_field(f.split("__")[0])
