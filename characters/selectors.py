@@ -3,7 +3,7 @@
 import datetime as dt
 
 from django.db import models
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from characters.models import Character
@@ -65,9 +65,6 @@ def character_metric_series(
     whose sync stopped still shows its last curve). Rows without a platform
     (character-wide) come under "all".
     """
-    from django.db.models import F, Max
-    from django.db.models.functions import Coalesce as _Coalesce
-
     from analytics.models import Analytics
 
     latest = (
@@ -81,7 +78,7 @@ def character_metric_series(
         Analytics.objects.filter(character_id=character_id, metric_type__in=metrics)
         .alias(latest=Subquery(latest))
         .filter(metric_date__gt=F("latest") - dt.timedelta(days=days))
-        .annotate(series=_Coalesce("platform", models.Value("all")))
+        .annotate(series=Coalesce("platform", models.Value("all")))
         .order_by("metric_type", "series", "metric_date")
         .values_list("metric_type", "series", "metric_date", "metric_value")
     )

@@ -66,3 +66,34 @@ def test_scheduled_window_filter(db, account):
         "next24h",
         "next7d",
     ]
+
+
+def test_metric_series_covers_90_days_up_to_the_latest_day(db, account):
+    from characters.selectors import character_metric_series
+    from tests.factories import AnalyticsFactory
+
+    latest = dt.date(2026, 6, 30)
+    for days_before in (0, 1, 89, 90, 400):
+        AnalyticsFactory(
+            platform_account=account,
+            metric_date=latest - dt.timedelta(days=days_before),
+            metric_type="follower_count",
+            metric_value=1000 - days_before,
+        )
+    AnalyticsFactory(
+        platform_account=account,
+        metric_date=latest,
+        metric_type="likes_count",
+        metric_value=5,
+    )
+
+    series = character_metric_series(character_id=account.character_id)
+
+    assert series["engagement_rate"] == {}
+    points = series["follower_count"]["instagram"]
+    assert [d for d, _ in points] == [
+        latest - dt.timedelta(days=89),
+        latest - dt.timedelta(days=1),
+        latest,
+    ]
+    assert points[-1][1] == 1000.0
