@@ -220,9 +220,10 @@ class ContentAdmin(BigTableAdmin):
         url = self.image_url(obj)
         if url:
             return format_html(
-                '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="" '
+                '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="{1}" '
                 'style="max-width:320px;max-height:320px;border-radius:4px"></a>',
                 url,
+                f"{obj.file_path} (file not found)",
             )
         return format_html(
             "{} file: {}",

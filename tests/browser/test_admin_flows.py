@@ -134,6 +134,15 @@ def test_approving_content_and_scheduling_a_post(logged_in, live_server):
     assert content.is_approved
     shot(page, "07-content-approved")
 
+    page.goto(f"{live_server.url}/admin/content/content/{content.pk}/change/")
+    assert content.prompt in page.inner_text("#content-main")
+    assert '"steps": 30' in page.inner_text("#content-main")
+    page.fill("#id_tags", "beach,morning")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    assert Content.objects.get(pk=content.pk).tags == ["beach", "morning"]
+    shot(page, "07b-content-change")
+
     page.goto(f"{live_server.url}/admin/platforms/scheduledpost/add/")
     pick_autocomplete(page, "character", "Iris")
     pick_autocomplete(page, "platform_account", "iris.lake")
