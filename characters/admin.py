@@ -224,6 +224,7 @@ class CharacterAdmin(ProjectAdmin):
         "latest_content_table",
         "upcoming_posts_table",
         "analytics_charts",
+        "quick_links",
     )
     inlines = (CharacterPersonalityInline, CharacterAppearanceInline)
     actions = ("restore_characters",)
@@ -242,7 +243,7 @@ class CharacterAdmin(ProjectAdmin):
                 )
             },
         ),
-        ("Analytics", {"fields": ("analytics_charts",)}),
+        ("Analytics", {"fields": ("quick_links", "analytics_charts")}),
         ("Platform accounts", {"fields": ("accounts_table",)}),
         ("Upcoming scheduled posts", {"fields": ("upcoming_posts_table",)}),
         ("Latest content", {"fields": ("latest_content_table",)}),
@@ -335,6 +336,38 @@ class CharacterAdmin(ProjectAdmin):
             for c in content_for_character(character_id=obj.pk, approved=None, limit=10)
         ]
         return _table(("", "File", "Type", "Approval", "", "Created"), rows)
+
+    @admin.display(description="Everything of this character")
+    def quick_links(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        from analytics.models import Analytics
+        from automation.models import AutomationRule
+        from config.admin_site import changelist_url
+        from content.models import Content, ContentGeneration
+        from logs.models import SystemLog
+        from platforms.models import EngagementAction, Post, ScheduledPost
+
+        # A plain FK lookup in the query string (character__exact): allowed by
+        # the admin without a list_filter over the foreign key.
+        targets = (
+            ("Posts", Post),
+            ("Scheduled posts", ScheduledPost),
+            ("Content", Content),
+            ("Generations", ContentGeneration),
+            ("Engagement", EngagementAction),
+            ("Rules", AutomationRule),
+            ("Analytics", Analytics),
+            ("Logs", SystemLog),
+        )
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            (
+                (changelist_url(m, character__exact=obj.pk), label)
+                for label, m in targets
+            ),
+        )
 
     @admin.display(description="Charts")
     def analytics_charts(self, obj):
