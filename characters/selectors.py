@@ -1,6 +1,9 @@
 """Reads on characters that join or aggregate."""
 
-from django.db.models import Count, OuterRef, Subquery
+import datetime as dt
+
+from django.db import models
+from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from characters.models import Character
@@ -69,3 +72,45 @@ def character_cache_invalidate(*character_ids) -> None:
     from django.core.cache import cache
 
     cache.delete_many([character_cache_key(pk) for pk in character_ids if pk])
+def characters_count_by_status() -> dict[str, int]:
+    """{status: count} over every character, soft-deleted ones included."""
+    rows = (
+        Character.all_objects.order_by().values_list("status").annotate(n=Count("pk"))
+    )
+    return dict(rows)
+
+
+CHART_METRICS = ("follower_count", "engagement_rate")
+
+
+def character_metric_series(
+    *, character_id, metrics=CHART_METRICS, days: int = 90
+) -> dict[str, dict[str, list[tuple]]]:
+    """{metric: {platform: [(date, value), ...]}} for a character's charts.
+
+    One query on idx_analytics_character_date: the `days` days up to the
+    character's latest recorded day (not up to today, so that a character
+    whose sync stopped still shows its last curve). Rows without a platform
+    (character-wide) come under "all".
+    """
+    from analytics.models import Analytics
+
+    latest = (
+        Analytics.objects.filter(character_id=character_id, metric_type__in=metrics)
+        .order_by()
+        .values("character_id")
+        .annotate(d=Max("metric_date"))
+        .values("d")[:1]
+    )
+    rows = (
+        Analytics.objects.filter(character_id=character_id, metric_type__in=metrics)
+        .alias(latest=Subquery(latest))
+        .filter(metric_date__gt=F("latest") - dt.timedelta(days=days))
+        .annotate(series=Coalesce("platform", models.Value("all")))
+        .order_by("metric_type", "series", "metric_date")
+        .values_list("metric_type", "series", "metric_date", "metric_value")
+    )
+    result: dict[str, dict[str, list[tuple]]] = {m: {} for m in metrics}
+    for metric, series, day, value in rows:
+        result[metric].setdefault(series, []).append((day, float(value)))
+    return result

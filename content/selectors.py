@@ -1,6 +1,6 @@
 """Reads on content."""
 
-from content.models import Content
+from content.models import Content, ContentGeneration
 
 
 def content_for_character(
@@ -20,3 +20,22 @@ def content_for_character(
     if approved is not None:
         qs = qs.filter(is_approved=approved)
     return qs.order_by("-created_at")[:limit]
+
+
+def generation_queue_stats(*, failed_since) -> dict[str, int]:
+    """Pending and processing jobs, and jobs failed since `failed_since`.
+
+    One aggregate over the rows in those states only (idx_generations_status),
+    never over the whole table.
+    """
+    from django.db.models import Count, Q
+
+    S = ContentGeneration.Status
+    return ContentGeneration.objects.filter(
+        Q(status__in=[S.PENDING, S.PROCESSING])
+        | Q(status=S.FAILED, updated_at__gte=failed_since)
+    ).aggregate(
+        pending=Count("pk", filter=Q(status=S.PENDING)),
+        processing=Count("pk", filter=Q(status=S.PROCESSING)),
+        failed=Count("pk", filter=Q(status=S.FAILED)),
+    )

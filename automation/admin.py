@@ -1,0 +1,124 @@
+"""Back-office for automation rules."""
+
+from django import forms
+from django.contrib import admin
+
+from automation.models import AutomationRule
+from automation.services import (
+    automation_rules_disable,
+    automation_rules_enable,
+    automation_rules_run_now,
+)
+from config.admin_site import ProjectAdmin, report, selected_count
+from platforms.models import Platform
+
+
+class AutomationRuleForm(forms.ModelForm):
+    # Checkboxes rather than the ArrayField's comma-separated text box.
+    platforms = forms.MultipleChoiceField(
+        choices=Platform.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = AutomationRule
+        fields = "__all__"  # noqa: DJ007 (the admin narrows it to its fieldsets)
+
+
+@admin.register(AutomationRule)
+class AutomationRuleAdmin(ProjectAdmin):
+    form = AutomationRuleForm
+    list_display = (
+        "name",
+        "character",
+        "trigger_type",
+        "is_enabled",
+        "platform_list",
+        "content_type",
+        "times_executed",
+        "success_count",
+        "failure_count",
+        "last_executed_at",
+        "next_run_at",
+    )
+    list_filter = ("is_enabled", "trigger_type", "content_type", "hashtag_strategy")
+    search_fields = ("name",)
+    ordering = ("name",)
+    list_select_related = ("character",)
+    autocomplete_fields = ("character",)
+    actions = ("enable", "disable", "run_now")
+    readonly_fields = (
+        "times_executed",
+        "last_executed_at",
+        "success_count",
+        "failure_count",
+        "next_run_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "character",
+                    "name",
+                    "description",
+                    "is_enabled",
+                    ("trigger_type", "trigger_config"),
+                    "platforms",
+                )
+            },
+        ),
+        (
+            "Content",
+            {
+                "fields": (
+                    ("content_type", "content_category", "min_content_quality"),
+                    "prompt_template",
+                    "generation_settings",
+                    "caption_template",
+                    ("hashtag_strategy", "mention_strategy"),
+                )
+            },
+        ),
+        (
+            "Limits and engagement",
+            {
+                "fields": (
+                    ("max_posts_per_day", "max_posts_per_week", "cooldown_minutes"),
+                    ("auto_like", "auto_comment", "auto_follow"),
+                    "engagement_frequency",
+                )
+            },
+        ),
+        (
+            "Runs",
+            {
+                "fields": (
+                    ("times_executed", "success_count", "failure_count"),
+                    ("last_executed_at", "next_run_at"),
+                    ("created_at", "updated_at"),
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="Platforms")
+    def platform_list(self, obj):
+        labels = dict(Platform.choices)
+        return ", ".join(labels.get(p, p) for p in obj.platforms or [])
+
+    @admin.action(description="Enable selected rules", permissions=["change"])
+    def enable(self, request, queryset):
+        changed = automation_rules_enable(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "enabled")
+
+    @admin.action(description="Disable selected rules", permissions=["change"])
+    def disable(self, request, queryset):
+        changed = automation_rules_disable(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "disabled")
+
+    @admin.action(description="Run selected rules now", permissions=["change"])
+    def run_now(self, request, queryset):
+        queued = automation_rules_run_now(queryset=queryset, actor=request.user)
+        report(self, request, queued, selected_count(request), "queued to run")

@@ -1,0 +1,372 @@
+"""Shared pieces of the back-office (Django admin): big-table defaults, date
+filters by simple choices, actions with an intermediate form, and the data of
+the dashboard shown on the admin index (templates/admin/index.html)."""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import models
+from django.db.models import QuerySet
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from config.paginators import EstimatedCountPaginator
+
+# The stock site, named for what it is. There is no public site to "view".
+admin.site.site_header = "AInfluencer back-office"
+admin.site.site_title = "AInfluencer back-office"
+admin.site.index_title = "Overview"
+admin.site.site_url = None
+
+
+# System-owned columns that have no value before the row exists (a read-only
+# field would print the DatabaseDefault placeholder on an add page).
+NOT_ON_ADD = frozenset({"created_at", "updated_at", "deleted_at", "has_credentials"})
+
+
+def without_fields(fieldsets, names=NOT_ON_ADD) -> list:
+    """`fieldsets` minus `names` (in rows too); empty fieldsets are dropped."""
+    result = []
+    for title, options in fieldsets:
+        fields = []
+        for field in options.get("fields", ()):
+            if isinstance(field, (tuple, list)):
+                kept = tuple(f for f in field if f not in names)
+                if kept:
+                    fields.append(kept if len(kept) > 1 else kept[0])
+            elif field not in names:
+                fields.append(field)
+        if fields:
+            result.append((title, {**options, "fields": tuple(fields)}))
+    return result
+
+
+# Text columns hold prompts and paths, not essays: smaller boxes by default.
+FORMFIELD_OVERRIDES = {
+    models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 80})},
+}
+
+
+class AddPageMixin:
+    """Hide the system's timestamps on add pages (admins and inlines)."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return without_fields(fieldsets) if obj is None else fieldsets
+
+
+class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
+    """Base of every ModelAdmin of the project."""
+
+    formfield_overrides = FORMFIELD_OVERRIDES
+
+
+class BigTableAdmin(ProjectAdmin):
+    """Defaults for tables with millions of rows (posts, analytics, logs, ...).
+
+    No full COUNT(*) (estimated paginator, show_full_result_count off), no
+    date_hierarchy (MIN/MAX + DISTINCT date_trunc over the table) and no list
+    filter over a foreign key (it loads or DISTINCTs every related row).
+    """
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    # "Show counts" would run one COUNT per filter choice over the table.
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    date_hierarchy = None
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            func, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (
+                _page_only(func),
+                name,
+                description,
+            )
+        return actions
+
+
+def _page_only(delete_selected):
+    """Django's bulk delete, refused for "all N matching rows".
+
+    Its confirmation page lists every row and every cascaded row: with
+    select-across on a table of millions that is a page nobody can render.
+    Deleting by the million is the retention task's job, not a click.
+    """
+
+    def action(modeladmin, request, queryset):
+        if request.POST.get("select_across") == "1":
+            modeladmin.message_user(
+                request,
+                "Bulk delete works on the rows selected on this page, not on "
+                "every matching row of this table.",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(modeladmin, request, queryset)
+
+    action.short_description = getattr(delete_selected, "short_description", "")
+    action.allowed_permissions = ("delete",)
+    return action
+
+
+# --- Date filters by simple choices -------------------------------------------
+
+PAST_WINDOWS = {
+    "24h": ("Last 24 hours", dt.timedelta(hours=24)),
+    "7d": ("Last 7 days", dt.timedelta(days=7)),
+    "30d": ("Last 30 days", dt.timedelta(days=30)),
+}
+FUTURE_WINDOWS = {
+    "next24h": ("Next 24 hours", dt.timedelta(hours=24)),
+    "next7d": ("Next 7 days", dt.timedelta(days=7)),
+}
+
+
+def recent_filter(
+    field: str, *, title: str, parameter: str, future: bool = False, date=False
+):
+    """A list filter on a date(time) column: today, last 24 h / 7 / 30 days.
+
+    With `future`, also: overdue, next 24 hours, next 7 days (scheduled posts).
+    A range on an indexed column, never a scan for distinct values.
+    """
+
+    class RecentFilter(admin.SimpleListFilter):
+        parameter_name = parameter
+
+        def lookups(self, request, model_admin):
+            choices = [("today", "Today")]
+            choices += [(k, label) for k, (label, _) in PAST_WINDOWS.items()]
+            if future:
+                choices += [("overdue", "Overdue")]
+                choices += [(k, label) for k, (label, _) in FUTURE_WINDOWS.items()]
+            return choices
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            now = timezone.now()
+            if value == "today":
+                start = timezone.localtime(now).replace(
+                    hour=0, minute=0, second=0, microsecond=0
+                )
+                if date:
+                    return queryset.filter(**{field: start.date()})
+                return queryset.filter(**{f"{field}__gte": start})
+            if value in PAST_WINDOWS:
+                since = now - PAST_WINDOWS[value][1]
+                return queryset.filter(
+                    **{f"{field}__gte": since.date() if date else since}
+                )
+            if future and value == "overdue":
+                return queryset.filter(**{f"{field}__lt": now})
+            if future and value in FUTURE_WINDOWS:
+                until = now + FUTURE_WINDOWS[value][1]
+                return queryset.filter(**{f"{field}__gte": now, f"{field}__lt": until})
+            return queryset
+
+    RecentFilter.title = title
+    RecentFilter.__name__ = f"{parameter.title()}Filter"
+    return RecentFilter
+
+
+# --- Actions that need a little input (a reason, a date) ------------------------
+
+
+def action_with_form(
+    modeladmin,
+    request,
+    queryset: QuerySet,
+    *,
+    form_class: type[forms.Form],
+    title: str,
+    submit_label: str,
+    apply,
+):
+    """Show `form_class` for the selected rows; on a valid POST call `apply`.
+
+    `apply(cleaned_data)` runs the service and returns the number of changed
+    rows. Returning None from the action makes the admin redirect back to the
+    changelist, with the filters kept (the form posts to the same URL).
+    """
+    if "apply" in request.POST:
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                apply(form.cleaned_data)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return None
+    else:
+        form = form_class()
+    selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+    select_across = request.POST.get("select_across") == "1"
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "form": form,
+        "opts": opts,
+        "app_label": opts.app_label,
+        "action": request.POST.get("action", ""),
+        "selected": selected,
+        "select_across": select_across,
+        # Show at most a page of what is selected (select_across can be huge).
+        "preview": list(queryset[:20]) if not select_across else [],
+        "selected_count": len(selected),
+        "submit_label": submit_label,
+        "media": modeladmin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/action_form.html", context)
+
+
+def report(modeladmin, request, changed: int, selected: int | None, verb: str) -> None:
+    """Tell the user how many rows an action changed (and how many it skipped)."""
+    noun = modeladmin.model._meta.verbose_name
+    plural = modeladmin.model._meta.verbose_name_plural
+    text = f"{changed} {noun if changed == 1 else plural} {verb}."
+    if selected is not None and selected > changed:
+        text += f" {selected - changed} skipped (not in a state that allows it)."
+    level = messages.SUCCESS if changed else messages.WARNING
+    modeladmin.message_user(request, text, level)
+
+
+def selected_count(request) -> int | None:
+    """How many rows the user ticked (None when 'select all' across pages)."""
+    if request.POST.get("select_across") == "1":
+        return None
+    return len(request.POST.getlist(ACTION_CHECKBOX_NAME))
+
+
+def changelist_url(model, **params) -> str:
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+# --- Dashboard on the admin index ----------------------------------------------
+
+
+def dashboard_context() -> dict:
+    """The dashboard's numbers: a fixed handful of aggregate queries (7)."""
+    from characters.models import Character
+    from characters.selectors import characters_count_by_status
+    from content.models import ContentGeneration
+    from content.selectors import generation_queue_stats
+    from logs.models import SystemLog
+    from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+    from platforms.selectors import (
+        connected_accounts_by_platform,
+        engagement_queue_stats,
+        failed_posts_since,
+        scheduled_post_stats,
+    )
+
+    now = timezone.now()
+    since = now - dt.timedelta(hours=24)
+    generations = generation_queue_stats(failed_since=since)
+    engagement = engagement_queue_stats(failed_since=since)
+    scheduled = scheduled_post_stats(now=now, failed_since=since)
+    failed_posts = failed_posts_since(since)
+    error_logs = SystemLog.objects.filter(
+        log_level__in=[SystemLog.Level.ERROR, SystemLog.Level.CRITICAL],
+        created_at__gte=since,
+    ).count()
+
+    by_status = characters_count_by_status()
+    failures = [
+        {
+            "label": "Scheduled posts failed",
+            "count": scheduled["failed"],
+            "url": changelist_url(ScheduledPost, status__exact="failed", updated="24h"),
+        },
+        {
+            "label": "Posts failed",
+            "count": failed_posts,
+            "url": changelist_url(Post, status__exact="failed", updated="24h"),
+        },
+        {
+            "label": "Generations failed",
+            "count": generations["failed"],
+            "url": changelist_url(
+                ContentGeneration, status__exact="failed", updated="24h"
+            ),
+        },
+        {
+            "label": "Engagement actions failed",
+            "count": engagement["failed"],
+            "url": changelist_url(
+                EngagementAction, status__exact="failed", created="24h"
+            ),
+        },
+        {
+            "label": "Errors logged",
+            "count": error_logs,
+            "url": changelist_url(
+                SystemLog, log_level__in="error,critical", created="24h"
+            ),
+        },
+    ]
+    return {
+        "characters": [
+            {
+                "label": label,
+                "count": by_status.get(value, 0),
+                "url": changelist_url(
+                    Character,
+                    status__exact=value,
+                    **({"deleted": "deleted"} if value == "deleted" else {}),
+                ),
+            }
+            for value, label in Character.Status.choices
+        ],
+        "queues": [
+            {
+                "label": "Generations pending",
+                "count": generations["pending"],
+                "url": changelist_url(ContentGeneration, status__exact="pending"),
+            },
+            {
+                "label": "Generations processing",
+                "count": generations["processing"],
+                "url": changelist_url(ContentGeneration, status__exact="processing"),
+            },
+            {
+                "label": "Engagement pending",
+                "count": engagement["pending"],
+                "url": changelist_url(EngagementAction, status__exact="pending"),
+            },
+            {
+                "label": "Engagement processing",
+                "count": engagement["processing"],
+                "url": changelist_url(EngagementAction, status__exact="processing"),
+            },
+        ],
+        "scheduled_next_24h": {
+            "count": scheduled["next_24h"],
+            "url": changelist_url(
+                ScheduledPost, status__exact="scheduled", when="next24h"
+            ),
+        },
+        "failures": failures,
+        "failures_total": sum(f["count"] for f in failures),
+        "accounts": [
+            {
+                **row,
+                "url": changelist_url(
+                    PlatformAccount,
+                    platform__exact=row["platform"],
+                    is_connected__exact=1,
+                ),
+            }
+            for row in connected_accounts_by_platform()
+        ],
+    }

@@ -1,0 +1,107 @@
+"""Rows for every admin changelist, built so that more rows never means more
+distinct related objects per row than fewer rows do (the point is N+1)."""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from tests.factories import (
+    AnalyticsFactory,
+    AutomationRuleFactory,
+    CharacterFactory,
+    ContentFactory,
+    ContentGenerationFactory,
+    EngagementActionFactory,
+    PlatformAccountFactory,
+    PostFactory,
+    ScheduledPostFactory,
+    SystemLogFactory,
+)
+
+
+def _accounts():
+    character = CharacterFactory()
+    return [
+        PlatformAccountFactory(character=character, platform=p)
+        for p in ("instagram", "twitter", "telegram")
+    ]
+
+
+def characters(n):
+    for _ in range(n):
+        account = PlatformAccountFactory(platform="instagram")
+        PostFactory(platform_account=account)
+
+
+def profiles(n):
+    CharacterFactory.create_batch(n)
+
+
+def content(n):
+    character = CharacterFactory()
+    for i in range(n):
+        ContentFactory(
+            character=character, content_type=("image", "video", "text", "audio")[i % 4]
+        )
+
+
+def generations(n):
+    character = CharacterFactory()
+    ContentGenerationFactory.create_batch(n, character=character)
+
+
+def accounts(n):
+    PlatformAccountFactory.create_batch(n, platform="instagram")
+
+
+def posts(n):
+    accts = _accounts()
+    for i in range(n):
+        PostFactory(platform_account=accts[i % 3])
+
+
+def scheduled_posts(n):
+    accts = _accounts()
+    for i in range(n):
+        ScheduledPostFactory(
+            platform_account=accts[i % 3],
+            scheduled_at=timezone.now() + dt.timedelta(hours=i + 1),
+        )
+
+
+def engagement_actions(n):
+    accts = _accounts()
+    for i in range(n):
+        EngagementActionFactory(platform_account=accts[i % 3])
+
+
+def analytics(n):
+    accts = _accounts()
+    for i in range(n):
+        AnalyticsFactory(platform_account=accts[i % 3])
+
+
+def rules(n):
+    character = CharacterFactory()
+    AutomationRuleFactory.create_batch(n, character=character)
+
+
+def logs(n):
+    character = CharacterFactory()
+    SystemLogFactory.create_batch(n, character=character)
+
+
+BUILDERS = {
+    "characters.character": characters,
+    "characters.characterpersonality": profiles,
+    "characters.characterappearance": profiles,
+    "content.content": content,
+    "content.contentgeneration": generations,
+    "platforms.platformaccount": accounts,
+    "platforms.post": posts,
+    "platforms.scheduledpost": scheduled_posts,
+    "platforms.engagementaction": engagement_actions,
+    "analytics.analytics": analytics,
+    "automation.automationrule": rules,
+    "logs.systemlog": logs,
+}

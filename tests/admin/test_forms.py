@@ -1,0 +1,136 @@
+"""Bad input on the add/change forms is a form error, never a 500."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from automation.models import AutomationRule
+from platforms.models import ScheduledPost
+from tests.factories import ContentFactory, PlatformAccountFactory, ScheduledPostFactory
+
+ADD_SCHEDULED = reverse("admin:platforms_scheduledpost_add")
+
+
+def scheduled_form(account, content, when, **overrides):
+    data = {
+        "character": str(account.character_id),
+        "platform_account": str(account.pk),
+        "scheduled_at_0": when.strftime("%Y-%m-%d"),
+        "scheduled_at_1": when.strftime("%H:%M:%S"),
+        "timezone": "UTC",
+        "content": str(content.pk) if content else "",
+        "caption": "Hello",
+        "post_type": "post",
+        "max_retries": "3",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_scheduling_a_post_with_approved_content(administrator_client, account):
+    content = ContentFactory(character=account.character, approved=True)
+    when = timezone.now() + dt.timedelta(days=1)
+    response = administrator_client.post(
+        ADD_SCHEDULED, scheduled_form(account, content, when)
+    )
+    assert response.status_code == 302, response.content[-3000:]
+    assert ScheduledPost.objects.get().status == "scheduled"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["past", "unapproved", "other_character", "bad_timezone", "garbage_date"],
+)
+def test_scheduling_errors_are_form_errors(administrator_client, account, case):
+    content = ContentFactory(character=account.character, approved=True)
+    when = timezone.now() + dt.timedelta(days=1)
+    overrides = {}
+    if case == "past":
+        when = timezone.now() - dt.timedelta(days=1)
+    elif case == "unapproved":
+        content = ContentFactory(character=account.character)
+    elif case == "other_character":
+        overrides["platform_account"] = str(PlatformAccountFactory().pk)
+    elif case == "bad_timezone":
+        overrides["timezone"] = "Mars/Base"
+    elif case == "garbage_date":
+        overrides["scheduled_at_0"] = "tomorrow"
+    response = administrator_client.post(
+        ADD_SCHEDULED, scheduled_form(account, content, when, **overrides)
+    )
+    assert response.status_code == 200
+    assert b"errornote" in response.content
+    assert not ScheduledPost.objects.exists()
+
+
+def test_changing_a_scheduled_post_to_before_its_creation_is_refused(
+    administrator_client, account
+):
+    post = ScheduledPostFactory(platform_account=account)
+    url = reverse("admin:platforms_scheduledpost_change", args=[post.pk])
+    response = administrator_client.post(
+        url,
+        scheduled_form(account, post.content, timezone.now() - dt.timedelta(days=2)),
+    )
+    assert response.status_code == 200
+    assert b"before it was created" in response.content
+
+
+def test_rule_platforms_are_checkboxes_and_validated(administrator_client, character):
+    url = reverse("admin:automation_automationrule_add")
+    page = administrator_client.get(url).content
+    assert b'type="checkbox" name="platforms" value="instagram"' in page
+    data = {
+        "character": str(character.pk),
+        "name": "Morning post",
+        "is_enabled": "on",
+        "trigger_type": "schedule",
+        "trigger_config": '{"cron": "0 9 * * *"}',
+        "min_content_quality": "0.7",
+        "cooldown_minutes": "60",
+    }
+    missing = administrator_client.post(url, data)
+    assert missing.status_code == 200 and b"errornote" in missing.content
+    bad_json = administrator_client.post(
+        url, {**data, "platforms": ["instagram"], "trigger_config": "{oops"}
+    )
+    assert bad_json.status_code == 200 and b"errornote" in bad_json.content
+    ok = administrator_client.post(url, {**data, "platforms": ["instagram", "twitter"]})
+    assert ok.status_code == 302, ok.content[-2000:]
+    assert AutomationRule.objects.get().platforms == ["instagram", "twitter"]
+
+
+def test_a_duplicate_metric_is_a_form_error(administrator_client, account):
+    from tests.factories import AnalyticsFactory
+
+    row = AnalyticsFactory(platform_account=account, metric_date=dt.date(2026, 3, 1))
+    response = administrator_client.post(
+        reverse("admin:analytics_analytics_add"),
+        {
+            "character": str(account.character_id),
+            "platform_account": str(account.pk),
+            "metric_date": "2026-03-01",
+            "platform": account.platform,
+            "metric_type": row.metric_type,
+            "metric_value": "12.5",
+            "metadata": "null",
+        },
+    )
+    assert response.status_code == 200
+    assert b"already recorded" in response.content
+
+
+def test_an_image_without_dimensions_is_a_form_error(administrator_client, character):
+    response = administrator_client.post(
+        reverse("admin:content_content_add"),
+        {
+            "character": str(character.pk),
+            "content_type": "image",
+            "file_path": "content/x.png",
+            "generation_settings": "null",
+        },
+    )
+    assert response.status_code == 200
+    assert b"Images and videos need a width and a height." in response.content
