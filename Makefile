@@ -36,6 +36,7 @@ setup: $(VENV)/.stamp .env services
 run: setup
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) ensure_local_admin
+	$(MANAGE) setup_periodic_tasks
 	$(MANAGE) collectstatic --noinput -v 0
 	$(VENV)/bin/honcho -f Procfile start
 

@@ -72,6 +72,8 @@ def character_cache_invalidate(*character_ids) -> None:
     from django.core.cache import cache
 
     cache.delete_many([character_cache_key(pk) for pk in character_ids if pk])
+
+
 def characters_count_by_status() -> dict[str, int]:
     """{status: count} over every character, soft-deleted ones included."""
     rows = (

@@ -162,6 +162,10 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = False  # per task: only the idempotent ones set acks_late
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -247,8 +251,30 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # urllib3 logs every request URL at DEBUG, and the Telegram Bot API puts
+        # the bot token in the URL: never below WARNING.
+        "urllib3": {"level": "WARNING"},
     },
 }
 
 # --- Project settings ----------------------------------------------------------
 SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
+
+# Platform adapters (platforms/adapters): platform -> class; "*" for the rest.
+# Development publishes nowhere (dry run) unless told otherwise.
+_DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"
+PLATFORM_ADAPTERS = {
+    "*": env.str("PLATFORM_ADAPTER_DEFAULT", default=_DRY_RUN if DEBUG else "")
+    or "platforms.adapters.UnconfiguredAdapter",
+    **(
+        {}
+        if env.bool("PLATFORM_DRY_RUN", default=DEBUG)
+        else {"telegram": "platforms.adapters.telegram.TelegramAdapter"}
+    ),
+}
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Publishing queue: lease on a claimed post, backoff between retries.
+PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=300)
+PUBLISH_RETRY_BASE_SECONDS = env.int("PUBLISH_RETRY_BASE_SECONDS", default=60)
+PUBLISH_RETRY_MAX_SECONDS = env.int("PUBLISH_RETRY_MAX_SECONDS", default=3600)
+ENGAGEMENT_MAX_RETRIES = env.int("ENGAGEMENT_MAX_RETRIES", default=3)

@@ -395,6 +395,16 @@ class ScheduledPost(models.Model):
     )
     # Deviation: a publishing worker's lease on a 'processing' row.
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Deviation: the posts row this scheduled post became (idempotent publishing).
+    post = models.ForeignKey(
+        Post,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
     created_at = created_at()
     updated_at = updated_at()
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -449,6 +459,11 @@ class ScheduledPost(models.Model):
                 fields=["content"],
                 name="idx_scheduled_posts_content",
                 condition=models.Q(content__isnull=False),
+            ),
+            models.Index(
+                fields=["post"],
+                name="idx_scheduled_posts_post",
+                condition=models.Q(post__isnull=False),
             ),
         ]
 

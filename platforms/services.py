@@ -145,3 +145,42 @@ def platform_account_set_credentials(
         },
     )
     return account
+
+
+def platform_accounts_resume(*, queryset, actor=None) -> int:
+    """Reconnect accounts whose credentials failed and let their posts move again.
+
+    Their waiting scheduled posts keep their place in the queue (no retry was
+    used); posts that failed meanwhile are queued again.
+    """
+    with transaction.atomic():
+        ids = list(
+            queryset.exclude(connection_status=CS.CONNECTED).values_list(
+                "pk", flat=True
+            )
+        )
+        changed = transition(
+            queryset=PlatformAccount.objects.filter(pk__in=ids),
+            field="connection_status",
+            allowed_from=[s for s in CS.values if s != CS.CONNECTED],
+            changes={"connection_status": CS.CONNECTED, "is_connected": True},
+            actor=actor,
+            component=COMPONENT,
+            message="Platform account reconnected; publishing resumed",
+        )
+        ScheduledPost.objects.filter(
+            platform_account_id__in=ids, status=SP.SCHEDULED
+        ).update(error_message=None)
+        ScheduledPost.objects.filter(
+            platform_account_id__in=ids, status=SP.FAILED
+        ).update(
+            status=SP.SCHEDULED,
+            scheduled_at=timezone.now(),
+            retry_count=0,
+            error_message=None,
+            locked_until=None,
+        )
+        EngagementAction.objects.filter(
+            platform_account_id__in=ids, status=EA.PENDING
+        ).update(error_message=None)
+    return changed

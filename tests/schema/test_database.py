@@ -128,12 +128,13 @@ def test_every_foreign_key_has_the_documented_on_delete_action():
         ("posts", "content_id"),
         ("scheduled_posts", "content_id"),
         ("scheduled_posts", "automation_rule_id"),
+        ("scheduled_posts", "post_id"),
         ("system_logs", "character_id"),
         ("system_logs", "platform_account_id"),
         ("system_logs", "content_id"),
         ("system_logs", "post_id"),
     }
-    assert len(actions) == 21
+    assert len(actions) == 22
     for key, action in actions.items():
         assert action == ("n" if key in set_null else "c"), key
 

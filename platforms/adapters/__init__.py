@@ -1,0 +1,118 @@
+"""Platform adapters: one small interface, one class per platform.
+
+`get_adapter(account)` picks the class from settings.PLATFORM_ADAPTERS
+(platform -> dotted path; "*" is the fallback). Development defaults every
+platform to the dry-run adapter. Credentials come decrypted from
+`account.auth_data` and are never logged or put into error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class AdapterError(Exception):
+    """A publish/engage call failed. `retryable` says whether trying later may help."""
+
+    retryable = True
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class PermanentError(AdapterError):
+    """The platform refused the request itself (bad content, bad chat): do not retry."""
+
+    retryable = False
+
+
+class NotConfigured(PermanentError):
+    """No adapter exists for this platform yet."""
+
+
+class CredentialsRejected(AdapterError):
+    """The platform refused the account's credentials (token revoked, banned)."""
+
+    retryable = False
+
+
+class RateLimited(AdapterError):
+    """The platform asked us to wait `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class OutcomeUnknown(AdapterError):
+    """The request went out but no answer came back: it may have been published."""
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """What to publish. `marker` is our id for the post (the scheduled post's id)."""
+
+    marker: str
+    caption: str
+    hashtags: list[str] = field(default_factory=list)
+    post_type: str | None = None
+    media_path: str | None = None  # absolute path of the file under MEDIA_ROOT
+    media_type: str | None = None  # image, video, text, audio
+
+    @property
+    def text(self) -> str:
+        tags = " ".join(f"#{t.lstrip('#')}" for t in self.hashtags if t)
+        return f"{self.caption}\n\n{tags}".strip() if tags else self.caption
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    platform_post_id: str
+    url: str | None = None
+
+
+class PlatformAdapter:
+    """The interface every platform implements."""
+
+    platform = "*"
+
+    def __init__(self, account):
+        self.account = account
+
+    def publish(self, request: PublishRequest) -> PublishResult:
+        raise NotConfigured(self._not_configured("publishing"))
+
+    def post_exists(self, marker: str) -> PublishResult | bool | None:
+        """Whether a post we sent with `marker` exists: its result, False, or None
+        when the platform cannot tell."""
+        return None
+
+    def delete(self, platform_post_id: str) -> None:
+        raise NotConfigured(self._not_configured("deleting posts"))
+
+    def fetch_stats(self) -> dict:
+        raise NotConfigured(self._not_configured("fetching stats"))
+
+    def perform_engagement(self, action) -> str | None:
+        raise NotConfigured(self._not_configured("engagement"))
+
+    def _not_configured(self, what: str) -> str:
+        return (
+            f"{what.capitalize()} on {self.account.platform} is not configured: "
+            f"no adapter for this platform yet (settings.PLATFORM_ADAPTERS)."
+        )
+
+
+class UnconfiguredAdapter(PlatformAdapter):
+    """Platforms without an adapter: every call raises a clear NotConfigured."""
+
+
+def get_adapter(account) -> PlatformAdapter:
+    adapters = settings.PLATFORM_ADAPTERS
+    path = adapters.get(account.platform) or adapters.get("*")
+    cls = import_string(path) if path else UnconfiguredAdapter
+    return cls(account)

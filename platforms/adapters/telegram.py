@@ -1,0 +1,134 @@
+"""Telegram Bot API adapter: sendMessage / sendPhoto / sendVideo to the account's chat.
+
+auth_data: {"bot_token": "...", "chat_id": "..."} (chat_id falls back to the
+account's account_id). The token is part of the URL, so URLs are never logged
+and errors never include them.
+"""
+
+import logging
+
+import requests
+from django.conf import settings
+
+from platforms.adapters import (
+    AdapterError,
+    CredentialsRejected,
+    OutcomeUnknown,
+    PermanentError,
+    PlatformAdapter,
+    PublishRequest,
+    PublishResult,
+    RateLimited,
+)
+
+logger = logging.getLogger(__name__)
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 20
+CAPTION_LIMIT = 1024
+
+
+class TelegramAdapter(PlatformAdapter):
+    platform = "telegram"
+
+    def _credentials(self) -> tuple[str, str]:
+        data = self.account.auth_data or {}
+        token = data.get("bot_token") or data.get("token")
+        chat_id = data.get("chat_id") or self.account.account_id
+        if not token:
+            raise CredentialsRejected(
+                "The Telegram account has no bot_token in its credentials."
+            )
+        if not chat_id:
+            raise PermanentError(
+                "The Telegram account has no chat_id (credentials or account id)."
+            )
+        return token, str(chat_id)
+
+    def _call(self, method: str, *, data: dict, files: dict | None = None) -> dict:
+        token, _ = self._credentials()
+        url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}"
+        try:
+            response = requests.post(
+                url, data=data, files=files, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            )
+        except requests.ConnectTimeout:
+            raise AdapterError(f"Telegram {method}: connection timed out") from None
+        except requests.ReadTimeout:
+            raise OutcomeUnknown(
+                f"Telegram {method}: no answer in {READ_TIMEOUT} s"
+            ) from None
+        except requests.ConnectionError as exc:
+            # refused before anything was sent: safe to retry; otherwise the
+            # request may have arrived (connection reset while reading)
+            if "NewConnectionError" in repr(exc) or "Connection refused" in repr(exc):
+                raise AdapterError(f"Telegram {method}: cannot connect") from None
+            raise OutcomeUnknown(
+                f"Telegram {method}: connection lost before the answer"
+            ) from None
+        except requests.RequestException as exc:
+            raise AdapterError(f"Telegram {method}: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        description = str(body.get("description") or response.reason or "")[:200]
+        if response.status_code == 429:
+            retry_after = (body.get("parameters") or {}).get("retry_after", 30)
+            raise RateLimited(
+                f"Telegram rate limit: retry after {retry_after} s", retry_after
+            )
+        if response.status_code in (401, 403):
+            raise CredentialsRejected(f"Telegram refused the bot: {description}")
+        if response.status_code >= 500:
+            raise AdapterError(
+                f"Telegram server error {response.status_code}: {description}"
+            )
+        if response.status_code >= 400 or not body.get("ok"):
+            raise PermanentError(f"Telegram refused {method}: {description}")
+        return body["result"]
+
+    def publish(self, request: PublishRequest) -> PublishResult:
+        _, chat_id = self._credentials()
+        text = request.text
+        if request.media_type in ("image", "video") and request.media_path:
+            method, field = (
+                ("sendPhoto", "photo")
+                if request.media_type == "image"
+                else ("sendVideo", "video")
+            )
+            with open(request.media_path, "rb") as media:
+                result = self._call(
+                    method,
+                    data={"chat_id": chat_id, "caption": text[:CAPTION_LIMIT]},
+                    files={field: media},
+                )
+        else:
+            result = self._call("sendMessage", data={"chat_id": chat_id, "text": text})
+        message_id = result["message_id"]
+        username = (result.get("chat") or {}).get("username")
+        url = f"https://t.me/{username}/{message_id}" if username else None
+        return PublishResult(platform_post_id=f"{chat_id}:{message_id}", url=url)
+
+    def post_exists(self, marker: str):
+        # A bot cannot list a chat's messages: Telegram cannot tell.
+        return None
+
+    def delete(self, platform_post_id: str) -> None:
+        chat_id, _, message_id = platform_post_id.partition(":")
+        self._call("deleteMessage", data={"chat_id": chat_id, "message_id": message_id})
+
+    def fetch_stats(self) -> dict:
+        _, chat_id = self._credentials()
+        count = self._call("getChatMemberCount", data={"chat_id": chat_id})
+        return {"follower_count": int(count)}
+
+    def perform_engagement(self, action) -> str | None:
+        _, chat_id = self._credentials()
+        if action.action_type in ("message", "reply", "comment"):
+            text = action.message_text or action.comment_text or ""
+            data = {"chat_id": chat_id, "text": text}
+            if action.action_type == "reply" and action.target_id:
+                data["reply_to_message_id"] = action.target_id
+            result = self._call("sendMessage", data=data)
+            return str(result["message_id"])
+        raise PermanentError(f"Telegram bots cannot {action.action_type}.")

@@ -1,0 +1,144 @@
+"""The Telegram adapter against a loopback fake of the Bot API."""
+
+import logging
+
+import pytest
+from django.utils import timezone
+
+from platforms import adapters as base
+from platforms.adapters import telegram
+from platforms.adapters.telegram import TelegramAdapter
+from platforms.models import PlatformAccount, ScheduledPost
+from platforms.publishing import publish_due_posts
+from tests import factories as f
+from tests.engine.conftest import later
+from tests.fakes.telegram import FakeTelegram
+
+TOKEN = "123456:SECRET-bot-token-do-not-log"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake(settings):
+    with FakeTelegram() as server:
+        settings.TELEGRAM_API_BASE = server.url
+        settings.PLATFORM_ADAPTERS = {
+            "telegram": "platforms.adapters.telegram.TelegramAdapter"
+        }
+        yield server
+
+
+@pytest.fixture
+def telegram_post(due_post):
+    account = f.PlatformAccountFactory(
+        platform="telegram", auth_data={"bot_token": TOKEN, "chat_id": "-1001"}
+    )
+    return due_post(platform_account=account, content=None, caption="Hello channel")
+
+
+def test_a_text_post_goes_out_with_send_message(fake, telegram_post):
+    assert publish_due_posts(now=later()) == 1
+    call = fake.calls[-1]
+    assert call["method"] == "sendMessage" and call["token"] == TOKEN
+    assert b"Hello+channel" in call["body"] and b"-1001" in call["body"]
+    telegram_post.refresh_from_db()
+    assert telegram_post.status == "published"
+    post = telegram_post.post
+    assert post.platform_post_id == "-1001:101"
+    assert post.platform_post_url == "https://t.me/luna_channel/101"
+
+
+def test_an_image_goes_out_with_send_photo(fake, due_post, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "img.png").write_bytes(b"\x89PNG fake bytes")
+    account = f.PlatformAccountFactory(
+        platform="telegram", auth_data={"bot_token": TOKEN, "chat_id": "-1001"}
+    )
+    content = f.ContentFactory(
+        character=account.character,
+        content_type="image",
+        file_path="img.png",
+        approved=True,
+    )
+    due_post(platform_account=account, content=content, caption="Look")
+    assert publish_due_posts(now=later()) == 1
+    assert fake.calls[-1]["method"] == "sendPhoto"
+    assert "multipart/form-data" in fake.calls[-1]["content_type"]
+
+
+def test_429_sets_the_accounts_rate_limit(fake, telegram_post):
+    fake.mode = "429"
+    publish_due_posts(now=later())
+    account = PlatformAccount.objects.get(pk=telegram_post.platform_account_id)
+    assert account.connection_status == "rate_limited"
+    seconds = (account.rate_limit_reset_at - timezone.now()).total_seconds()
+    assert 0 < seconds <= fake.retry_after
+    telegram_post.refresh_from_db()
+    assert (telegram_post.status, telegram_post.retry_count) == ("scheduled", 0)
+
+
+def test_5xx_is_retried(fake, telegram_post):
+    fake.mode = "500"
+    publish_due_posts(now=later())
+    telegram_post.refresh_from_db()
+    assert (telegram_post.status, telegram_post.retry_count) == ("scheduled", 1)
+    assert "server error 502" in telegram_post.error_message
+
+
+def test_401_parks_the_account(fake, telegram_post):
+    fake.mode = "401"
+    publish_due_posts(now=later())
+    account = PlatformAccount.objects.get(pk=telegram_post.platform_account_id)
+    assert account.connection_status == "error"
+
+
+def test_400_fails_with_telegrams_reason(fake, telegram_post):
+    fake.mode = "400"
+    publish_due_posts(now=later())
+    telegram_post.refresh_from_db()
+    assert (
+        telegram_post.status == "failed"
+        and "chat not found" in telegram_post.error_message
+    )
+
+
+def test_a_timeout_is_outcome_unknown_and_never_resent(
+    fake, telegram_post, monkeypatch
+):
+    monkeypatch.setattr(telegram, "READ_TIMEOUT", 0.3)
+    fake.mode = "slow"
+    fake.slow_seconds = 1.0
+    publish_due_posts(now=later())
+    telegram_post.refresh_from_db()
+    assert telegram_post.status == "failed"
+    assert telegram_post.error_message.startswith("Outcome unknown")
+    publish_due_posts(now=later(7200))
+    assert len(fake.calls) == 1
+
+
+def test_the_token_never_reaches_logs_or_messages(fake, telegram_post, caplog):
+    caplog.set_level(logging.DEBUG)
+    for mode in ("500", "400", "401"):
+        fake.mode = mode
+        ScheduledPost.objects.filter(pk=telegram_post.pk).update(status="scheduled")
+        PlatformAccount.objects.filter(pk=telegram_post.platform_account_id).update(
+            connection_status="connected", is_connected=True
+        )
+        publish_due_posts(now=later(10_000))
+    assert TOKEN not in caplog.text
+    for message in ScheduledPost.objects.values_list("error_message", flat=True):
+        assert TOKEN not in (message or "")
+
+
+def test_other_platforms_are_not_configured(settings):
+    settings.PLATFORM_ADAPTERS = {
+        "telegram": "platforms.adapters.telegram.TelegramAdapter"
+    }
+    account = f.PlatformAccountFactory(platform="instagram")
+    adapter = base.get_adapter(account)
+    with pytest.raises(base.NotConfigured, match="instagram is not configured"):
+        adapter.publish(base.PublishRequest(marker="x", caption="hi"))
+    assert isinstance(
+        base.get_adapter(f.PlatformAccountFactory(platform="telegram")), TelegramAdapter
+    )
