@@ -104,14 +104,18 @@ def local_backup_copy(filename: str, storage=None) -> Iterator[Path]:
             try:
                 source = storage.read_file(filename)
             except (OSError, ValueError) as err:
-                raise BackupError(f"{filename}: cannot be read ({err.__class__.__name__})") from err
+                raise BackupError(
+                    f"{filename}: cannot be read ({err.__class__.__name__})"
+                ) from err
         with source, open(target, "wb") as out:
             if filename.endswith(".gz"):
                 try:
                     with gzip.GzipFile(fileobj=source) as gz:
                         shutil.copyfileobj(gz, out)
                 except (OSError, EOFError) as err:
-                    raise BackupError(f"{filename}: broken gzip stream ({err})") from err
+                    raise BackupError(
+                        f"{filename}: broken gzip stream ({err})"
+                    ) from err
             else:
                 shutil.copyfileobj(source, out)
         yield target
@@ -126,7 +130,9 @@ def _verify_path(path: Path, filename: str) -> Verification:
         [_pg_restore(), "--list", str(path)], capture_output=True, check=False
     )
     if listing.returncode != 0:
-        result.reason = f"not a readable pg_dump archive: {_stderr_reason(listing.stderr)}"
+        result.reason = (
+            f"not a readable pg_dump archive: {_stderr_reason(listing.stderr)}"
+        )
         return result
     toc = [
         line
@@ -136,7 +142,8 @@ def _verify_path(path: Path, filename: str) -> Verification:
     result.entries = len(toc)
     result.tables = sum(1 for line in toc if " TABLE DATA " in line)
     if not any(
-        " TABLE DATA public " in line and f" {MIGRATIONS_TABLE} " in line for line in toc
+        " TABLE DATA public " in line and f" {MIGRATIONS_TABLE} " in line
+        for line in toc
     ):
         result.reason = "no django_migrations data: not a full dump of this project"
         return result
@@ -254,15 +261,21 @@ def migration_state_problem(
     return None
 
 
-def check_restore_allowed(filename: str, database_name: str = "default", storage=None) -> Verification:
+def check_restore_allowed(
+    filename: str, database_name: str = "default", storage=None
+) -> Verification:
     """Raise CommandError when `filename` must not be restored into the database."""
     try:
         with local_backup_copy(filename, storage) as path:
             result = _verify_path(path, filename)
     except BackupError as err:
-        raise CommandError(f"Refusing to restore {filename}: {err}. Nothing was changed.") from err
+        raise CommandError(
+            f"Refusing to restore {filename}: {err}. Nothing was changed."
+        ) from err
     if not result.ok:
-        raise CommandError(f"Refusing to restore {filename}: {result.reason}. Nothing was changed.")
+        raise CommandError(
+            f"Refusing to restore {filename}: {result.reason}. Nothing was changed."
+        )
     try:
         in_database = migrations_in_database(database_name)
     except DatabaseError as err:
@@ -270,13 +283,19 @@ def check_restore_allowed(filename: str, database_name: str = "default", storage
             f"Refusing to restore {filename}: cannot read the target database's "
             f"migrations ({err.__class__.__name__}). Nothing was changed."
         ) from err
-    problem = migration_state_problem(result.migrations, in_database, migrations_in_code())
+    problem = migration_state_problem(
+        result.migrations, in_database, migrations_in_code()
+    )
     if problem:
-        raise CommandError(f"Refusing to restore {filename}: {problem}. Nothing was changed.")
+        raise CommandError(
+            f"Refusing to restore {filename}: {problem}. Nothing was changed."
+        )
     return result
 
 
-def pre_restore_guard(sender, *, database_name=None, filename=None, storage=None, **kwargs) -> None:
+def pre_restore_guard(
+    sender, *, database_name=None, filename=None, storage=None, **kwargs
+) -> None:
     """dbbackup `pre_restore` receiver: runs before pg_restore touches anything."""
     check_restore_allowed(filename, database_name or "default", storage)
 

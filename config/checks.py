@@ -33,7 +33,9 @@ def check_credentials_decrypt(app_configs=None, **kwargs) -> list[Error]:
             connection.close()
     if not failed:
         return []
-    shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    shown = ", ".join(failed[:5]) + (
+        f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    )
     return [
         Error(
             f"{len(failed)} platform account(s) have credentials (auth_data) that "

@@ -17,10 +17,10 @@ logger = logging.getLogger("config.tasks")
 
 def run_nightly_backup() -> dict:
     """dbbackup (+count cleanup), verify the new file, mediabackup, age retention."""
+    from dbbackup.storage import get_storage
     from django.conf import settings
     from django.core.management import call_command
     from django.core.management.base import CommandError
-    from dbbackup.storage import get_storage
 
     from config.backups import prune_backups, verify_backup_file
     from logs.services import system_log_write
@@ -36,7 +36,13 @@ def run_nightly_backup() -> dict:
     latest = max(new, key=storage._filename_to_date_or_min)
     verification = verify_backup_file(latest, storage)
     call_command(
-        "mediabackup", "--clean", "--compress", "--noinput", "-q", stdout=output, stderr=output
+        "mediabackup",
+        "--clean",
+        "--compress",
+        "--noinput",
+        "-q",
+        stdout=output,
+        stderr=output,
     )
     media = storage.get_latest_backup(content_type="media")
     pruned = prune_backups(days=settings.BACKUP_RETENTION_DAYS, storage=storage)
@@ -58,15 +64,17 @@ def run_nightly_backup() -> dict:
         metadata=summary,
     )
     if not verification.ok:
-        raise CommandError(f"Backup {latest} failed verification: {verification.reason}")
+        raise CommandError(
+            f"Backup {latest} failed verification: {verification.reason}"
+        )
     return summary
 
 
 @shared_task(
     name="config.tasks.nightly_backup",
     ignore_result=False,
-    soft_time_limit=3 * 3600,
-    time_limit=3 * 3600 + 300,
+    soft_time_limit=6000,
+    time_limit=6600,  # under CELERY_VISIBILITY_TIMEOUT (7200)
 )
 def nightly_backup() -> dict:
     return run_nightly_backup()

@@ -21,11 +21,10 @@ def ensure_role(cursor, name: str, password: str) -> str:
     verb = "ALTER" if _role_exists(cursor, name) else "CREATE"
     cursor.execute(
         sql.SQL(
-            "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT "
-            "PASSWORD {}"
-        ).format(sql.SQL(verb), role, sql.Literal(password)).as_string(
-            cursor.connection
+            "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}"
         )
+        .format(sql.SQL(verb), role, sql.Literal(password))
+        .as_string(cursor.connection)
     )
     return "updated" if verb == "ALTER" else "created"
 
@@ -47,7 +46,9 @@ def grant_app(cursor, database: str, name: str) -> None:
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON "
         "SEQUENCES TO {role}",
     ):
-        cursor.execute(sql.SQL(statement).format(db=db, role=role).as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL(statement).format(db=db, role=role).as_string(cursor.connection)
+        )
 
 
 def grant_readonly(cursor, database: str, name: str) -> None:
@@ -64,7 +65,9 @@ def grant_readonly(cursor, database: str, name: str) -> None:
         # Belt and braces: its sessions start read-only.
         "ALTER ROLE {role} SET default_transaction_read_only = on",
     ):
-        cursor.execute(sql.SQL(statement).format(db=db, role=role).as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL(statement).format(db=db, role=role).as_string(cursor.connection)
+        )
 
 
 class Command(BaseCommand):
@@ -120,4 +123,6 @@ class Command(BaseCommand):
             ro_state = ensure_role(cursor, readonly_role, readonly_password)
             grant_readonly(cursor, db_name, readonly_role)
         self.stdout.write(f"Application role {app_role}: {app_state}, grants applied.")
-        self.stdout.write(f"Read-only role {readonly_role}: {ro_state}, grants applied.")
+        self.stdout.write(
+            f"Read-only role {readonly_role}: {ro_state}, grants applied."
+        )

@@ -42,7 +42,9 @@ def maintain(
         if tables:
             unknown = sorted(set(tables) - set(existing))
             if unknown:
-                raise CommandError(f"No such table in schema public: {', '.join(unknown)}")
+                raise CommandError(
+                    f"No such table in schema public: {', '.join(unknown)}"
+                )
             selected = list(dict.fromkeys(tables))
         elif all_tables:
             selected = existing

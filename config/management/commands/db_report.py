@@ -1,6 +1,5 @@
 """Database health report: sizes, index usage, dead tuples, slow statements."""
 
-
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connections
 
@@ -83,7 +82,9 @@ def build_report(alias: str = "default", limit: int = 10) -> dict:
     from django.db import transaction
 
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        cursor.execute("SELECT current_database(), pg_database_size(current_database())")
+        cursor.execute(
+            "SELECT current_database(), pg_database_size(current_database())"
+        )
         name, size = cursor.fetchone()
         cursor.execute(TABLES_SQL)
         tables = _rows(cursor)
@@ -91,9 +92,16 @@ def build_report(alias: str = "default", limit: int = 10) -> dict:
         indexes = _rows(cursor)
         statements, unavailable = slow_statements(cursor, limit)
     for row in tables:
-        for key in ("last_vacuum", "last_autovacuum", "last_analyze", "last_autoanalyze"):
+        for key in (
+            "last_vacuum",
+            "last_autovacuum",
+            "last_analyze",
+            "last_autoanalyze",
+        ):
             row[key] = row[key].isoformat() if row[key] else None
-        row["dead_pct"] = float(row["dead_pct"]) if row["dead_pct"] is not None else None
+        row["dead_pct"] = (
+            float(row["dead_pct"]) if row["dead_pct"] is not None else None
+        )
     for row in statements:
         row["total_ms"] = float(row["total_ms"])
         row["mean_ms"] = float(row["mean_ms"])
@@ -104,7 +112,11 @@ def build_report(alias: str = "default", limit: int = 10) -> dict:
         "indexes": indexes,
         "dead_tuples": sorted(
             (
-                {"table": t["table"], "dead_tuples": t["dead_tuples"] or 0, "dead_pct": t["dead_pct"]}
+                {
+                    "table": t["table"],
+                    "dead_tuples": t["dead_tuples"] or 0,
+                    "dead_pct": t["dead_pct"],
+                }
                 for t in tables
             ),
             key=lambda r: -r["dead_tuples"],
@@ -119,7 +131,9 @@ def _table(headers: list[str], rows: list[list]) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    out += [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells
+    ]
     return out
 
 
@@ -132,7 +146,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Output JSON.")
         parser.add_argument("--database", default="default")
-        parser.add_argument("--limit", type=int, default=10, help="Slow statements shown.")
+        parser.add_argument(
+            "--limit", type=int, default=10, help="Slow statements shown."
+        )
 
     def handle(self, *args, json: bool, database: str, limit: int, **options):
         report = build_report(database, limit)
@@ -148,8 +164,15 @@ class Command(BaseCommand):
         for line in _table(
             ["table", "total", "table", "indexes", "live rows", "dead rows", "dead %"],
             [
-                [t["table"], _size(t["total_bytes"]), _size(t["table_bytes"]),
-                 _size(t["index_bytes"]), t["live_tuples"], t["dead_tuples"], t["dead_pct"]]
+                [
+                    t["table"],
+                    _size(t["total_bytes"]),
+                    _size(t["table_bytes"]),
+                    _size(t["index_bytes"]),
+                    t["live_tuples"],
+                    t["dead_tuples"],
+                    t["dead_pct"],
+                ]
                 for t in report["tables"]
             ],
         ):
@@ -159,8 +182,13 @@ class Command(BaseCommand):
         for line in _table(
             ["index", "table", "scans", "size", "unique"],
             [
-                [i["index"], i["table"], i["scans"], _size(i["bytes"]),
-                 "yes" if i["is_unique"] else ""]
+                [
+                    i["index"],
+                    i["table"],
+                    i["scans"],
+                    _size(i["bytes"]),
+                    "yes" if i["is_unique"] else "",
+                ]
                 for i in report["indexes"]
             ],
         ):
@@ -169,7 +197,10 @@ class Command(BaseCommand):
         w("Dead tuples (most first)")
         for line in _table(
             ["table", "dead rows", "dead %"],
-            [[d["table"], d["dead_tuples"], d["dead_pct"]] for d in report["dead_tuples"]],
+            [
+                [d["table"], d["dead_tuples"], d["dead_pct"]]
+                for d in report["dead_tuples"]
+            ],
         ):
             w(line)
         w("")
@@ -179,7 +210,9 @@ class Command(BaseCommand):
         else:
             for line in _table(
                 ["total ms", "mean ms", "calls", "rows", "query"],
-                [[s["total_ms"], s["mean_ms"], s["calls"], s["rows"], s["query"]]
-                 for s in report["slow_statements"]],
+                [
+                    [s["total_ms"], s["mean_ms"], s["calls"], s["rows"], s["query"]]
+                    for s in report["slow_statements"]
+                ],
             ):
                 w(line)
