@@ -18,15 +18,19 @@ def _role_exists(cursor, name: str) -> bool:
 
 def ensure_role(cursor, name: str, password: str) -> str:
     role = sql.Identifier(name)
-    verb = "ALTER" if _role_exists(cursor, name) else "CREATE"
+    exists = _role_exists(cursor, name)
+    # Only a superuser may (even re)state NOSUPERUSER, so ALTER leaves it out.
+    statement = (
+        "ALTER ROLE {} LOGIN NOCREATEDB NOCREATEROLE PASSWORD {}"
+        if exists
+        else "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
+    )
     cursor.execute(
-        sql.SQL(
-            "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}"
-        )
-        .format(sql.SQL(verb), role, sql.Literal(password))
+        sql.SQL(statement)
+        .format(role, sql.Literal(password))
         .as_string(cursor.connection)
     )
-    return "updated" if verb == "ALTER" else "created"
+    return "updated" if exists else "created"
 
 
 def grant_app(cursor, database: str, name: str) -> None:
