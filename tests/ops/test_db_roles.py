@@ -55,7 +55,9 @@ def test_readonly_role_can_read_and_cannot_write(roles):
     app, readonly = roles
     character = factories.CharacterFactory(name="Visible")
     out = io.StringIO()
-    call_command("create_db_roles", "--app-role", app, "--readonly-role", readonly, stdout=out)
+    call_command(
+        "create_db_roles", "--app-role", app, "--readonly-role", readonly, stdout=out
+    )
     assert "created" in out.getvalue()
     assert "password" not in out.getvalue().lower().replace("grants", "")
 
@@ -85,7 +87,14 @@ def test_readonly_role_can_read_and_cannot_write(roles):
 
 def test_app_role_writes_rows_but_has_no_ddl(roles):
     app, readonly = roles
-    call_command("create_db_roles", "--app-role", app, "--readonly-role", readonly, stdout=io.StringIO())
+    call_command(
+        "create_db_roles",
+        "--app-role",
+        app,
+        "--readonly-role",
+        readonly,
+        stdout=io.StringIO(),
+    )
     with _connect(app, "app-password-for-tests") as conn:
         conn.execute(
             "INSERT INTO system_logs (id, log_level, message, created_at) "
@@ -110,12 +119,16 @@ def test_create_db_roles_is_idempotent(roles):
     assert f"Application role {app}: updated" in out.getvalue()
     assert f"Read-only role {readonly}: updated" in out.getvalue()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)", [app, readonly])
+        cursor.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)", [app, readonly]
+        )
         assert cursor.fetchone()[0] == 2
 
 
 def test_it_requires_passwords_from_the_environment(monkeypatch):
     monkeypatch.delenv("APP_DB_PASSWORD", raising=False)
     monkeypatch.delenv("READONLY_DB_PASSWORD", raising=False)
-    with pytest.raises(CommandError, match="Set APP_DB_PASSWORD and READONLY_DB_PASSWORD"):
+    with pytest.raises(
+        CommandError, match="Set APP_DB_PASSWORD and READONLY_DB_PASSWORD"
+    ):
         call_command("create_db_roles", stdout=io.StringIO())
