@@ -45,3 +45,11 @@ def table_checksums() -> dict[str, tuple[int, str]]:
             )
             sums[table] = tuple(cursor.fetchone())
     return sums
+
+
+@pytest.fixture(autouse=True)
+def _static_root(tmp_path, settings):
+    """WhiteNoise warns when STATIC_ROOT does not exist (no collectstatic in tests)."""
+    folder = tmp_path / "static"
+    folder.mkdir()
+    settings.STATIC_ROOT = folder

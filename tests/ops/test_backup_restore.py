@@ -153,6 +153,8 @@ def test_truncated_and_garbage_files_are_reported_and_not_restored(backup_dir):
     assert not result.ok
     assert "truncated or corrupt" in result.reason
     assert not verify_backup_file(garbage).ok
+    missing = verify_backup_file("default-ainfluencer-2019-01-01-000000.psql.bin")
+    assert not missing.ok and "cannot be read" in missing.reason
     assert verify_backup_file(good).ok
 
     out = io.StringIO()

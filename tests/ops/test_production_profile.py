@@ -150,8 +150,9 @@ def test_compose_file_has_the_five_services_and_one_beat():
 def test_celery_app_loads_with_the_nightly_backup_task(production_env):
     code = (
         "import django; django.setup(); "
-        "from config.celery import app; import config.tasks; "
-        "print('config.tasks.nightly_backup' in app.tasks)"
+        "from config.celery import app; app.loader.import_default_modules(); "
+        "print('config.tasks.nightly_backup' in app.tasks, "
+        "'config.tasks.db_maintenance' in app.tasks)"
     )
     env = {**production_env, "DJANGO_SETTINGS_MODULE": "config.settings"}
     proc = subprocess.run(
@@ -163,4 +164,5 @@ def test_celery_app_loads_with_the_nightly_backup_task(production_env):
         timeout=60,
         check=False,
     )
-    assert proc.stdout.strip() == "True", proc.stderr
+    # Found by the worker's autodiscovery, under the names beat schedules.
+    assert proc.stdout.strip() == "True True", proc.stderr
