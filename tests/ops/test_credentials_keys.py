@@ -181,3 +181,21 @@ def test_rotation_needs_old_keys(monkeypatch):
     monkeypatch.delenv("OLD_CRYPTOGRAPHY_KEY", raising=False)
     with pytest.raises(CommandError, match="OLD_SECRET_KEY"):
         call_command("rotate_credentials_key", stdout=io.StringIO())
+
+
+def test_a_wrong_aes_key_with_the_right_signature_never_opens():
+    """~1 in 256 tokens unpad "correctly" under a wrong AES key; the check must
+    still count them as unreadable (it unpickles, which fails)."""
+    from config.credentials import encrypt_value
+
+    old = cipher_for(secret_key=OLD_SECRET, cryptography_key=OLD_CRYPTO)
+    wrong = cipher_for(secret_key=OLD_SECRET, cryptography_key=NEW_CRYPTO)
+    opened = 0
+    for n in range(1500):
+        token = encrypt_value(old, {"token": f"t-{n}"})
+        try:
+            decrypt_value(wrong, token)
+        except Exception:  # noqa: BLE001
+            continue
+        opened += 1
+    assert opened == 0
