@@ -61,6 +61,8 @@ def test_check_refuses_after_either_key_changes(
 
 
 def test_check_does_not_crash_without_the_table():
+    """As before the first migrate; the caller's transaction stays usable."""
+
     class Rollback(Exception):
         pass
 
@@ -70,6 +72,8 @@ def test_check_does_not_crash_without_the_table():
                 "ALTER TABLE platform_accounts RENAME TO platform_accounts_x"
             )
         assert check_credentials_decrypt() == []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
         raise Rollback
 
 
