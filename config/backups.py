@@ -94,6 +94,7 @@ def local_backup_copy(filename: str, storage=None) -> Iterator[Path]:
         )
     with tempfile.TemporaryDirectory(prefix="ainf-backup-") as tmp:
         target = Path(tmp) / "backup.dump"
+        # A name in backup storage (dbrestore -i), or a local path (-I).
         if os.path.isabs(filename) and os.path.isfile(filename):
             source = open(filename, "rb")  # noqa: SIM115 - closed below
         else:
@@ -104,9 +105,11 @@ def local_backup_copy(filename: str, storage=None) -> Iterator[Path]:
             try:
                 source = storage.read_file(filename)
             except (OSError, ValueError) as err:
-                raise BackupError(
-                    f"{filename}: cannot be read ({err.__class__.__name__})"
-                ) from err
+                if not os.path.isfile(filename):
+                    raise BackupError(
+                        f"{filename}: cannot be read ({err.__class__.__name__})"
+                    ) from err
+                source = open(filename, "rb")  # noqa: SIM115 - closed below
         with source, open(target, "wb") as out:
             if filename.endswith(".gz"):
                 try:

@@ -70,6 +70,14 @@ def test_round_trip_restores_every_table_and_media_file(backup_dir, media_root):
         if p.is_file()
     }
     assert before["characters"][0] == 3 and before["posts"][0] == 3
+    with connection.cursor() as cursor:
+        # The extensions exist and belong to the restoring role (no "must be
+        # owner of extension" on --clean).
+        cursor.execute(
+            "SELECT extname FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner "
+            "WHERE r.rolname = current_user ORDER BY 1"
+        )
+        assert [r[0] for r in cursor.fetchall()] == ["pg_trgm", "pgcrypto", "uuid-ossp"]
 
     run("dbbackup", "--noinput")
     run("mediabackup", "--noinput", "--compress")
@@ -173,6 +181,24 @@ def test_truncated_and_garbage_files_are_reported_and_not_restored(backup_dir):
 
     # The latest one alone passes.
     assert f"OK      {good}" in run("verify_backup")
+
+
+def test_restore_from_a_local_path_is_checked_too(backup_dir, tmp_path, monkeypatch):
+    seed()
+    run("dbbackup", "--noinput")
+    [good] = db_backups(backup_dir)
+    local = tmp_path / "copy.psql.bin"
+    local.write_bytes((backup_dir / good).read_bytes()[:-2000])
+    current = table_checksums()
+    with pytest.raises(CommandError, match="truncated or corrupt"):
+        run("dbrestore", "--noinput", "-I", str(local))
+    assert table_checksums() == current
+    # A relative path works as well (the guard finds the file on disk).
+    local.write_bytes((backup_dir / good).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    Character.objects.update(name="changed")
+    run("dbrestore", "--noinput", "-I", "copy.psql.bin")
+    assert table_checksums() == current
 
 
 def test_count_retention_with_clean(backup_dir, monkeypatch):
