@@ -14,7 +14,8 @@ RUN apt-get update \
     && useradd --create-home --uid 1000 app
 
 WORKDIR /app
-COPY pyproject.toml ./
+# README.md is the package readme named in pyproject.toml.
+COPY pyproject.toml README.md* ./
 # The project installs no package of its own (setuptools packages = []): this
 # installs the dependencies, cached as a layer until pyproject.toml changes.
 RUN pip install .
