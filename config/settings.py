@@ -130,6 +130,17 @@ if env.bool("DB_POOL", default=True):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 
+# Optional read replica for heavy analytics reports (config/routers.py). Writes
+# and migrations always go to "default"; under tests the alias mirrors default.
+ANALYTICS_DATABASE_ALIAS = None
+if env.str("ANALYTICS_DATABASE_URL", default=""):
+    ANALYTICS_DATABASE_ALIAS = "analytics"
+    DATABASES["analytics"] = env.db("ANALYTICS_DATABASE_URL")
+    DATABASES["analytics"]["ENGINE"] = "config.db_backend"
+    DATABASES["analytics"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["analytics"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.routers.AnalyticsReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and broker -----------------------------------------------------------
@@ -205,6 +216,28 @@ STORAGES = {
         "OPTIONS": {"location": str(BACKUP_ROOT)},
     },
 }
+# --- Backups (django-dbbackup; see docs/operations.md) -------------------------------
+# Our ENGINE is the project's own backend, which dbbackup does not know: without
+# this mapping it would fall back to its DjangoConnector (a JSON dump holding the
+# credentials in clear). PgDumpBinaryConnector writes `pg_dump --format=custom`
+# (already compressed: never add -z) and restores with pg_restore
+# --single-transaction --clean --if-exists.
+DBBACKUP_CONNECTOR_MAPPING = {
+    "config.db_backend": "dbbackup.db.postgresql.PgDumpBinaryConnector",
+}
+DBBACKUP_CONNECTORS = {
+    "default": {"CONNECTOR": "dbbackup.db.postgresql.PgDumpBinaryConnector"},
+}
+# Only the primary is backed up (an analytics replica alias holds the same data).
+DBBACKUP_DATABASES = ["default"]
+DBBACKUP_HOSTNAME = env.str("DBBACKUP_HOSTNAME", default="ainfluencer")
+# Retention: by count (dbbackup --clean / mediabackup --clean) and by age
+# (`manage.py backup_prune`, run by the nightly task). Daily backups for 30 days.
+DBBACKUP_CLEANUP_KEEP = env.int("DBBACKUP_CLEANUP_KEEP", default=30)
+DBBACKUP_CLEANUP_KEEP_MEDIA = env.int("DBBACKUP_CLEANUP_KEEP_MEDIA", default=30)
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
+DBBACKUP_SEND_EMAIL = False
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- REST API -------------------------------------------------------------------
@@ -227,15 +260,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security (production values come from the environment) ---------------------
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (docs/operations.md).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe /health/ over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 
 # --- Logging ----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,0 +1,55 @@
+"""Fixtures for the operations tests: a private backup folder and MEDIA_ROOT."""
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+
+@pytest.fixture
+def backup_dir(tmp_path, monkeypatch) -> Path:
+    """dbbackup's storage in a temporary folder.
+
+    dbbackup copies STORAGES["dbbackup"] into its own settings module at import
+    time, so override_settings cannot move it: patch that module instead.
+    """
+    from dbbackup import settings as dbbackup_settings
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    monkeypatch.setattr(dbbackup_settings, "STORAGE_OPTIONS", {"location": str(folder)})
+    return folder
+
+
+@pytest.fixture
+def media_root(tmp_path, settings) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    settings.MEDIA_ROOT = folder
+    return folder
+
+
+def table_checksums() -> dict[str, tuple[int, str]]:
+    """Per table of schema public: row count and md5 of all rows in a fixed order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        sums = {}
+        for table in tables:
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' "
+                f"ORDER BY t::text), '')) FROM public.{quoted} t"
+            )
+            sums[table] = tuple(cursor.fetchone())
+    return sums
+
+
+@pytest.fixture(autouse=True)
+def _static_root(tmp_path, settings):
+    """WhiteNoise warns when STATIC_ROOT does not exist (no collectstatic in tests)."""
+    folder = tmp_path / "static"
+    folder.mkdir()
+    settings.STATIC_ROOT = folder
