@@ -23,15 +23,25 @@ class AutoSchema(DrfSpectacularAutoSchema):
         method = self.method.upper()
         if method in ("POST", "PUT", "PATCH") or self.get_filter_backends():
             errors["400"] = "Invalid input; the body names the fields."
-        if self._is_detail() or method != "GET":
-            errors["404"] = "Not found."
+        # Detail routes, and lists too (a page number past the end).
+        errors["404"] = "Not found."
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             errors["409"] = "Conflicts with the current state or a database rule."
         for code, description in errors.items():
-            if code not in responses:
-                responses[code] = self._get_response_for_code(ErrorSerializer, code)
-                responses[code]["description"] = description
+            if code in responses:
+                continue
+            if code == "400":
+                # Field errors: {"field": ["message", ...], "nested": {...}} or
+                # {"detail": "...", "code": "..."} for a malformed body.
+                responses[code] = {
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "additionalProperties": {}}
+                        }
+                    },
+                    "description": description,
+                }
+                continue
+            responses[code] = self._get_response_for_code(ErrorSerializer, code)
+            responses[code]["description"] = description
         return responses
-
-    def _is_detail(self):
-        return "{" in self.path

@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Characters, content, platform accounts, posts and schedules.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PlatformEnum": "platforms.models.Platform",
