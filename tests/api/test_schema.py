@@ -84,7 +84,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server):
     started = time.monotonic()
 
     @settings(
-        max_examples=400,
+        max_examples=1500,
         deadline=None,
         database=None,
         derandomize=True,
