@@ -28,9 +28,6 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
     pagination_class = AnalyticsCursorPagination
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
-    def get_filterset_class(self):
-        return self.filterset_class
-
     @extend_schema(
         filters=True,
         parameters=[

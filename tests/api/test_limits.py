@@ -29,3 +29,13 @@ def test_malformed_json_is_400(admin_api):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+def test_an_integrity_error_that_reaches_the_database_is_409_not_500():
+    from django.db import IntegrityError
+
+    from config.api import exception_handler
+
+    response = exception_handler(IntegrityError("duplicate key"), {})
+    assert response.status_code == 409
+    assert response.data["code"] == "integrity_error"
