@@ -246,17 +246,44 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Authenticated, and Django model permissions (view_* for reads) so that the
+    # API and the admin agree on who may do what.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "config.api_permissions.ModelPermissions",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "config.api_pagination.StandardPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Throttle counters live in the default cache (Redis).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="2000/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AInfluencer back-office API",
     "DESCRIPTION": "Characters, content, platform accounts, posts and schedules.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PlatformEnum": "platforms.models.Platform",
+        "PostTypeEnum": "platforms.models.PostType",
+        "CharacterStatusEnum": "characters.models.CharacterStatus",
+        "ContentTypeEnum": "content.models.ContentContentType",
+        "RuleContentTypeEnum": "automation.models.AutomationRuleContentType",
+        "ApprovalStatusEnum": "content.models.ContentApprovalStatus",
+        "JobStatusEnum": "content.models.ContentGenerationStatus",
+        "PostStatusEnum": "platforms.models.PostStatus",
+        "ScheduledPostStatusEnum": "platforms.models.ScheduledPostStatus",
+        "ConnectionStatusEnum": "platforms.models.PlatformAccountConnectionStatus",
+    },
 }
 
 # --- Security (production values come from the environment) ---------------------

@@ -1,13 +1,28 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import analytics.api.urls  # noqa: F401  (each module registers on the router)
+import automation.api.urls  # noqa: F401
+import characters.api.urls  # noqa: F401
+import content.api.urls  # noqa: F401
+import logs.api.urls  # noqa: F401
+import platforms.api.urls  # noqa: F401
+from config.api import router
 from config.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema"),
+        name="swagger-ui",
+    ),
 ]
 
 if settings.DEBUG:

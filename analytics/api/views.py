@@ -1,0 +1,63 @@
+from django.db.models import Count, DateField, Sum
+from django.db.models.functions import Cast, Trunc
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from analytics.api.serializers import (
+    AnalyticsSerializer,
+    SeriesPointSerializer,
+    SeriesQuerySerializer,
+)
+from analytics.filtersets import AnalyticsFilterSet, AnalyticsSeriesFilterSet
+from analytics.models import Analytics
+from config.api import CreatedCursorPagination
+
+
+class AnalyticsCursorPagination(CreatedCursorPagination):
+    # idx_analytics_date-style access: newest metric days first.
+    ordering = ("-metric_date", "id")
+
+
+class AnalyticsViewSet(viewsets.ModelViewSet):
+    queryset = Analytics.objects.all()
+    serializer_class = AnalyticsSerializer
+    filterset_class = AnalyticsFilterSet
+    pagination_class = AnalyticsCursorPagination
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    @extend_schema(
+        filters=True,
+        parameters=[
+            OpenApiParameter(
+                "bucket",
+                OpenApiTypes.STR,
+                enum=["day", "week", "month"],
+                description="Bucket width (date_trunc in the database).",
+            ),
+        ],
+        responses={200: SeriesPointSerializer(many=True)},
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        filterset_class=AnalyticsSeriesFilterSet,
+        pagination_class=None,
+    )
+    def series(self, request):
+        """Time series of one metric for one character, summed per bucket."""
+        query = SeriesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        bucket = query.validated_data.get("bucket", "day")
+        qs = self.filter_queryset(self.get_queryset()).order_by()
+        rows = (
+            qs.annotate(
+                bucket=Cast(Trunc("metric_date", bucket), output_field=DateField())
+            )
+            .values("bucket")
+            .annotate(total=Sum("metric_value"), samples=Count("id"))
+            .order_by("bucket")
+        )
+        return Response(SeriesPointSerializer(rows, many=True).data)

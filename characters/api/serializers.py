@@ -1,0 +1,64 @@
+from django.db import transaction
+from rest_framework import serializers
+
+from characters.models import Character, CharacterAppearance, CharacterPersonality
+from characters.services import character_create
+from config.api import FullCleanModelSerializer
+
+
+class CharacterPersonalitySerializer(FullCleanModelSerializer):
+    class Meta:
+        model = CharacterPersonality
+        exclude = ["id", "character"]
+
+    def _clean_exclude(self):
+        return ["character", "id"]
+
+
+class CharacterAppearanceSerializer(FullCleanModelSerializer):
+    class Meta:
+        model = CharacterAppearance
+        exclude = ["id", "character"]
+
+    def _clean_exclude(self):
+        return ["character", "id"]
+
+
+class CharacterSerializer(FullCleanModelSerializer):
+    personality = CharacterPersonalitySerializer(required=False)
+    appearance = CharacterAppearanceSerializer(required=False)
+    post_count = serializers.IntegerField(read_only=True)
+    platform_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Character
+        fields = "__all__"
+        read_only_fields = ["deleted_at", "created_at", "updated_at"]
+
+    def validate_status(self, value):
+        if value == Character.Status.DELETED:
+            raise serializers.ValidationError("Use DELETE to delete a character.")
+        return value
+
+    @transaction.atomic
+    def create(self, validated_data):
+        personality = validated_data.pop("personality", None) or {}
+        appearance = validated_data.pop("appearance", None) or {}
+        return character_create(
+            personality=personality, appearance=appearance, **validated_data
+        )
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        nested = {
+            "personality": validated_data.pop("personality", None),
+            "appearance": validated_data.pop("appearance", None),
+        }
+        instance = super().update(instance, validated_data)
+        for name, data in nested.items():
+            if data:
+                related = getattr(instance, name)
+                for key, value in data.items():
+                    setattr(related, key, value)
+                related.save()
+        return instance

@@ -1,0 +1,4 @@
+from characters.api.views import CharacterViewSet
+from config.api import router
+
+router.register("characters", CharacterViewSet, basename="character")

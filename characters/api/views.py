@@ -1,0 +1,48 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+
+from characters.api.serializers import CharacterSerializer
+from characters.filtersets import CharacterFilterSet
+from characters.selectors import characters_with_stats
+from characters.services import character_soft_delete
+
+
+class CharacterViewSet(viewsets.ModelViewSet):
+    """Characters with nested personality and appearance, post and platform counts."""
+
+    serializer_class = CharacterSerializer
+    filterset_class = CharacterFilterSet
+    ordering_fields = ["created_at", "name", "status"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        # Query pattern 1: select_related profile rows + count subqueries.
+        return characters_with_stats()
+
+    def perform_update(self, serializer):
+        serializer.save()
+
+    def update(self, request, *args, **kwargs):
+        response = super().update(request, *args, **kwargs)
+        # Re-read with the annotations so the counts are in the answer.
+        obj = self.get_queryset().get(pk=kwargs["pk"])
+        response.data = self.get_serializer(obj).data
+        return response
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        character = serializer.save()
+        obj = self.get_queryset().get(pk=character.pk)
+        from rest_framework import status
+        from rest_framework.response import Response
+
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        from rest_framework import status
+        from rest_framework.response import Response
+
+        character_soft_delete(character=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,104 @@
+"""API plumbing shared by every app: router, base serializer, permissions,
+pagination classes and the exception handler."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.api_pagination import CreatedCursorPagination, StandardPagination
+from config.api_permissions import ModelPermissions
+from config.exceptions import InvalidTransition
+
+router = DefaultRouter()
+
+
+def django_errors_to_drf(exc: DjangoValidationError) -> ValidationError:
+    if hasattr(exc, "error_dict"):
+        return ValidationError(
+            {
+                ("non_field_errors" if k == "__all__" else k): v
+                for k, v in exc.message_dict.items()
+            }
+        )
+    return ValidationError({"non_field_errors": exc.messages})
+
+
+class FullCleanModelSerializer(serializers.ModelSerializer):
+    """Runs the model's full_clean (validators, clean(), constraints) so that
+    every CHECK/UNIQUE rule answers 400 with the field before the database."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        if self.instance is not None:
+            instance = model(
+                **{
+                    f.attname: getattr(self.instance, f.attname)
+                    for f in model._meta.concrete_fields
+                }
+            )
+            instance._state.adding = False
+        else:
+            instance = model()
+        for key, value in attrs.items():
+            field = model._meta.get_field(key) if key in self._model_fields() else None
+            if field is not None and not field.many_to_many:
+                setattr(instance, key, value)
+        try:
+            instance.full_clean(exclude=self._clean_exclude())
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from exc
+        return attrs
+
+    def _model_fields(self):
+        return {f.name for f in self.Meta.model._meta.concrete_fields}
+
+    def _clean_exclude(self):
+        return []
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, InvalidTransition):
+        return Response(
+            {"detail": exc.message, "code": "invalid_transition"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = django_errors_to_drf(exc)
+    if isinstance(exc, IntegrityError):
+        cause = getattr(exc, "__cause__", None)
+        diag = getattr(cause, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        return Response(
+            {
+                "detail": "The request conflicts with a database rule"
+                + (f" ({constraint})." if constraint else "."),
+                "code": "integrity_error",
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        code = getattr(exc, "default_code", None)
+        if code and "detail" in response.data:
+            response.data.setdefault("code", getattr(exc.detail, "code", code))
+    return response
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=False, max_length=5000)
+
+
+__all__ = [
+    "CreatedCursorPagination",
+    "FullCleanModelSerializer",
+    "ModelPermissions",
+    "ReasonSerializer",
+    "StandardPagination",
+    "exception_handler",
+    "router",
+]

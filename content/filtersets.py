@@ -1,0 +1,60 @@
+import django_filters as filters
+from django import forms
+
+from content.models import Content, ContentGeneration
+
+
+class TagListFilter(filters.Filter):
+    """Comma-separated values matched against an array column (GIN index)."""
+
+    field_class = forms.CharField
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if not items:
+            return qs
+        return qs.filter(**{f"{self.field_name}__{self.lookup_expr}": items})
+
+
+class ContentFilterSet(filters.FilterSet):
+    content_type = filters.ChoiceFilter(choices=Content.ContentType.choices)
+    approval_status = filters.ChoiceFilter(choices=Content.ApprovalStatus.choices)
+    tags = TagListFilter(
+        field_name="tags", lookup_expr="contains", help_text="Has all these tags."
+    )
+    tags_any = TagListFilter(
+        field_name="tags", lookup_expr="overlap", help_text="Has any of these tags."
+    )
+    quality_score_min = filters.NumberFilter(
+        field_name="quality_score", lookup_expr="gte"
+    )
+    quality_score_max = filters.NumberFilter(
+        field_name="quality_score", lookup_expr="lte"
+    )
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt"
+    )
+
+    class Meta:
+        model = Content
+        fields = ["character", "content_type", "approval_status", "is_nsfw"]
+
+
+class ContentGenerationFilterSet(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=ContentGeneration.Status.choices)
+    job_type = filters.ChoiceFilter(choices=ContentGeneration.JobType.choices)
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt"
+    )
+
+    class Meta:
+        model = ContentGeneration
+        fields = ["character", "status", "job_type"]

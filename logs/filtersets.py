@@ -1,0 +1,24 @@
+import django_filters as filters
+
+from logs.models import SystemLog
+
+
+class SystemLogFilterSet(filters.FilterSet):
+    log_level = filters.ChoiceFilter(choices=SystemLog.Level.choices)
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte"
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt"
+    )
+
+    class Meta:
+        model = SystemLog
+        fields = [
+            "log_level",
+            "component",
+            "character",
+            "platform_account",
+            "content",
+            "post",
+        ]

@@ -1,0 +1,89 @@
+from django.db import transaction
+from rest_framework import serializers
+
+from characters.models import Character
+from config.api import FullCleanModelSerializer
+from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+from platforms.services import platform_account_set_credentials
+
+
+class CharacterFieldMixin(serializers.Serializer):
+    # Live characters only: a soft-deleted character takes no new rows.
+    character = serializers.PrimaryKeyRelatedField(queryset=Character.objects.all())
+
+
+class PlatformAccountSerializer(CharacterFieldMixin, FullCleanModelSerializer):
+    # Write-only and never echoed; stored encrypted through the audited service.
+    auth_data = serializers.JSONField(
+        write_only=True, required=False, allow_null=True, style={"base_template": ""}
+    )
+
+    class Meta:
+        model = PlatformAccount
+        fields = "__all__"
+
+    def validate_auth_data(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("auth_data must be a JSON object.")
+        if value is not None:
+            request = self.context.get("request")
+            user = getattr(request, "user", None)
+            if user is None or not user.has_perm("platforms.manage_credentials"):
+                raise serializers.ValidationError(
+                    "You do not have permission to set credentials."
+                )
+        return value
+
+    def validate(self, attrs):
+        auth = attrs.pop("auth_data", serializers.empty)
+        attrs = super().validate(attrs)
+        if auth is not serializers.empty:
+            attrs["auth_data"] = auth
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        has_auth = "auth_data" in validated_data
+        auth = validated_data.pop("auth_data", None)
+        account = super().create(validated_data)
+        if has_auth:
+            platform_account_set_credentials(
+                account=account, auth_data=auth, actor=self.context["request"].user
+            )
+        return account
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        has_auth = "auth_data" in validated_data
+        auth = validated_data.pop("auth_data", None)
+        account = super().update(instance, validated_data)
+        if has_auth:
+            platform_account_set_credentials(
+                account=account, auth_data=auth, actor=self.context["request"].user
+            )
+        return account
+
+
+class PostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
+    class Meta:
+        model = Post
+        fields = "__all__"
+
+
+class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
+    class Meta:
+        model = ScheduledPost
+        fields = "__all__"
+        # State moves through cancel / publish-now / retry / reschedule.
+        read_only_fields = ["status"]
+
+
+class EngagementActionSerializer(CharacterFieldMixin, FullCleanModelSerializer):
+    class Meta:
+        model = EngagementAction
+        fields = "__all__"
+        read_only_fields = ["status"]
+
+
+class RescheduleSerializer(serializers.Serializer):
+    scheduled_at = serializers.DateTimeField()

@@ -1,0 +1,138 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from config.api import CreatedCursorPagination
+from config.api_schema import ErrorSerializer
+from config.transitions import require_one
+from platforms import services
+from platforms.api.serializers import (
+    EngagementActionSerializer,
+    PlatformAccountSerializer,
+    PostSerializer,
+    RescheduleSerializer,
+    ScheduledPostSerializer,
+)
+from platforms.filtersets import (
+    EngagementActionFilterSet,
+    PlatformAccountFilterSet,
+    PostFilterSet,
+    ScheduledPostFilterSet,
+)
+from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
+
+
+class PlatformAccountViewSet(viewsets.ModelViewSet):
+    # defer: auth_data is never returned, so it is never decrypted either.
+    queryset = PlatformAccount.objects.defer("auth_data")
+    serializer_class = PlatformAccountSerializer
+    filterset_class = PlatformAccountFilterSet
+    ordering_fields = ["created_at", "platform", "connection_status"]
+    ordering = ["-created_at"]
+
+    def perform_destroy(self, instance):
+        if not self.request.user.has_perm("platforms.delete_platformaccount"):
+            raise PermissionDenied()
+        instance.delete()
+
+
+class PostViewSet(viewsets.ModelViewSet):
+    queryset = Post.objects.all()
+    serializer_class = PostSerializer
+    filterset_class = PostFilterSet
+    pagination_class = CreatedCursorPagination
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+
+class ScheduledPostViewSet(viewsets.ModelViewSet):
+    queryset = ScheduledPost.objects.all()
+    serializer_class = ScheduledPostSerializer
+    filterset_class = ScheduledPostFilterSet
+    ordering_fields = ["scheduled_at", "created_at", "status"]
+    ordering = ["scheduled_at"]
+
+    def _one(self):
+        return ScheduledPost.objects.filter(pk=self.get_object().pk)
+
+    def _answer(self):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses={200: ScheduledPostSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        count = services.scheduled_posts_cancel(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(count, "Only scheduled or failed posts can be cancelled.")
+        return self._answer()
+
+    @extend_schema(request=None, responses={200: ScheduledPostSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"], url_path="publish-now")
+    def publish_now(self, request, pk=None):
+        count = services.scheduled_posts_publish_now(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(count, "Only scheduled posts can be published now.")
+        return self._answer()
+
+    @extend_schema(request=None, responses={200: ScheduledPostSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        count = services.scheduled_posts_retry(queryset=self._one(), actor=request.user)
+        require_one(count, "Only failed posts can be retried.")
+        return self._answer()
+
+    @extend_schema(
+        request=RescheduleSerializer,
+        responses={200: ScheduledPostSerializer, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        body = RescheduleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        count = services.scheduled_posts_reschedule(
+            queryset=self._one(),
+            scheduled_at=body.validated_data["scheduled_at"],
+            actor=request.user,
+        )
+        require_one(count, "Published or publishing posts cannot be rescheduled.")
+        return self._answer()
+
+
+class EngagementActionViewSet(viewsets.ModelViewSet):
+    queryset = EngagementAction.objects.all()
+    serializer_class = EngagementActionSerializer
+    filterset_class = EngagementActionFilterSet
+    pagination_class = CreatedCursorPagination
+
+    def _one(self):
+        return EngagementAction.objects.filter(pk=self.get_object().pk)
+
+    def _answer(self):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        request=None, responses={200: EngagementActionSerializer, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        count = services.engagement_actions_cancel(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(count, "Only pending engagement actions can be cancelled.")
+        return self._answer()
+
+    @extend_schema(
+        request=None, responses={200: EngagementActionSerializer, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        count = services.engagement_actions_retry(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(count, "Only failed or cancelled actions can be retried.")
+        return self._answer()

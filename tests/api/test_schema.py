@@ -1,0 +1,98 @@
+"""The OpenAPI schema: valid, served, documented, and honoured by the server."""
+
+import time
+
+import pytest
+import schemathesis
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from config.permissions import ADMINISTRATORS
+from tests.factories import (
+    CharacterFactory,
+    ContentFactory,
+    ScheduledPostFactory,
+    UserFactory,
+)
+
+
+@pytest.mark.django_db
+def test_schema_validates_without_warnings(tmp_path):
+    call_command(
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--file",
+        str(tmp_path / "schema.yml"),
+    )
+    text = (tmp_path / "schema.yml").read_text()
+    for code in ("'400'", "'401'", "'403'", "'404'", "'409'", "'429'"):
+        assert code in text
+    assert "/api/v1/scheduled-posts/{id}/publish-now/" in text
+    assert "auth_data" in text  # accepted in requests ...
+
+
+@pytest.mark.django_db
+def test_auth_data_is_only_in_request_components(admin_api):
+    schema = admin_api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+    assert "auth_data" in components["PlatformAccountRequest"]["properties"]
+    assert "auth_data" not in components["PlatformAccount"]["properties"]
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_need_a_login_and_render(client, admin_api):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    assert admin_api.get("/api/schema/").status_code == 200
+    client.force_login(UserFactory())
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server):
+    """A real server on loopback, a real token, a bounded number of examples."""
+    user = UserFactory(groups=[Group.objects.get(name=ADMINISTRATORS)])
+    token = Token.objects.create(user=user).key
+    headers = {"Authorization": f"Token {token}"}
+    for _ in range(3):
+        ScheduledPostFactory()
+        ContentFactory(character=CharacterFactory())
+
+    schema = schemathesis.openapi.from_url(
+        f"{live_server.url}/api/schema/?format=json", headers=headers
+    )
+    strategy = st.one_of(*[op.ok().as_strategy() for op in schema.get_all_operations()])
+    started = time.monotonic()
+
+    @settings(
+        max_examples=1500,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case):
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    run()
+    assert time.monotonic() - started < 120
