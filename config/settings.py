@@ -182,6 +182,8 @@ CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Auth -----------------------------------------------------------------------
+# One query for a user's permissions (the API checks them on every request).
+AUTHENTICATION_BACKENDS = ["config.auth_backend.OneQueryModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"

@@ -309,6 +309,8 @@ class Post(models.Model):
                 name="idx_posts_engagement",
                 condition=models.Q(status="published"),
             ),
+            # Added: the API's cursor pagination walks posts by created_at.
+            models.Index(fields=["-created_at"], name="idx_posts_created"),
             # Added: a character's posts by status, newest first (API post list).
             models.Index(
                 fields=["character", "status", "-published_at"],

@@ -1,9 +1,13 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 
 from characters.api.serializers import CharacterSerializer
 from characters.filtersets import CharacterFilterSet
-from characters.selectors import characters_with_stats
+from characters.models import Character
+from characters.selectors import character_with_stats_cached, characters_with_stats
 from characters.services import character_soft_delete
 
 
@@ -18,6 +22,17 @@ class CharacterViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         # Query pattern 1: select_related profile rows + count subqueries.
         return characters_with_stats()
+
+    def retrieve(self, request, *args, **kwargs):
+        # The document's section 7.3: the detail read goes through the
+        # five-minute Redis cache, invalidated on every edit of the character,
+        # its personality or its appearance (characters/signals.py).
+        try:
+            character = character_with_stats_cached(kwargs["pk"])
+        except (Character.DoesNotExist, DjangoValidationError, ValueError):
+            raise NotFound("No character with this id.") from None
+        self.check_object_permissions(request, character)
+        return Response(self.get_serializer(character).data)
 
     def perform_update(self, serializer):
         serializer.save()

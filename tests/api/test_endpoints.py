@@ -231,3 +231,24 @@ def test_reschedule_moves_a_failed_post(admin_api):
 def test_account_fixture_is_usable():
     assert PlatformAccountFactory()._meta  # factories build against this schema
     assert CharacterFactory().personality
+
+
+def test_an_operators_token_read_of_a_character_is_three_queries_then_cached(
+    character, django_assert_num_queries
+):
+    """Token (with user) + permissions in one query + the character with its
+    counts; the second read comes from the Redis cache."""
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    user = UserFactory(groups=[Group.objects.get(name="Operators")])
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}"
+    )
+    url = f"/api/v1/characters/{character.pk}/"
+    with django_assert_num_queries(3):
+        assert client.get(url).status_code == 200
+    with django_assert_num_queries(2):
+        assert client.get(url).json()["name"] == character.name
+    assert client.get("/api/v1/characters/not-a-uuid/").status_code == 404
