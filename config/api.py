@@ -2,7 +2,7 @@
 pagination classes and the exception handler."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -69,6 +69,15 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, DjangoValidationError):
         exc = django_errors_to_drf(exc)
+    if isinstance(exc, DataError):
+        # a value PostgreSQL cannot hold (validation should have caught it)
+        return Response(
+            {
+                "detail": "A value is out of the range the database accepts.",
+                "code": "invalid",
+            },
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, IntegrityError):
         cause = getattr(exc, "__cause__", None)
         diag = getattr(cause, "diag", None)

@@ -1,6 +1,7 @@
 import django_filters as filters
 from django import forms
 
+from config.filters import UTCDateTimeFilter
 from content.models import Content, ContentGeneration
 
 
@@ -33,12 +34,8 @@ class ContentFilterSet(filters.FilterSet):
     quality_score_max = filters.NumberFilter(
         field_name="quality_score", lookup_expr="lte"
     )
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Content
@@ -48,12 +45,8 @@ class ContentFilterSet(filters.FilterSet):
 class ContentGenerationFilterSet(filters.FilterSet):
     status = filters.ChoiceFilter(choices=ContentGeneration.Status.choices)
     job_type = filters.ChoiceFilter(choices=ContentGeneration.JobType.choices)
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = ContentGeneration

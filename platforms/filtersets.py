@@ -1,5 +1,6 @@
 import django_filters as filters
 
+from config.filters import UTCDateTimeFilter
 from content.filtersets import TagListFilter
 from platforms.models import (
     EngagementAction,
@@ -11,7 +12,7 @@ from platforms.models import (
 )
 
 
-def _range(field, kind=filters.IsoDateTimeFilter):
+def _range(field, kind=UTCDateTimeFilter):
     return (
         kind(field_name=field, lookup_expr="gte"),
         kind(field_name=field, lookup_expr="lt"),

@@ -27,7 +27,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's event loop must be gone before other packages'
+# tests use the ORM (Django refuses sync queries while a loop runs).
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
