@@ -53,7 +53,7 @@ def machine() -> str:
             kib = int(f.readline().split()[1])
             mem = f", {kib / 1024 / 1024:.0f} GiB"
     except OSError:
-        pass
+        mem = ""  # no /proc/meminfo (not Linux): leave memory out
     return f"{platform.machine()}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 

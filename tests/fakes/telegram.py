@@ -18,8 +18,8 @@ class FakeTelegram:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
+            def log_message(self, *args):
+                """Keep test output clean: no access log."""
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)

@@ -64,7 +64,7 @@ def test_check_does_not_crash_without_the_table():
     """As before the first migrate; the caller's transaction stays usable."""
 
     class Rollback(Exception):
-        pass
+        """Undoes the simulated state when the block ends."""
 
     with pytest.raises(Rollback), transaction.atomic():
         with connection.cursor() as cursor:

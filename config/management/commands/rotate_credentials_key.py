@@ -15,7 +15,7 @@ from config.credentials import (
 
 
 class _DryRun(Exception):
-    pass
+    """Raised to roll back the rotation transaction in --dry-run."""
 
 
 class Command(BaseCommand):
