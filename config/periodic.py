@@ -3,6 +3,8 @@ them to django-celery-beat's tables (idempotently) so staff see and can pause
 them in the admin; entries this project owns but no longer declares are removed.
 """
 
+import functools
+import importlib
 from dataclasses import dataclass
 
 PREFIX = "ainfluencer: "
@@ -83,3 +85,13 @@ PERIODIC_TASKS = [
         "Deletes system logs older than SYSTEM_LOG_RETENTION_DAYS in batches.",
     ),
 ]
+
+
+@functools.cache
+def task_exists(dotted: str) -> bool:
+    """Whether this build has the task (parts of the engine land over time)."""
+    module, _, name = dotted.rpartition(".")
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False

@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from config.periodic import task_exists
 from content.models import Content
 from platforms.adapters import (
     AdapterError,
@@ -41,6 +42,7 @@ from platforms.adapters import (
 from platforms.models import PlatformAccount, Post, ScheduledPost
 
 logger = logging.getLogger(__name__)
+EVENT_TASK = "automation.tasks.fire_event"
 SP = ScheduledPost.Status
 CS = PlatformAccount.ConnectionStatus
 
@@ -260,18 +262,19 @@ def _record_success(sp: ScheduledPost, result: PublishResult) -> str:
             PlatformAccount.objects.filter(pk=account.pk).update(
                 last_activity_at=now, post_count=F("post_count") + 1
             )
-            transaction.on_commit(
-                partial(
-                    celery_app.send_task,
-                    "automation.tasks.fire_event",
-                    kwargs={
-                        "event": "post_published",
-                        "character_id": str(sp.character_id),
-                        "post_id": str(post.pk),
-                    },
-                ),
-                robust=True,
-            )
+            if task_exists(EVENT_TASK):  # the rule engine may not be in this build
+                transaction.on_commit(
+                    partial(
+                        celery_app.send_task,
+                        EVENT_TASK,
+                        kwargs={
+                            "event": "post_published",
+                            "character_id": str(sp.character_id),
+                            "post_id": str(post.pk),
+                        },
+                    ),
+                    robust=True,
+                )
     except IntegrityError:
         # Another worker recorded this platform post already (lease overlap):
         # the partial unique index refused the duplicate.

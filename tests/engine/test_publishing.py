@@ -16,6 +16,7 @@ from tests.engine import adapters
 from tests.engine.conftest import later
 
 pytestmark = pytest.mark.django_db
+EVENT = "automation.tasks.fire_event"
 
 
 def test_a_due_post_is_published_and_recorded_in_one_go(due_post):
@@ -44,9 +45,20 @@ def test_posts_not_yet_due_wait(due_post):
     assert not Post.objects.exists()
 
 
-def test_the_post_published_event_is_queued_after_commit(
+def test_no_event_is_queued_while_the_rule_engine_is_absent(
     due_post, django_capture_on_commit_callbacks
 ):
+    due_post()
+    with django_capture_on_commit_callbacks() as callbacks:
+        publish_due_posts(now=later())
+    sent = [cb for cb in callbacks if getattr(cb, "args", ())[:1] == (EVENT,)]
+    assert sent == []
+
+
+def test_the_post_published_event_is_queued_after_commit(
+    due_post, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("platforms.publishing.task_exists", lambda name: True)
     due_post()
     with django_capture_on_commit_callbacks() as callbacks:
         publish_due_posts(now=later())

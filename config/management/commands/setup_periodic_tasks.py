@@ -1,7 +1,5 @@
 """Write the periodic tasks declared in config/periodic.py to django-celery-beat."""
 
-import importlib
-
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import (
@@ -11,7 +9,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
-from config.periodic import PERIODIC_TASKS, PREFIX, Every
+from config.periodic import PERIODIC_TASKS, PREFIX, Every, task_exists
 
 
 def _schedule(spec):
@@ -40,15 +38,6 @@ def _schedule(spec):
         "crontab": found or CrontabSchedule.objects.create(**fields),
         "interval": None,
     }
-
-
-def task_exists(dotted: str) -> bool:
-    """Whether this build has the task (parts of the engine may land later)."""
-    module, _, name = dotted.rpartition(".")
-    try:
-        return hasattr(importlib.import_module(module), name)
-    except ImportError:
-        return False
 
 
 class Command(BaseCommand):
