@@ -350,3 +350,17 @@ PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=300)
 PUBLISH_RETRY_BASE_SECONDS = env.int("PUBLISH_RETRY_BASE_SECONDS", default=60)
 PUBLISH_RETRY_MAX_SECONDS = env.int("PUBLISH_RETRY_MAX_SECONDS", default=3600)
 ENGAGEMENT_MAX_RETRIES = env.int("ENGAGEMENT_MAX_RETRIES", default=3)
+# Generation queue (content/generation.py): the backend draws the images.
+# Development draws real PNG files locally; production sets SD_WEBUI_URL and
+# GENERATION_BACKEND=content.backends.StableDiffusionWebUIBackend.
+GENERATION_BACKEND = env.str(
+    "GENERATION_BACKEND", default="content.backends.LocalImageBackend"
+)
+SD_WEBUI_URL = env.str("SD_WEBUI_URL", default="")
+SD_WEBUI_TIMEOUT = env.float("SD_WEBUI_TIMEOUT", default=300.0)
+# A claimed job's lease outlives the slowest answer the backend may give.
+GENERATION_LEASE_SECONDS = env.int(
+    "GENERATION_LEASE_SECONDS", default=int(SD_WEBUI_TIMEOUT) + 300
+)
+GENERATION_RETRY_BASE_SECONDS = env.int("GENERATION_RETRY_BASE_SECONDS", default=60)
+GENERATION_RETRY_MAX_SECONDS = env.int("GENERATION_RETRY_MAX_SECONDS", default=3600)
