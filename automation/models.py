@@ -186,3 +186,47 @@ class AutomationRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        """A schedule rule's next run is computed from now whenever it is saved."""
+        from automation.engine import schedule_next
+
+        self.next_run_at = schedule_next(self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "next_run_at" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "next_run_at"]
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        from automation.engine import validate_caption_template, validate_trigger_config
+
+        super().clean()
+        errors = {}
+        for name, check in (
+            (
+                "trigger_config",
+                lambda: validate_trigger_config(self.trigger_type, self.trigger_config),
+            ),
+            (
+                "caption_template",
+                lambda: validate_caption_template(self.caption_template),
+            ),
+            (
+                "prompt_template",
+                lambda: validate_caption_template(self.prompt_template),
+            ),
+        ):
+            try:
+                check()
+            except ValidationError as exc:
+                errors[name] = exc.messages
+        if (
+            self.max_posts_per_day
+            and self.max_posts_per_week
+            and self.max_posts_per_week < self.max_posts_per_day
+        ):
+            errors["max_posts_per_week"] = [
+                "The weekly limit cannot be lower than the daily one."
+            ]
+        if errors:
+            raise ValidationError(errors)

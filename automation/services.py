@@ -20,7 +20,9 @@ def automation_rules_enable(*, queryset, actor=None) -> int:
         queryset=queryset,
         field="is_enabled",
         allowed_from=[False],
-        changes={"is_enabled": True},
+        # NULL: the dispatcher computes the next run from now (no catch-up
+        # run for the time the rule was off)
+        changes={"is_enabled": True, "next_run_at": None},
         actor=actor,
         component=COMPONENT,
         message="Automation rule enabled",

@@ -24,10 +24,13 @@ def transition(
     component: str,
     message: str,
     audit: bool = True,
+    after=None,
 ) -> int:
     """UPDATE the rows of `queryset` whose `field` is in `allowed_from`.
 
     Writes one audit row per changed row (one bulk INSERT) when `audit`.
+    `after(pairs)` is called in the same transaction with the changed rows'
+    (pk, character_id) pairs (audited transitions only).
     """
     with transaction.atomic():
         qs = queryset.filter(**{f"{field}__in": list(allowed_from)})
@@ -43,7 +46,7 @@ def transition(
             has_character = any(f.name == "character" for f in model._meta.fields)
             who = actor_metadata(actor)
             rows = model._base_manager.filter(pk__in=ids)
-            pairs = (
+            pairs = list(
                 rows.values_list("pk", "character_id")
                 if has_character
                 else ((pk, None) for pk in ids)
@@ -62,6 +65,8 @@ def transition(
                 )
                 for pk, character_id in pairs
             )
+            if after is not None:
+                after(pairs)
         return changed
 
 

@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import time
 import uuid
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -24,9 +23,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from automation.engine import emit
 from characters.models import CharacterAppearance
-from config.celery import app as celery_app
-from config.periodic import task_exists
 from content.backends import (
     GeneratedImage,
     GenerationError,
@@ -37,7 +35,6 @@ from content.backends import (
 from content.models import Content, ContentGeneration
 
 logger = logging.getLogger(__name__)
-EVENT_TASK = "automation.tasks.fire_event"
 S = ContentGeneration.Status
 IMAGE_JOBS = (ContentGeneration.JobType.IMAGE, ContentGeneration.JobType.BATCH)
 
@@ -189,19 +186,15 @@ def _complete(job, request, images, files, elapsed: float) -> str:
             locked_until=None,
             error_message=None,
         )
-        if task_exists(EVENT_TASK):
-            transaction.on_commit(
-                partial(
-                    celery_app.send_task,
-                    EVENT_TASK,
-                    kwargs={
-                        "event": "generation_completed",
-                        "character_id": str(job.character_id),
-                        "generation_id": str(job.pk),
-                    },
-                ),
-                robust=True,
-            )
+        emit(
+            "generation_completed",
+            {
+                job.character_id: {
+                    "generation_id": str(job.pk),
+                    "content_ids": [str(c.pk) for c in rows],
+                }
+            },
+        )
     logger.info("generation %s made %d image(s)", job.pk, len(rows))
     return "completed"
 

@@ -22,6 +22,20 @@ def content_approve(*, queryset, actor=None) -> int:
         actor=actor,
         component=COMPONENT,
         message="Content approved",
+        after=_emit_approved,
+    )
+
+
+def _emit_approved(pairs) -> None:
+    """Event rules on 'content_approved' run for the characters concerned."""
+    from automation.engine import emit
+
+    by_character: dict = {}
+    for pk, character_id in pairs:
+        by_character.setdefault(character_id, []).append(str(pk))
+    emit(
+        "content_approved",
+        {cid: {"content_ids": ids} for cid, ids in by_character.items()},
     )
 
 

@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -27,8 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.celery import app as celery_app
-from config.periodic import task_exists
+from automation.engine import emit
 from content.models import Content
 from platforms.adapters import (
     AdapterError,
@@ -42,7 +40,6 @@ from platforms.adapters import (
 from platforms.models import PlatformAccount, Post, ScheduledPost
 
 logger = logging.getLogger(__name__)
-EVENT_TASK = "automation.tasks.fire_event"
 SP = ScheduledPost.Status
 CS = PlatformAccount.ConnectionStatus
 
@@ -262,19 +259,10 @@ def _record_success(sp: ScheduledPost, result: PublishResult) -> str:
             PlatformAccount.objects.filter(pk=account.pk).update(
                 last_activity_at=now, post_count=F("post_count") + 1
             )
-            if task_exists(EVENT_TASK):  # the rule engine may not be in this build
-                transaction.on_commit(
-                    partial(
-                        celery_app.send_task,
-                        EVENT_TASK,
-                        kwargs={
-                            "event": "post_published",
-                            "character_id": str(sp.character_id),
-                            "post_id": str(post.pk),
-                        },
-                    ),
-                    robust=True,
-                )
+            emit(
+                "post_published",
+                {sp.character_id: {"post_id": str(post.pk)}},
+            )
     except IntegrityError:
         # Another worker recorded this platform post already (lease overlap):
         # the partial unique index refused the duplicate.

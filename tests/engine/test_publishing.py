@@ -55,18 +55,35 @@ def test_no_event_is_queued_while_the_rule_engine_is_absent(
     assert sent == []
 
 
+def _events(callbacks):
+    return [
+        cb.keywords["kwargs"]["event"]
+        for cb in callbacks
+        if getattr(cb, "args", ())[:1] == ("automation.tasks.fire_event",)
+    ]
+
+
 def test_the_post_published_event_is_queued_after_commit(
-    due_post, django_capture_on_commit_callbacks, monkeypatch
+    due_post, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr("platforms.publishing.task_exists", lambda name: True)
-    due_post()
+    sp = due_post()
+    f.AutomationRuleFactory(
+        character=sp.character,
+        trigger_type="event",
+        trigger_config={"event": "post_published"},
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         publish_due_posts(now=later())
-    assert any(
-        getattr(cb, "args", ())[:1] == ("automation.tasks.fire_event",)
-        and cb.keywords["kwargs"]["event"] == "post_published"
-        for cb in callbacks
-    )
+    assert _events(callbacks) == ["post_published"]
+
+
+def test_no_event_is_queued_for_characters_without_such_rules(
+    due_post, django_capture_on_commit_callbacks
+):
+    due_post()
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert publish_due_posts(now=later()) == 1
+    assert _events(callbacks) == []
 
 
 @pytest.mark.parametrize(
