@@ -220,13 +220,5 @@ class AutomationRule(models.Model):
                 check()
             except ValidationError as exc:
                 errors[name] = exc.messages
-        if (
-            self.max_posts_per_day
-            and self.max_posts_per_week
-            and self.max_posts_per_week < self.max_posts_per_day
-        ):
-            errors["max_posts_per_week"] = [
-                "The weekly limit cannot be lower than the daily one."
-            ]
         if errors:
             raise ValidationError(errors)

@@ -53,7 +53,6 @@ def at(tz, *args):
         ({"caption_template": "Hi from {city}"}, "caption_template", "{location}"),
         ({"caption_template": "{name.__class__}"}, "caption_template", "Unknown"),
         ({"caption_template": "broken {"}, "caption_template", "malformed"),
-        ({"max_posts_per_day": 5, "max_posts_per_week": 2}, "max_posts_per_week", ""),
     ],
 )
 def test_bad_rules_are_refused_on_the_field(changes, field, words):

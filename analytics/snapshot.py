@@ -1,0 +1,130 @@
+"""The daily analytics snapshot: one set-based upsert for every account.
+
+Per platform account of a live character and per day (UTC):
+- follower_count, following_count, post_count: the account's counters;
+- likes_count, comments_count, shares_count, views_count: totals over the
+  account's published posts (lifetime; the day-to-day difference is what the
+  day brought);
+- engagement_rate: average (likes + comments + shares) per post published in
+  the last 30 days, as a percentage of followers (0 without followers or posts).
+
+One INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT unique_metric DO UPDATE,
+so running it twice for a day rewrites that day's values instead of adding
+rows. Afterwards accounts whose follower count crossed a milestone fire the
+'follower_milestone' event for characters that have such rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from automation.engine import emit, rules_for_event_q
+from automation.models import AutomationRule
+
+RATE_WINDOW_DAYS = 30
+MAX_VALUE = "9999999999.99"  # numeric(12,2)
+
+UPSERT = f"""
+WITH engagement AS (
+    SELECT p.platform_account_id,
+           sum(p.likes_count) AS likes,
+           sum(p.comments_count) AS comments,
+           sum(p.shares_count) AS shares,
+           sum(p.views_count) AS views,
+           count(*) FILTER (WHERE p.published_at >= %(since)s) AS recent_posts,
+           sum(p.likes_count + p.comments_count + p.shares_count)
+               FILTER (WHERE p.published_at >= %(since)s) AS recent_engagement
+    FROM posts p
+    WHERE p.status = 'published' AND p.published_at < %(until)s
+    GROUP BY p.platform_account_id
+),
+stats AS (
+    SELECT a.id AS account_id, a.character_id, a.platform,
+           a.follower_count, a.following_count, a.post_count,
+           coalesce(e.likes, 0) AS likes, coalesce(e.comments, 0) AS comments,
+           coalesce(e.shares, 0) AS shares, coalesce(e.views, 0) AS views,
+           CASE WHEN a.follower_count > 0 AND coalesce(e.recent_posts, 0) > 0
+                THEN round(100.0 * e.recent_engagement / e.recent_posts
+                           / a.follower_count, 2)
+                ELSE 0 END AS rate
+    FROM platform_accounts a
+    JOIN characters c ON c.id = a.character_id AND c.deleted_at IS NULL
+    LEFT JOIN engagement e ON e.platform_account_id = a.id
+)
+INSERT INTO analytics (character_id, platform_account_id, platform, metric_date,
+                       metric_type, metric_value, metadata)
+SELECT s.character_id, s.account_id, s.platform, %(day)s, m.metric_type,
+       least(m.value, {MAX_VALUE}), %(metadata)s::jsonb
+FROM stats s
+CROSS JOIN LATERAL (VALUES
+    ('follower_count', s.follower_count::numeric),
+    ('following_count', s.following_count::numeric),
+    ('post_count', s.post_count::numeric),
+    ('likes_count', s.likes::numeric),
+    ('comments_count', s.comments::numeric),
+    ('shares_count', s.shares::numeric),
+    ('views_count', s.views::numeric),
+    ('engagement_rate', s.rate::numeric)
+) AS m(metric_type, value)
+ON CONFLICT ON CONSTRAINT unique_metric DO UPDATE
+    SET metric_value = EXCLUDED.metric_value, metadata = EXCLUDED.metadata
+"""
+
+MILESTONES = """
+SELECT a.character_id, a.id, a.platform, prev.metric_value, a.follower_count
+FROM platform_accounts a
+JOIN LATERAL (
+    SELECT metric_value FROM analytics
+    WHERE character_id = a.character_id AND platform_account_id = a.id
+      AND metric_type = 'follower_count' AND metric_date < %(day)s
+    ORDER BY metric_date DESC LIMIT 1
+) prev ON true
+WHERE a.character_id = ANY(%(characters)s) AND a.follower_count > prev.metric_value
+"""
+
+
+def daily_snapshot(day: dt.date | None = None) -> int:
+    """Upsert the day's metrics for every account; returns the rows written."""
+    day = day or timezone.now().date()
+    until = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    params = {
+        "day": day,
+        "until": until,
+        "since": until - dt.timedelta(days=RATE_WINDOW_DAYS),
+        "metadata": json.dumps(
+            {"source": "daily_snapshot", "rate_window_days": RATE_WINDOW_DAYS}
+        ),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(UPSERT, params)
+        written = cursor.rowcount
+        _fire_milestones(cursor, day)
+    return written
+
+
+def _fire_milestones(cursor, day) -> None:
+    characters = list(
+        AutomationRule.objects.filter(rules_for_event_q("follower_milestone"))
+        .values_list("character_id", flat=True)
+        .distinct()
+    )
+    if not characters:
+        return
+    cursor.execute(MILESTONES, {"day": day, "characters": characters})
+    for character_id, account_id, platform, previous, current in cursor.fetchall():
+        # each rule's own "every" decides in fire_event whether this crossed
+        emit(
+            "follower_milestone",
+            {
+                character_id: {
+                    "platform": platform,
+                    "platform_account_id": str(account_id),
+                    "previous": int(previous),
+                    "current": int(current),
+                }
+            },
+        )

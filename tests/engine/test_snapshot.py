@@ -1,0 +1,109 @@
+"""The daily analytics snapshot: one set-based upsert per day, milestones."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from analytics.models import Analytics
+from analytics.snapshot import daily_snapshot
+from characters.services import character_soft_delete
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2026, 11, 24)
+
+
+def published(account, *, likes, comments=0, shares=0, views=0, days_ago=1):
+    when = timezone.now() - dt.timedelta(days=days_ago)
+    return f.PostFactory(
+        platform_account=account,
+        status="published",
+        published_at=when,
+        likes_count=likes,
+        comments_count=comments,
+        shares_count=shares,
+        views_count=views,
+    )
+
+
+def metrics(account, day=TODAY):
+    return dict(
+        Analytics.objects.filter(platform_account=account, metric_date=day).values_list(
+            "metric_type", "metric_value"
+        )
+    )
+
+
+def test_every_account_gets_its_counters_and_post_totals():
+    account = f.PlatformAccountFactory(
+        platform="instagram", follower_count=2000, following_count=150, post_count=3
+    )
+    published(account, likes=100, comments=20, shares=5, views=1000)
+    published(account, likes=60, comments=10, shares=5, views=500)
+    published(account, likes=1000, views=9000, days_ago=400)  # old: totals only
+    f.PostFactory(platform_account=account, status="draft", likes_count=999)
+    quiet = f.PlatformAccountFactory(platform="twitter", follower_count=0)
+
+    written = daily_snapshot(timezone.now().date())
+
+    assert written == 16  # 8 metrics x 2 accounts
+    got = metrics(account, timezone.now().date())
+    assert got == {
+        "follower_count": Decimal("2000.00"),
+        "following_count": Decimal("150.00"),
+        "post_count": Decimal("3.00"),
+        "likes_count": Decimal("1160.00"),
+        "comments_count": Decimal("30.00"),
+        "shares_count": Decimal("10.00"),
+        "views_count": Decimal("10500.00"),
+        # (125 + 75) / 2 posts in 30 days / 2000 followers = 5 %
+        "engagement_rate": Decimal("5.00"),
+    }
+    assert metrics(quiet, timezone.now().date())["engagement_rate"] == 0
+    row = Analytics.objects.filter(platform_account=account).first()
+    assert row.character_id == account.character_id and row.platform == "instagram"
+
+
+def test_running_twice_rewrites_the_day_instead_of_adding_rows():
+    account = f.PlatformAccountFactory(platform="instagram", follower_count=10)
+    daily_snapshot(TODAY)
+    account.follower_count = 25
+    account.save()
+    daily_snapshot(TODAY)
+    assert Analytics.objects.filter(platform_account=account).count() == 8
+    assert metrics(account)["follower_count"] == 25
+
+
+def test_one_statement_for_any_number_of_accounts(django_assert_num_queries):
+    f.PlatformAccountFactory.create_batch(30)
+    # savepoint, upsert, milestone-rule lookup, release
+    with django_assert_num_queries(4):
+        assert daily_snapshot(TODAY) == 240
+
+
+def test_deleted_characters_are_left_out():
+    account = f.PlatformAccountFactory()
+    character_soft_delete(character=account.character)
+    assert daily_snapshot(TODAY) == 0
+
+
+def test_a_crossed_follower_milestone_fires_the_characters_rule(
+    django_capture_on_commit_callbacks,
+):
+    account = f.PlatformAccountFactory(platform="instagram", follower_count=9900)
+    f.AutomationRuleFactory(
+        character=account.character,
+        trigger_type="event",
+        trigger_config={"event": "follower_milestone", "every": 1000},
+    )
+    daily_snapshot(TODAY - dt.timedelta(days=1))
+    account.follower_count = 10_050
+    account.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        daily_snapshot(TODAY)
+    [sent] = [cb.keywords["kwargs"] for cb in callbacks if hasattr(cb, "keywords")]
+    assert sent["event"] == "follower_milestone"
+    assert (sent["previous"], sent["current"]) == (9900, 10_050)
+    assert sent["character_id"] == str(account.character_id)
