@@ -358,6 +358,8 @@ def dashboard_context() -> dict:
         },
         "failures": failures,
         "failures_total": sum(f["count"] for f in failures),
+        "engine": engine_status(now),
+        "stuck": stuck_work(now),
         "accounts": [
             {
                 **row,
@@ -368,5 +370,94 @@ def dashboard_context() -> dict:
                 ),
             }
             for row in connected_accounts_by_platform()
+        ],
+    }
+
+
+def _age(value: str | None, now) -> dt.timedelta | None:
+    if not value:
+        return None
+    try:
+        return now - dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def engine_status(now) -> list[dict]:
+    """One row per periodic task from its heartbeat (Redis; no SQL)."""
+    from config import heartbeat
+    from config.periodic import PERIODIC_TASKS, Every, task_exists
+
+    tasks = [p for p in PERIODIC_TASKS if task_exists(p.task)]
+    beats = heartbeat.read([p.task for p in tasks])
+    rows = []
+    for periodic in tasks:
+        hb = beats.get(periodic.task, {})
+        interval = (
+            periodic.schedule.seconds if isinstance(periodic.schedule, Every) else 86400
+        )
+        finished = _age(hb.get("finished_at"), now)
+        sent = _age(hb.get("sent_at"), now)
+        # late: nothing finished within three intervals (daily: 26 hours)
+        allowed = dt.timedelta(seconds=interval * 3 if interval < 86400 else 93600)
+        if finished is None:
+            health = "never ran" if sent is None else "queued, not run"
+        elif hb.get("state") == "failure":
+            health = "failed"
+        elif finished > allowed:
+            health = "late"
+        else:
+            health = "ok"
+        rows.append(
+            {
+                "name": periodic.name,
+                "task": periodic.task,
+                "last_sent": sent,
+                "last_run": finished,
+                "duration_ms": hb.get("duration_ms"),
+                "rows": hb.get("rows"),
+                "health": health,
+                "error": hb.get("error"),
+                "ok": health == "ok",
+            }
+        )
+    return rows
+
+
+def stuck_work(now) -> dict | None:
+    """The stuck-work detector's last findings, with links to the rows."""
+    from content.models import ContentGeneration
+    from logs.maintenance import stuck_work_summary
+    from platforms.models import EngagementAction, ScheduledPost
+
+    found = stuck_work_summary()
+    if not found:
+        return None
+    return {
+        "checked": _age(found.get("checked_at"), now),
+        "total": sum(v for v in found.values() if isinstance(v, int)),
+        "rows": [
+            {
+                "label": "Posts due but not published",
+                "count": found.get("overdue_posts", 0),
+                "url": changelist_url(
+                    ScheduledPost, status__exact="scheduled", when="overdue"
+                ),
+            },
+            {
+                "label": "Posts with an expired lease",
+                "count": found.get("expired_post_leases", 0),
+                "url": changelist_url(ScheduledPost, status__exact="processing"),
+            },
+            {
+                "label": "Generations stuck in processing",
+                "count": found.get("stuck_generations", 0),
+                "url": changelist_url(ContentGeneration, status__exact="processing"),
+            },
+            {
+                "label": "Engagement with an expired lease",
+                "count": found.get("expired_engagement_leases", 0),
+                "url": changelist_url(EngagementAction, status__exact="processing"),
+            },
         ],
     }

@@ -9,3 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("ainfluencer")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Heartbeats (last run, duration, rows) for the admin dashboard.
+from config import heartbeat  # noqa: E402
+
+heartbeat.connect()

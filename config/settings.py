@@ -317,11 +317,36 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {
+        # credentials never reach a log line, whoever logs them
+        "scrub": {"()": "logs.handlers.ScrubFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["scrub"],
+        },
+        # WARNING and above of the project's loggers, into system_logs
+        "system_logs": {
+            "class": "logs.handlers.SystemLogHandler",
+            "level": "WARNING",
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        **{
+            app: {"handlers": ["system_logs"], "level": LOG_LEVEL}
+            for app in (
+                "characters",
+                "content",
+                "platforms",
+                "automation",
+                "analytics",
+                "logs",
+                "config",
+            )
+        },
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs every request URL at DEBUG, and the Telegram Bot API puts
         # the bot token in the URL: never below WARNING.
@@ -331,6 +356,8 @@ LOGGING = {
 
 # --- Project settings ----------------------------------------------------------
 SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
+# The stuck-work detector flags scheduled posts due longer than this.
+STUCK_POST_MINUTES = env.int("STUCK_POST_MINUTES", default=10)
 
 # Platform adapters (platforms/adapters): platform -> class; "*" for the rest.
 # Development publishes nowhere (dry run) unless told otherwise.

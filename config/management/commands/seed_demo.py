@@ -224,6 +224,19 @@ class Command(BaseCommand):
         )
         AutomationRule.objects.create(
             character=character,
+            name=f"{name.split()[0]}: half-hourly story",
+            description="Keeps the demo moving: a story every 30 minutes, 4 a day.",
+            trigger_type="schedule",
+            trigger_config={"cron": "*/30 * * * *"},
+            platforms=[a.platform for a in accounts if a.is_connected][:1],
+            content_type="image",
+            caption_template="{caption} ({weekday})",
+            hashtag_strategy="auto",
+            max_posts_per_day=4,
+            cooldown_minutes=25,
+        )
+        AutomationRule.objects.create(
+            character=character,
             name=f"{name.split()[0]}: on approval",
             trigger_type="event",
             trigger_config={"event": "content_approved"},

@@ -1,0 +1,118 @@
+"""Log retention and the stuck-work detector (beat tasks in logs/tasks.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from content.models import ContentGeneration
+from logs.services import system_log_write
+from platforms.models import EngagementAction, ScheduledPost
+
+logger = logging.getLogger(__name__)
+STUCK_CACHE_KEY = "engine:stuck-work"
+PURGE = """
+DELETE FROM system_logs WHERE id IN (
+    SELECT id FROM system_logs WHERE created_at < %s
+    ORDER BY created_at LIMIT %s
+)
+"""
+
+
+def purge_old_logs(
+    *, days: int | None = None, batch: int = 10_000, time_budget: float = 1500.0
+) -> int:
+    """Delete logs older than `days` (SYSTEM_LOG_RETENTION_DAYS) in batches.
+
+    Each batch is its own short transaction through idx_logs_created, so the
+    table is never locked for long and a stopped run keeps what it deleted.
+    """
+    days = settings.SYSTEM_LOG_RETENTION_DAYS if days is None else days
+    if days < 1:
+        raise ValueError("Log retention must be at least one day.")
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    deadline = time.monotonic() + time_budget
+    total = 0
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(PURGE, [cutoff, batch])
+            deleted = cursor.rowcount
+        total += deleted
+        if deleted < batch:
+            break
+    return total
+
+
+def detect_stuck_work(*, now=None) -> dict:
+    """Flag work that should have moved and did not.
+
+    - scheduled posts due for more than STUCK_POST_MINUTES and not published
+      (those waiting on an account say why in their error_message);
+    - posts, generations and engagement actions in 'processing' whose lease
+      ran out (a worker died; the next run takes them again);
+    - generations processing for longer than their lease.
+    The result is cached for the admin dashboard; when anything is stuck one
+    warning row goes to system_logs.
+    """
+    now = now or timezone.now()
+    overdue_since = now - dt.timedelta(minutes=settings.STUCK_POST_MINUTES)
+    SP, GS = ScheduledPost.Status, ContentGeneration.Status
+    overdue = ScheduledPost.objects.filter(
+        status=SP.SCHEDULED, scheduled_at__lt=overdue_since
+    ).aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
+    overdue_sample = list(
+        ScheduledPost.objects.filter(
+            status=SP.SCHEDULED, scheduled_at__lt=overdue_since
+        )
+        .order_by("scheduled_at")
+        .values_list("pk", flat=True)[:5]
+    )
+    expired_posts = ScheduledPost.objects.filter(
+        status=SP.PROCESSING, locked_until__lt=now
+    ).count()
+    slow_since = now - dt.timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+    stuck_generations = list(
+        ContentGeneration.objects.filter(status=GS.PROCESSING)
+        .filter(Q(locked_until__lt=now) | Q(started_at__lt=slow_since))
+        .order_by("started_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    expired_engagement = EngagementAction.objects.filter(
+        status=EngagementAction.Status.PROCESSING, locked_until__lt=now
+    ).count()
+    result = {
+        "checked_at": now.isoformat(),
+        "overdue_posts": overdue["count"],
+        "oldest_overdue": overdue["oldest"].isoformat() if overdue["oldest"] else None,
+        "expired_post_leases": expired_posts,
+        "stuck_generations": len(stuck_generations),
+        "expired_engagement_leases": expired_engagement,
+    }
+    cache.set(STUCK_CACHE_KEY, result, timeout=None)
+    stuck = {k: v for k, v in result.items() if isinstance(v, int) and v}
+    if stuck:
+        system_log_write(
+            level="warning",
+            component="engine.watchdog",
+            message="Stuck work: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in stuck.items())
+            + ".",
+            metadata={
+                **result,
+                "overdue_post_ids": [str(pk) for pk in overdue_sample],
+                "stuck_generation_ids": [str(pk) for pk in stuck_generations[:5]],
+            },
+        )
+    return result
+
+
+def stuck_work_summary() -> dict | None:
+    """The detector's last result (for the dashboard), or None if it never ran."""
+    return cache.get(STUCK_CACHE_KEY)

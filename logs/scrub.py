@@ -1,0 +1,67 @@
+"""Keep credentials out of log text and log metadata."""
+
+import re
+
+REDACTED = "[redacted]"
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "auth_data",
+    "cookie",
+    "session",
+    "private_key",
+    "credential",
+)
+_PATTERNS = [
+    # Telegram bot tokens (also inside /bot<token>/ URLs)
+    (re.compile(r"(?<!\d)\d{5,12}:[A-Za-z0-9_-]{30,}"), REDACTED),
+    # Authorization: Bearer/Token/Basic <value>
+    (
+        re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+        rf"\1 {REDACTED}",
+    ),
+    # key=value, key: value, "key": "value" for secret-looking keys
+    (
+        re.compile(
+            r"(?i)([\"']?\b[\w-]*(?:" + "|".join(SECRET_WORDS) + r")[\w-]*[\"']?"
+            r"\s*[:=]\s*[\"']?)([^\s\"',;&}]+)"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # user:password@ in URLs (database, Redis)
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/\s@]*:)[^@\s/]+@"), rf"\1{REDACTED}@"),
+]
+
+
+def scrub_text(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _secret_key(key) -> bool:
+    lowered = str(key).lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def scrub_data(value, depth: int = 0):
+    """A JSON-safe copy of `value` with secret-looking keys and texts redacted."""
+    if depth > 6:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            str(k): REDACTED if _secret_key(k) else scrub_data(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple, set)):
+        return [scrub_data(v, depth + 1) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return scrub_text(str(value))

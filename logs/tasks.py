@@ -1,0 +1,28 @@
+"""Celery entry points: log retention (daily) and the stuck-work detector."""
+
+from celery import shared_task
+
+
+@shared_task(
+    name="logs.tasks.purge_old_logs",
+    acks_late=True,  # idempotent: deleting what is old
+    soft_time_limit=1700,
+    time_limit=1800,
+)
+def purge_old_logs() -> dict:
+    from logs.maintenance import purge_old_logs as run
+
+    return {"rows": run()}
+
+
+@shared_task(
+    name="logs.tasks.detect_stuck_work",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def detect_stuck_work() -> dict:
+    from logs.maintenance import detect_stuck_work as run
+
+    result = run()
+    return {"rows": sum(v for v in result.values() if isinstance(v, int))}
