@@ -309,6 +309,15 @@ class Post(models.Model):
                 name="idx_posts_engagement",
                 condition=models.Q(status="published"),
             ),
+            # Added: the admin sorts published posts by each engagement column.
+            *(
+                models.Index(
+                    fields=[f"-{column}_count"],
+                    name=f"idx_posts_{column}",
+                    condition=models.Q(status="published"),
+                )
+                for column in ("comments", "shares", "views")
+            ),
             # Added: the API's cursor pagination walks posts by created_at.
             models.Index(fields=["-created_at"], name="idx_posts_created"),
             # Added: a character's posts by status, newest first (API post list).

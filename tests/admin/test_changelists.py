@@ -128,3 +128,20 @@ def test_posts_sort_by_likes_only_among_published_posts(administrator_client):
     assert b"o=7" not in administrator_client.get(url).content
     published = administrator_client.get(url + "?status__exact=published").content
     assert b"o=7" in published
+
+
+def test_published_posts_sort_by_every_engagement_column(administrator_client):
+    from platforms.models import Post
+
+    BUILDERS["platforms.post"](3)
+    Post.objects.update(status="published")
+    for n, post in enumerate(Post.objects.order_by("pk")):
+        Post.objects.filter(pk=post.pk).update(views_count=n * 100, shares_count=5 - n)
+    url = changelist_url("platforms.post") + "?status__exact=published"
+    page = administrator_client.get(url).content
+    for column in (7, 8, 9, 10):  # likes, comments, shares, views
+        assert f"o={column}".encode() in page
+    by_views = administrator_client.get(url + "&o=-10").context["cl"].result_list
+    assert [p.views_count for p in by_views] == sorted(
+        (p.views_count for p in by_views), reverse=True
+    )
