@@ -277,7 +277,12 @@ class PostAdmin(BigTableAdmin):
     sortable_by = ("published_at",)
     # Each has a partial index over published posts (idx_posts_engagement for
     # likes, idx_posts_comments/_shares/_views for the others).
-    engagement_columns = ("likes_count", "comments_count", "shares_count", "views_count")
+    engagement_columns = (
+        "likes_count",
+        "comments_count",
+        "shares_count",
+        "views_count",
+    )
     list_select_related = ("character",)
     autocomplete_fields = ("character", "platform_account")
     raw_id_fields = ("content",)
