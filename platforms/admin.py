@@ -23,6 +23,7 @@ from platforms.services import (
     platform_account_set_credentials,
     platform_accounts_disconnect,
     platform_accounts_mark_resync,
+    platform_accounts_resume,
     scheduled_posts_cancel,
     scheduled_posts_publish_now,
     scheduled_posts_reschedule,
@@ -117,7 +118,7 @@ class PlatformAccountAdmin(ProjectAdmin):
     ordering = ("character__name", "platform")
     list_select_related = ("character",)
     autocomplete_fields = ("character",)
-    actions = ("disconnect", "mark_resync")
+    actions = ("disconnect", "mark_resync", "resume_publishing")
     readonly_fields = (
         "has_credentials",
         "follower_count",
@@ -233,6 +234,15 @@ class PlatformAccountAdmin(ProjectAdmin):
     def mark_resync(self, request, queryset):
         changed = platform_accounts_mark_resync(queryset=queryset, actor=request.user)
         report(self, request, changed, selected_count(request), "marked for re-sync")
+
+    @admin.action(
+        description="Reconnected: resume publishing on selected accounts",
+        permissions=["change"],
+    )
+    def resume_publishing(self, request, queryset):
+        """After staff fixed the credentials: waiting posts move again."""
+        changed = platform_accounts_resume(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "resumed")
 
 
 class AccountJoinMixin:

@@ -171,9 +171,11 @@ def platform_accounts_resume(*, queryset, actor=None) -> int:
         ScheduledPost.objects.filter(
             platform_account_id__in=ids, status=SP.SCHEDULED
         ).update(error_message=None)
+        # posts that failed because of the account go back in the queue; a
+        # post whose outcome is unknown stays failed for a person to decide
         ScheduledPost.objects.filter(
             platform_account_id__in=ids, status=SP.FAILED
-        ).update(
+        ).exclude(error_message__startswith="Outcome unknown").update(
             status=SP.SCHEDULED,
             scheduled_at=timezone.now(),
             retry_count=0,

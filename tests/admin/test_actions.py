@@ -214,6 +214,40 @@ def test_account_disconnect_and_resync(administrator_client, account):
     assert other.last_synced_at is None
 
 
+def test_resume_publishing_after_reconnecting(administrator_client, account):
+    PlatformAccount.objects.filter(pk=account.pk).update(
+        connection_status="error", is_connected=False
+    )
+    waiting = ScheduledPostFactory(
+        platform_account=account, error_message="Waiting: the account's credentials"
+    )
+    failed = ScheduledPostFactory(
+        platform_account=account,
+        status="failed",
+        error_message="The account is disconnected; connect it, then retry the post.",
+    )
+    unknown = ScheduledPostFactory(
+        platform_account=account,
+        status="failed",
+        error_message="Outcome unknown: a worker stopped while publishing",
+    )
+
+    response = run_action(
+        administrator_client, PlatformAccount, "resume_publishing", [account]
+    )
+
+    assert messages_of(response) == ["1 platform account resumed."]
+    account.refresh_from_db()
+    assert (account.connection_status, account.is_connected) == ("connected", True)
+    states = {
+        sp.pk: (sp.status, sp.error_message)
+        for sp in ScheduledPost.objects.filter(platform_account=account)
+    }
+    assert states[waiting.pk] == ("scheduled", None)
+    assert states[failed.pk] == ("scheduled", None)
+    assert states[unknown.pk][0] == "failed"  # never resent without a person
+
+
 def test_rule_enable_disable_and_run_now(
     administrator_client, character, monkeypatch, django_capture_on_commit_callbacks
 ):
