@@ -7,6 +7,7 @@ from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
@@ -318,7 +319,16 @@ class CharacterAdmin(ProjectAdmin):
             )
             for sp in upcoming_scheduled_posts(character_id=obj.pk, limit=10)
         ]
-        return _table(("When", "Platform", "Type", "Caption"), rows)
+        add = (
+            reverse("admin:platforms_scheduledpost_add")
+            + "?"
+            + urlencode({"character": obj.pk})
+        )
+        return format_html(
+            '{}<p><a class="addlink" href="{}">Schedule a post</a></p>',
+            _table(("When", "Platform", "Type", "Caption"), rows),
+            add,
+        )
 
     @admin.display(description="Latest")
     def latest_content_table(self, obj):

@@ -1,6 +1,7 @@
 """Back-office for accounts, posts, the publishing queue and engagement."""
 
 import datetime as dt
+import uuid
 
 from django import forms
 from django.contrib import admin
@@ -260,8 +261,52 @@ class AccountJoinMixin:
 # --- Posts ------------------------------------------------------------------------------
 
 
+class AccountOfCharacterMixin:
+    """Where the character is known (a saved row, or ?character=<id> on an add
+    page, e.g. from the character's page), the account picker lists only that
+    character's accounts (a plain select: a character has a handful). Else it
+    stays an autocomplete, and a mismatch is refused by the form."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        raw = (
+            obj.character_id
+            if obj is not None
+            else (request.POST.get("character") or request.GET.get("character"))
+        )
+        try:
+            request._account_character = uuid.UUID(str(raw)) if raw else None
+        except ValueError:
+            request._account_character = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_autocomplete_fields(self, request):
+        fields = super().get_autocomplete_fields(request)
+        if getattr(request, "_account_character", None):
+            return tuple(f for f in fields if f != "platform_account")
+        return fields
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        character_id = getattr(request, "_account_character", None)
+        if character_id:
+            initial["character"] = character_id
+        else:
+            initial.pop("character", None)  # not an id: ignore, not a 500
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        character_id = getattr(request, "_account_character", None)
+        if db_field.name == "platform_account" and character_id:
+            kwargs["queryset"] = (
+                PlatformAccount.objects.filter(character_id=character_id)
+                .defer("auth_data")
+                .order_by("platform")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Post)
-class PostAdmin(BigTableAdmin):
+class PostAdmin(AccountOfCharacterMixin, BigTableAdmin):
     list_display = (
         "label",
         "character",
@@ -403,7 +448,7 @@ class ScheduledPostForm(forms.ModelForm):
 
 
 @admin.register(ScheduledPost)
-class ScheduledPostAdmin(AccountJoinMixin, BigTableAdmin):
+class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmin):
     form = ScheduledPostForm
     list_display = (
         "scheduled_at",
@@ -515,7 +560,7 @@ class ScheduledPostAdmin(AccountJoinMixin, BigTableAdmin):
 
 
 @admin.register(EngagementAction)
-class EngagementActionAdmin(BigTableAdmin):
+class EngagementActionAdmin(AccountOfCharacterMixin, BigTableAdmin):
     list_display = (
         "created_at",
         "character",

@@ -134,3 +134,45 @@ def test_an_image_without_dimensions_is_a_form_error(administrator_client, chara
     )
     assert response.status_code == 200
     assert b"Images and videos need a width and a height." in response.content
+
+
+def test_the_account_picker_lists_only_the_characters_accounts(
+    administrator_client,
+):
+    from django.urls import reverse
+
+    from platforms.models import ScheduledPost
+    from tests.factories import PlatformAccountFactory, ScheduledPostFactory
+
+    mine = PlatformAccountFactory(platform="instagram")
+    mine_too = PlatformAccountFactory(character=mine.character, platform="twitter")
+    other = PlatformAccountFactory(platform="facebook")
+    sp = ScheduledPostFactory(platform_account=mine)
+
+    change = administrator_client.get(
+        reverse("admin:platforms_scheduledpost_change", args=[sp.pk])
+    )
+    picker = change.context["adminform"].form.fields["platform_account"]
+    assert set(picker.queryset) == {mine, mine_too}
+
+    add_url = reverse("admin:platforms_scheduledpost_add")
+    add = administrator_client.get(add_url + f"?character={mine.character_id}")
+    form = add.context["adminform"].form
+    assert set(form.fields["platform_account"].queryset) == {mine, mine_too}
+    assert str(form.initial["character"]) == str(mine.character_id)
+    assert f'value="{other.pk}"' not in add.content.decode()
+
+    # without a character it stays an autocomplete over every account
+    plain = administrator_client.get(add_url + "?character=not-a-uuid")
+    assert plain.status_code == 200
+    assert "admin-autocomplete" in plain.content.decode()
+    assert ScheduledPost.objects.count() == 1
+
+
+def test_the_character_page_links_to_scheduling_a_post(administrator_client, character):
+    from django.urls import reverse
+
+    page = administrator_client.get(
+        reverse("admin:characters_character_change", args=[character.pk])
+    ).content.decode()
+    assert f"/admin/platforms/scheduledpost/add/?character={character.pk}" in page
