@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI served from our static files: no CDN (the machines are offline)
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "dbbackup",
     "characters",
@@ -272,6 +274,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Characters, content, platform accounts, posts and schedules.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

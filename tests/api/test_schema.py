@@ -56,7 +56,16 @@ def test_schema_and_docs_need_a_login_and_render(client, admin_api):
     client.force_login(UserFactory())
     response = client.get("/api/docs/")
     assert response.status_code == 200
-    assert b"swagger" in response.content.lower()
+    page = response.content.decode()
+    assert "swagger" in page.lower()
+    # served from our own static files: the UI works without the internet
+    assert "cdn.jsdelivr" not in page and "unpkg" not in page
+    from django.contrib.staticfiles import finders
+
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        path = f"drf_spectacular_sidecar/swagger-ui-dist/{asset}"
+        assert path in page
+        assert finders.find(path), path
 
 
 CHECKS = [
