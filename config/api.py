@@ -1,6 +1,7 @@
 """API plumbing shared by every app: router, base serializer, permissions,
 pagination classes and the exception handler."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from rest_framework import serializers, status
@@ -34,10 +35,11 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         model = self.Meta.model
-        if self.instance is not None:
+        existing = self._existing_instance()
+        if existing is not None:
             instance = model(
                 **{
-                    f.attname: getattr(self.instance, f.attname)
+                    f.attname: getattr(existing, f.attname)
                     for f in model._meta.concrete_fields
                 }
             )
@@ -53,6 +55,19 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
         return attrs
+
+    def _existing_instance(self):
+        """The row this data will change: ours, or (nested one-to-one, e.g. a
+        character's personality in a PATCH of the character) the parent's."""
+        if self.instance is not None:
+            return self.instance
+        parent_instance = getattr(self.parent, "instance", None)
+        if parent_instance is None or not self.field_name:
+            return None
+        try:
+            return getattr(parent_instance, self.source or self.field_name, None)
+        except ObjectDoesNotExist:
+            return None
 
     def _model_fields(self):
         return {f.name for f in self.Meta.model._meta.concrete_fields}

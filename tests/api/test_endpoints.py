@@ -260,3 +260,31 @@ def test_a_date_time_filter_with_an_extreme_offset_is_not_a_server_error(admin_a
         "/api/v1/characters/", {"created_before": "2324-11-15T12:36:05-22:22"}
     )
     assert response.status_code == 200
+
+
+def test_a_nested_patch_is_checked_against_the_stored_row(admin_api, character):
+    from characters.api.serializers import CharacterSerializer
+
+    character.personality.humor = "0.90"
+    character.personality.save()
+    serializer = CharacterSerializer(
+        character, data={"personality": {"energy_level": "0.20"}}, partial=True
+    )
+    nested = serializer.fields["personality"]
+    assert nested._existing_instance().pk == character.personality.pk
+
+    bad = admin_api.patch(
+        f"/api/v1/characters/{character.pk}/",
+        {"personality": {"humor": "3"}},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert "humor" in bad.json()["personality"]
+    ok = admin_api.patch(
+        f"/api/v1/characters/{character.pk}/",
+        {"personality": {"energy_level": "0.20"}},
+        format="json",
+    )
+    assert ok.status_code == 200
+    assert ok.json()["personality"]["humor"] == "0.90"
+    assert ok.json()["personality"]["energy_level"] == "0.20"
