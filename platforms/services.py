@@ -8,7 +8,8 @@ from django.utils import timezone
 from config.transitions import transition
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
-from platforms.models import EngagementAction, PlatformAccount, ScheduledPost
+from platforms.adapters import get_adapter
+from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 
 COMPONENT = "platform_service"
 SP = ScheduledPost.Status
@@ -186,3 +187,29 @@ def platform_accounts_resume(*, queryset, actor=None) -> int:
             platform_account_id__in=ids, status=EA.PENDING
         ).update(error_message=None)
     return changed
+
+
+def post_take_down(*, post: Post, actor=None) -> bool:
+    """Delete a post on its platform and mark the row 'deleted' (kept: its
+    metrics stay in the history). Returns False when it was deleted already.
+
+    Raises AdapterError when the platform refuses or cannot be reached; the
+    row is then left as it was.
+    """
+    if post.status == Post.Status.DELETED:
+        return False
+    if post.status == Post.Status.PUBLISHED and post.platform_post_id:
+        account = PlatformAccount.objects.get(pk=post.platform_account_id)
+        get_adapter(account).delete(post.platform_post_id)
+    return bool(
+        transition(
+            queryset=Post.objects.filter(pk=post.pk),
+            allowed_from=[s for s in Post.Status.values if s != Post.Status.DELETED],
+            changes={"status": Post.Status.DELETED},
+            actor=actor,
+            component=COMPONENT,
+            message="Post deleted (taken down on the platform)"
+            if post.platform_post_id
+            else "Post deleted",
+        )
+    )

@@ -1,13 +1,15 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from config.api import CreatedCursorPagination
 from config.api_schema import ErrorSerializer
+from config.exceptions import InvalidTransition
 from config.transitions import require_one
 from platforms import services
+from platforms.adapters import AdapterError
 from platforms.api.serializers import (
     EngagementActionSerializer,
     PlatformAccountSerializer,
@@ -45,7 +47,24 @@ class PostViewSet(viewsets.ModelViewSet):
     serializer_class = PostSerializer
     filterset_class = PostFilterSet
     pagination_class = CreatedCursorPagination
-    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    @extend_schema(
+        description=(
+            "Takes the post down on its platform (through the account's adapter) "
+            "and marks the row 'deleted'; the row and its metrics are kept. "
+            "409 when the platform refuses or cannot be reached."
+        ),
+        responses={204: None, **CONFLICT},
+    )
+    def destroy(self, request, *args, **kwargs):
+        post = self.get_object()
+        try:
+            services.post_take_down(post=post, actor=request.user)
+        except AdapterError as exc:
+            raise InvalidTransition(
+                f"The post could not be taken down on {post.platform}: {exc.message}"
+            ) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ScheduledPostViewSet(viewsets.ModelViewSet):

@@ -260,6 +260,12 @@ def test_a_date_time_filter_with_an_extreme_offset_is_not_a_server_error(admin_a
         "/api/v1/characters/", {"created_before": "2324-11-15T12:36:05-22:22"}
     )
     assert response.status_code == 200
+    # also found by schemathesis: in UTC this instant is in year 0
+    response = admin_api.get(
+        "/api/v1/characters/", {"created_before": "0001-01-01T00:00:03+01:01"}
+    )
+    assert response.status_code == 400
+    assert response.json()["created_before"] == ["This date-time is out of range."]
 
 
 def test_a_nested_patch_is_checked_against_the_stored_row(admin_api, character):
@@ -288,3 +294,32 @@ def test_a_nested_patch_is_checked_against_the_stored_row(admin_api, character):
     assert ok.status_code == 200
     assert ok.json()["personality"]["humor"] == "0.90"
     assert ok.json()["personality"]["energy_level"] == "0.20"
+
+
+def test_deleting_a_post_takes_it_down_and_keeps_the_row(admin_api, settings):
+    from platforms.models import Post
+    from tests.factories import PostFactory
+
+    settings.PLATFORM_ADAPTERS = {"*": "platforms.adapters.dryrun.DryRunAdapter"}
+    post = PostFactory(status="published", platform_post_id="dry-1")
+    assert admin_api.delete(f"/api/v1/posts/{post.pk}/").status_code == 204
+    post.refresh_from_db()
+    assert post.status == "deleted"
+    log = SystemLog.objects.get(message__startswith="Post deleted")
+    assert log.metadata["by"]["actor"] == admin_api.user.get_username()
+    assert admin_api.delete(f"/api/v1/posts/{post.pk}/").status_code == 204
+
+    # a platform without an adapter refuses: 409 with why, the row unchanged
+    settings.PLATFORM_ADAPTERS = {"*": "platforms.adapters.UnconfiguredAdapter"}
+    live = PostFactory(status="published", platform_post_id="x-2")
+    response = admin_api.delete(f"/api/v1/posts/{live.pk}/")
+    assert response.status_code == 409
+    assert "not configured" in response.json()["detail"]
+    assert Post.objects.get(pk=live.pk).status == "published"
+
+
+def test_analysts_cannot_delete_posts(analyst_api):
+    from tests.factories import PostFactory
+
+    post = PostFactory(status="published")
+    assert analyst_api.delete(f"/api/v1/posts/{post.pk}/").status_code == 403
