@@ -1,0 +1,98 @@
+"""`manage.py bench --sections snapshot`: the daily analytics upsert next to a
+COPY of the same rows (never used by tests' timings).
+
+Each measured run happens in a transaction that is rolled back, so the scale
+database keeps no benchmark rows and every run writes a day that is new (the
+real nightly case: 8 metrics x every account, inserted, not updated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+
+from django.db import connection, transaction
+
+from analytics.snapshot import daily_snapshot
+from config.bench import Result
+
+DAY = dt.date(2099, 1, 1)  # far from the seeded days: always a fresh insert
+COLUMNS = (
+    "character_id, platform_account_id, platform, metric_date, metric_type, "
+    "metric_value, metadata"
+)
+
+
+def _timed_rollback(fn) -> float:
+    start = time.perf_counter()
+    try:
+        with transaction.atomic():
+            fn()
+            elapsed = (time.perf_counter() - start) * 1000
+            raise _Rollback
+    except _Rollback:
+        return elapsed
+
+
+class _Rollback(Exception):
+    """Leaves the bench database as it was."""
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    p95 = samples[min(len(samples) - 1, max(0, round(0.95 * len(samples)) - 1))]
+    return round(samples[len(samples) // 2], 3), round(p95, 3)
+
+
+def snapshot_section(repeat: int) -> list[Result]:
+    runs = max(3, min(repeat, 10))
+    # the rows the snapshot writes, as COPY text, taken once from a real run
+    buffer = io.StringIO()
+    with transaction.atomic():
+        written = daily_snapshot(DAY)
+        # psycopg's copy API under Django's cursor wrapper
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY (SELECT {COLUMNS} FROM analytics WHERE metric_date = "
+                f"'{DAY.isoformat()}') TO STDOUT"
+            ) as copy,
+        ):
+            for chunk in copy:
+                buffer.write(bytes(chunk).decode())
+        transaction.set_rollback(True)
+    data = buffer.getvalue()
+
+    def upsert():
+        daily_snapshot(DAY)
+
+    def copy_rows():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE bench_scratch (LIKE analytics INCLUDING DEFAULTS "
+                "INCLUDING CONSTRAINTS INCLUDING INDEXES) ON COMMIT DROP"
+            )
+            with cursor.cursor.copy(f"COPY bench_scratch ({COLUMNS}) FROM STDIN") as cp:
+                cp.write(data)
+
+    _timed_rollback(upsert)  # warm-up: posts and analytics pages in cache
+    _timed_rollback(copy_rows)
+    upserts = [_timed_rollback(upsert) for _ in range(runs)]
+    copies = [_timed_rollback(copy_rows) for _ in range(runs)]
+    median, p95 = _stats(upserts)
+    floor, _ = _stats(copies)
+    return [
+        Result(
+            section="snapshot",
+            what=f"daily analytics snapshot: upsert of {written:,} rows (every account)",
+            median_ms=median,
+            p95_ms=p95,
+            floor_ms=floor,
+            target="within 5x of COPY",
+            note=(
+                "floor: COPY of the same rows into a scratch table with the same "
+                "indexes; the upsert also aggregates every published post"
+            ),
+        )
+    ]
