@@ -160,3 +160,36 @@ def test_approving_content_and_scheduling_a_post(logged_in, live_server):
     assert scheduled.status == "scheduled"
     assert Content.objects.get(pk=content.pk).is_approved
     shot(page, "08-scheduled-posts")
+
+
+def test_scheduling_from_the_character_page_offers_only_its_accounts(
+    logged_in, live_server
+):
+    page = logged_in
+    character = CharacterFactory(name="Noor Vale")
+    mine = PlatformAccountFactory(
+        character=character, platform="instagram", account_username="noor.vale"
+    )
+    PlatformAccountFactory(platform="twitter", account_username="someone.else")
+    assert page.locator("#dashboard-engine").is_visible()
+    assert "Publish due posts" in page.inner_text("#dashboard-engine")
+
+    page.goto(f"{live_server.url}/admin/characters/character/{character.pk}/change/")
+    page.click("text=Schedule a post")
+    page.wait_for_selector("#id_platform_account")
+    options = page.locator("#id_platform_account option").all_inner_texts()
+    assert any("noor.vale" in o for o in options)
+    assert not any("someone.else" in o for o in options)
+    page.select_option("#id_platform_account", str(mine.pk))
+    when = timezone.now() + dt.timedelta(days=2)
+    page.fill("#id_scheduled_at_0", when.strftime("%Y-%m-%d"))
+    page.fill("#id_scheduled_at_1", "09:00:00")
+    page.fill("#id_caption", "Hello from Noor")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    scheduled = ScheduledPost.objects.get(caption="Hello from Noor")
+    assert (scheduled.character_id, scheduled.platform_account_id) == (
+        character.pk,
+        mine.pk,
+    )
+    shot(page, "09-scheduled-from-character")
