@@ -18,12 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from automation.engine import emit
@@ -149,13 +150,52 @@ def _refusal(sp: ScheduledPost) -> str | None:
 
 def publish_scheduled_post(claimed: Claimed, *, now=None) -> str:
     """Publish one claimed post. Returns the outcome: published, retry, failed, waiting, skipped."""
-    sp = (
-        ScheduledPost.objects.select_related("platform_account", "content")
-        .filter(pk=claimed.id, status=SP.PROCESSING)
-        .first()
-    )
-    if sp is None:
-        return "skipped"  # cancelled or taken over meanwhile
+    outcomes = +publish_claimed([claimed])  # unary +: drops zero counts
+    return next(iter(outcomes), "skipped")
+
+
+def publish_claimed(claimed: list[Claimed]) -> Counter:
+    """Publish a batch of claimed posts; returns the count of each outcome.
+
+    One query loads the batch; each post goes through its adapter on its own;
+    the successes are recorded together in one transaction (a handful of
+    set-based statements for the whole batch).
+    """
+    rows = {
+        sp.pk: sp
+        for sp in ScheduledPost.objects.select_related(
+            "platform_account", "content"
+        ).filter(pk__in=[c.id for c in claimed], status=SP.PROCESSING)
+    }
+    accounts: dict = {}
+    adapters: dict = {}
+    outcomes: Counter = Counter()
+    successes: list[tuple[ScheduledPost, PublishResult]] = []
+    for item in claimed:
+        sp = rows.get(item.id)
+        if sp is None:
+            outcomes["skipped"] += 1  # cancelled or taken over meanwhile
+            continue
+        # one account object per batch: a rate limit or a credential failure
+        # met by one post is seen by the next posts of the same account
+        sp.platform_account = accounts.setdefault(
+            sp.platform_account_id, sp.platform_account
+        )
+        outcome = _attempt(sp, item, adapters)
+        if isinstance(outcome, PublishResult):
+            successes.append((sp, outcome))
+            continue
+        outcomes[outcome] += 1
+        if outcome == "waiting":
+            accounts[sp.platform_account_id] = PlatformAccount.objects.get(
+                pk=sp.platform_account_id
+            )
+    outcomes["published"] += _record_successes(successes)
+    return outcomes
+
+
+def _attempt(sp: ScheduledPost, claimed: Claimed, adapters: dict):
+    """Try one post: a PublishResult to record, or the outcome already written."""
     if sp.post_id is not None:
         _finish(sp, status=SP.PUBLISHED, published_at=sp.published_at or timezone.now())
         return "published"
@@ -185,7 +225,9 @@ def publish_scheduled_post(claimed: Claimed, *, now=None) -> str:
     if reason:
         _fail(sp, reason)
         return "failed"
-    adapter = get_adapter(sp.platform_account)
+    adapter = adapters.get(sp.platform_account_id)
+    if adapter is None:
+        adapter = adapters[sp.platform_account_id] = get_adapter(sp.platform_account)
     if claimed.reclaimed:
         existing = adapter.post_exists(str(sp.pk))
         if existing is None:
@@ -197,7 +239,7 @@ def publish_scheduled_post(claimed: Claimed, *, now=None) -> str:
             )
             return "failed"
         if existing:
-            return _record_success(sp, existing)
+            return existing
     try:
         result = adapter.publish(_request_for(sp))
     except RateLimited as exc:
@@ -209,7 +251,7 @@ def publish_scheduled_post(claimed: Claimed, *, now=None) -> str:
     except OutcomeUnknown as exc:
         existing = adapter.post_exists(str(sp.pk))
         if existing:
-            return _record_success(sp, existing)
+            return existing
         if existing is None:
             _fail(
                 sp,
@@ -223,7 +265,79 @@ def publish_scheduled_post(claimed: Claimed, *, now=None) -> str:
             return _retry(sp, exc.message)
         _fail(sp, exc.message)
         return "failed"
-    return _record_success(sp, result)
+    return result
+
+
+def _record_successes(successes: list[tuple[ScheduledPost, PublishResult]]) -> int:
+    """Record a batch of successes in one transaction; one by one if that fails."""
+    if len(successes) <= 1:
+        return sum(
+            _record_success(sp, result) == "published" for sp, result in successes
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            posts = Post.objects.bulk_create(
+                [_post_for(sp, result, now) for sp, result in successes]
+            )
+            ScheduledPost.objects.filter(pk__in=[sp.pk for sp, _ in successes]).update(
+                status=SP.PUBLISHED,
+                published_at=now,
+                locked_until=None,
+                error_message=None,
+                post=Case(
+                    *(
+                        When(pk=sp.pk, then=Value(post.pk))
+                        for (sp, _), post in zip(successes, posts, strict=True)
+                    )
+                ),
+            )
+            uses = Counter(sp.content_id for sp, _ in successes if sp.content_id)
+            if uses:
+                Content.objects.filter(pk__in=list(uses)).update(
+                    times_used=F("times_used")
+                    + Case(*(When(pk=pk, then=Value(n)) for pk, n in uses.items())),
+                    last_used_at=now,
+                )
+            per_account = Counter(sp.platform_account_id for sp, _ in successes)
+            PlatformAccount.objects.filter(pk__in=list(per_account)).update(
+                last_activity_at=now,
+                post_count=F("post_count")
+                + Case(*(When(pk=pk, then=Value(n)) for pk, n in per_account.items())),
+            )
+            emit(
+                "post_published",
+                {
+                    sp.character_id: {"post_id": str(post.pk)}
+                    for (sp, _), post in zip(successes, posts, strict=True)
+                },
+            )
+    except IntegrityError:
+        # a platform post recorded already (lease overlap): the partial unique
+        # index refused the batch; record each one, duplicates resolved singly
+        return sum(
+            _record_success(sp, result) == "published" for sp, result in successes
+        )
+    logger.info("published %d scheduled posts", len(successes))
+    return len(successes)
+
+
+def _post_for(sp: ScheduledPost, result: PublishResult, now) -> Post:
+    account = sp.platform_account
+    return Post(
+        character_id=sp.character_id,
+        platform_account=account,
+        platform=account.platform,
+        post_type=sp.post_type,
+        platform_post_id=result.platform_post_id,
+        platform_post_url=result.url,
+        content_id=sp.content_id,
+        additional_content_ids=sp.additional_content_ids,
+        caption=sp.caption,
+        hashtags=sp.hashtags,
+        status=Post.Status.PUBLISHED,
+        published_at=now,
+    )
 
 
 def _record_success(sp: ScheduledPost, result: PublishResult) -> str:
@@ -231,20 +345,8 @@ def _record_success(sp: ScheduledPost, result: PublishResult) -> str:
     account = sp.platform_account
     try:
         with transaction.atomic():
-            post = Post.objects.create(
-                character_id=sp.character_id,
-                platform_account=account,
-                platform=account.platform,
-                post_type=sp.post_type,
-                platform_post_id=result.platform_post_id,
-                platform_post_url=result.url,
-                content_id=sp.content_id,
-                additional_content_ids=sp.additional_content_ids,
-                caption=sp.caption,
-                hashtags=sp.hashtags,
-                status=Post.Status.PUBLISHED,
-                published_at=now,
-            )
+            post = _post_for(sp, result, now)
+            post.save(force_insert=True)
             ScheduledPost.objects.filter(pk=sp.pk).update(
                 status=SP.PUBLISHED,
                 published_at=now,
@@ -365,7 +467,5 @@ def publish_due_posts(*, batch: int = 50, time_budget: float = 50.0, now=None) -
         claimed = claim_due_posts(limit=batch, now=now)
         if not claimed:
             break
-        for item in claimed:
-            if publish_scheduled_post(item) == "published":
-                published += 1
+        published += publish_claimed(claimed)["published"]
     return published

@@ -46,3 +46,12 @@ class SeeingTimeoutAdapter(BlindTimeoutAdapter):
 
     def post_exists(self, marker):
         return PublishResult(platform_post_id=f"seen-{marker}")
+
+
+class SameIdAdapter(PlatformAdapter):
+    """Answers every publish with the same platform id (a platform that
+    deduplicated our request): the second record must not be a second post."""
+
+    def publish(self, request):
+        SENT.append(request.marker)
+        return PublishResult("same-id-1", "https://example.test/p/1")

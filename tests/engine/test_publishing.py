@@ -257,3 +257,34 @@ def test_a_cancelled_post_is_not_published(due_post):
     ScheduledPost.objects.filter(pk=sp.pk).update(status="cancelled")
     assert publish_due_posts(now=later(1000)) == 0
     assert not Post.objects.exists()
+
+
+def test_a_batch_is_recorded_together_and_a_duplicate_id_falls_back_to_one_by_one(
+    due_post, use_adapter, django_assert_max_num_queries
+):
+    use_adapter("SameIdAdapter")
+    first = due_post()
+    second = due_post(platform_account=first.platform_account)
+    assert publish_due_posts(now=later()) == 2
+    rows = ScheduledPost.objects.filter(pk__in=[first.pk, second.pk])
+    assert {r.status for r in rows} == {"published"}
+    # one platform post, both scheduled posts point at it
+    assert Post.objects.filter(platform_post_id="same-id-1").count() == 1
+    assert len({r.post_id for r in rows}) == 1
+
+
+def test_a_batch_costs_the_same_queries_for_five_or_45_posts(due_post, settings):
+    settings.PLATFORM_ADAPTERS = {"*": "platforms.adapters.dryrun.DryRunAdapter"}
+
+    def publish(n):
+        account = f.PlatformAccountFactory()
+        for _ in range(n):
+            due_post(platform_account=account, content=None, caption="hi")
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert publish_due_posts(now=later()) == n
+        return len(ctx.captured_queries)
+
+    assert publish(5) == publish(45)  # both under one claim batch of 50
