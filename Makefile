@@ -9,6 +9,8 @@ PYTEST_ARGS ?=
 
 .PHONY: help setup run serve test stop lint format services browser bench
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
+# its own Redis database: the tests flush theirs (cache.clear()) while they run
+BENCH_REDIS_URL ?= redis://127.0.0.1:$(or $(LOCAL_REDIS_PORT),6380)/2
 BENCH_ARGS ?=
 
 help:
@@ -55,7 +57,7 @@ test: setup browser
 bench: setup
 	@scripts/services.sh createdb ainfluencer_bench
 	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) migrate --noinput -v 0
-	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) bench $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(MANAGE) bench $(BENCH_ARGS)
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
