@@ -35,7 +35,7 @@ from config.bench import (
     write_reports,
 )
 
-SECTIONS = ("plans", "api", "admin", "scheduler", "backup")
+SECTIONS = ("plans", "api", "admin", "scheduler", "snapshot", "backup")
 BIG_TABLES = {
     "posts",
     "analytics",
@@ -804,6 +804,11 @@ class Command(BaseCommand):
         finally:
             self._scratch_drop()
         return results
+
+    def bench_snapshot(self) -> list[Result]:
+        from config.bench_snapshot import snapshot_section
+
+        return snapshot_section(self.repeat)
 
     def bench_backup(self) -> list[Result]:
         env = _pg_env()
