@@ -68,10 +68,22 @@ def character_with_stats_cached(character_id) -> Character:
     return character
 
 
+def character_api_cache_key(character_id) -> str:
+    """The API's serialized detail (serializing costs more than the query)."""
+    return f"character:{character_id}:api"
+
+
 def character_cache_invalidate(*character_ids) -> None:
     from django.core.cache import cache
 
-    cache.delete_many([character_cache_key(pk) for pk in character_ids if pk])
+    cache.delete_many(
+        [
+            key
+            for pk in character_ids
+            if pk
+            for key in (character_cache_key(pk), character_api_cache_key(pk))
+        ]
+    )
 
 
 def characters_count_by_status() -> dict[str, int]:

@@ -13,3 +13,11 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def _queryset(self, view):
+        # Only the model matters here: a view's class-level queryset answers
+        # without building the view's annotated queryset on every request.
+        queryset = getattr(view, "queryset", None)
+        if queryset is not None:
+            return queryset
+        return super()._queryset(view)

@@ -1,3 +1,4 @@
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -7,13 +8,20 @@ from rest_framework.response import Response
 from characters.api.serializers import CharacterSerializer
 from characters.filtersets import CharacterFilterSet
 from characters.models import Character
-from characters.selectors import character_with_stats_cached, characters_with_stats
+from characters.selectors import (
+    CHARACTER_CACHE_TTL,
+    character_api_cache_key,
+    character_with_stats_cached,
+    characters_with_stats,
+)
 from characters.services import character_soft_delete
 
 
 class CharacterViewSet(viewsets.ModelViewSet):
     """Characters with nested personality and appearance, post and platform counts."""
 
+    # for permissions (the model); the data comes from get_queryset()
+    queryset = Character.objects.all()
     serializer_class = CharacterSerializer
     filterset_class = CharacterFilterSet
     ordering_fields = ["created_at", "name", "status"]
@@ -27,12 +35,19 @@ class CharacterViewSet(viewsets.ModelViewSet):
         # The document's section 7.3: the detail read goes through the
         # five-minute Redis cache, invalidated on every edit of the character,
         # its personality or its appearance (characters/signals.py).
-        try:
-            character = character_with_stats_cached(kwargs["pk"])
-        except (Character.DoesNotExist, DjangoValidationError, ValueError):
-            raise NotFound("No character with this id.") from None
-        self.check_object_permissions(request, character)
-        return Response(self.get_serializer(character).data)
+        # The serialized answer is cached next to the row: building it costs
+        # more than the query did.
+        key = character_api_cache_key(kwargs["pk"])
+        data = cache.get(key)
+        if data is None:
+            try:
+                character = character_with_stats_cached(kwargs["pk"])
+            except (Character.DoesNotExist, DjangoValidationError, ValueError):
+                raise NotFound("No character with this id.") from None
+            self.check_object_permissions(request, character)
+            data = self.get_serializer(character).data
+            cache.set(key, dict(data), CHARACTER_CACHE_TTL)
+        return Response(data)
 
     def perform_update(self, serializer):
         serializer.save()

@@ -57,3 +57,29 @@ def test_a_deleted_character_leaves_the_cache(django_capture_on_commit_callbacks
         character_soft_delete(character=character)
     with pytest.raises(Character.DoesNotExist):
         character_with_stats_cached(character.pk)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["character", "personality", "appearance"])
+def test_the_api_detail_shows_an_edit_at_once(
+    target, admin_client, django_capture_on_commit_callbacks
+):
+    character = f.CharacterFactory(bio="before")
+    url = f"/api/v1/characters/{character.pk}/"
+    assert admin_client.get(url).json()["bio"] == "before"  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        if target == "character":
+            character.bio = "after"
+            character.save()
+        elif target == "personality":
+            character.personality.emoji_usage = "heavy"
+            character.personality.save()
+        else:
+            character.appearance.hair_color = "teal"
+            character.appearance.save()
+    body = admin_client.get(url).json()
+    assert {
+        "character": body["bio"] == "after",
+        "personality": body["personality"]["emoji_usage"] == "heavy",
+        "appearance": body["appearance"]["hair_color"] == "teal",
+    }[target]

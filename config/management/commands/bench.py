@@ -376,7 +376,7 @@ class Command(BaseCommand):
         from rest_framework.authtoken.models import Token
         from rest_framework.test import APIClient
 
-        from characters.selectors import character_cache_key
+        from characters.selectors import character_cache_invalidate
         from config.permissions import ADMINISTRATORS
 
         character = self.ids["character"]
@@ -384,13 +384,12 @@ class Command(BaseCommand):
         token, _ = Token.objects.get_or_create(user=user)
         client = APIClient(HTTP_HOST=self._http_host())
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        key = character_cache_key(character)
         since = (timezone.localdate() - dt.timedelta(days=90)).isoformat()
         cases = [
             (
                 "character detail, uncached (cache key deleted first)",
                 f"/api/v1/characters/{character}/",
-                lambda: cache.delete(key),
+                lambda: character_cache_invalidate(character),
             ),
             (
                 "character detail, cached (Redis)",
@@ -453,7 +452,7 @@ class Command(BaseCommand):
                 )
         finally:
             floor_conn.close()
-            cache.delete(key)
+            character_cache_invalidate(character)
         return results
 
     def bench_admin(self) -> list[Result]:
