@@ -26,6 +26,8 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
     serializer_class = AnalyticsSerializer
     filterset_class = AnalyticsFilterSet
     pagination_class = AnalyticsCursorPagination
+    # explicit: only indexed sorts (and no serializer introspection per request)
+    ordering_fields = ["metric_date", "created_at"]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     @extend_schema(

@@ -13,3 +13,5 @@ class SystemLogViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SystemLogSerializer
     filterset_class = SystemLogFilterSet
     pagination_class = CreatedCursorPagination
+    # explicit: only indexed sorts (and no serializer introspection per request)
+    ordering_fields = ["created_at"]

@@ -47,6 +47,8 @@ class PostViewSet(viewsets.ModelViewSet):
     serializer_class = PostSerializer
     filterset_class = PostFilterSet
     pagination_class = CreatedCursorPagination
+    # explicit: only indexed sorts (and no serializer introspection per request)
+    ordering_fields = ["created_at", "published_at"]
 
     @extend_schema(
         description=(
@@ -127,6 +129,8 @@ class EngagementActionViewSet(viewsets.ModelViewSet):
     serializer_class = EngagementActionSerializer
     filterset_class = EngagementActionFilterSet
     pagination_class = CreatedCursorPagination
+    # explicit: only indexed sorts (and no serializer introspection per request)
+    ordering_fields = ["created_at"]
 
     def _one(self):
         return EngagementAction.objects.filter(pk=self.get_object().pk)
