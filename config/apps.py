@@ -22,3 +22,29 @@ class ConfigConfig(AppConfig):
         # A plain `dbrestore` checks the file and the migration state first.
         pre_restore.connect(pre_restore_guard, dispatch_uid="ainf_pre_restore_guard")
         checks.register(check_credentials_decrypt, "credentials")
+        self._watch_permissions()
+
+    def _watch_permissions(self) -> None:
+        """Cached permission sets (config.auth_backend) go stale on any change."""
+        from django.contrib.auth.models import Group, Permission, User
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from config.auth_backend import permissions_changed
+
+        for through in (
+            User.groups.through,
+            User.user_permissions.through,
+            Group.permissions.through,
+        ):
+            m2m_changed.connect(
+                permissions_changed, sender=through, dispatch_uid=f"perms-{through}"
+            )
+        # (a user's is_superuser is part of the cache key; is_active is checked
+        # before the cache: no need to watch every save of a user)
+        for model in (Group, Permission):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    permissions_changed,
+                    sender=model,
+                    dispatch_uid=f"perms-{signal}-{model}",
+                )
