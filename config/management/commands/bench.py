@@ -127,6 +127,9 @@ class Command(BaseCommand):
             "duration_s": time.time() - started,
             "data": self._data_summary(),
         }
+        findings = Path(settings.BASE_DIR) / "docs" / "benchmark-findings.md"
+        if findings.exists():
+            meta["sections_text"] = [findings.read_text()]
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         json_path = Path(settings.BASE_DIR) / "bench-results" / f"bench-{stamp}.json"
         write_reports(
@@ -386,6 +389,11 @@ class Command(BaseCommand):
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         since = (timezone.localdate() - dt.timedelta(days=90)).isoformat()
         cases = [
+            (
+                "framework floor: authenticated GET of the API root (no model)",
+                "/api/v1/",
+                None,
+            ),
             (
                 "character detail, uncached (cache key deleted first)",
                 f"/api/v1/characters/{character}/",
