@@ -443,7 +443,7 @@ class Command(BaseCommand):
                     missed.append("p95 over 50 ms")
                 note = f"{rows} rows, {len(page['response'].content) / 1024:.1f} KiB"
                 if "cached (Redis)" in what:
-                    note += "; floor: its token and permission queries (no Redis read)"
+                    note += "; floor: its only SQL, the token lookup (permissions and the answer come from Redis)"
                 if missed:
                     note += "; MISSED: " + ", ".join(missed)
                 results.append(
