@@ -47,6 +47,17 @@ ALLOWED_HOSTS = env.list(
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# The project's own apps; "config" holds project-wide management commands
+# (seed_demo, ensure_local_admin, ...). Their loggers also feed system_logs.
+PROJECT_APPS = (
+    "characters",
+    "content",
+    "platforms",
+    "automation",
+    "analytics",
+    "logs",
+    "config",
+)
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -63,14 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "dbbackup",
-    "characters",
-    "content",
-    "platforms",
-    "automation",
-    "analytics",
-    "logs",
-    # project-wide management commands (seed_demo, ensure_local_admin, ...)
-    "config",
+    *PROJECT_APPS,
 ]
 
 MIDDLEWARE = [
@@ -342,15 +346,7 @@ LOGGING = {
     "loggers": {
         **{
             app: {"handlers": ["system_logs"], "level": LOG_LEVEL}
-            for app in (
-                "characters",
-                "content",
-                "platforms",
-                "automation",
-                "analytics",
-                "logs",
-                "config",
-            )
+            for app in PROJECT_APPS
         },
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs every request URL at DEBUG, and the Telegram Bot API puts

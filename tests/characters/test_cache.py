@@ -28,21 +28,26 @@ def test_a_cached_read_costs_no_query(django_assert_num_queries):
     assert 290 <= ttl <= 300
 
 
+def edit(character, target: str) -> None:
+    """Change one field of the character, its personality or its appearance."""
+    if target == "character":
+        character.bio = "after"
+        character.save()
+    elif target == "personality":
+        character.personality.emoji_usage = "heavy"
+        character.personality.save()
+    else:
+        character.appearance.hair_color = "teal"
+        character.appearance.save()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("target", ["character", "personality", "appearance"])
 def test_an_edit_is_visible_at_once(target, django_capture_on_commit_callbacks):
     character = f.CharacterFactory(bio="before")
     character_with_stats_cached(character.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        if target == "character":
-            character.bio = "after"
-            character.save()
-        elif target == "personality":
-            character.personality.emoji_usage = "heavy"
-            character.personality.save()
-        else:
-            character.appearance.hair_color = "teal"
-            character.appearance.save()
+        edit(character, target)
     fresh = character_with_stats_cached(character.pk)
     assert (fresh.bio, fresh.personality.emoji_usage, fresh.appearance.hair_color)[
         ["character", "personality", "appearance"].index(target)
@@ -68,15 +73,7 @@ def test_the_api_detail_shows_an_edit_at_once(
     url = f"/api/v1/characters/{character.pk}/"
     assert admin_client.get(url).json()["bio"] == "before"  # now cached
     with django_capture_on_commit_callbacks(execute=True):
-        if target == "character":
-            character.bio = "after"
-            character.save()
-        elif target == "personality":
-            character.personality.emoji_usage = "heavy"
-            character.personality.save()
-        else:
-            character.appearance.hair_color = "teal"
-            character.appearance.save()
+        edit(character, target)
     body = admin_client.get(url).json()
     assert {
         "character": body["bio"] == "after",
