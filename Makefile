@@ -51,6 +51,7 @@ browser:
 
 test: setup browser
 	$(MANAGE) makemigrations --check --dry-run
+	$(MANAGE) collectstatic --noinput -v 0
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: seeds a scale database once (minutes), then measures.
