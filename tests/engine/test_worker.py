@@ -73,6 +73,17 @@ def test_a_worker_process_publishes_through_the_broker():
         assert status == "published", (
             worker.stdout.read1().decode() if worker.stdout else ""
         )
+        # the worker left its heartbeat for the dashboard (Celery signals)
+        from config import heartbeat
+
+        task = "platforms.tasks.publish_due_posts"
+        deadline = time.monotonic() + 10
+        beat = {}
+        while time.monotonic() < deadline and beat.get("state") != "success":
+            beat = heartbeat.read([task]).get(task, {})
+            time.sleep(0.2)
+        assert beat["state"] == "success" and beat["rows"] == 1
+        assert beat["sent_at"] and beat["duration_ms"] >= 0
     finally:
         worker.terminate()
         worker.wait(timeout=20)
