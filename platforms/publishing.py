@@ -229,7 +229,7 @@ def _attempt(sp: ScheduledPost, claimed: Claimed, adapters: dict):
     if adapter is None:
         adapter = adapters[sp.platform_account_id] = get_adapter(sp.platform_account)
     if claimed.reclaimed:
-        existing = adapter.post_exists(str(sp.pk))
+        existing = adapter.post_exists(_request_for(sp), since=sp.updated_at)
         if existing is None:
             _fail(
                 sp,
@@ -249,7 +249,7 @@ def _attempt(sp: ScheduledPost, claimed: Claimed, adapters: dict):
         _credentials_failed(sp, exc)
         return "waiting"
     except OutcomeUnknown as exc:
-        existing = adapter.post_exists(str(sp.pk))
+        existing = adapter.post_exists(_request_for(sp), since=sp.updated_at)
         if existing:
             return existing
         if existing is None:

@@ -8,6 +8,7 @@ platform to the dry-run adapter. Credentials come decrypted from
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -54,7 +55,13 @@ class OutcomeUnknown(AdapterError):
 
 @dataclass(frozen=True)
 class PublishRequest:
-    """What to publish. `marker` is our id for the post (the scheduled post's id)."""
+    """What to publish.
+
+    `marker` is our id for the post (the scheduled post's id). It is the same
+    for every attempt of a post, so adapters whose platform accepts a
+    client-supplied idempotency or dedupe key send it (`idempotency_key`), and
+    adapters that can list recent posts reconcile by it (`post_exists`).
+    """
 
     marker: str
     caption: str
@@ -62,6 +69,11 @@ class PublishRequest:
     post_type: str | None = None
     media_path: str | None = None  # absolute path of the file under MEDIA_ROOT
     media_type: str | None = None  # image, video, text, audio
+    attempt: int = 1  # 1 for the first attempt, 2 after one retry, ...
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.marker
 
     @property
     def text(self) -> str:
@@ -79,6 +91,10 @@ class PlatformAdapter:
     """The interface every platform implements."""
 
     platform = "*"
+    # The longest one call may take (connect + read timeouts, polling included):
+    # a drain loop stops taking new items when less than this is left of its
+    # time budget, so no call is cut off by the task's time limit.
+    call_timeout: float = 30.0
 
     def __init__(self, account):
         self.account = account
@@ -86,9 +102,12 @@ class PlatformAdapter:
     def publish(self, request: PublishRequest) -> PublishResult:
         raise NotConfigured(self._not_configured("publishing"))
 
-    def post_exists(self, marker: str) -> PublishResult | bool | None:
-        """Whether a post we sent with `marker` exists: its result, False, or None
-        when the platform cannot tell."""
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | bool | None:
+        """Whether an attempt started at `since` to publish `request` reached the
+        platform: its result, False (it did not), or None (the platform cannot tell).
+        """
         return None
 
     def delete(self, platform_post_id: str) -> None:
@@ -99,6 +118,11 @@ class PlatformAdapter:
 
     def perform_engagement(self, action) -> str | None:
         raise NotConfigured(self._not_configured("engagement"))
+
+    def engagement_exists(self, action, *, since: dt.datetime) -> str | bool | None:
+        """Whether an engagement attempt started at `since` was performed: its
+        platform id (or True), False, or None when the platform cannot tell."""
+        return None
 
     def _not_configured(self, what: str) -> str:
         return (

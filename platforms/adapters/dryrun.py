@@ -34,7 +34,8 @@ class DryRunAdapter(PlatformAdapter):
         )
         return result
 
-    def post_exists(self, marker: str):
+    def post_exists(self, request: PublishRequest, *, since):
+        marker = request.marker
         sent = cache.get(_key(marker))
         if sent is None:
             return False

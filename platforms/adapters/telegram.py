@@ -22,13 +22,15 @@ from platforms.adapters import (
 )
 
 logger = logging.getLogger(__name__)
-CONNECT_TIMEOUT = 5
-READ_TIMEOUT = 20
 CAPTION_LIMIT = 1024
 
 
 class TelegramAdapter(PlatformAdapter):
     platform = "telegram"
+
+    @property
+    def call_timeout(self) -> float:
+        return settings.TELEGRAM_CONNECT_TIMEOUT + settings.TELEGRAM_READ_TIMEOUT
 
     def _credentials(self) -> tuple[str, str]:
         data = self.account.auth_data or {}
@@ -47,15 +49,19 @@ class TelegramAdapter(PlatformAdapter):
     def _call(self, method: str, *, data: dict, files: dict | None = None) -> dict:
         token, _ = self._credentials()
         url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}"
+        read_timeout = settings.TELEGRAM_READ_TIMEOUT
         try:
             response = requests.post(
-                url, data=data, files=files, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+                url,
+                data=data,
+                files=files,
+                timeout=(settings.TELEGRAM_CONNECT_TIMEOUT, read_timeout),
             )
         except requests.ConnectTimeout:
             raise AdapterError(f"Telegram {method}: connection timed out") from None
         except requests.ReadTimeout:
             raise OutcomeUnknown(
-                f"Telegram {method}: no answer in {READ_TIMEOUT} s"
+                f"Telegram {method}: no answer in {read_timeout:g} s"
             ) from None
         except requests.ConnectionError as exc:
             # refused before anything was sent: safe to retry; otherwise the
@@ -109,7 +115,7 @@ class TelegramAdapter(PlatformAdapter):
         url = f"https://t.me/{username}/{message_id}" if username else None
         return PublishResult(platform_post_id=f"{chat_id}:{message_id}", url=url)
 
-    def post_exists(self, marker: str):
+    def post_exists(self, request: PublishRequest, *, since):
         # A bot cannot list a chat's messages: Telegram cannot tell.
         return None
 

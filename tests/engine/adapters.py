@@ -37,15 +37,15 @@ class BlindTimeoutAdapter(PlatformAdapter):
         SENT.append(request.marker)
         raise OutcomeUnknown("no answer in 20 s")
 
-    def post_exists(self, marker):
+    def post_exists(self, request, *, since):
         return None
 
 
 class SeeingTimeoutAdapter(BlindTimeoutAdapter):
     """Times out after sending, but can look the post up afterwards."""
 
-    def post_exists(self, marker):
-        return PublishResult(platform_post_id=f"seen-{marker}")
+    def post_exists(self, request, *, since):
+        return PublishResult(platform_post_id=f"seen-{request.marker}")
 
 
 class SameIdAdapter(PlatformAdapter):

@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from platforms import adapters as base
-from platforms.adapters import telegram
 from platforms.adapters.telegram import TelegramAdapter
 from platforms.models import PlatformAccount, ScheduledPost
 from platforms.publishing import publish_due_posts
@@ -103,10 +102,8 @@ def test_400_fails_with_telegrams_reason(fake, telegram_post):
     )
 
 
-def test_a_timeout_is_outcome_unknown_and_never_resent(
-    fake, telegram_post, monkeypatch
-):
-    monkeypatch.setattr(telegram, "READ_TIMEOUT", 0.3)
+def test_a_timeout_is_outcome_unknown_and_never_resent(fake, telegram_post, settings):
+    settings.TELEGRAM_READ_TIMEOUT = 0.3
     fake.mode = "slow"
     fake.slow_seconds = 1.0
     publish_due_posts(now=later())
