@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from automation.models import AutomationRule
 from config.celery import app as celery_app
+from content.media_paths import media_path_problem
 from content.models import Content, ContentGeneration
 from logs.services import system_log_write
 from platforms.models import Platform, PlatformAccount, ScheduledPost
@@ -535,10 +536,34 @@ def pick_content(rule, *, prefer=()) -> Content | None:
         .select_for_update(skip_locked=True, of=("self",))
     )
     if prefer:
-        chosen = qs.filter(pk__in=list(prefer)).first()
+        chosen = _first_safe(qs.filter(pk__in=list(prefer)))
         if chosen is not None:
             return chosen
-    return qs.first()
+    return _first_safe(qs)
+
+
+def _first_safe(qs, *, tries: int = 20) -> Content | None:
+    """The first row whose file stays inside MEDIA_ROOT.
+
+    A row written around validation (plain SQL) with an unsafe path is skipped
+    and logged, never scheduled: one query per unsafe row met, so normally one.
+    """
+    skipped = []
+    for _ in range(tries):
+        content = qs.exclude(pk__in=skipped).first() if skipped else qs.first()
+        if content is None or not content.file_path:
+            return content
+        problem = media_path_problem(content.file_path)
+        if problem is None:
+            return content
+        logger.warning(
+            "content %s not scheduled, its file path is unsafe: %s",
+            content.pk,
+            problem,
+            extra={"character_id": content.character_id},
+        )
+        skipped.append(content.pk)
+    return None
 
 
 def _no_content_reason(rule) -> str:

@@ -18,6 +18,7 @@ from config.fields import (
     uuid_pk,
     validate_timezone,
 )
+from content.media_paths import validate_media_path
 
 
 class CharacterQuerySet(models.QuerySet):
@@ -279,7 +280,10 @@ class CharacterAppearance(models.Model):
     face_reference_image_url = models.TextField(
         null=True, blank=True, validators=[URLValidator()]
     )
-    face_reference_image_path = models.TextField(null=True, blank=True)
+    # relative to MEDIA_ROOT (content.media_paths), like content files
+    face_reference_image_path = models.TextField(
+        null=True, blank=True, validators=[validate_media_path]
+    )
     face_consistency_method = models.CharField(
         max_length=50,
         choices=FaceConsistencyMethod.choices,

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -12,6 +11,7 @@ import logs.api.urls  # noqa: F401
 import platforms.api.urls  # noqa: F401
 from config.api import router
 from config.health import health
+from content.views import media_file
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,7 +23,6 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema"),
         name="swagger-ui",
     ),
+    # staff only, every path resolved inside MEDIA_ROOT (content.media_paths)
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_file, name="media"),
 ]
-
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

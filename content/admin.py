@@ -15,6 +15,7 @@ from config.admin_site import (
     report,
     selected_count,
 )
+from content.media_paths import media_path_problem
 from content.models import Content, ContentGeneration
 from content.services import (
     content_approve,
@@ -191,13 +192,16 @@ class ContentAdmin(BigTableAdmin):
 
     @staticmethod
     def image_url(obj) -> str | None:
+        """A URL for the preview: a stored path only when it stays in MEDIA_ROOT."""
         if obj.content_type != Content.ContentType.IMAGE:
             return None
-        if obj.thumbnail_url or obj.thumbnail_path:
-            return obj.thumbnail_url or default_storage.url(obj.thumbnail_path)
-        if obj.file_path:
-            # file_path is relative to MEDIA_ROOT.
-            return default_storage.url(obj.file_path)
+        if obj.thumbnail_url:
+            return obj.thumbnail_url
+        for path in (obj.thumbnail_path, obj.file_path):
+            if path and media_path_problem(path) is None:
+                return default_storage.url(path)
+        if obj.thumbnail_path or obj.file_path:
+            return None  # unsafe stored paths: no preview (preview says why)
         return obj.file_url
 
     @admin.display(description="File")
@@ -218,6 +222,9 @@ class ContentAdmin(BigTableAdmin):
     @admin.display(description="Preview")
     def preview(self, obj):
         url = self.image_url(obj)
+        problem = media_path_problem(obj.file_path) if obj.file_path else None
+        if problem:
+            return format_html("No preview: {}", problem)
         if url:
             return format_html(
                 '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="{1}" '

@@ -75,6 +75,19 @@ class GeneratedImage:
     mime_type: str = "image/png"
     extension: str = "png"
 
+    def __post_init__(self):
+        # the extension becomes part of a file name under MEDIA_ROOT
+        # (content.generation): a backend's answer never picks the folder
+        if not (
+            isinstance(self.extension, str)
+            and 1 <= len(self.extension) <= 8
+            and self.extension.isascii()
+            and self.extension.isalnum()
+        ):
+            raise Unsupported(
+                f"The backend returned an unusable file extension {self.extension!r}."
+            )
+
 
 class GenerationBackend:
     """The interface every generator implements."""

@@ -19,6 +19,7 @@ from config.fields import (
     updated_at,
     uuid_pk,
 )
+from content.media_paths import validate_media_path
 
 
 class ContentContentType(models.TextChoices):
@@ -54,9 +55,12 @@ class Content(models.Model):
     content_category = models.CharField(max_length=50, null=True, blank=True)
     is_nsfw = models.BooleanField(**defaulted(False))
     file_url = models.TextField(null=True, blank=True, validators=[URLValidator()])
-    file_path = models.TextField()
+    # relative to MEDIA_ROOT; resolved through content.media_paths before any read
+    file_path = models.TextField(validators=[validate_media_path])
     thumbnail_url = models.TextField(null=True, blank=True, validators=[URLValidator()])
-    thumbnail_path = models.TextField(null=True, blank=True)
+    thumbnail_path = models.TextField(
+        null=True, blank=True, validators=[validate_media_path]
+    )
     file_size = models.BigIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )

@@ -20,7 +20,6 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,6 +27,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from automation.engine import emit
+from content.media_paths import media_path_problem, resolve_media_path
 from content.models import Content
 from platforms.adapters import (
     AdapterError,
@@ -120,7 +120,8 @@ def _request_for(sp: ScheduledPost) -> PublishRequest:
     if sp.content is not None:
         media_type = sp.content.content_type
         if sp.content.file_path:
-            media_path = str(Path(settings.MEDIA_ROOT) / sp.content.file_path)
+            # refused by _refusal first; raises UnsafeMediaPath if it got here
+            media_path = str(resolve_media_path(sp.content.file_path))
     return PublishRequest(
         marker=str(sp.pk),
         caption=sp.caption or "",
@@ -141,6 +142,12 @@ def _refusal(sp: ScheduledPost) -> str | None:
         and sp.content.approval_status == Content.ApprovalStatus.APPROVED
     ):
         return f"Content {sp.content_id} is not approved ({sp.content.approval_status}); only approved content is published."
+    if sp.content is not None and sp.content.file_path:
+        problem = media_path_problem(sp.content.file_path)
+        if problem:
+            return (
+                f"Content {sp.content_id} has an unsafe file path, not sent: {problem}"
+            )
     if not account.auto_posting_enabled:
         return "Auto-posting is disabled on this account."
     if account.connection_status == CS.DISCONNECTED:

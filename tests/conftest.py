@@ -24,3 +24,40 @@ def account(db, character):
     from tests.factories import PlatformAccountFactory
 
     return PlatformAccountFactory(character=character, platform="instagram")
+
+
+SECRET_BYTES = b"SECRET-outside-media-root"
+
+
+@pytest.fixture
+def media_root(tmp_path, settings):
+    """A MEDIA_ROOT with a safe image, and ways out of it to be refused.
+
+    Outside the root: `outside/secret.png` (SECRET_BYTES). Inside: `ok/real.png`,
+    `escape.png` (a symlink to the secret), `linkdir` (a symlink to `outside`).
+    Returns (root, secret path).
+    """
+    root = tmp_path / "media"
+    (root / "ok").mkdir(parents=True)
+    (root / "ok" / "real.png").write_bytes(b"\x89PNG safe image bytes")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.png"
+    secret.write_bytes(SECRET_BYTES)
+    (root / "escape.png").symlink_to(secret)
+    (root / "linkdir").symlink_to(outside, target_is_directory=True)
+    settings.MEDIA_ROOT = root
+    return root, secret
+
+
+# Every way a stored path could leave MEDIA_ROOT (with the fixture above).
+UNSAFE_MEDIA_PATHS = [
+    "../outside/secret.png",
+    "ok/../../outside/secret.png",
+    "/etc/passwd",
+    "escape.png",
+    "linkdir/secret.png",
+    "ok/real.png\x00.txt",
+    "ok\\..\\..\\outside\\secret.png",
+    "~/secret.png",
+]
