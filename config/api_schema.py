@@ -1,6 +1,7 @@
 """The API's OpenAPI AutoSchema (apart from config.api: DRF imports it while
 rest_framework.generics is still loading)."""
 
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.openapi import AutoSchema as DrfSpectacularAutoSchema
 from rest_framework import serializers
 
@@ -45,3 +46,10 @@ class AutoSchema(DrfSpectacularAutoSchema):
             responses[code] = self._get_response_for_code(ErrorSerializer, code)
             responses[code]["description"] = description
         return responses
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The project's knox token class in the schema (`Authorization: Token …`)."""
+
+    target_class = "config.api_auth.TokenAuthentication"
+    name = "tokenAuth"

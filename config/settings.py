@@ -6,6 +6,7 @@ only by environment variables: DEBUG defaults to off, and with DEBUG off a real
 SECRET_KEY and CRYPTOGRAPHY_KEY are required at start-up.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -67,7 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens stored hashed, with expiry (config/api_auth.py)
+    "knox",
     "django_filters",
     "drf_spectacular",
     # Swagger UI served from our static files: no CDN (the machines are offline)
@@ -251,7 +253,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.api_auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Authenticated, and Django model permissions (view_* for reads) so that the
@@ -272,6 +274,15 @@ REST_FRAMEWORK = {
     # Throttle counters live in the default cache (Redis).
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="2000/min")},
+}
+# API tokens (django-rest-knox): a new token lives API_TOKEN_TTL_DAYS days
+# (0: until revoked). Only a digest is stored; the token is shown once.
+_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(days=_TOKEN_TTL_DAYS) if _TOKEN_TTL_DAYS else None,
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", default=20),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AInfluencer back-office API",

@@ -10,12 +10,19 @@ import content.api.urls  # noqa: F401
 import logs.api.urls  # noqa: F401
 import platforms.api.urls  # noqa: F401
 from config.api import router
+from config.api_tokens import RevokeAllTokensView, RevokeTokenView
 from config.health import health
 from content.views import media_file
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("api/v1/auth/revoke/", RevokeTokenView.as_view(), name="token-revoke"),
+    path(
+        "api/v1/auth/revoke-all/",
+        RevokeAllTokensView.as_view(),
+        name="token-revoke-all",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -19,6 +19,7 @@ from config.admin_site import (
 )
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.services import (
+    CREDENTIALS_PERMISSION,
     engagement_actions_cancel,
     engagement_actions_retry,
     platform_account_set_credentials,
@@ -30,8 +31,6 @@ from platforms.services import (
     scheduled_posts_reschedule,
     scheduled_posts_retry,
 )
-
-CREDENTIALS_PERMISSION = "platforms.manage_credentials"
 
 
 def short(text, length=60) -> str:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ COMPONENT = "platform_service"
 SP = ScheduledPost.Status
 EA = EngagementAction.Status
 CS = PlatformAccount.ConnectionStatus
+CREDENTIALS_PERMISSION = "platforms.manage_credentials"
 
 
 def scheduled_posts_cancel(*, queryset, actor=None) -> int:
@@ -129,7 +131,15 @@ def platform_accounts_mark_resync(*, queryset, actor=None) -> int:
 def platform_account_set_credentials(
     *, account: PlatformAccount, auth_data: dict | None, actor=None
 ) -> PlatformAccount:
-    """Replace an account's credentials and write an audit row (never the secret)."""
+    """Replace an account's credentials and write an audit row (never the secret).
+
+    A user `actor` needs manage_credentials (clearing too); None is the system
+    (a management command, a task).
+    """
+    if actor is not None and not actor.has_perm(CREDENTIALS_PERMISSION):
+        raise PermissionDenied(
+            "Setting or clearing credentials needs manage_credentials."
+        )
     account.auth_data = auth_data
     account.save(update_fields=["auth_data", "updated_at"])
     system_log_write(

@@ -4,7 +4,10 @@ from rest_framework import serializers
 from characters.models import Character
 from config.api import FullCleanModelSerializer
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
-from platforms.services import platform_account_set_credentials
+from platforms.services import (
+    CREDENTIALS_PERMISSION,
+    platform_account_set_credentials,
+)
 
 
 class CharacterFieldMixin(serializers.Serializer):
@@ -23,15 +26,15 @@ class PlatformAccountSerializer(CharacterFieldMixin, FullCleanModelSerializer):
         fields = "__all__"
 
     def validate_auth_data(self, value):
+        # Any write of auth_data, null (clearing) included, needs the permission.
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not user.has_perm(CREDENTIALS_PERMISSION):
+            raise serializers.ValidationError(
+                "You do not have permission to set or clear credentials."
+            )
         if value is not None and not isinstance(value, dict):
             raise serializers.ValidationError("auth_data must be a JSON object.")
-        if value is not None:
-            request = self.context.get("request")
-            user = getattr(request, "user", None)
-            if user is None or not user.has_perm("platforms.manage_credentials"):
-                raise serializers.ValidationError(
-                    "You do not have permission to set credentials."
-                )
         return value
 
     def validate(self, attrs):

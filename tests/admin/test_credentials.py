@@ -213,3 +213,35 @@ def test_operator_neither_sees_nor_sets_credentials(operator_client, secret_acco
     secret_account.refresh_from_db()
     assert secret_account.auth_data["access_token"] == SECRET
     assert not SystemLog.objects.filter(component="credentials").exists()
+
+
+def test_an_operator_cannot_clear_credentials_with_a_crafted_post(
+    operator_client, secret_account
+):
+    response = operator_client.post(
+        change_url(secret_account), form_data(secret_account, clear_credentials="on")
+    )
+    assert response.status_code == 302
+    secret_account.refresh_from_db()
+    assert secret_account.auth_data["access_token"] == SECRET
+
+
+@pytest.mark.parametrize(
+    "action", ["disconnect", "mark_resync", "resume_publishing", "delete_selected"]
+)
+def test_no_bulk_action_of_an_operator_touches_credentials(
+    operator_client, secret_account, action
+):
+    response = operator_client.post(
+        reverse("admin:platforms_platformaccount_changelist"),
+        {
+            "action": action,
+            "_selected_action": [str(secret_account.pk)],
+            "post": "yes",
+            "clear_credentials": "on",
+            "auth_data": "",
+        },
+    )
+    assert response.status_code in (200, 302)
+    secret_account.refresh_from_db()
+    assert secret_account.auth_data["access_token"] == SECRET

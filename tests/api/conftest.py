@@ -1,16 +1,15 @@
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.permissions import ADMINISTRATORS, ANALYSTS, OPERATORS
-from tests.factories import UserFactory
+from tests.factories import UserFactory, api_token_for
 
 
 def _client_for(group_name):
     user = UserFactory(groups=[Group.objects.get(name=group_name)])
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     client.user = user
     return client
 

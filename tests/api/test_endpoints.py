@@ -16,6 +16,7 @@ from tests.factories import (
     PlatformAccountFactory,
     ScheduledPostFactory,
     UserFactory,
+    api_token_for,
 )
 
 pytestmark = pytest.mark.django_db
@@ -240,13 +241,10 @@ def test_an_operators_token_read_of_a_character_is_three_queries_then_cached(
     counts; the second read comes from the Redis cache (permissions too), so it
     costs the token's query only."""
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
     user = UserFactory(groups=[Group.objects.get(name="Operators")])
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}"
-    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     url = f"/api/v1/characters/{character.pk}/"
     with django_assert_num_queries(3):
         assert client.get(url).status_code == 200
@@ -344,14 +342,11 @@ def test_big_tables_sort_only_by_indexed_columns(admin_api):
 def test_a_revoked_permission_takes_effect_on_the_next_request(character):
     """Permissions are cached in Redis; any change to groups makes them stale."""
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
 
     operators = Group.objects.get(name="Operators")
     user = UserFactory(groups=[operators])
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}"
-    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     url = f"/api/v1/characters/{character.pk}/"
     assert client.get(url).status_code == 200  # permissions now cached
     user.groups.remove(operators)

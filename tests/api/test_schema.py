@@ -8,7 +8,6 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,6 +21,7 @@ from tests.factories import (
     ContentFactory,
     ScheduledPostFactory,
     UserFactory,
+    api_token_for,
 )
 
 
@@ -80,7 +80,7 @@ CHECKS = [
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server):
     """A real server on loopback, a real token, a bounded number of examples."""
     user = UserFactory(groups=[Group.objects.get(name=ADMINISTRATORS)])
-    token = Token.objects.create(user=user).key
+    token = api_token_for(user)
     headers = {"Authorization": f"Token {token}"}
     for _ in range(3):
         ScheduledPostFactory()

@@ -16,9 +16,10 @@ from tests.factories.platforms import (
     PostFactory,
     ScheduledPostFactory,
 )
-from tests.factories.users import UserFactory
+from tests.factories.users import UserFactory, api_token_for
 
 __all__ = [
+    "api_token_for",
     "BareCharacterFactory",
     "AnalyticsFactory",
     "AutomationRuleFactory",

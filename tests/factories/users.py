@@ -19,3 +19,10 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(*extracted)
         if create:
             self.save()
+
+
+def api_token_for(user) -> str:
+    """A new API token (knox, stored hashed) for `user`: the plaintext, once."""
+    from config.api_tokens import api_token_create
+
+    return api_token_create(user=user)[1]

@@ -85,6 +85,63 @@ def test_readonly_role_can_read_and_cannot_write(roles):
     assert type(character).objects.filter(pk=character.pk).exists()
 
 
+SECRET_TABLES = [
+    "auth_user",
+    "auth_user_groups",
+    "django_session",
+    "django_admin_log",
+    "knox_authtoken",
+    "django_celery_beat_periodictask",
+]
+
+
+def test_readonly_role_reads_domain_tables_but_no_secrets(roles):
+    app, readonly = roles
+    factories.PlatformAccountFactory(auth_data={"token": "secret-token"})
+    factories.UserFactory(username="someone")
+    call_command(
+        "create_db_roles",
+        "--app-role",
+        app,
+        "--readonly-role",
+        readonly,
+        stdout=io.StringIO(),
+    )
+    with _connect(readonly, "ro-password-for-tests") as conn:
+        for table in ("characters", "content", "scheduled_posts", "analytics"):
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        row = conn.execute(
+            "SELECT platform, follower_count FROM platform_accounts"
+        ).fetchone()
+        assert row is not None
+        for query in [
+            *(f"SELECT * FROM {table}" for table in SECRET_TABLES),
+            "SELECT auth_data FROM platform_accounts",
+            "SELECT * FROM platform_accounts",
+        ]:
+            with pytest.raises(
+                psycopg.errors.InsufficientPrivilege, match="permission denied"
+            ):
+                conn.execute(query)
+
+
+def test_a_table_created_later_is_not_readable_by_default(roles):
+    app, readonly = roles
+    args = ("create_db_roles", "--app-role", app, "--readonly-role", readonly)
+    call_command(*args, stdout=io.StringIO())
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE later_secret_table (id int)")
+    try:
+        with (
+            _connect(readonly, "ro-password-for-tests") as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute("SELECT * FROM later_secret_table")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE later_secret_table")
+
+
 def test_app_role_writes_rows_but_has_no_ddl(roles):
     app, readonly = roles
     call_command(

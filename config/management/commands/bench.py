@@ -376,7 +376,6 @@ class Command(BaseCommand):
         return page
 
     def bench_api(self) -> list[Result]:
-        from rest_framework.authtoken.models import Token
         from rest_framework.test import APIClient
 
         from characters.selectors import character_cache_invalidate
@@ -384,9 +383,12 @@ class Command(BaseCommand):
 
         character = self.ids["character"]
         user = self._bench_user("bench-api", group=ADMINISTRATORS)
-        token, _ = Token.objects.get_or_create(user=user)
+        from config.api_tokens import api_token_create, api_tokens_revoke
+
+        api_tokens_revoke(user=user)
+        _, token = api_token_create(user=user)
         client = APIClient(HTTP_HOST=self._http_host())
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         since = (timezone.localdate() - dt.timedelta(days=90)).isoformat()
         cases = [
             (

@@ -55,29 +55,84 @@ def grant_app(cursor, database: str, name: str) -> None:
         )
 
 
+# The apps whose tables the read-only (analytics) role may read. Never auth,
+# sessions, tokens, Celery's tables or the audit trail's context.
+READONLY_APPS = (
+    "characters",
+    "content",
+    "platforms",
+    "automation",
+    "analytics",
+    "logs",
+)
+# Columns it may never read, even inside a readable table.
+SECRET_COLUMNS = {"platform_accounts": {"auth_data"}}
+
+
+def readonly_tables() -> dict[str, list[str] | None]:
+    """{table: readable columns, or None for all} for the read-only role."""
+    from django.apps import apps
+
+    tables: dict[str, list[str] | None] = {}
+    for label in READONLY_APPS:
+        for model in apps.get_app_config(label).get_models():
+            if model._meta.proxy or not model._meta.managed:
+                continue
+            table = model._meta.db_table
+            secret = SECRET_COLUMNS.get(table)
+            tables[table] = (
+                [
+                    f.column
+                    for f in model._meta.concrete_fields
+                    if f.column not in secret
+                ]
+                if secret
+                else None
+            )
+    return tables
+
+
 def grant_readonly(cursor, database: str, name: str) -> None:
     role, db = sql.Identifier(name), sql.Identifier(database)
+
+    def run(statement, **parts):
+        cursor.execute(
+            sql.SQL(statement)
+            .format(db=db, role=role, **parts)
+            .as_string(cursor.connection)
+        )
+
     for statement in (
         "GRANT CONNECT ON DATABASE {db} TO {role}",
         "REVOKE CREATE, TEMPORARY ON DATABASE {db} FROM {role}",
         "GRANT USAGE ON SCHEMA public TO {role}",
         "REVOKE CREATE ON SCHEMA public FROM {role}",
-        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {role}",
-        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
-        "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role}",
+        # Start from nothing (earlier versions granted every table, and every
+        # future one by default): then the domain tables, one by one.
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
+        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {role}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM {role}",
         # Belt and braces: its sessions start read-only.
         "ALTER ROLE {role} SET default_transaction_read_only = on",
     ):
-        cursor.execute(
-            sql.SQL(statement).format(db=db, role=role).as_string(cursor.connection)
-        )
+        run(statement)
+    for table, columns in readonly_tables().items():
+        if columns is None:
+            run("GRANT SELECT ON {table} TO {role}", table=sql.Identifier(table))
+        else:
+            run(
+                "GRANT SELECT ({columns}) ON {table} TO {role}",
+                table=sql.Identifier(table),
+                columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            )
 
 
 class Command(BaseCommand):
     help = (
         "Create or update the application role (read/write on the project's "
-        "tables and sequences, no DDL) and the read-only analytics role. "
+        "tables and sequences, no DDL) and the read-only analytics role (the "
+        "domain tables only: no users, sessions, tokens or credentials). "
         "Passwords come from APP_DB_PASSWORD and READONLY_DB_PASSWORD."
     )
 
