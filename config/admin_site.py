@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from config.json_limits import LimitedJSONField
 from config.paginators import EstimatedCountPaginator
 
 # The stock site, named for what it is. There is no public site to "view".
@@ -48,6 +49,8 @@ def without_fields(fieldsets, names=NOT_ON_ADD) -> list:
 # Text columns hold prompts and paths, not essays: smaller boxes by default.
 FORMFIELD_OVERRIDES = {
     models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 80})},
+    # deep JSON is a form error, not a RecursionError (config.json_limits)
+    models.JSONField: {"form_class": LimitedJSONField},
 }
 
 

@@ -3,11 +3,13 @@ pagination classes and the exception handler."""
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.serializers import raise_errors_on_nested_writes
+from rest_framework.utils import model_meta
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.api_pagination import CreatedCursorPagination, StandardPagination
@@ -53,6 +55,9 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         try:
             instance.full_clean(exclude=self._clean_exclude())
         except DjangoValidationError as exc:
+            if existing is not None and not self._still_exists(existing):
+                # deleted while this request ran (its parent's cascade, maybe)
+                raise NotFound("This row was deleted meanwhile.") from None
             raise django_errors_to_drf(exc) from exc
         return attrs
 
@@ -69,8 +74,34 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         except ObjectDoesNotExist:
             return None
 
+    @staticmethod
+    def _still_exists(instance) -> bool:
+        return type(instance)._base_manager.filter(pk=instance.pk).exists()
+
     def _model_fields(self):
         return {f.name for f in self.Meta.model._meta.concrete_fields}
+
+    def update(self, instance, validated_data):
+        """DRF's update, but an UPDATE that finds no row (deleted meanwhile) is a
+        404: a plain save() would INSERT the deleted row again."""
+        raise_errors_on_nested_writes("update", self, validated_data)
+        info = model_meta.get_field_info(instance)
+        m2m = []
+        for attr, value in validated_data.items():
+            if attr in info.relations and info.relations[attr].to_many:
+                m2m.append((attr, value))
+            else:
+                setattr(instance, attr, value)
+        try:
+            with transaction.atomic():  # a savepoint: the caller's transaction lives on
+                instance.save(force_update=True)
+        except DatabaseError as exc:
+            if "did not affect any rows" not in str(exc):
+                raise
+            raise NotFound("This row was deleted meanwhile.") from None
+        for attr, value in m2m:
+            getattr(instance, attr).set(value)
+        return instance
 
     def _clean_exclude(self):
         return []
@@ -84,6 +115,16 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, DjangoValidationError):
         exc = django_errors_to_drf(exc)
+    if isinstance(exc, ObjectDoesNotExist):
+        # a related row vanished between reading and writing (a concurrent delete)
+        return Response(
+            {
+                "detail": "A row this change depends on was deleted meanwhile; "
+                "reload and try again.",
+                "code": "conflict",
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, DataError):
         # a value PostgreSQL cannot hold (validation should have caught it)
         return Response(

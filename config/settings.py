@@ -249,6 +249,8 @@ BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 DBBACKUP_SEND_EMAIL = False
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# JSON from outside (API bodies, admin JSON fields) nested deeper is refused (400).
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -266,7 +268,8 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a nesting limit (JSON_MAX_DEPTH) and the size limit
+    "DEFAULT_PARSER_CLASSES": ["config.api_parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.api_schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "config.api_pagination.StandardPagination",
     "PAGE_SIZE": 50,

@@ -17,6 +17,7 @@ from config.admin_site import (
     selected_count,
     without_fields,
 )
+from config.json_limits import LimitedJSONField
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.services import (
     CREDENTIALS_PERMISSION,
@@ -60,7 +61,7 @@ class PlatformAccountForm(forms.ModelForm):
 class CredentialsForm(PlatformAccountForm):
     """The account form with the write-only credential fields."""
 
-    new_credentials = forms.JSONField(
+    new_credentials = LimitedJSONField(
         required=False,
         label="Replace credentials",
         widget=WriteOnlyTextarea(

@@ -55,7 +55,10 @@ def account_consistency_clean(obj, *, check_platform: bool) -> None:
     account_id = getattr(obj, "platform_account_id", None)
     if account_id is None:
         return
-    account = obj.platform_account
+    try:
+        account = obj.platform_account
+    except PlatformAccount.DoesNotExist:
+        return  # deleted meanwhile: the field's own validation says so
     errors = {}
     if obj.character_id and account.character_id != obj.character_id:
         errors["platform_account"] = "This account belongs to another character."

@@ -176,3 +176,24 @@ def test_the_character_page_links_to_scheduling_a_post(administrator_client, cha
         reverse("admin:characters_character_change", args=[character.pk])
     ).content.decode()
     assert f"/admin/platforms/scheduledpost/add/?character={character.pk}" in page
+
+
+def test_deeply_nested_json_in_an_admin_field_is_a_form_error(
+    administrator_client, character
+):
+    deep = "[" * 3000 + "]" * 3000
+    response = administrator_client.post(
+        reverse("admin:content_contentgeneration_add"),
+        {
+            "character": str(character.pk),
+            "job_type": "image",
+            "priority": "5",
+            "batch_size": "1",
+            "max_retries": "3",
+            "prompt": "x",
+            "generation_settings": deep,
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "nested more than" in errors["generation_settings"][0]
