@@ -154,6 +154,13 @@ def exception_handler(exc, context):
     return response
 
 
+def api_not_found(request, *args, **kwargs):
+    """Every unknown URL under /api/ (a non-UUID id, a typo): JSON, like the API."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=False, max_length=5000)
 

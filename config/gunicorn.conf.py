@@ -18,7 +18,14 @@ max_requests_jitter = 100
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# The TLS-terminating proxy in front sets X-Forwarded-Proto; trust it only from
-# the addresses given (the compose network by default).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# The TLS-terminating proxy in front sets X-Forwarded-Proto (and -For); those
+# headers are believed only from the proxy's own addresses: FORWARDED_ALLOW_IPS,
+# comma-separated (loopback by default, for a proxy on the same host). Never
+# "*": any client could then claim to be on HTTPS or any address.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+if forwarded_allow_ips.strip() == "*":
+    raise RuntimeError(
+        "FORWARDED_ALLOW_IPS='*' trusts forwarded headers from any client: "
+        "set it to the reverse proxy's address(es)."
+    )
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import analytics.api.urls  # noqa: F401  (each module registers on the router)
 import automation.api.urls  # noqa: F401
@@ -9,7 +9,7 @@ import characters.api.urls  # noqa: F401
 import content.api.urls  # noqa: F401
 import logs.api.urls  # noqa: F401
 import platforms.api.urls  # noqa: F401
-from config.api import router
+from config.api import api_not_found, router
 from config.api_tokens import RevokeAllTokensView, RevokeTokenView
 from config.health import health
 from content.views import media_file
@@ -27,9 +27,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema"),
+        # the split view serves its starter script as a file (no inline script,
+        # so the Content-Security-Policy keeps script-src 'self')
+        SpectacularSwaggerSplitView.as_view(url_name="schema"),
         name="swagger-ui",
     ),
+    # anything else under api/ is the API's JSON 404, not Django's HTML page
+    re_path(r"^api/", api_not_found),
     # staff only, every path resolved inside MEDIA_ROOT (content.media_paths)
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_file, name="media"),
 ]

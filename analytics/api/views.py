@@ -29,6 +29,8 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
     # explicit: only indexed sorts (and no serializer introspection per request)
     ordering_fields = ["metric_date", "created_at"]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    # query parameters besides the filters (config.api_filters); `series` adds bucket
+    extra_query_params: tuple = ()
 
     @extend_schema(
         filters=True,
@@ -47,6 +49,7 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
         methods=["get"],
         filterset_class=AnalyticsSeriesFilterSet,
         pagination_class=None,
+        extra_query_params=("bucket",),
     )
     def series(self, request):
         """Time series of one metric for one character, summed per bucket."""

@@ -166,3 +166,24 @@ def test_celery_app_loads_with_the_nightly_backup_task(production_env):
     )
     # Found by the worker's autodiscovery, under the names beat schedules.
     assert proc.stdout.strip() == "True True", proc.stderr
+
+
+def _gunicorn_settings(monkeypatch, value):
+    import runpy
+
+    if value is None:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    else:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", value)
+    return runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+
+
+def test_gunicorn_trusts_forwarded_headers_only_from_the_proxy(monkeypatch):
+    assert _gunicorn_settings(monkeypatch, None)["forwarded_allow_ips"] == (
+        "127.0.0.1,::1"
+    )
+    assert _gunicorn_settings(monkeypatch, "10.0.0.5")["forwarded_allow_ips"] == (
+        "10.0.0.5"
+    )
+    with pytest.raises(RuntimeError, match="proxy's address"):
+        _gunicorn_settings(monkeypatch, "*")
