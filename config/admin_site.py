@@ -395,7 +395,7 @@ def engine_status(now) -> list[dict]:
     beats = heartbeat.read([p.task for p in tasks])
     rows = []
     for periodic in tasks:
-        hb = beats.get(periodic.task, {})
+        hb = (beats or {}).get(periodic.task, {})
         interval = (
             periodic.schedule.seconds if isinstance(periodic.schedule, Every) else 86400
         )
@@ -403,7 +403,9 @@ def engine_status(now) -> list[dict]:
         sent = _age(hb.get("sent_at"), now)
         # late: nothing finished within three intervals (daily: 26 hours)
         allowed = dt.timedelta(seconds=interval * 3 if interval < 86400 else 93600)
-        if finished is None:
+        if beats is None:
+            health = "unknown (Redis unreachable)"
+        elif finished is None:
             health = "never ran" if sent is None else "queued, not run"
         elif hb.get("state") == "failure":
             health = "failed"

@@ -13,6 +13,8 @@ from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db.models import Q
 
+from config.cache import CacheUnavailable
+
 PERMISSION_CACHE_SECONDS = 300
 VERSION_KEY = "perms:version"
 
@@ -31,6 +33,10 @@ def permissions_changed(**kwargs) -> None:
         cache.incr(VERSION_KEY)
     except ValueError:
         cache.set(VERSION_KEY, 2, timeout=None)
+    except CacheUnavailable:
+        # Redis is down: nothing is cached now; a set cached before the outage
+        # lives at most PERMISSION_CACHE_SECONDS if Redis kept it (docs)
+        pass
 
 
 class OneQueryModelBackend(ModelBackend):

@@ -37,11 +37,16 @@ def beat(task: str, **fields) -> None:
         logger.debug("heartbeat for %s not recorded", task, exc_info=True)
 
 
-def read(tasks: list[str]) -> dict[str, dict]:
+def read(tasks: list[str]) -> dict[str, dict] | None:
+    """The tasks' heartbeats, or None when Redis cannot tell (the dashboard
+    then shows the engine as "unknown", not as "never ran")."""
+    from config.cache import strict
+
     try:
-        found = cache.get_many([key(t) for t in tasks])
+        with strict():
+            found = cache.get_many([key(t) for t in tasks])
     except Exception:  # noqa: BLE001 - the dashboard shows "unknown" instead
-        return {}
+        return None
     return {k.removeprefix(PREFIX): v for k, v in found.items()}
 
 

@@ -157,14 +157,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0" if DEBUG else "")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set when DEBUG is off.")
+# Fails open (config/cache.py): with Redis down, reads are "not cached" and the
+# site keeps answering; short socket timeouts bound what an outage costs.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.FailOpenRedisCache",
         "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="ainfluencer"),
         "TIMEOUT": 300,
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+            "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
+        },
     }
 }
+# after a failed call, a process leaves Redis alone this long before trying again
+REDIS_OUTAGE_RETRY_SECONDS = env.float("REDIS_OUTAGE_RETRY_SECONDS", default=5.0)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
@@ -277,8 +285,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.api_pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    # Throttle counters live in the default cache (Redis).
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Throttle counters live in Redis: one atomic script per request, failing
+    # open when Redis is down (config/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.AtomicUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="2000/min")},
 }
 # API tokens (django-rest-knox): a new token lives API_TOKEN_TTL_DAYS days
