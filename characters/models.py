@@ -69,7 +69,10 @@ class Character(models.Model):
     profile_image_url = models.TextField(
         null=True, blank=True, validators=[URLValidator()]
     )
-    profile_image_path = models.TextField(null=True, blank=True)
+    # relative to MEDIA_ROOT (content.media_paths)
+    profile_image_path = models.TextField(
+        null=True, blank=True, validators=[validate_media_path]
+    )
     status = models.CharField(
         max_length=20, choices=Status.choices, **defaulted(Status.ACTIVE)
     )

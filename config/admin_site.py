@@ -66,6 +66,25 @@ class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
     """Base of every ModelAdmin of the project."""
 
     formfield_overrides = FORMFIELD_OVERRIDES
+    object_history_template = "admin/audit_history.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        """History: the row's audit trail (for those who may read it) above
+        Django's admin log, which only knows about changes made in the admin."""
+        from django.contrib.admin.utils import unquote
+
+        from logs.audit import event_model_for, object_history
+
+        extra = {"audit_events": None}
+        if event_model_for(self.model) is not None and request.user.has_perm(
+            "logs.read_audit_trail"
+        ):
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                extra["audit_events"] = object_history(obj)
+        return super().history_view(
+            request, object_id, {**extra, **(extra_context or {})}
+        )
 
 
 class BigTableAdmin(ProjectAdmin):

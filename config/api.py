@@ -38,11 +38,16 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         attrs = super().validate(attrs)
         model = self.Meta.model
         existing = self._existing_instance()
+        # A field the view deferred (platform accounts' encrypted auth_data) is
+        # neither loaded (decrypted) nor validated here: loading it would make
+        # the update save it again, re-encrypted, as if it had changed.
+        deferred = existing.get_deferred_fields() if existing is not None else set()
         if existing is not None:
             instance = model(
                 **{
                     f.attname: getattr(existing, f.attname)
                     for f in model._meta.concrete_fields
+                    if f.attname not in deferred
                 }
             )
             instance._state.adding = False
@@ -53,7 +58,9 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             if field is not None and not field.many_to_many:
                 setattr(instance, key, value)
         try:
-            instance.full_clean(exclude=self._clean_exclude())
+            instance.full_clean(
+                exclude=[*self._clean_exclude(), *(deferred - set(attrs))]
+            )
         except DjangoValidationError as exc:
             if existing is not None and not self._still_exists(existing):
                 # deleted while this request ran (its parent's cascade, maybe)

@@ -84,6 +84,18 @@ PERIODIC_TASKS = [
         Daily(3, 30),
         "Deletes system logs older than SYSTEM_LOG_RETENTION_DAYS in batches.",
     ),
+    Periodic(
+        "audit retention",
+        "logs.tasks.purge_old_audit_events",
+        Daily(3, 45),
+        "Deletes audit events older than AUDIT_RETENTION_DAYS (0: keeps them all).",
+    ),
+    Periodic(
+        "expired API tokens",
+        "config.tasks.prune_expired_api_tokens",
+        Daily(4, 0),
+        "Deletes API tokens past their expiry (they are refused anyway).",
+    ),
 ]
 
 

@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "dbbackup",
+    # the audit trail: triggers (pgtrigger) write event rows (pghistory)
+    "pgtrigger",
+    "pghistory",
     *PROJECT_APPS,
 ]
 
@@ -86,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # the audit trail's context for writes: door, user, request (logs/audit.py)
+    "logs.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY below)
@@ -402,6 +407,8 @@ LOGGING = {
 
 # --- Project settings ----------------------------------------------------------
 SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
+# The audit trail (audit_* tables) has its own retention: 0 keeps it forever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
 # The stuck-work detector flags scheduled posts due longer than this.
 STUCK_POST_MINUTES = env.int("STUCK_POST_MINUTES", default=10)
 

@@ -89,3 +89,15 @@ def db_maintenance() -> dict:
     from config.management.commands.db_maintenance import maintain
 
     return maintain()
+
+
+@shared_task(
+    name="config.tasks.prune_expired_api_tokens",
+    acks_late=True,  # idempotent
+    soft_time_limit=120,
+    time_limit=150,
+)
+def prune_expired_api_tokens() -> dict:
+    from config.api_tokens import api_tokens_prune
+
+    return {"rows": api_tokens_prune()}

@@ -65,6 +65,8 @@ class SystemLog(models.Model):
     class Meta:
         db_table = "system_logs"
         ordering = ["-created_at"]
+        # the audit trail (audit_* tables): Administrators only (config/permissions)
+        permissions = [("read_audit_trail", "Can read the audit trail")]
         constraints = [
             choices_check("log_level", SystemLogLevel, name="log_level_check"),
         ]
@@ -113,3 +115,200 @@ class SystemLog(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.log_level}] {self.component or '-'}: {self.message[:80]}"
+
+
+# --- The audit trail ------------------------------------------------------------
+# Who changed what, when, and through which door, recorded by PostgreSQL
+# triggers (django-pghistory), so queryset.update(), bulk writes and plain SQL
+# are recorded too. One event table per tracked model (audit_*), never
+# system_logs: log retention does not touch them (AUDIT_RETENTION_DAYS does,
+# and keeps them forever by default). The context (door, user, request or task)
+# is copied into each row (pgh_context); a change made outside the application
+# (psql) has none, and its database role and client are in pgh_db_session.
+# logs/audit.py reads them; README and docs/operations.md say how.
+
+import pghistory  # noqa: E402
+from pghistory.models import Event  # noqa: E402
+
+from automation.models import AutomationRule  # noqa: E402
+from characters.models import CharacterAppearance, CharacterPersonality  # noqa: E402
+from platforms.models import ScheduledPost  # noqa: E402
+
+
+class AuditEvent(Event):
+    """Base of every audit event table: the database session that made the change."""
+
+    pgh_db_session = models.TextField(
+        db_default=models.Func(
+            template=(
+                "(current_user || ' via ' || coalesce(nullif(current_setting("
+                "'application_name', true), ''), '?') || ' from ' || "
+                "coalesce(host(inet_client_addr()), 'local socket'))"
+            ),
+            output_field=models.TextField(),
+        ),
+        editable=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+def _changed_sql(model, *fields) -> str:
+    """SQL: any of these columns changed (IS DISTINCT FROM) in a row trigger."""
+    columns = [model._meta.get_field(name).column for name in fields]
+    return " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in columns)
+
+
+def _changed(model, *fields):
+    # parenthesised: pgtrigger writes the condition as WHEN <condition>
+    return pghistory.Condition(f"({_changed_sql(model, *fields)})")
+
+
+def _audit(model, *trackers, table: str, short: str, exclude=(), fields=None):
+    return pghistory.track(
+        *trackers,
+        fields=fields,
+        exclude=list(exclude),
+        app_label="logs",
+        model_name=f"{model.__name__}Event",
+        base_model=AuditEvent,
+        context_field=pghistory.ContextJSONField(),
+        meta={
+            "db_table": table,
+            "indexes": [
+                models.Index(
+                    fields=["pgh_obj", "-pgh_created_at"], name=f"idx_audit_{short}_obj"
+                ),
+                models.Index(fields=["-pgh_created_at"], name=f"idx_audit_{short}_at"),
+            ],
+        },
+    )(model)
+
+
+def _row_events():
+    # fresh trackers per model: pghistory fills a tracker in for its model
+    return pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent()
+
+
+_audit(Character, *_row_events(), table="audit_characters", short="char")
+_audit(
+    CharacterPersonality,
+    *_row_events(),
+    table="audit_character_personalities",
+    short="pers",
+)
+_audit(
+    CharacterAppearance,
+    *_row_events(),
+    table="audit_character_appearances",
+    short="appear",
+)
+
+# Platform accounts: never the credentials (only that they changed; the key
+# names come with the context); the synced counters change all day long and
+# are not what an auditor asks about.
+_ACCOUNT_SYNCED = (
+    "follower_count",
+    "following_count",
+    "post_count",
+    "last_synced_at",
+    "last_activity_at",
+    "rate_limit_remaining",
+    "rate_limit_reset_at",
+    "last_rate_limit_hit_at",
+    "updated_at",
+)
+_ACCOUNT_SETTINGS = [
+    f.name
+    for f in PlatformAccount._meta.concrete_fields
+    if f.name not in {"auth_data", "id", "created_at", *_ACCOUNT_SYNCED}
+]
+_audit(
+    PlatformAccount,
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(condition=_changed(PlatformAccount, *_ACCOUNT_SETTINGS)),
+    pghistory.UpdateEvent(
+        "credentials", condition=_changed(PlatformAccount, "auth_data")
+    ),
+    pghistory.DeleteEvent(),
+    table="audit_platform_accounts",
+    short="acct",
+    exclude=["auth_data"],
+)
+
+# Rules: the engine's own counters and next run are not edits.
+_RULE_ENGINE = (
+    "times_executed",
+    "last_executed_at",
+    "success_count",
+    "failure_count",
+    "next_run_at",
+    "updated_at",
+)
+_audit(
+    AutomationRule,
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(
+        condition=_changed(
+            AutomationRule,
+            *(
+                f.name
+                for f in AutomationRule._meta.concrete_fields
+                if f.name not in {"id", "created_at", *_RULE_ENGINE}
+            ),
+        )
+    ),
+    pghistory.DeleteEvent(),
+    table="audit_automation_rules",
+    short="rule",
+)
+
+# Content: the approval decisions only (the library itself is the generator's).
+_audit(
+    Content,
+    pghistory.UpdateEvent(
+        "approval",
+        condition=_changed(Content, "approval_status", "rejection_reason", "is_nsfw"),
+    ),
+    table="audit_content_approvals",
+    short="approval",
+    fields=[
+        "character",
+        "approval_status",
+        "is_approved",
+        "rejection_reason",
+        "is_nsfw",
+    ],
+)
+
+# Scheduled posts: created, deleted, and every change a person (or a retry)
+# makes; not the publisher's claim/lease bookkeeping (processing, published).
+_SCHEDULE_EDITS = (
+    "scheduled_at",
+    "timezone",
+    "content",
+    "additional_content_ids",
+    "caption",
+    "hashtags",
+    "post_type",
+    "platform_account",
+    "max_retries",
+    "character",
+)
+_audit(
+    ScheduledPost,
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(
+        condition=pghistory.Condition(
+            f"(({_changed_sql(ScheduledPost, *_SCHEDULE_EDITS)}) OR "
+            # cancelled, or taken out of failed/cancelled (retry, reschedule)
+            "(OLD.status IS DISTINCT FROM NEW.status AND (NEW.status = 'cancelled' "
+            "OR OLD.status IN ('failed', 'cancelled'))))"
+        )
+    ),
+    pghistory.DeleteEvent(),
+    table="audit_scheduled_posts",
+    short="sched",
+    exclude=["locked_until", "error_message", "retry_count", "updated_at"],
+)

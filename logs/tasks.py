@@ -26,3 +26,15 @@ def detect_stuck_work() -> dict:
 
     result = run()
     return {"rows": sum(v for v in result.values() if isinstance(v, int))}
+
+
+@shared_task(
+    name="logs.tasks.purge_old_audit_events",
+    acks_late=True,  # idempotent: deleting what is old
+    soft_time_limit=1700,
+    time_limit=1800,
+)
+def purge_old_audit_events() -> dict:
+    from logs.audit import purge_old_audit_events as run
+
+    return {"rows": run()}

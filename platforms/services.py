@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pghistory
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -141,7 +142,10 @@ def platform_account_set_credentials(
             "Setting or clearing credentials needs manage_credentials."
         )
     account.auth_data = auth_data
-    account.save(update_fields=["auth_data", "updated_at"])
+    keys = sorted(auth_data) if isinstance(auth_data, dict) else []
+    # the audit trail records that they changed and the key names, never values
+    with pghistory.context(credential_keys=keys):
+        account.save(update_fields=["auth_data", "updated_at"])
     system_log_write(
         level=SystemLog.Level.INFO,
         component="credentials",

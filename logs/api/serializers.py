@@ -7,3 +7,26 @@ class SystemLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = SystemLog
         fields = "__all__"
+
+
+class AuditEventSerializer(serializers.Serializer):
+    """One audit event: who (actor, door), when, what (label, changes, data)."""
+
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    label = serializers.CharField(
+        help_text="insert, update, delete, credentials, approval"
+    )
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    door = serializers.CharField(help_text="admin, api, web, command, task or sql")
+    actor = serializers.CharField()
+    context = serializers.JSONField(allow_null=True)
+    context_id = serializers.UUIDField(allow_null=True)
+    db_session = serializers.CharField()
+    data = serializers.JSONField(help_text="the row as it was after the change")
+
+    def to_representation(self, instance):
+        from logs.audit import serialize
+
+        return super().to_representation(serialize(instance))

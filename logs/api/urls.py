@@ -1,4 +1,5 @@
 from config.api import router
-from logs.api.views import SystemLogViewSet
+from logs.api.views import AuditEventViewSet, SystemLogViewSet
 
 router.register("system-logs", SystemLogViewSet, basename="systemlog")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
