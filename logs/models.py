@@ -165,11 +165,10 @@ def _changed(model, *fields):
     return pghistory.Condition(f"({_changed_sql(model, *fields)})")
 
 
-def _audit(model, *trackers, table: str, short: str, exclude=(), fields=None):
+def _audit(model, *trackers, table: str, short: str, fields=None):
     return pghistory.track(
         *trackers,
         fields=fields,
-        exclude=list(exclude),
         app_label="logs",
         model_name=f"{model.__name__}Event",
         base_model=AuditEvent,
@@ -219,10 +218,21 @@ _ACCOUNT_SYNCED = (
     "last_rate_limit_hit_at",
     "updated_at",
 )
+# Literal lists, not "every field but": a field added later (a new secret, the
+# engine's bookkeeping) is not recorded until someone decides it should be.
 _ACCOUNT_SETTINGS = [
-    f.name
-    for f in PlatformAccount._meta.concrete_fields
-    if f.name not in {"auth_data", "id", "created_at", *_ACCOUNT_SYNCED}
+    "character",
+    "platform",
+    "account_username",
+    "account_id",
+    "account_url",
+    "auth_type",
+    "is_connected",
+    "connection_status",
+    "auto_posting_enabled",
+    "auto_engagement_enabled",
+    "posting_frequency",
+    "engagement_frequency",
 ]
 _audit(
     PlatformAccount,
@@ -234,34 +244,50 @@ _audit(
     pghistory.DeleteEvent(),
     table="audit_platform_accounts",
     short="acct",
-    exclude=["auth_data"],
+    fields=["id", *_ACCOUNT_SETTINGS, *_ACCOUNT_SYNCED, "created_at"],
 )
 
-# Rules: the engine's own counters and next run are not edits.
-_RULE_ENGINE = (
+# Rules: the settings a person edits; the engine's counters and next run time
+# are in the snapshot but changing them alone is not an edit.
+_RULE_SETTINGS = [
+    "character",
+    "name",
+    "description",
+    "is_enabled",
+    "trigger_type",
+    "trigger_config",
+    "platforms",
+    "content_type",
+    "content_category",
+    "prompt_template",
+    "generation_settings",
+    "min_content_quality",
+    "caption_template",
+    "hashtag_strategy",
+    "mention_strategy",
+    "auto_like",
+    "auto_comment",
+    "auto_follow",
+    "engagement_frequency",
+    "max_posts_per_day",
+    "max_posts_per_week",
+    "cooldown_minutes",
+]
+_RULE_ENGINE = [
     "times_executed",
     "last_executed_at",
     "success_count",
     "failure_count",
     "next_run_at",
-    "updated_at",
-)
+]
 _audit(
     AutomationRule,
     pghistory.InsertEvent(),
-    pghistory.UpdateEvent(
-        condition=_changed(
-            AutomationRule,
-            *(
-                f.name
-                for f in AutomationRule._meta.concrete_fields
-                if f.name not in {"id", "created_at", *_RULE_ENGINE}
-            ),
-        )
-    ),
+    pghistory.UpdateEvent(condition=_changed(AutomationRule, *_RULE_SETTINGS)),
     pghistory.DeleteEvent(),
     table="audit_automation_rules",
     short="rule",
+    fields=["id", *_RULE_SETTINGS, *_RULE_ENGINE, "created_at"],
 )
 
 # Content: the approval decisions only (the library itself is the generator's).
@@ -310,5 +336,13 @@ _audit(
     pghistory.DeleteEvent(),
     table="audit_scheduled_posts",
     short="sched",
-    exclude=["locked_until", "error_message", "retry_count", "updated_at"],
+    fields=[
+        "id",
+        *_SCHEDULE_EDITS,
+        "status",
+        "automation_rule",
+        "post",
+        "created_at",
+        "published_at",
+    ],
 )
