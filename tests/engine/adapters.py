@@ -55,3 +55,15 @@ class SameIdAdapter(PlatformAdapter):
     def publish(self, request):
         SENT.append(request.marker)
         return PublishResult("same-id-1", "https://example.test/p/1")
+
+
+class BlindSenderAdapter(PlatformAdapter):
+    """Publishes (and counts it) but cannot look a post up afterwards, like
+    Telegram's Bot API: an attempt in doubt can only be "outcome unknown"."""
+
+    def publish(self, request):
+        SENT.append(request.marker)
+        return PublishResult(f"blind-{request.marker}-{len(SENT)}")
+
+    def post_exists(self, request, *, since):
+        return None
