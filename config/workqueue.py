@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import (
     InterfaceError,
     OperationalError,
@@ -45,6 +46,9 @@ T = TypeVar("T")
 
 # Seconds kept free at the end of a budget for recording the last result.
 RECORD_MARGIN = 2.0
+# Raised into a worker from outside (the task's soft time limit): never an
+# item's own failure; the drain gives back what is not done and stops.
+INTERRUPTS = (SoftTimeLimitExceeded,)
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,9 @@ class Drain:
             except (OperationalError, InterfaceError):
                 # the database is gone: nothing can be recorded now; the
                 # leases run out and the journal says what was in flight
+                raise
+            except INTERRUPTS:
+                self.queue.release(items[n:])
                 raise
             except Exception as exc:  # noqa: BLE001 - one item's failure is its own
                 logger.exception(

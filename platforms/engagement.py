@@ -19,7 +19,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds, durably
+from config.workqueue import (
+    INTERRUPTS,
+    Claimed,
+    Drain,
+    WorkQueue,
+    backoff_seconds,
+    durably,
+)
 from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
@@ -123,6 +130,8 @@ class _Attempt:
             if exc.retryable:
                 return retry(self.action, self.item, exc.message)
             return self._fail(exc.message)
+        except INTERRUPTS:
+            raise  # the drain gives the row back, still in doubt
         except Exception as exc:  # noqa: BLE001 - raised mid-call: it may have happened
             logger.exception("engagement action %s raised", self.action.pk)
             cause = f"{type(exc).__name__}: {exc}"

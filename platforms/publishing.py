@@ -39,7 +39,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from automation.engine import emit_to, listening_characters
-from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds, durably
+from config.workqueue import (
+    INTERRUPTS,
+    Claimed,
+    Drain,
+    WorkQueue,
+    backoff_seconds,
+    durably,
+)
 from content.models import Content
 from platforms.adapters import (
     AdapterError,
@@ -249,6 +256,8 @@ class _Attempt:
             if exc.retryable:
                 return self._retry(exc.message)
             return self._fail(exc.message)
+        except INTERRUPTS:
+            raise  # the drain gives the row back, still in doubt
         except Exception as exc:  # noqa: BLE001 - raised mid-call: it may have gone out
             logger.exception("publishing scheduled post %s raised", sp.pk)
             return self._unknown(
