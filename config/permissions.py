@@ -31,6 +31,7 @@ OPERATOR_ACTIONS = {
     # pause sending, and lift a hold after reviewing it (e.g. after a restore)
     "platforms.publishinghold": ("view", "add", "change"),
     "automation.automationrule": ("view", "add", "change", "delete"),
+    "automation.automationrun": ("view",),
     "analytics.analytics": ("view",),
     "logs.systemlog": ("view",),
 }
