@@ -16,8 +16,9 @@ class ConfigConfig(AppConfig):
         from config.checks import check_credentials_decrypt
         from config.permissions import sync_groups_after_migrate
 
-        # post_migrate is sent per app with models only (this one has none):
-        # after "logs", the last of them, every permission exists
+        # post_migrate is sent only for apps with models, and "config" has
+        # none: listen to logs' (the last project app with models), sent
+        # after every project model's permissions were created.
         post_migrate.connect(
             sync_groups_after_migrate,
             sender=apps.get_app_config("logs"),
