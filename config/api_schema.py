@@ -22,7 +22,12 @@ class AutoSchema(DrfSpectacularAutoSchema):
             "429": "Throttled.",
         }
         method = self.method.upper()
-        if method in ("POST", "PUT", "PATCH") or self.get_filter_backends():
+        if (
+            method in ("POST", "PUT", "PATCH")
+            or self.get_filter_backends()
+            # a view that checks its own query parameters
+            or getattr(self.view, "validates_query_params", False)
+        ):
             errors["400"] = "Invalid input; the body names the fields."
         # Detail routes, and lists too (a page number past the end).
         errors["404"] = "Not found."

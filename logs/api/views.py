@@ -58,6 +58,7 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, ReadAuditTrail]
     pagination_class = AuditCursorPagination
     filter_backends: list = []
+    validates_query_params = True  # 400 naming a bad parameter (schema)
     PARAMS = {"object_type", "object_id", "door", "label", "cursor", "page_size"}
 
     def get_queryset(self):

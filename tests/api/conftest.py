@@ -3,7 +3,8 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from config.permissions import ADMINISTRATORS, ANALYSTS, OPERATORS
-from tests.factories import UserFactory, api_token_for
+from tests.factories import UserFactory
+from tests.factories.users import api_token_for
 
 
 def _client_for(group_name):

@@ -16,8 +16,8 @@ from tests.factories import (
     PlatformAccountFactory,
     ScheduledPostFactory,
     UserFactory,
-    api_token_for,
 )
+from tests.factories.users import api_token_for
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from tests.factories import (
     ContentFactory,
     ScheduledPostFactory,
     UserFactory,
-    api_token_for,
 )
+from tests.factories.users import api_token_for
 
 
 @pytest.mark.django_db

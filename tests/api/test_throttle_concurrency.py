@@ -6,7 +6,8 @@ import pytest
 import requests
 from rest_framework.throttling import UserRateThrottle
 
-from tests.factories import UserFactory, api_token_for
+from tests.factories import UserFactory
+from tests.factories.users import api_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIMIT = 40

@@ -14,7 +14,8 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory, api_token_for
+from tests.factories import UserFactory
+from tests.factories.users import api_token_for
 
 pytestmark = pytest.mark.django_db
 

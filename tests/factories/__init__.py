@@ -16,10 +16,9 @@ from tests.factories.platforms import (
     PostFactory,
     ScheduledPostFactory,
 )
-from tests.factories.users import UserFactory, api_token_for
+from tests.factories.users import UserFactory
 
 __all__ = [
-    "api_token_for",
     "BareCharacterFactory",
     "AnalyticsFactory",
     "AutomationRuleFactory",

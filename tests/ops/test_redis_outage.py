@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 
 from config.cache import outage
 from config.permissions import OPERATORS
-from tests.factories import CharacterFactory, UserFactory, api_token_for
+from tests.factories import CharacterFactory, UserFactory
+from tests.factories.users import api_token_for
 from tests.fakes.redis_server import ThrowawayRedis
 
 pytestmark = pytest.mark.django_db
