@@ -630,6 +630,7 @@ class PublishingHoldAdmin(ProjectAdmin):
     list_display = ("created_at", "kind", "short_reason", "state", "lifted_at")
     list_filter = ("kind",)
     list_select_related = ()
+    ordering = ("-created_at",)
     fields = (
         "kind",
         "reason",
