@@ -58,7 +58,7 @@ test: setup browser
 bench: setup
 	@scripts/services.sh createdb ainfluencer_bench
 	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) migrate --noinput -v 0
-	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(MANAGE) bench $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks $(BENCH_ARGS)
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
