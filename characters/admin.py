@@ -452,7 +452,6 @@ class CharacterAdmin(ProjectAdmin):
             )
         report(self, request, changed, selected_count(request), "restored (paused)")
 
-
     def has_purge_permission(self, request) -> bool:
         return request.user.has_perm(
             f"{self.opts.app_label}.purge_{self.opts.model_name}"

@@ -4,14 +4,19 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('characters', '0003_db_rules'),
+        ("characters", "0003_db_rules"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='character',
-            options={'base_manager_name': 'all_objects', 'ordering': ['name'], 'permissions': [('purge_character', 'Can purge deleted characters for good')]},
+            name="character",
+            options={
+                "base_manager_name": "all_objects",
+                "ordering": ["name"],
+                "permissions": [
+                    ("purge_character", "Can purge deleted characters for good")
+                ],
+            },
         ),
     ]
