@@ -39,7 +39,7 @@ def test_a_due_post_is_published_and_recorded_in_one_go(due_post):
     assert PlatformAccount.objects.get(pk=sp.platform_account_id).last_activity_at
 
 
-def test_posts_not_yet_due_wait(due_post):
+def test_posts_not_yet_due_wait():
     f.ScheduledPostFactory(scheduled_at=timezone.now() + dt.timedelta(hours=1))
     assert publish_due_posts(now=timezone.now()) == 0
     assert not Post.objects.exists()
@@ -260,7 +260,7 @@ def test_a_cancelled_post_is_not_published(due_post):
 
 
 def test_a_batch_is_recorded_together_and_a_duplicate_id_falls_back_to_one_by_one(
-    due_post, use_adapter, django_assert_max_num_queries
+    due_post, use_adapter
 ):
     use_adapter("SameIdAdapter")
     first = due_post()
