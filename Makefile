@@ -19,7 +19,7 @@ help:
 	@echo "make run    set up PostgreSQL, Redis, the venv, migrations, demo data; serve on http://127.0.0.1:8000"
 	@echo "make test   the same setup, then the whole test suite"
 	@echo "make stop   stop the local servers"
-	@echo "make lint   ruff and makemigrations --check"
+	@echo "make lint   ruff, mypy and makemigrations --check"
 	@echo "make bench  benchmarks on a scale database (BENCHMARKS.md)"
 
 $(VENV)/.stamp: pyproject.toml
@@ -67,6 +67,7 @@ bench: setup
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(MANAGE) makemigrations --check --dry-run
 
 format: $(VENV)/.stamp

@@ -102,6 +102,6 @@ class Analytics(models.Model):
 
     def clean(self):
         super().clean()
-        if self.platform_account_id and not self.platform:
+        if self.platform_account is not None and not self.platform:
             self.platform = self.platform_account.platform
         account_consistency_clean(self, check_platform=True)

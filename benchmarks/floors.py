@@ -36,7 +36,7 @@ def statements_runner(
         fetched = 0
         with conn.cursor() as c:
             for sql in statements:
-                c.execute(sql)  # type: ignore[arg-type]  # no params: sent as it is
+                c.execute(sql)  # no params: psycopg sends the text as it is
                 if c.description is not None:
                     fetched += len(c.fetchall())
         return fetched

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -30,7 +30,7 @@ def http_host() -> str:
 
 def bench_user(
     username: str, *, superuser: bool = False, group: str | None = None
-) -> AbstractBaseUser:
+) -> User:
     """A user kept in the bench database for these sections."""
     user, created = get_user_model().objects.get_or_create(
         username=username,

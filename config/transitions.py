@@ -17,7 +17,7 @@ from logs.services import actor_metadata
 def transition(
     *,
     queryset,
-    allowed_from: Iterable[str],
+    allowed_from: Iterable[str | bool],
     changes: dict,
     field: str = "status",
     actor=None,
@@ -34,9 +34,7 @@ def transition(
     """
     with transaction.atomic():
         qs = queryset.filter(**{f"{field}__in": list(allowed_from)})
-        ids = (
-            list(qs.select_for_update().values_list("pk", flat=True)) if audit else None
-        )
+        ids = list(qs.select_for_update().values_list("pk", flat=True)) if audit else []
         if audit:
             changed = queryset.model._base_manager.filter(pk__in=ids).update(**changes)
         else:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
 from dbbackup.storage import get_storage
 from django.conf import settings
@@ -24,7 +25,7 @@ def run(bench: Bench) -> list[Result]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-backup-"))
     results = []
     try:
-        storage = settings.STORAGES["dbbackup"]
+        storage = cast(dict[str, Any], settings.STORAGES["dbbackup"])
         settings.STORAGES = {
             **settings.STORAGES,
             "dbbackup": {

@@ -23,11 +23,11 @@ BIG_TABLES = {
 
 def seq_scans(plan: dict[str, Any]) -> set[str]:
     """The relations an EXPLAIN (FORMAT JSON) plan reads with a Seq Scan."""
-    found = set()
+    found: set[str] = set()
 
     def walk(node: dict[str, Any]) -> None:
         if node.get("Node Type") == "Seq Scan":
-            found.add(node.get("Relation Name"))
+            found.add(str(node.get("Relation Name")))
         for child in node.get("Plans", []):
             walk(child)
 

@@ -75,7 +75,7 @@ def profile_publishing(scratch: ScratchPosts, n: int) -> tuple[str, Path]:
     until = scratch.EPOCH + dt.timedelta(seconds=n - 1)
     handlers = [h for h in logging.getLogger().handlers if hasattr(h, "setStream")]
     with open(os.devnull, "w") as devnull:
-        streams = [h.setStream(devnull) for h in handlers]  # type: ignore[attr-defined]
+        streams = [h.setStream(devnull) for h in handlers]
         profiler = Profiler(interval=0.0005)
         profiler.start()
         try:
@@ -83,11 +83,13 @@ def profile_publishing(scratch: ScratchPosts, n: int) -> tuple[str, Path]:
         finally:
             profiler.stop()
             for handler, stream in zip(handlers, streams, strict=True):
-                handler.setStream(stream)  # type: ignore[attr-defined]
+                handler.setStream(stream)
     out = Path(settings.BASE_DIR) / "bench-results" / "scheduler-profile.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(profiler.output_text(unicode=False, color=False, show_all=True))
     session = profiler.last_session
+    if session is None:
+        raise BenchError("pyinstrument recorded no session")
     return (
         f"profile of {published} posts in one process "
         f"({published / session.duration:.0f} posts/s): {profile_summary(session)}",
