@@ -2,19 +2,24 @@
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
-from characters.selectors import character_cache_invalidate
+from characters.selectors import CharacterId, character_cache_invalidate
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
 
 COMPONENT = "character_service"
 
+# Who did it, for the audit rows (None: the system).
+Actor = AbstractBaseUser | AnonymousUser | None
 
-def _invalidate_after_commit(*character_ids) -> None:
+
+def _invalidate_after_commit(*character_ids: CharacterId) -> None:
     """queryset.update() sends no signal: bust the cached reads here."""
     character_cache_invalidate(*character_ids)
     transaction.on_commit(lambda: character_cache_invalidate(*character_ids))
@@ -22,7 +27,10 @@ def _invalidate_after_commit(*character_ids) -> None:
 
 @transaction.atomic
 def character_create(
-    *, personality: dict | None = None, appearance: dict | None = None, **fields
+    *,
+    personality: dict[str, Any] | None = None,
+    appearance: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> Character:
     """A character with its personality and appearance (each exactly one)."""
     character = Character(**fields)
@@ -45,7 +53,7 @@ def ensure_profile_rows(character: Character) -> None:
 
 
 @transaction.atomic
-def character_soft_delete(*, character: Character, actor=None) -> Character:
+def character_soft_delete(*, character: Character, actor: Actor = None) -> Character:
     """Hide a character (status 'deleted', deleted_at, inactive) and audit it."""
     if character.deleted_at is not None:
         return character
@@ -68,7 +76,9 @@ def character_soft_delete(*, character: Character, actor=None) -> Character:
 
 
 @transaction.atomic
-def character_bulk_soft_delete(*, queryset, actor=None) -> tuple[int, dict[str, int]]:
+def character_bulk_soft_delete(
+    *, queryset: QuerySet[Character], actor: Actor = None
+) -> tuple[int, dict[str, int]]:
     """Soft-delete many characters: one UPDATE and one bulk INSERT of audit rows."""
     now = timezone.now()
     rows = list(
@@ -97,7 +107,7 @@ def character_bulk_soft_delete(*, queryset, actor=None) -> tuple[int, dict[str, 
 
 
 @transaction.atomic
-def character_restore(*, character: Character, actor=None) -> Character:
+def character_restore(*, character: Character, actor: Actor = None) -> Character:
     """Undo a soft delete."""
     Character.all_objects.filter(pk=character.pk).update(
         status=Character.Status.PAUSED, is_active=True, deleted_at=None
@@ -114,7 +124,7 @@ def character_restore(*, character: Character, actor=None) -> Character:
     return character
 
 
-def _purge(rows: list[tuple[Any, str]], *, actor: Any) -> int:
+def _purge(rows: list[tuple[Any, str]], *, actor: Actor) -> int:
     """One audit row per character, then one DELETE of them all.
 
     PostgreSQL's ON DELETE CASCADE / SET NULL does the rest in the database,
@@ -143,7 +153,7 @@ def _purge(rows: list[tuple[Any, str]], *, actor: Any) -> int:
 
 
 @transaction.atomic
-def character_purge(*, character_id: Any, actor: Any = None) -> bool:
+def character_purge(*, character_id: CharacterId, actor: Actor = None) -> bool:
     """Remove a character and everything of it for good (deleted or not)."""
     rows = list(
         Character.all_objects.filter(pk=character_id)
@@ -155,7 +165,7 @@ def character_purge(*, character_id: Any, actor: Any = None) -> bool:
 
 @transaction.atomic
 def character_bulk_purge(
-    *, queryset: QuerySet[Character], actor: Any = None
+    *, queryset: QuerySet[Character], actor: Actor = None
 ) -> tuple[int, int]:
     """Purge the soft-deleted characters of `queryset` for good; live ones are
     left alone (delete them first: the purge is the second, final step).
