@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 EVENT = "automation.tasks.fire_event"
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_a_due_post_is_published_and_recorded_in_one_go(due_post):
     sp = due_post(caption="Hello", hashtags=["ai"])
     times_used = sp.content.times_used
@@ -63,6 +64,7 @@ def _events(callbacks):
     ]
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_the_post_published_event_is_queued_after_commit(
     due_post, django_capture_on_commit_callbacks
 ):
@@ -77,6 +79,7 @@ def test_the_post_published_event_is_queued_after_commit(
     assert _events(callbacks) == ["post_published"]
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_no_event_is_queued_for_characters_without_such_rules(
     due_post, django_capture_on_commit_callbacks
 ):
@@ -215,6 +218,7 @@ def test_a_timeout_after_sending_is_recorded_when_the_platform_finds_the_post(
     assert Post.objects.get().platform_post_id == f"seen-{sp.pk}"
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_a_dead_workers_post_is_published_once_after_its_lease(due_post, settings):
     settings.PUBLISH_LEASE_SECONDS = 60
     never_sent = due_post()
