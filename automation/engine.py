@@ -255,33 +255,39 @@ def rules_for_event_q(event: str) -> Q:
     return Q(is_enabled=True, trigger_type=T.EVENT, trigger_config__event=event)
 
 
+def listening_characters(event: str, character_ids) -> set:
+    """Which of these characters have enabled rules for `event` (one query)."""
+    if not character_ids:
+        return set()
+    return set(
+        AutomationRule.objects.filter(
+            rules_for_event_q(event), character_id__in=list(character_ids)
+        )
+        .values_list("character_id", flat=True)
+        .distinct()
+    )
+
+
+def emit_to(event: str, character_id, payload: dict) -> None:
+    """Queue `fire_event` for one character after commit (no check)."""
+    transaction.on_commit(
+        partial(
+            celery_app.send_task,
+            FIRE_EVENT_TASK,
+            kwargs={"event": event, "character_id": str(character_id), **payload},
+        ),
+        robust=True,
+    )
+
+
 def emit(event: str, payloads: dict) -> int:
     """Queue `fire_event` after commit, for characters that have rules for it.
 
     `payloads` maps character id -> payload dict. One query decides who needs it.
     """
-    if not payloads:
-        return 0
-    listening = set(
-        AutomationRule.objects.filter(
-            rules_for_event_q(event), character_id__in=list(payloads)
-        )
-        .values_list("character_id", flat=True)
-        .distinct()
-    )
+    listening = listening_characters(event, payloads)
     for character_id in listening:
-        transaction.on_commit(
-            partial(
-                celery_app.send_task,
-                FIRE_EVENT_TASK,
-                kwargs={
-                    "event": event,
-                    "character_id": str(character_id),
-                    **payloads[character_id],
-                },
-            ),
-            robust=True,
-        )
+        emit_to(event, character_id, payloads[character_id])
     return len(listening)
 
 
