@@ -4,8 +4,11 @@ seeded row, spread over connected accounts, reset between runs, dropped after.""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import uuid
+from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
@@ -23,12 +26,21 @@ class ScratchPosts:
     # stay out of the run.
     EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
+    # Their content's files (publishing refuses content whose file is missing),
+    # under MEDIA_ROOT: a small PNG each.
+    MEDIA_FOLDER = "bench"
+    PNG = bytes.fromhex(  # 1x1, black
+        "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+        "0000000c49444154789c63606060000000040001f61738550000000049454e44ae426082"
+    )
+
     def __init__(self) -> None:
         self.ids: list[uuid.UUID] = []
 
     def drop(self) -> None:
         with connection.cursor() as c:
             c.execute("DELETE FROM characters WHERE name = %s", [self.NAME])
+        shutil.rmtree(self._media(), ignore_errors=True)
         cache.delete_many([f"dryrun:sent:{pk}" for pk in self.ids])
 
     def make(self, n: int) -> dt.datetime:
@@ -95,7 +107,19 @@ class ScratchPosts:
                 {"n": n, "epoch": self.EPOCH},
             )
             self.ids = [row[0] for row in c.fetchall()]
+            c.execute(
+                "SELECT file_path FROM content WHERE id IN "
+                "(SELECT content_id FROM bench_accounts)"
+            )
+            paths = [row[0] for row in c.fetchall()]
+        root = Path(settings.MEDIA_ROOT)
+        for path in paths:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(self.PNG)
         return self.EPOCH + dt.timedelta(seconds=n)
+
+    def _media(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.MEDIA_FOLDER
 
     def reset(self) -> None:
         """Scratch posts due again, as before a run (their published posts gone)."""
@@ -108,7 +132,8 @@ class ScratchPosts:
             c.execute(
                 "UPDATE scheduled_posts SET status = 'scheduled', post_id = NULL, "
                 "published_at = NULL, locked_until = NULL, error_message = NULL, "
-                "retry_count = 0 WHERE id = ANY(%s)",
+                "retry_count = 0, attempt_count = 0, attempt_started_at = NULL "
+                "WHERE id = ANY(%s)",
                 [self.ids],
             )
         cache.delete_many([f"dryrun:sent:{pk}" for pk in self.ids])

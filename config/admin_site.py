@@ -398,7 +398,9 @@ def active_hold() -> dict | None:
     opts = PublishingHold._meta
     return {
         "hold": hold,
-        "url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[hold.pk]),
+        "url": reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change", args=[hold.pk]
+        ),
     }
 
 

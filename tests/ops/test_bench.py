@@ -73,11 +73,14 @@ def test_the_floor_runs_the_captured_sql_on_its_own_connection():
 
 
 @pytest.mark.django_db
-def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
+@pytest.mark.usefixtures("dry_run")
+def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     scratch = ScratchPosts()
     cutoff = scratch.make(40)
     rows = ScheduledPost.objects.filter(pk__in=scratch.ids)
     assert rows.filter(status="scheduled", scheduled_at__lte=cutoff).count() == 40
+    assert len(list((tmp_path / "bench").iterdir())) == 300  # one per account
 
     assert publish_due_posts(now=cutoff) == 40
     assert scratch.outcome() == {"published": 40}
@@ -87,5 +90,6 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
     assert not Post.objects.filter(character__name=scratch.NAME).exists()
 
     scratch.drop()
+    assert not (tmp_path / "bench").exists()
     assert not Character.all_objects.filter(name=scratch.NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=scratch.ids).exists()
