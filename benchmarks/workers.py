@@ -27,7 +27,8 @@ def publish_worker(
     django.setup()
     from django.db import connection
 
-    from platforms.publishing import clear_expired_rate_limits, publish_due_posts
+    from platforms.publishing import publish_due_posts
+    from platforms.queues import clear_expired_rate_limits
 
     cutoff = dt.datetime.fromisoformat(cutoff_iso)
     clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start
@@ -41,17 +42,22 @@ def publish_worker(
     )
 
 
-def profile_summary(session: Any, *, app: str = "platforms/", n: int = 4) -> str:
+def profile_summary(
+    session: Any,
+    *,
+    app: tuple[str, ...] = ("/platforms/", "/config/workqueue.py"),
+    n: int = 4,
+) -> str:
     """Where a pyinstrument session spent its time: the share spent waiting on
     PostgreSQL (psycopg's wait) and the `n` costliest calls from the project's
-    code under `app` into libraries (Django's ORM, Redis), inclusive."""
+    code under `app` (the publishing path: platforms and the queue machine)
+    into libraries (Django's ORM, Redis), inclusive."""
     calls: dict[str, float] = {}
     waiting = 0.0
 
     def in_app(frame: Any) -> bool:
-        return app in (frame.file_path or "") and "site-packages" not in (
-            frame.file_path or ""
-        )
+        path = frame.file_path or ""
+        return any(a in path for a in app) and "site-packages" not in path
 
     def walk(frame: Any, parent: Any) -> None:
         nonlocal waiting
