@@ -639,7 +639,8 @@ class PublishingHoldAdmin(ProjectAdmin):
         "lifted_at",
         "lift_note",
     )
-    readonly_fields = ("due_posts", "lifted_at", "lift_note")
+    # created_by: set by publishing_hold_place from the request's user
+    readonly_fields = ("due_posts", "lifted_at", "lift_note", "created_by")
     actions = ("lift_publish", "lift_cancel")
 
     def get_readonly_fields(self, request, obj=None):

@@ -86,6 +86,17 @@ def rules(n):
     AutomationRuleFactory.create_batch(n, character=character)
 
 
+def holds(n):
+    from platforms.models import PublishingHold
+    from tests.factories import UserFactory
+
+    staff = UserFactory()
+    for i in range(n):
+        PublishingHold.objects.create(
+            kind="manual", reason=f"incident {i}", created_by=staff
+        )
+
+
 def logs(n):
     character = CharacterFactory()
     SystemLogFactory.create_batch(n, character=character)
@@ -104,4 +115,5 @@ BUILDERS = {
     "analytics.analytics": analytics,
     "automation.automationrule": rules,
     "logs.systemlog": logs,
+    "platforms.publishinghold": holds,
 }
