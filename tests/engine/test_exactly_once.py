@@ -275,7 +275,7 @@ def test_a_generation_in_doubt_is_counted_as_an_interrupted_attempt(settings):
     )
 
 
-def test_engagement_waits_on_a_publishing_hold(settings):
+def test_engagement_waits_on_a_publishing_hold():
     from platforms.services import publishing_hold_place
 
     action = f.EngagementActionFactory(action_type="like")
