@@ -94,8 +94,9 @@ def test_every_change_page_renders_in_bounded_queries(administrator_client, labe
 def test_every_add_page_renders(administrator_client, label):
     app_label, model_name = label.split(".")
     response = administrator_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
-    # System logs are written by the system only.
-    assert response.status_code == (403 if label == "logs.systemlog" else 200)
+    # System logs and rule runs are written by the system only.
+    system_only = label in ("logs.systemlog", "automation.automationrun")
+    assert response.status_code == (403 if system_only else 200)
 
 
 def test_character_page_links_to_its_rows_in_every_list(administrator_client):
