@@ -32,6 +32,7 @@ from content.models import Content
 from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
+    MediaInfo,
     OutcomeUnknown,
     PublishRequest,
     PublishResult,
@@ -116,9 +117,10 @@ def mark_waiting_posts(*, now=None) -> int:
 
 
 def _request_for(sp: ScheduledPost) -> PublishRequest:
-    media_path = media_type = None
+    media_path = media_type = media_info = None
     if sp.content is not None:
         media_type = sp.content.content_type
+        media_info = MediaInfo.of(sp.content)
         if sp.content.file_path:
             media_path = str(Path(settings.MEDIA_ROOT) / sp.content.file_path)
     return PublishRequest(
@@ -128,6 +130,22 @@ def _request_for(sp: ScheduledPost) -> PublishRequest:
         post_type=sp.post_type,
         media_path=media_path,
         media_type=media_type,
+        media_info=media_info,
+        additional_media=_additional_media(sp),
+    )
+
+
+def _additional_media(sp: ScheduledPost) -> tuple:
+    """A carousel's further files, in the order given (one query, only for
+    posts that have them)."""
+    ids = list(sp.additional_content_ids or [])
+    if not ids:
+        return ()
+    rows = {c.pk: c for c in Content.objects.filter(pk__in=ids)}
+    return tuple(
+        (str(Path(settings.MEDIA_ROOT) / rows[pk].file_path), MediaInfo.of(rows[pk]))
+        for pk in ids
+        if pk in rows
     )
 
 
