@@ -10,6 +10,7 @@ transient codes and 5xx retry; the rest fail with Meta's message.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -125,3 +126,16 @@ class GraphAdapter(HttpAdapter):
         if status >= 500 or error.get("is_transient") or code in (1, 2, -1, -2):
             return AdapterError(f"{self.service} error {status} ({what}): {message}")
         return PermanentError(f"{self.service} refused {what}: {message}")
+
+
+def graph_time(value) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        # Graph API: 2024-05-01T12:00:00+0000
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None

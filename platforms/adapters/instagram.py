@@ -34,7 +34,7 @@ from platforms.adapters import (
     RateLimited,
     Support,
 )
-from platforms.adapters.graph import PUBLISH_CAP_WAIT, GraphAdapter
+from platforms.adapters.graph import PUBLISH_CAP_WAIT, GraphAdapter, graph_time
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
 from platforms.media_links import MediaLinkError, signed_url
 
@@ -268,13 +268,13 @@ class InstagramAdapter(GraphAdapter):
         items = body.get("data") or []
         start = since - dt.timedelta(minutes=1)
         for item in items:
-            created = _timestamp(item.get("timestamp"))
+            created = graph_time(item.get("timestamp"))
             if (item.get("caption") or "") == request.text and (
                 created is None or created >= start
             ):
                 return PublishResult(str(item["id"]), item.get("permalink"))
         oldest = min(
-            (t for t in (_timestamp(i.get("timestamp")) for i in items) if t),
+            (t for t in (graph_time(i.get("timestamp")) for i in items) if t),
             default=None,
         )
         if len(items) >= 50 and (oldest is None or oldest >= start):
@@ -366,16 +366,3 @@ class InstagramAdapter(GraphAdapter):
             ):
                 return str(item["id"])
         return False
-
-
-def _timestamp(value) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        # Graph API: 2024-05-01T12:00:00+0000
-        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None

@@ -213,18 +213,16 @@ class FakeGraph(LoopbackJSONServer):
             out["like_count"] = o["likes"]
             out["comments_count"] = o["comments"]
         if "insights" in fields:
+            values = {
+                "views": o["views"],
+                "shares": o["shares"],
+                "post_impressions": o["views"],
+            }
+            asked = fields.split("insights.metric(")[1].split(")")[0].split(",")
             out["insights"] = {
                 "data": [
-                    {
-                        "name": "views",
-                        "period": "lifetime",
-                        "values": [{"value": o["views"]}],
-                    },
-                    {
-                        "name": "shares",
-                        "period": "lifetime",
-                        "values": [{"value": o["shares"]}],
-                    },
+                    {"name": n, "period": "lifetime", "values": [{"value": values[n]}]}
+                    for n in asked
                 ]
             }
         if "reactions" in fields:
