@@ -180,7 +180,7 @@ class PlatformRules:
                 kinds = " or ".join(f"a {kind}" for kind in rule.media) or "media"
                 errors["content"].append(
                     f"A {self.label} {post_type} needs {kinds}: text-only posts "
-                    "are refused."
+                    "are refused." + (f" {rule.note}" if rule.note else "")
                 )
             return dict(errors)
         if len(draft.media) > rule.max_items:

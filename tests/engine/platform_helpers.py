@@ -18,11 +18,12 @@ def png_bytes(width=1080, height=1350) -> bytes:
     return buffer.getvalue()
 
 
-def media(character, media_root, name, *, kind="image", size=None, **facts):
+def media(character, media_root, name, *, kind="image", size=None, data=None, **facts):
     """An approved content row with a real file under MEDIA_ROOT."""
     path = media_root / "content" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = png_bytes() if kind == "image" else (b"\x00\x00\x00\x18ftypmp42" * 4000)
+    if data is None:
+        data = png_bytes() if kind == "image" else b"\x00\x00\x00\x18ftypmp42" * 4000
     path.write_bytes(data)
     defaults = {
         "image": {"mime_type": "image/png", "width": 1080, "height": 1350},
@@ -68,3 +69,9 @@ def refresh_to_valid_graph_token(account) -> bool:
 
     REFRESHED.append(str(account.pk))
     return refresher_to(TOKEN)(account)
+
+
+def media_info(content, **changes):
+    from platforms.adapters import MediaInfo
+
+    return MediaInfo(**{**MediaInfo.of(content).__dict__, **changes})
