@@ -23,6 +23,8 @@ from config.fields import (
     validate_timezone,
 )
 from content.models import Content
+from platforms.adapters import post_problems
+from platforms.adapters.rules import MediaInfo, PostDraft
 
 
 class Platform(models.TextChoices):
@@ -484,6 +486,42 @@ class ScheduledPost(models.Model):
     def clean(self):
         super().clean()
         account_consistency_clean(self, check_platform=False)
+        self.platform_rules_clean()
+
+    def platform_rules_clean(self) -> None:
+        """The platform's own rules (caption length, hashtags, media type, size,
+        duration, aspect ratio), checked when the post is scheduled instead of
+        failing at publish time. They live in each platform's adapter."""
+        if self.platform_account_id is None or self.status not in (
+            ScheduledPostStatus.SCHEDULED,
+            None,
+        ):
+            return
+        files = [self.content] if self.content_id else []
+        if self.additional_content_ids:
+            rows = {
+                c.pk: c
+                for c in Content.objects.filter(pk__in=self.additional_content_ids)
+            }
+            missing = [str(pk) for pk in self.additional_content_ids if pk not in rows]
+            if missing:
+                raise ValidationError(
+                    {
+                        "additional_content_ids": f"No such content: {', '.join(missing)}."
+                    }
+                )
+            files += [rows[pk] for pk in self.additional_content_ids]
+        draft = PostDraft(
+            post_type=self.post_type,
+            caption=self.caption or "",
+            hashtags=tuple(self.hashtags or ()),
+            media=tuple(
+                MediaInfo.of(c) for c in files if c.content_type in Content.VISUAL_TYPES
+            ),
+        )
+        problems = post_problems(self.platform_account.platform, draft)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def local_scheduled_at(self):
