@@ -118,6 +118,8 @@ class PlatformAccount(models.Model):
     following_count = non_negative(editable=False)
     post_count = non_negative(editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Deviation: a metrics-sync worker's lease on this account (platforms/sync.py).
+    sync_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     auto_posting_enabled = models.BooleanField(**defaulted(True))
     auto_engagement_enabled = models.BooleanField(**defaulted(True))
     posting_frequency = models.CharField(max_length=50, null=True, blank=True)
