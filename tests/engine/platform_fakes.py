@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from tests import factories as f
 from tests.engine import platform_helpers as h
@@ -29,7 +30,7 @@ class Wired:
         fake = self.fake
         if self.platform == "telegram":
             return [
-                c["body"].decode()
+                unquote_plus(c["body"].decode("latin-1"))
                 for c in fake.calls
                 if c["method"] in ("sendMessage", "sendPhoto")
             ]
