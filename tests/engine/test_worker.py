@@ -34,6 +34,8 @@ def _start_worker(env_extra: dict | None = None):
             f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         "REDIS_URL": settings.REDIS_URL,
+        # and the media folder the factories wrote the post's file into
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     worker = subprocess.Popen(
         [
