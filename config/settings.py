@@ -385,7 +385,7 @@ TELEGRAM_READ_TIMEOUT = env.float("TELEGRAM_READ_TIMEOUT", default=20.0)
 # tests (and staging) point them at loopback fakes. One connect/read timeout
 # for the HTTP adapters; each adapter's call_timeout adds up its calls.
 PLATFORM_CONNECT_TIMEOUT = env.float("PLATFORM_CONNECT_TIMEOUT", default=5.0)
-PLATFORM_READ_TIMEOUT = env.float("PLATFORM_READ_TIMEOUT", default=20.0)
+PLATFORM_READ_TIMEOUT = env.float("PLATFORM_READ_TIMEOUT", default=10.0)
 GRAPH_API_BASE = env.str("GRAPH_API_BASE", default="https://graph.facebook.com")
 GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v24.0")
 # Instagram accounts linked to a Facebook Page use graph.facebook.com; accounts
@@ -393,10 +393,10 @@ GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v24.0")
 INSTAGRAM_API_BASE = env.str("INSTAGRAM_API_BASE", default=GRAPH_API_BASE)
 # How long a publish waits for a media container to be FINISHED (video takes
 # time); past it the attempt is retried later with a new container.
-INSTAGRAM_PROCESSING_WAIT = env.float("INSTAGRAM_PROCESSING_WAIT", default=30.0)
+INSTAGRAM_PROCESSING_WAIT = env.float("INSTAGRAM_PROCESSING_WAIT", default=20.0)
 INSTAGRAM_POLL_INTERVAL = env.float("INSTAGRAM_POLL_INTERVAL", default=2.0)
 X_API_BASE = env.str("X_API_BASE", default="https://api.x.com")
-X_PROCESSING_WAIT = env.float("X_PROCESSING_WAIT", default=30.0)
+X_PROCESSING_WAIT = env.float("X_PROCESSING_WAIT", default=20.0)
 X_UPLOAD_CHUNK_BYTES = env.int("X_UPLOAD_CHUNK_BYTES", default=4 * 1024 * 1024)
 # google-api-python-client is built from its bundled discovery document with
 # this root (the document's own is https://youtube.googleapis.com/).
@@ -408,7 +408,9 @@ YOUTUBE_UPLOAD_CHUNK_BYTES = env.int(
 )
 # public, unlisted or private: what an uploaded video is
 YOUTUBE_PRIVACY_STATUS = env.str("YOUTUBE_PRIVACY_STATUS", default="public")
-YOUTUBE_UPLOAD_TIMEOUT = env.float("YOUTUBE_UPLOAD_TIMEOUT", default=300.0)
+# Every adapter's call_timeout must fit QUEUE_TASK_BUDGET (a drain starts no
+# call it cannot finish): bigger videos need a bigger budget and this with it.
+YOUTUBE_UPLOAD_TIMEOUT = env.float("YOUTUBE_UPLOAD_TIMEOUT", default=60.0)
 # Called once when a platform says an access token expired: a dotted path to
 # f(account) -> bool that refreshes account.auth_data (the OAuth service);
 # unset, an expired token parks the account like a revoked one.

@@ -110,8 +110,17 @@ class InstagramAdapter(GraphAdapter):
 
     @property
     def call_timeout(self) -> float:
-        # limit + up to 11 containers + publish + permalink, and the polling
-        return 14 * self.request_timeout + settings.INSTAGRAM_PROCESSING_WAIT
+        # limit, container, publish, permalink and the polling; a carousel's
+        # extra containers must fit in the same time (see _in_time)
+        return 4 * self.request_timeout + settings.INSTAGRAM_PROCESSING_WAIT
+
+    def _in_time(self) -> None:
+        """Before each step that precedes media_publish: stop (and retry later,
+        nothing published) when publish and permalink would no longer fit."""
+        if time.monotonic() > self._deadline:
+            raise AdapterError(
+                "Instagram is taking too long to prepare the post; retrying later."
+            )
 
     def ig_user(self) -> str:
         user = self.auth.get("ig_user_id") or self.account.account_id
@@ -128,6 +137,7 @@ class InstagramAdapter(GraphAdapter):
         if problems:
             raise PermanentError(" ".join(m for ms in problems.values() for m in ms))
         user = self.ig_user()
+        self._deadline = time.monotonic() + self.call_timeout - 2 * self.request_timeout
         self._check_publishing_limit(user)
         creation_id = self._container(user, request)
         published = self.graph(
@@ -209,11 +219,14 @@ class InstagramAdapter(GraphAdapter):
     def _create(self, user: str, fields: dict) -> str:
         # A container is not a post: one left behind expires unpublished, so
         # a timeout here is a plain retry, not an unknown outcome.
+        self._in_time()
         body = self.graph("POST", f"{user}/media", what="create container", data=fields)
         return str(body["id"])
 
     def _wait_finished(self, containers: list[str]) -> None:
-        deadline = time.monotonic() + settings.INSTAGRAM_PROCESSING_WAIT
+        deadline = min(
+            time.monotonic() + settings.INSTAGRAM_PROCESSING_WAIT, self._deadline
+        )
         waiting = list(containers)
         while True:
             for container in list(waiting):

@@ -97,8 +97,13 @@ class XAdapter(HttpAdapter):
 
     @property
     def call_timeout(self) -> float:
-        # tweet + up to 4 image uploads, or a video of a few chunks and its wait
-        return 6 * self.request_timeout + settings.X_PROCESSING_WAIT
+        # the post and its uploads (each step checks the time left: uploading
+        # is not publishing, so running out before the post is a plain retry)
+        return 4 * self.request_timeout + settings.X_PROCESSING_WAIT
+
+    def _in_time(self) -> None:
+        if time.monotonic() > self._deadline:
+            raise AdapterError("X media upload is taking too long; retrying later.")
 
     @classmethod
     def validate(cls, draft):
@@ -187,6 +192,7 @@ class XAdapter(HttpAdapter):
         if problems:
             raise PermanentError(" ".join(m for ms in problems.values() for m in ms))
         payload: dict = {"text": request.text}
+        self._deadline = time.monotonic() + self.call_timeout - self.request_timeout
         files = []
         if request.media_path and request.media_type in ("image", "video"):
             files.append((request.media_path, request.media_type))
@@ -215,6 +221,7 @@ class XAdapter(HttpAdapter):
         mime = mimetypes.guess_type(real.name)[0] or (
             "video/mp4" if kind == "video" else "image/jpeg"
         )
+        self._in_time()
         if kind == "image":
             category = "tweet_gif" if mime == "image/gif" else "tweet_image"
             with real.open("rb") as handle:
@@ -242,6 +249,7 @@ class XAdapter(HttpAdapter):
         chunk = settings.X_UPLOAD_CHUNK_BYTES
         with real.open("rb") as handle:
             for index in range((size + chunk - 1) // chunk or 1):
+                self._in_time()
                 self.api(
                     "POST",
                     "2/media/upload",
@@ -265,7 +273,10 @@ class XAdapter(HttpAdapter):
         """Wait while processing_info says pending or in_progress (STATUS)."""
         data = body.get("data") or {}
         media_id = str(data["id"])
-        deadline = time.monotonic() + settings.X_PROCESSING_WAIT
+        deadline = min(
+            time.monotonic() + settings.X_PROCESSING_WAIT,
+            getattr(self, "_deadline", float("inf")),
+        )
         while True:
             info = data.get("processing_info") or {}
             state = info.get("state")

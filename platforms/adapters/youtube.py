@@ -140,7 +140,7 @@ class YouTubeAdapter(HttpAdapter):
 
     @property
     def call_timeout(self) -> float:
-        return settings.YOUTUBE_UPLOAD_TIMEOUT + 2 * self.request_timeout
+        return settings.YOUTUBE_UPLOAD_TIMEOUT + self.request_timeout
 
     def service_client(self):
         if self._service is None:

@@ -75,3 +75,15 @@ def media_info(content, **changes):
     from platforms.adapters import MediaInfo
 
     return MediaInfo(**{**MediaInfo.of(content).__dict__, **changes})
+
+
+def publish(**kwargs) -> int:
+    """publish_due_posts with the task's budget (QUEUE_TASK_BUDGET): the HTTP
+    adapters' call timeouts (several requests and a processing wait) are
+    longer than the function's 50 s default, and a drain starts no call it
+    cannot finish."""
+    from django.conf import settings
+
+    from platforms.publishing import publish_due_posts
+
+    return publish_due_posts(time_budget=settings.QUEUE_TASK_BUDGET, **kwargs)

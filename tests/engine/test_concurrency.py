@@ -116,7 +116,13 @@ def test_four_workers_publish_through_each_adapter_exactly_once(
         def worker():
             try:
                 start.wait()
-                results.append(publish_due_posts(batch=10, now=timezone.now()))
+                results.append(
+                    publish_due_posts(
+                        batch=10,
+                        now=timezone.now(),
+                        time_budget=settings.QUEUE_TASK_BUDGET,
+                    )
+                )
             except Exception as exc:  # surfaced below
                 errors.append(exc)
             finally:

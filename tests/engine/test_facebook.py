@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from platforms.adapters import PermanentError, PublishRequest, get_adapter
 from platforms.models import PlatformAccount
-from platforms.publishing import publish_due_posts
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
@@ -44,7 +43,7 @@ def test_text_photo_and_video_posts_reach_their_edges(
     text = due_post(platform_account=page_account, content=None, caption="Hello fans")
     pic = due_post(platform_account=page_account, content=photo, caption="A photo")
     vid = due_post(platform_account=page_account, content=video, caption="A clip")
-    assert publish_due_posts(now=later()) == 3
+    assert h.publish(now=later()) == 3
     edges = {o["edge"]: o for o in graph.published("fb_post")}
     assert set(edges) == {"feed", "photos", "videos"}
     assert edges["feed"]["params"]["message"] == text.caption + "\n\n#ai"
@@ -65,7 +64,7 @@ def test_text_photo_and_video_posts_reach_their_edges(
 def test_a_revoked_page_token_parks_the_account(graph, due_post, page_account):
     graph.mode = "revoked"
     sp = due_post(platform_account=page_account, content=None, caption="hi")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     page_account.refresh_from_db()
     assert page_account.connection_status == "error"
     sp.refresh_from_db()
@@ -75,7 +74,7 @@ def test_a_revoked_page_token_parks_the_account(graph, due_post, page_account):
 def test_an_invalid_parameter_fails_with_metas_message(graph, due_post, page_account):
     graph.mode = "invalid"
     sp = due_post(platform_account=page_account, content=None, caption="hi")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     sp.refresh_from_db()
     assert sp.status == "failed" and "Invalid parameter" in sp.error_message
 
@@ -88,7 +87,7 @@ def test_a_timeout_is_reconciled_from_published_posts(
     graph.slow_seconds = 1.0
     graph.slow_when = lambda call: call["path"].endswith("/feed")
     sp = due_post(platform_account=page_account, content=None, caption="Once only")
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     (post,) = graph.published("fb_post")
     sp.refresh_from_db()
     assert sp.status == "published" and sp.post.platform_post_id == post["id"]
@@ -99,7 +98,7 @@ def test_a_timeout_is_reconciled_from_published_posts(
 
 def test_insights_delete_and_engagement(graph, due_post, page_account):
     sp = due_post(platform_account=page_account, content=None, caption="Metrics")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     (post,) = graph.published("fb_post")
     post.update(likes=5, comments=2, shares=1, views=77)
     adapter = get_adapter(page_account)

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from platforms.adapters import PermanentError, PublishRequest, get_adapter
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
-from platforms.publishing import publish_due_posts
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
@@ -62,7 +61,7 @@ def containers(graph):
 def test_an_image_goes_through_container_status_and_media_publish(
     graph, image_post, client
 ):
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     image_post.refresh_from_db()
     assert image_post.status == "published"
     post = image_post.post
@@ -92,7 +91,7 @@ def test_a_reel_and_a_story_use_their_media_types(
     video = h.media(ig_account.character, settings.MEDIA_ROOT, "clip.mp4", kind="video")
     reel = due_post(platform_account=ig_account, content=video, post_type="reel")
     story = due_post(platform_account=ig_account, content=video, post_type="story")
-    assert publish_due_posts(now=later()) == 2
+    assert h.publish(now=later()) == 2
     by_type = {c["params"]["media_type"]: c["params"] for c in containers(graph)}
     assert set(by_type) == {"REELS", "STORIES"}
     assert by_type["REELS"]["video_url"].startswith(h.PUBLIC_BASE)
@@ -111,7 +110,7 @@ def test_a_post_with_several_files_is_a_carousel(graph, due_post, ig_account, se
         additional_content_ids=[second.pk],
         caption="Two looks",
     )
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     created = [c["params"] for c in containers(graph)]
     assert [p.get("is_carousel_item") for p in created[:2]] == ["true", "true"]
     parent = created[2]
@@ -124,7 +123,7 @@ def test_a_post_with_several_files_is_a_carousel(graph, due_post, ig_account, se
 
 def test_a_container_in_error_fails_with_a_clear_message(graph, image_post):
     graph.container_states = ["IN_PROGRESS", "ERROR"]
-    publish_due_posts(now=later())
+    h.publish(now=later())
     image_post.refresh_from_db()
     assert image_post.status == "failed"
     assert "Instagram could not process the media" in image_post.error_message
@@ -133,7 +132,7 @@ def test_a_container_in_error_fails_with_a_clear_message(graph, image_post):
 
 def test_an_expired_container_is_retried(graph, image_post):
     graph.container_states = ["EXPIRED"]
-    publish_due_posts(now=later())
+    h.publish(now=later())
     image_post.refresh_from_db()
     assert (image_post.status, image_post.retry_count) == ("scheduled", 1)
     assert "expired" in image_post.error_message
@@ -142,7 +141,7 @@ def test_an_expired_container_is_retried(graph, image_post):
 def test_still_processing_after_the_wait_is_retried(graph, image_post, settings):
     settings.INSTAGRAM_PROCESSING_WAIT = 0.05
     graph.container_states = ["IN_PROGRESS"]
-    publish_due_posts(now=later())
+    h.publish(now=later())
     image_post.refresh_from_db()
     assert (image_post.status, image_post.retry_count) == ("scheduled", 1)
     assert "still processing" in image_post.error_message
@@ -150,7 +149,7 @@ def test_still_processing_after_the_wait_is_retried(graph, image_post, settings)
 
 def test_the_24_hour_cap_waits_instead_of_failing(graph, image_post):
     graph.quota_usage = graph.quota_total = 100
-    publish_due_posts(now=later())
+    h.publish(now=later())
     image_post.refresh_from_db()
     assert (image_post.status, image_post.retry_count) == ("scheduled", 0)
     assert not containers(graph)  # checked first: nothing was created
@@ -162,7 +161,7 @@ def test_the_24_hour_cap_waits_instead_of_failing(graph, image_post):
 
 def test_throttling_waits_as_long_as_meta_says(graph, image_post):
     graph.mode = "throttle"
-    publish_due_posts(now=later())
+    h.publish(now=later())
     account = PlatformAccount.objects.get(pk=image_post.platform_account_id)
     wait = (account.rate_limit_reset_at - timezone.now()).total_seconds()
     assert account.connection_status == "rate_limited"
@@ -171,7 +170,7 @@ def test_throttling_waits_as_long_as_meta_says(graph, image_post):
 
 def test_a_server_error_is_retried(graph, image_post):
     graph.mode = "500"
-    publish_due_posts(now=later())
+    h.publish(now=later())
     image_post.refresh_from_db()
     assert (image_post.status, image_post.retry_count) == ("scheduled", 1)
     assert "Graph API error 500" not in image_post.error_message
@@ -192,7 +191,7 @@ def test_an_expired_token_is_refreshed_once_and_the_post_goes_out(
     account.auth_data = {"access_token": "old-token"}
     account.save()
     h.REFRESHED.clear()
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     assert [str(account.pk)] == h.REFRESHED
 
 
@@ -201,7 +200,7 @@ def test_a_revoked_token_parks_the_account(graph, image_post, settings):
         "tests.engine.platform_helpers.refresh_to_valid_graph_token"
     )
     graph.mode = "revoked"
-    publish_due_posts(now=later())
+    h.publish(now=later())
     account = PlatformAccount.objects.get(pk=image_post.platform_account_id)
     assert account.connection_status == "error"
     image_post.refresh_from_db()
@@ -216,12 +215,12 @@ def test_a_timeout_at_media_publish_is_reconciled_from_recent_media(
     graph.mode = "slow"
     graph.slow_seconds = 1.0
     graph.slow_when = lambda call: call["path"].endswith("/media_publish")
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     image_post.refresh_from_db()
     assert image_post.status == "published"
     (media,) = graph.published()  # published once, found by its caption
     assert image_post.post.platform_post_id == media["id"]
-    publish_due_posts(now=later(7200))
+    h.publish(now=later(7200))
     assert len(graph.published()) == 1
 
 
@@ -243,7 +242,7 @@ def test_text_only_and_youtube_style_posts_are_refused_before_any_call(
 
 
 def test_stats_metrics_delete_and_engagement(graph, image_post, ig_account):
-    publish_due_posts(now=later())
+    h.publish(now=later())
     adapter = get_adapter(ig_account)
     (media,) = graph.published()
     media.update(likes=12, comments=3, views=400, shares=2)

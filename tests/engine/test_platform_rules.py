@@ -128,3 +128,17 @@ def test_the_model_refuses_an_image_on_youtube():
 def test_published_rows_are_not_judged_again():
     sp = _scheduled("youtube", "image", status="published", published_at=timezone.now())
     sp.full_clean()
+
+
+@pytest.mark.parametrize(
+    "platform", ["instagram", "facebook", "twitter", "youtube", "telegram"]
+)
+def test_every_adapter_call_fits_the_queue_budget(platform, settings):
+    """A drain starts no call it cannot finish: an adapter whose call_timeout
+    is longer than the task budget would never publish at all."""
+    from config.workqueue import RECORD_MARGIN
+    from platforms.adapters import adapter_class_for
+
+    account = f.PlatformAccountFactory(platform=platform)
+    adapter = adapter_class_for(platform)(account)
+    assert 0 < adapter.call_timeout + RECORD_MARGIN <= settings.QUEUE_TASK_BUDGET

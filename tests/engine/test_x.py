@@ -10,7 +10,6 @@ from platforms.adapters import (
     get_adapter,
 )
 from platforms.models import PlatformAccount
-from platforms.publishing import publish_due_posts
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
@@ -42,7 +41,7 @@ def test_a_text_post_goes_out_with_post_tweets(x, due_post, x_account):
     sp = due_post(
         platform_account=x_account, content=None, caption="gm", post_type="tweet"
     )
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     (tweet,) = x.tweets.values()
     assert tweet["text"] == "gm\n\n#ai"
     sp.refresh_from_db()
@@ -53,7 +52,7 @@ def test_a_text_post_goes_out_with_post_tweets(x, due_post, x_account):
 def test_an_image_is_uploaded_in_one_request(x, due_post, x_account, settings):
     image = h.media(x_account.character, settings.MEDIA_ROOT, "i.png")
     due_post(platform_account=x_account, content=image, caption="pic")
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     (upload,) = [c for c in x.calls if c["path"] == "/2/media/upload"]
     assert upload["fields"]["media_category"] == "tweet_image"
     assert upload["files"]["media"][:4] == b"\x89PNG"
@@ -67,7 +66,7 @@ def test_a_video_goes_through_init_append_finalize_and_status(
     settings.X_UPLOAD_CHUNK_BYTES = 50_000
     video = h.media(x_account.character, settings.MEDIA_ROOT, "v.mp4", kind="video")
     due_post(platform_account=x_account, content=video, caption="clip")
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     commands = [
         c["fields"].get("command") or c["params"].get("command")
         for c in x.calls
@@ -88,7 +87,7 @@ def test_failed_video_processing_fails_the_post(x, due_post, x_account, settings
     x.processing = ["pending", "failed"]
     video = h.media(x_account.character, settings.MEDIA_ROOT, "v.mp4", kind="video")
     sp = due_post(platform_account=x_account, content=video, caption="clip")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     sp.refresh_from_db()
     assert sp.status == "failed"
     assert "Unsupported video format" in sp.error_message
@@ -98,7 +97,7 @@ def test_failed_video_processing_fails_the_post(x, due_post, x_account, settings
 def test_429_waits_until_the_reset(x, due_post, x_account):
     x.mode = "429"
     sp = due_post(platform_account=x_account, content=None, caption="later")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     x_account.refresh_from_db()
     wait = (x_account.rate_limit_reset_at - timezone.now()).total_seconds()
     assert x_account.connection_status == "rate_limited" and 35 < wait <= 43
@@ -109,11 +108,11 @@ def test_429_waits_until_the_reset(x, due_post, x_account):
 def test_5xx_retries_and_401_parks_the_account(x, due_post, x_account):
     x.mode = "500"
     sp = due_post(platform_account=x_account, content=None, caption="a")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     sp.refresh_from_db()
     assert (sp.status, sp.retry_count) == ("scheduled", 1)
     x.mode = "401"
-    publish_due_posts(now=later(3600))
+    h.publish(now=later(3600))
     x_account.refresh_from_db()
     assert x_account.connection_status == "error"
     assert TOKEN not in (sp.error_message or "")
@@ -127,7 +126,7 @@ def test_a_timeout_is_reconciled_from_the_users_recent_posts(
     x.slow_seconds = 1.0
     x.slow_when = lambda call: call["path"] == "/2/tweets" and call["method"] == "POST"
     sp = due_post(platform_account=x_account, content=None, caption="exactly once")
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     (tweet,) = x.tweets.values()
     sp.refresh_from_db()
     assert sp.status == "published" and sp.post.platform_post_id == tweet["id"]

@@ -4,7 +4,6 @@ import pytest
 from django.utils import timezone
 
 from platforms.adapters import PermanentError, PublishRequest, RateLimited, get_adapter
-from platforms.publishing import publish_due_posts
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
@@ -52,7 +51,7 @@ def test_a_video_goes_up_in_resumable_chunks(
         post_type="video",
     )
     settings.YOUTUBE_PRIVACY_STATUS = "unlisted"
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     (uploaded,) = youtube.videos.values()
     size = (settings.MEDIA_ROOT / "content" / "v.mp4").stat().st_size
     assert uploaded["bytes"] == size
@@ -104,7 +103,7 @@ def test_a_lost_answer_to_the_last_chunk_is_recovered_from_the_session(
         and (c["content_range"] or "").endswith(f"-{size - 1}/{size}")
     )
     sp = due_post(platform_account=channel, content=video, caption="Once")
-    assert publish_due_posts(now=later()) == 1
+    assert h.publish(now=later()) == 1
     assert len(youtube.videos) == 1
     status_query = [c for c in youtube.calls if c["content_range"] == f"bytes */{size}"]
     assert status_query  # the client asked the session, it did not upload again
@@ -117,7 +116,7 @@ def test_quota_exhaustion_waits_until_pacific_midnight(
 ):
     youtube.mode = "quota"
     sp = due_post(platform_account=channel, content=video, caption="later")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     channel.refresh_from_db()
     assert channel.connection_status == "rate_limited"
     wait = (channel.rate_limit_reset_at - timezone.now()).total_seconds()
@@ -129,11 +128,11 @@ def test_quota_exhaustion_waits_until_pacific_midnight(
 def test_401_parks_and_5xx_retries(youtube, due_post, channel, video):
     youtube.mode = "500"
     sp = due_post(platform_account=channel, content=video, caption="x")
-    publish_due_posts(now=later())
+    h.publish(now=later())
     sp.refresh_from_db()
     assert (sp.status, sp.retry_count) == ("scheduled", 1)
     youtube.mode = "401"
-    publish_due_posts(now=later(7200))
+    h.publish(now=later(7200))
     channel.refresh_from_db()
     assert channel.connection_status == "error"
 
