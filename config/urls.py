@@ -13,6 +13,7 @@ from config.api import api_not_found, router
 from config.api_tokens import RevokeAllTokensView, RevokeTokenView
 from config.health import health
 from content.views import media_file
+from platforms import media_links
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -22,6 +23,12 @@ urlpatterns = [
         "api/v1/auth/revoke-all/",
         RevokeAllTokensView.as_view(),
         name="token-revoke-all",
+    ),
+    # signed, expiring links to scheduled posts' media (platforms fetch by URL)
+    path(
+        "media-links/<str:token>/<str:name>",
+        media_links.serve,
+        name="media-link",
     ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
