@@ -405,6 +405,14 @@ LOGGING = {
     },
 }
 
+# --- The audit trail (django-pghistory; logs/models.py) ----------------------------
+# The event tables keep the related rows' ids unindexed and unconstrained: they
+# are read per object (pgh_obj_id, pgh_created_at), and every index costs each
+# audited write (the triggers' inserts).
+import pghistory  # noqa: E402
+
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+
 # --- Project settings ----------------------------------------------------------
 SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
 # The audit trail (audit_* tables) has its own retention: 0 keeps it forever.

@@ -271,3 +271,33 @@ def purge_old_audit_events(*, days: int | None = None, batch: int = 10_000) -> i
             if deleted < batch:
                 break
     return total
+
+
+# --- the triggers' cost -----------------------------------------------------------
+
+# pgtrigger runs this check first in every trigger (to honour pgtrigger.ignore).
+# Its own version reads the setting inside BEGIN ... EXCEPTION: one
+# subtransaction per row changed, and an exception raised and rolled back
+# whenever the setting is unset (always, here). Measured: 20,000 inserted
+# scheduled posts took 31 s with it, against 1.9 s without the audit trigger.
+# This version reads the setting with missing_ok and needs no exception block.
+# Every migration that installs a trigger writes pgtrigger's version again, so
+# it is put back after every migrate (post_migrate, connected in LogsConfig).
+FAST_IGNORE_CHECK = """
+CREATE OR REPLACE FUNCTION "public"._pgtrigger_should_ignore(trigger_name NAME)
+RETURNS BOOLEAN AS $$
+    SELECT COALESCE(
+        trigger_name = ANY(
+            NULLIF(current_setting('pgtrigger.ignore', true), '')::TEXT[]
+        ),
+        FALSE
+    );
+$$ LANGUAGE sql STABLE;
+"""
+
+
+def install_fast_ignore_check(using: str = "default", **kwargs) -> None:
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        cursor.execute(FAST_IGNORE_CHECK)

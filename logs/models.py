@@ -173,6 +173,8 @@ def _audit(model, *trackers, table: str, short: str, fields=None):
         model_name=f"{model.__name__}Event",
         base_model=AuditEvent,
         context_field=pghistory.ContextJSONField(),
+        # indexed with pgh_created_at below, not on its own
+        obj_field=pghistory.ObjForeignKey(db_index=False),
         meta={
             "db_table": table,
             "indexes": [
