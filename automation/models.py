@@ -319,3 +319,53 @@ class AutomationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger} run of {self.rule_id} ({self.status})"
+
+
+# --- The audit trail (logs/models.py explains it) ----------------------------------
+
+import pghistory  # noqa: E402
+
+from logs.models import audit_model, changed  # noqa: E402
+
+# Rules: the settings a person edits; the engine's counters and next run time
+# are in the snapshot but changing them alone is not an edit.
+_RULE_SETTINGS = [
+    "character",
+    "name",
+    "description",
+    "is_enabled",
+    "trigger_type",
+    "trigger_config",
+    "platforms",
+    "content_type",
+    "content_category",
+    "prompt_template",
+    "generation_settings",
+    "min_content_quality",
+    "caption_template",
+    "hashtag_strategy",
+    "mention_strategy",
+    "auto_like",
+    "auto_comment",
+    "auto_follow",
+    "engagement_frequency",
+    "max_posts_per_day",
+    "max_posts_per_week",
+    "cooldown_minutes",
+]
+_RULE_ENGINE = [
+    "times_executed",
+    "last_executed_at",
+    "success_count",
+    "failure_count",
+    "next_run_at",
+]
+audit_model(
+    AutomationRule,
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(condition=changed(AutomationRule, *_RULE_SETTINGS)),
+    pghistory.DeleteEvent(),
+    table="audit_automation_rules",
+    short="rule",
+    fields=["id", *_RULE_SETTINGS, *_RULE_ENGINE, "created_at"],
+)

@@ -61,10 +61,12 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             instance.full_clean(
                 exclude=[*self._clean_exclude(), *(deferred - set(attrs))]
             )
-        except DjangoValidationError as exc:
+        except (DjangoValidationError, ObjectDoesNotExist) as exc:
             if existing is not None and not self._still_exists(existing):
                 # deleted while this request ran (its parent's cascade, maybe)
                 raise NotFound("This row was deleted meanwhile.") from None
+            if isinstance(exc, ObjectDoesNotExist):
+                raise  # a related row vanished: 409 (exception_handler)
             raise django_errors_to_drf(exc) from exc
         return attrs
 

@@ -14,8 +14,3 @@ app.autodiscover_tasks()
 from config import heartbeat  # noqa: E402
 
 heartbeat.connect()
-
-# The audit trail's "task" door: the task (and who queued it) on every change.
-from logs import audit  # noqa: E402
-
-audit.connect()

@@ -130,7 +130,6 @@ class SystemLog(models.Model):
 import pghistory  # noqa: E402
 from pghistory.models import Event  # noqa: E402
 
-from automation.models import AutomationRule  # noqa: E402
 from characters.models import CharacterAppearance, CharacterPersonality  # noqa: E402
 from platforms.models import ScheduledPost  # noqa: E402
 
@@ -154,18 +153,18 @@ class AuditEvent(Event):
         abstract = True
 
 
-def _changed_sql(model, *fields) -> str:
+def changed_sql(model, *fields) -> str:
     """SQL: any of these columns changed (IS DISTINCT FROM) in a row trigger."""
     columns = [model._meta.get_field(name).column for name in fields]
     return " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in columns)
 
 
-def _changed(model, *fields):
+def changed(model, *fields):
     # parenthesised: pgtrigger writes the condition as WHEN <condition>
-    return pghistory.Condition(f"({_changed_sql(model, *fields)})")
+    return pghistory.Condition(f"({changed_sql(model, *fields)})")
 
 
-def _audit(model, *trackers, table: str, short: str, fields=None):
+def audit_model(model, *trackers, table: str, short: str, fields=None):
     return pghistory.track(
         *trackers,
         fields=fields,
@@ -192,14 +191,14 @@ def _row_events():
     return pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent()
 
 
-_audit(Character, *_row_events(), table="audit_characters", short="char")
-_audit(
+audit_model(Character, *_row_events(), table="audit_characters", short="char")
+audit_model(
     CharacterPersonality,
     *_row_events(),
     table="audit_character_personalities",
     short="pers",
 )
-_audit(
+audit_model(
     CharacterAppearance,
     *_row_events(),
     table="audit_character_appearances",
@@ -236,12 +235,12 @@ _ACCOUNT_SETTINGS = [
     "posting_frequency",
     "engagement_frequency",
 ]
-_audit(
+audit_model(
     PlatformAccount,
     pghistory.InsertEvent(),
-    pghistory.UpdateEvent(condition=_changed(PlatformAccount, *_ACCOUNT_SETTINGS)),
+    pghistory.UpdateEvent(condition=changed(PlatformAccount, *_ACCOUNT_SETTINGS)),
     pghistory.UpdateEvent(
-        "credentials", condition=_changed(PlatformAccount, "auth_data")
+        "credentials", condition=changed(PlatformAccount, "auth_data")
     ),
     pghistory.DeleteEvent(),
     table="audit_platform_accounts",
@@ -249,55 +248,15 @@ _audit(
     fields=["id", *_ACCOUNT_SETTINGS, *_ACCOUNT_SYNCED, "created_at"],
 )
 
-# Rules: the settings a person edits; the engine's counters and next run time
-# are in the snapshot but changing them alone is not an edit.
-_RULE_SETTINGS = [
-    "character",
-    "name",
-    "description",
-    "is_enabled",
-    "trigger_type",
-    "trigger_config",
-    "platforms",
-    "content_type",
-    "content_category",
-    "prompt_template",
-    "generation_settings",
-    "min_content_quality",
-    "caption_template",
-    "hashtag_strategy",
-    "mention_strategy",
-    "auto_like",
-    "auto_comment",
-    "auto_follow",
-    "engagement_frequency",
-    "max_posts_per_day",
-    "max_posts_per_week",
-    "cooldown_minutes",
-]
-_RULE_ENGINE = [
-    "times_executed",
-    "last_executed_at",
-    "success_count",
-    "failure_count",
-    "next_run_at",
-]
-_audit(
-    AutomationRule,
-    pghistory.InsertEvent(),
-    pghistory.UpdateEvent(condition=_changed(AutomationRule, *_RULE_SETTINGS)),
-    pghistory.DeleteEvent(),
-    table="audit_automation_rules",
-    short="rule",
-    fields=["id", *_RULE_SETTINGS, *_RULE_ENGINE, "created_at"],
-)
+# Rules: tracked in automation/models.py (with these helpers), so that this
+# module does not import the automation app (whose engine logs here).
 
 # Content: the approval decisions only (the library itself is the generator's).
-_audit(
+audit_model(
     Content,
     pghistory.UpdateEvent(
         "approval",
-        condition=_changed(Content, "approval_status", "rejection_reason", "is_nsfw"),
+        condition=changed(Content, "approval_status", "rejection_reason", "is_nsfw"),
     ),
     table="audit_content_approvals",
     short="approval",
@@ -324,12 +283,12 @@ _SCHEDULE_EDITS = (
     "max_retries",
     "character",
 )
-_audit(
+audit_model(
     ScheduledPost,
     pghistory.InsertEvent(),
     pghistory.UpdateEvent(
         condition=pghistory.Condition(
-            f"(({_changed_sql(ScheduledPost, *_SCHEDULE_EDITS)}) OR "
+            f"(({changed_sql(ScheduledPost, *_SCHEDULE_EDITS)}) OR "
             # cancelled, or taken out of failed/cancelled (retry, reschedule)
             "(OLD.status IS DISTINCT FROM NEW.status AND (NEW.status = 'cancelled' "
             "OR OLD.status IN ('failed', 'cancelled'))))"
