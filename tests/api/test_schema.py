@@ -89,7 +89,13 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server):
     schema = schemathesis.openapi.from_url(
         f"{live_server.url}/api/schema/?format=json", headers=headers
     )
-    strategy = st.one_of(*[op.ok().as_strategy() for op in schema.get_all_operations()])
+    # revoking the test's own token would leave nothing but 401s to check
+    operations = [
+        op.ok()
+        for op in schema.get_all_operations()
+        if not op.ok().path.startswith("/api/v1/auth/")
+    ]
+    strategy = st.one_of(*[op.as_strategy() for op in operations])
     started = time.monotonic()
 
     @settings(
