@@ -15,7 +15,6 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -27,7 +26,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tests.chaos.platforms import PLATFORMS, ChaosPlatform
-from tests.chaos.services import PostgresCluster, RedisServer, die_with_parent
+from tests.chaos.services import (
+    PASSTHROUGH_ENV,
+    PostgresCluster,
+    RedisServer,
+    die_with_parent,
+    django_env,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = "platforms.tasks.publish_due_posts"
@@ -38,9 +43,6 @@ MARKER_RE = re.compile(
 # Celery terminates (SIGTERM) a running acks_late task when the worker loses the
 # broker (worker_cancel_long_running_tasks_on_connection_loss): a kill too.
 BROKER_LOSS_TERMINATION = "cannot be acknowledged after a connection loss"
-# Environment passed through to the processes of a run; everything else is set
-# explicitly, so the developer's own DATABASE_URL, REDIS_URL ... never leak in.
-PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "TZ")
 
 
 @dataclass
@@ -317,21 +319,10 @@ class Harness:
 
     def process_env(self) -> dict[str, str]:
         plan = self.plan
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            PYTHONUNBUFFERED="1",
-            # the production profile: DEBUG off, real keys, no pool in workers
-            DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            CRYPTOGRAPHY_KEY=secrets.token_urlsafe(32),
-            ALLOWED_HOSTS="localhost",
-            DATABASE_URL=self.pg.url,
-            REDIS_URL=self.redis.url,
-            DB_POOL="false",
-            MEDIA_ROOT=str(self.dir / "media"),
-            BACKUP_ROOT=str(self.dir / "backups"),
-            STATIC_ROOT=str(self.dir / "static"),
+        return django_env(
+            database_url=self.pg.url,
+            redis_url=self.redis.url,
+            folder=self.dir,
             PUBLISH_LEASE_SECONDS=str(plan.lease_seconds),
             PUBLISH_RETRY_BASE_SECONDS=str(plan.retry_base_seconds),
             PUBLISH_RETRY_MAX_SECONDS=str(plan.retry_max_seconds),
@@ -339,7 +330,6 @@ class Harness:
                 self.fake_url, plan.connect_timeout, plan.read_timeout
             ),
         )
-        return env
 
     def start_fake(self) -> None:
         plan = self.plan

@@ -13,6 +13,7 @@ import ctypes
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -21,6 +22,33 @@ import time
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+# Environment passed through to the processes of a run; everything else is set
+# explicitly, so the developer's own DATABASE_URL, REDIS_URL ... never leak in.
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "TZ")
+
+
+def django_env(
+    *, database_url: str, redis_url: str, folder: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a manage.py / celery process on these servers: the
+    production profile (DEBUG off, real keys, no pool), files under `folder`."""
+    env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        CRYPTOGRAPHY_KEY=secrets.token_urlsafe(32),
+        ALLOWED_HOSTS="localhost",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DB_POOL="false",
+        MEDIA_ROOT=str(folder / "media"),
+        BACKUP_ROOT=str(folder / "backups"),
+        STATIC_ROOT=str(folder / "static"),
+        **extra,
+    )
+    return env
 
 
 def free_port() -> int:
