@@ -92,7 +92,7 @@ class Plan:
             "fault_seconds": 50.0,
             "chaos_window": 0.6,
             "spread": 0.8,
-            "kill_every": 7.0,
+            "kill_every": 5.0,
             "redis_outages": 1,
             "redis_down": 8.0,
             "pg_outages": 1,
@@ -696,14 +696,23 @@ def _celery_client(broker_url: str):
 
 
 def _git_commit() -> str:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    """The last commit that changed the engine's apps, "+changes" when the
+    working tree changes them too: what a row of results is about."""
+
+    def git(*args) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    engine = (
+        "platforms",
+        "content",
+        "automation",
+        "config/settings.py",
+        "config/celery.py",
     )
-    return proc.stdout.strip()
+    commit = git("log", "-1", "--format=%h", "--", *engine)
+    return commit + ("+changes" if git("status", "--porcelain", "--", *engine) else "")
 
 
 def plan_dict(plan: Plan) -> dict:

@@ -18,6 +18,7 @@ Definitions (per scheduled post of the run, against the fake's journal):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -34,6 +35,7 @@ SECTION = "## Chaos"
 def analyse(run: Run) -> dict:
     plan = run.plan
     delivered: Counter = Counter()
+    delivered_at: dict[str, list[float]] = defaultdict(list)
     refused: Counter = Counter()
     hung: set[str] = set()
     faults: Counter = Counter()
@@ -48,6 +50,7 @@ def analyse(run: Run) -> dict:
             continue
         if 200 <= call["status"] < 300:
             delivered[marker] += 1
+            delivered_at[marker].append(call["t"])
         else:
             refused[marker] += 1
         if call.get("fault") == "hang":
@@ -77,14 +80,22 @@ def analyse(run: Run) -> dict:
             unknown["total"] += 1
             unknown["delivered" if sent else "never sent"] += 1
             unknown["after a hang" if pid in hung else "other"] += 1
+            if pid not in hung:
+                kind = "outcome unknown, no hang"
         elif status == "failed" and sent:
             kind = "wrong: delivered, recorded failed"
         elif status == "failed" and not refused[pid]:
             kind = "lost: failed without an injected fault"
         elif status == "cancelled":
             kind = "lost: cancelled"
+        if sent > 1 and len(examples["sent twice"]) < 3:
+            times = ", ".join(_clock(t) for t in delivered_at[pid])
+            examples["sent twice"].append(f"{pid} delivered at {times} ({status})")
         if kind:
-            (lost if kind.startswith("lost") else wrong)[kind.split(": ", 1)[1]] += 1
+            if kind.startswith(("lost", "wrong")):
+                (lost if kind.startswith("lost") else wrong)[
+                    kind.split(": ", 1)[1]
+                ] += 1
             if len(examples[kind]) < 3:
                 examples[kind].append(f"{pid} ({status}: {message[:160]})")
 
@@ -113,7 +124,7 @@ def analyse(run: Run) -> dict:
         "outcome_unknown_other": unknown["other"],
         "final_status": dict(statuses),
         "failure_reasons": dict(reasons.most_common(10)),
-        "examples": dict(examples),
+        "examples": {kind: items for kind, items in examples.items() if items},
         "fake": {
             "calls": faults["calls"],
             "hangs": faults["hang"],
@@ -171,6 +182,10 @@ def analyse(run: Run) -> dict:
         "sane": all(sanity.values()),
         "events": [e.__dict__ for e in run.events],
     }
+
+
+def _clock(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S")
 
 
 def _reason(message: str) -> str:
