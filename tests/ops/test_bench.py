@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from characters.models import Character
-from config.bench import pg_connect, statements_runner
+from config.bench import Result, pg_connect, statements_runner, write_reports
 from config.management.commands.bench import SECTIONS, Command
 from platforms.models import Post, ScheduledPost
 from platforms.publishing import publish_due_posts
@@ -69,3 +69,22 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
     command._scratch_drop()
     assert not Character.all_objects.filter(name=command.SCRATCH_NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=command.scratch_ids).exists()
+
+
+def test_a_bench_run_keeps_the_chaos_section_of_benchmarks_md(tmp_path):
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text(
+        "# Benchmarks\n\n| old | row |\n\n## Findings\n\nold\n\n"
+        "## Chaos\n\n| run | engine |\n| before | abc |\n"
+    )
+    meta = {"machine": "m", "started": "s", "duration_s": 1.0, "data": "d"}
+    write_reports(
+        [Result("api", "new row", 1.0, 2.0)],
+        meta=meta,
+        markdown=markdown,
+        json_path=tmp_path / "bench.json",
+    )
+    text = markdown.read_text()
+    assert "| old | row |" not in text and "new row" in text
+    assert "## Findings" not in text
+    assert text.endswith("## Chaos\n\n| run | engine |\n| before | abc |\n")
