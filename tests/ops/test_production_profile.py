@@ -206,3 +206,19 @@ def test_celery_app_loads_with_the_nightly_backup_task(production_env):
     )
     # Found by the worker's autodiscovery, under the names beat schedules.
     assert proc.stdout.strip() == "True True", proc.stderr
+
+
+def test_every_beat_runs_the_scheduler_that_outlives_database_outages(settings):
+    """tests/ops/test_beat_outage.py shows that scheduler riding out an outage."""
+    assert settings.CELERY_BEAT_SCHEDULER == (
+        "config.beat_scheduler:ResilientDatabaseScheduler"
+    )
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+    )
+    assert f"--scheduler {settings.CELERY_BEAT_SCHEDULER}" in procfile["beat"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    beat = compose["services"]["beat"]
+    # no --scheduler: the settings' one
+    assert not any(arg.startswith(("-S", "--scheduler")) for arg in beat["command"])
+    assert beat["restart"] == "unless-stopped"
