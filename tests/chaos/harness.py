@@ -72,8 +72,11 @@ class Plan:
     retry_after: int = 2
     connect_timeout: float = 2.0
     read_timeout: float = 3.0
-    # a claimed post's lease: longer than the task's hard time limit (58 s),
-    # or a live worker's posts would be taken over (platforms/tasks.py)
+    # QUEUE_TASK_BUDGET: how long one publishing task drains the queue; its hard
+    # time limit is the budget + 20 s (platforms/tasks.py)
+    task_budget: float = 30.0
+    # a claimed post's lease: longer than the task's hard time limit, or a live
+    # worker's posts would be taken over
     lease_seconds: int = 60
     retry_base_seconds: int = 2
     retry_max_seconds: int = 20
@@ -323,6 +326,7 @@ class Harness:
             database_url=self.pg.url,
             redis_url=self.redis.url,
             folder=self.dir,
+            QUEUE_TASK_BUDGET=str(plan.task_budget),
             PUBLISH_LEASE_SECONDS=str(plan.lease_seconds),
             PUBLISH_RETRY_BASE_SECONDS=str(plan.retry_base_seconds),
             PUBLISH_RETRY_MAX_SECONDS=str(plan.retry_max_seconds),
