@@ -38,6 +38,7 @@ def _insert_due_posts(accounts, content_by_character, n):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
+@pytest.mark.usefixtures("dry_run")
 def test_four_workers_publish_two_thousand_posts_exactly_once():
     accounts = [
         f.PlatformAccountFactory(platform=platform)
