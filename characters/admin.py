@@ -315,9 +315,16 @@ class CharacterAdmin(ProjectAdmin):
                 f"{a.follower_count:,}",
                 a.last_synced_at or "never",
             )
-            for a in character_accounts(obj.pk)
+            for a in self._accounts(obj)
         ]
         return _table(("Platform", "Username", "Status", "Followers", "Synced"), rows)
+
+    @staticmethod
+    def _accounts(obj):
+        # the accounts table and the charts' "last synced" line share one query
+        if not hasattr(obj, "_accounts_for_page"):
+            obj._accounts_for_page = list(character_accounts(obj.pk))
+        return obj._accounts_for_page
 
     @admin.display(description="Upcoming")
     def upcoming_posts_table(self, obj):
@@ -398,9 +405,24 @@ class CharacterAdmin(ProjectAdmin):
             return "-"
         series = character_metric_series(character_id=obj.pk)
         labels = {**dict(Platform.choices), "all": "All platforms"}
+        synced = format_html_join(
+            " · ",
+            "{}: {}",
+            (
+                (
+                    a.get_platform_display(),
+                    f"{a.last_synced_at:%Y-%m-%d %H:%M} UTC"
+                    if a.last_synced_at
+                    else "never",
+                )
+                for a in self._accounts(obj)
+            ),
+        )
         return format_html(
+            '<p class="charts-synced">Platform numbers last synced: {}</p>'
             '<div class="character-charts" style="display:flex;flex-wrap:wrap;gap:2em">'
             "{}{}</div>",
+            synced or "no accounts",
             line_chart(series["follower_count"], title="Followers", labels=labels),
             line_chart(
                 series["engagement_rate"],

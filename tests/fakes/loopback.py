@@ -47,8 +47,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackJSONServer:
-    """Subclasses implement `record(path, headers, body)` and `answer(call)`
-    returning (status, payload); `mode == "slow"` delays every answer.
+    """Subclasses implement `record(path, headers, body)` (or
+    `record_request(method, path, headers, body)` to see the method) and
+    `answer(call)` returning (status, payload) or (status, payload, headers);
+    a payload of None sends no body. `mode == "slow"` delays every answer, or
+    only the calls `slow_when(call)` picks.
 
     With `faults`, each call gets `call["fault"]`: None, "hang", "500" or "429",
     which `answer` honours. With `journal`, every call is appended to that file
@@ -65,55 +68,71 @@ class LoopbackJSONServer:
         self.calls: list[dict] = []
         self.mode = "ok"
         self.slow_seconds = 2.0
+        self.slow_when = None
+        self.lock = threading.Lock()
         self.faults = faults
         self._rng = random.Random(faults.seed if faults else None)
-        self._lock = threading.Lock()
-        self._journal = open(journal, "a", buffering=1) if journal else None  # noqa: SIM115 - closed in close()
+        self._journal = open(journal, "a", buffering=1) if journal else None  # noqa: SIM115 - closed in __exit__
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 """Keep test output clean: no access log."""
 
-            def do_POST(self):
+            def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                call = fake.record(self.path, self.headers, self.rfile.read(length))
-                call["fault"] = fake.draw_fault()
-                fake.calls.append(call)
-                status, payload = fake.answer(call)
-                fake.write_journal(call, status, payload)
+                body = self.rfile.read(length)
+                with fake.lock:
+                    call = fake.record_request(
+                        self.command, self.path, self.headers, body
+                    )
+                    call["fault"] = fake.draw_fault()
+                    fake.calls.append(call)
+                    status, payload, *rest = fake.answer(call)
+                    fake.write_journal(call, status, payload)
+                headers = rest[0] if rest else {}
                 if call["fault"] == "hang":
                     time.sleep(fake.faults.hang_seconds)
-                elif fake.mode == "slow":
+                elif fake.mode == "slow" and (
+                    fake.slow_when is None or fake.slow_when(call)
+                ):
                     time.sleep(fake.slow_seconds)
-                data = json.dumps(payload).encode()
+                data = b"" if payload is None else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    if payload is not None:
+                        self.send_header("Content-Type", "application/json")
+                    for name, value in headers.items():
+                        self.send_header(name, str(value))
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up waiting: the slow mode's point
 
+            do_POST = do_GET = do_PUT = do_DELETE = _handle
+
         self.server = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def record_request(self, method: str, path: str, headers, body: bytes) -> dict:
+        return self.record(path, headers, body)
 
     def record(self, path: str, headers, body: bytes) -> dict:
         raise NotImplementedError
 
-    def answer(self, call: dict) -> tuple[int, dict]:
+    def answer(self, call: dict) -> tuple:
         raise NotImplementedError
 
-    def journal_entry(self, call: dict, status: int, payload: dict) -> dict:
+    def journal_entry(self, call: dict, status: int, payload) -> dict:
         """What the journal keeps of a call (subclasses add the message's text)."""
         return {}
 
     def draw_fault(self) -> str | None:
+        """Called under `self.lock`."""
         if self.faults is None:
             return None
-        with self._lock:
-            draw = self._rng.random()
+        draw = self._rng.random()
         f = self.faults
         if draw < f.hang:
             return "hang"
@@ -123,19 +142,17 @@ class LoopbackJSONServer:
             return "429"
         return None
 
-    def write_journal(self, call: dict, status: int, payload: dict) -> None:
+    def write_journal(self, call: dict, status: int, payload) -> None:
+        """Called under `self.lock`."""
         if self._journal is None:
             return
-        line = json.dumps(
-            {
-                "t": round(time.time(), 3),
-                "status": status,
-                "fault": call.get("fault"),
-                **self.journal_entry(call, status, payload),
-            }
-        )
-        with self._lock:
-            self._journal.write(line + "\n")
+        entry = {
+            "t": round(time.time(), 3),
+            "status": status,
+            "fault": call.get("fault"),
+            **self.journal_entry(call, status, payload),
+        }
+        self._journal.write(json.dumps(entry) + "\n")
 
     @property
     def url(self) -> str:

@@ -5,7 +5,6 @@ injected faults and a journal of every call (the chaos suite):
 `python -m tests.fakes.telegram --journal calls.jsonl --hang 0.01 --error500 0.05`.
 """
 
-import threading
 from urllib.parse import parse_qs
 
 from tests.fakes.loopback import LoopbackJSONServer, serve_main
@@ -18,8 +17,8 @@ class FakeTelegram(LoopbackJSONServer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.retry_after = self.faults.retry_after if self.faults else 7
+        self.member_count = 2048
         self._next_id = 100
-        self._id_lock = threading.Lock()
 
     def record(self, path, headers, body):
         _, bot, method = path.split("/", 2)
@@ -51,9 +50,10 @@ class FakeTelegram(LoopbackJSONServer):
                 "error_code": 400,
                 "description": "Bad Request: chat not found",
             }
-        with self._id_lock:
-            self._next_id += 1
-            message_id = self._next_id
+        if call["method"] == "getChatMemberCount":
+            return 200, {"ok": True, "result": self.member_count}
+        self._next_id += 1  # under the server's lock
+        message_id = self._next_id
         return 200, {
             "ok": True,
             "result": {
