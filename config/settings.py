@@ -181,7 +181,11 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = False  # per task: only the idempotent ones set acks_late
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Off: a broker blip must not kill running drains (they need only PostgreSQL
+# and keep their journal there; a redelivered drain is harmless). On, it
+# SIGTERMs them (an "outcome unknown" each) and can crash the worker on
+# reconnection (celery/celery#9250; seen in make chaos).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_IGNORE_RESULT = True
 # django-celery-beat's DatabaseScheduler, waiting out database outages instead
 # of exiting (config/beat_scheduler.py).

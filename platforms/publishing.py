@@ -33,6 +33,7 @@ import logging
 import uuid
 from collections import Counter
 from contextlib import nullcontext
+from typing import Any
 from pathlib import Path
 
 from django.conf import settings
@@ -322,7 +323,7 @@ def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
     now = timezone.now()
     account = sp.platform_account
     post_id = uuid.uuid4()
-    params = {
+    params: dict[str, Any] = {
         "now": now,
         "sp": sp.pk,
         "post": post_id,
