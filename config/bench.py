@@ -149,6 +149,17 @@ def statements_runner(conn, statements: list[str]) -> Callable[[], None]:
     return run
 
 
+def use_dry_run_everywhere() -> None:
+    """The scheduler section measures the dry-run adapter on every platform of
+    its scratch accounts (OnlyFans included, which is otherwise published by
+    hand), whatever PLATFORM_DRY_RUN says."""
+    from django.conf import settings
+
+    from platforms.adapters import DRY_RUN_ADAPTER
+
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN_ADAPTER}
+
+
 def publish_worker(go, results, cutoff_iso: str, batch: int, log_path: str):
     """One publishing worker process (multiprocessing "spawn": its own Django,
     its own database connection). Waits for `go`, then runs the real
@@ -166,6 +177,8 @@ def publish_worker(go, results, cutoff_iso: str, batch: int, log_path: str):
     from django.db import connection
 
     from platforms.publishing import clear_expired_rate_limits, publish_due_posts
+
+    use_dry_run_everywhere()
 
     cutoff = dt.datetime.fromisoformat(cutoff_iso)
     clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start

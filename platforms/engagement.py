@@ -18,6 +18,7 @@ from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
     RateLimited,
+    assisted_platforms,
     get_adapter,
 )
 from platforms.models import EngagementAction, PlatformAccount
@@ -39,6 +40,8 @@ def claim_engagement_actions(*, limit: int = 50, now=None) -> list:
             EngagementAction.objects.filter(ready)
             .filter(platform_account__auto_engagement_enabled=True)
             .exclude(platform_account__connection_status__in=WAITING_STATUSES)
+            # no adapter: a person performs these (assisted engagement)
+            .exclude(platform_account__platform__in=assisted_platforms())
             .exclude(
                 platform_account__connection_status=CS.RATE_LIMITED,
                 platform_account__rate_limit_reset_at__gt=now,

@@ -36,6 +36,7 @@ from platforms.adapters import (
     PublishRequest,
     PublishResult,
     RateLimited,
+    assisted_platforms,
     get_adapter,
 )
 from platforms.models import PlatformAccount, Post, ScheduledPost
@@ -62,9 +63,14 @@ class Claimed:
 
 def _publishable_accounts_q(now) -> Q:
     """Rows whose account can take a post now: not rate-limited, not waiting."""
-    return ~Q(platform_account__connection_status__in=WAITING_STATUSES) & ~Q(
-        platform_account__connection_status=CS.RATE_LIMITED,
-        platform_account__rate_limit_reset_at__gt=now,
+    return (
+        ~Q(platform_account__connection_status__in=WAITING_STATUSES)
+        & ~Q(
+            platform_account__connection_status=CS.RATE_LIMITED,
+            platform_account__rate_limit_reset_at__gt=now,
+        )
+        # no adapter: a person publishes these (assisted publishing)
+        & ~Q(platform_account__platform__in=assisted_platforms())
     )
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from characters.models import Character
 from config.bench import pg_connect, statements_runner
 from config.management.commands.bench import SECTIONS, Command
+from platforms.adapters import DRY_RUN_ADAPTER
 from platforms.models import Post, ScheduledPost
 from platforms.publishing import publish_due_posts
 
@@ -53,7 +54,10 @@ def test_the_floor_runs_the_captured_sql_on_its_own_connection():
 
 
 @pytest.mark.django_db
-def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
+def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings):
+    # the dry-run adapter on every platform, as the scheduler section and its
+    # workers set it (config.bench.use_dry_run_everywhere)
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN_ADAPTER}
     command = Command()
     cutoff = command._scratch_make(40)
     scratch = ScheduledPost.objects.filter(pk__in=command.scratch_ids)

@@ -712,8 +712,10 @@ class Command(BaseCommand):
         )
 
     def bench_scheduler(self) -> list[Result]:
+        from config.bench import use_dry_run_everywhere
         from platforms.publishing import claim_due_posts
 
+        use_dry_run_everywhere()
         n = self.due_posts
         results = []
         cutoff = self._scratch_make(n)
