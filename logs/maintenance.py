@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from content.models import ContentGeneration
 from logs.services import system_log_write
+from platforms.adapters import assisted_platforms
 from platforms.models import EngagementAction, ScheduledPost
 
 logger = logging.getLogger(__name__)
@@ -57,23 +58,36 @@ def detect_stuck_work(*, now=None) -> dict:
       (those waiting on an account say why in their error_message);
     - posts, generations and engagement actions in 'processing' whose lease
       ran out (a worker died; the next run takes them again);
-    - generations processing for longer than their lease.
+    - generations processing for longer than their lease;
+    - posts and engagement actions a person does by hand (platforms without an
+      adapter) still waiting ASSISTED_OVERDUE_MINUTES after their time.
     The result is cached for the admin dashboard; when anything is stuck one
     warning row goes to system_logs.
     """
     now = now or timezone.now()
     overdue_since = now - dt.timedelta(minutes=settings.STUCK_POST_MINUTES)
     SP, GS = ScheduledPost.Status, ContentGeneration.Status
-    overdue = ScheduledPost.objects.filter(
+    # posts of platforms without an adapter wait for a person, not for the
+    # engine: they are overdue later, and counted apart
+    assisted = assisted_platforms()
+    engine_overdue = ScheduledPost.objects.filter(
         status=SP.SCHEDULED, scheduled_at__lt=overdue_since
-    ).aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
+    ).exclude(platform_account__platform__in=assisted)
+    overdue = engine_overdue.aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
     overdue_sample = list(
-        ScheduledPost.objects.filter(
-            status=SP.SCHEDULED, scheduled_at__lt=overdue_since
-        )
-        .order_by("scheduled_at")
-        .values_list("pk", flat=True)[:5]
+        engine_overdue.order_by("scheduled_at").values_list("pk", flat=True)[:5]
     )
+    by_hand_since = now - dt.timedelta(minutes=settings.ASSISTED_OVERDUE_MINUTES)
+    assisted_posts = ScheduledPost.objects.filter(
+        status=SP.SCHEDULED,
+        scheduled_at__lt=by_hand_since,
+        platform_account__platform__in=assisted,
+    ).count()
+    assisted_engagement = EngagementAction.objects.filter(
+        status=EngagementAction.Status.PENDING,
+        created_at__lt=by_hand_since,
+        platform__in=assisted,
+    ).count()
     expired_posts = ScheduledPost.objects.filter(
         status=SP.PROCESSING, locked_until__lt=now
     ).count()
@@ -94,6 +108,8 @@ def detect_stuck_work(*, now=None) -> dict:
         "expired_post_leases": expired_posts,
         "stuck_generations": len(stuck_generations),
         "expired_engagement_leases": expired_engagement,
+        "overdue_assisted_posts": assisted_posts,
+        "overdue_assisted_engagement": assisted_engagement,
     }
     cache.set(STUCK_CACHE_KEY, result, timeout=None)
     stuck = {k: v for k, v in result.items() if isinstance(v, int) and v}

@@ -25,3 +25,16 @@ def process_engagement_queue() -> dict:
     from platforms.engagement import process_engagement_queue as run
 
     return {"rows": run(time_budget=45.0)}
+
+
+@shared_task(
+    name="platforms.tasks.refresh_platform_tokens",
+    acks_late=True,  # idempotent: each account is refreshed under a row lock
+    soft_time_limit=240,
+    time_limit=270,
+)
+def refresh_platform_tokens() -> dict:
+    from platforms.services import platform_accounts_refresh_tokens as run
+
+    outcomes = run(time_budget=200.0)
+    return {"rows": outcomes["refreshed"], **outcomes}
