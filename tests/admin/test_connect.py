@@ -10,20 +10,15 @@ from django.utils import timezone
 
 from logs.models import SystemLog
 from platforms.models import PlatformAccount, ScheduledPost
+from tests.conftest import CALLBACK
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory, UserFactory
-from tests.fakes.oauth import CLIENTS, FakeOAuth, s256
-
-CALLBACK = "/admin/platforms/platformaccount/oauth/callback/"
+from tests.fakes.oauth import CLIENTS, s256
 
 
 @pytest.fixture
-def fake(settings):
-    with FakeOAuth() as server:
-        for name, value in server.settings().items():
-            setattr(settings, name, value)
-        settings.OAUTH_REDIRECT_URI = f"http://testserver{CALLBACK}"
-        server.redirect_uri = settings.OAUTH_REDIRECT_URI
-        yield server
+def fake(fake_oauth):
+    """The loopback authorization server (tests/conftest.py), by a short name."""
+    return fake_oauth
 
 
 def connect_url(account):
@@ -103,9 +98,7 @@ def test_connecting_an_x_account_uses_pkce_and_fills_the_account_in(
     assert data["access_token"] not in str(audit.metadata)
 
 
-def test_connecting_youtube_asks_google_for_a_refresh_token(
-    administrator_client, fake
-):
+def test_connecting_youtube_asks_google_for_a_refresh_token(administrator_client, fake):
     account = unconnected("youtube")
 
     run_flow(administrator_client, account, fake)
@@ -229,9 +222,7 @@ def test_a_callback_is_good_once_for_the_session_that_started_it(
     other = client.__class__()
     other.force_login(UserFactory(username="other-admin", is_superuser=True))
     stranger = other.get(callback, follow=True)
-    assert "does not match a connect started in this browser" in page_messages(
-        stranger
-    )
+    assert "does not match a connect started in this browser" in page_messages(stranger)
     account.refresh_from_db()
     assert account.auth_data is None
 
