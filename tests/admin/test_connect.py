@@ -13,6 +13,7 @@ from platforms.models import PlatformAccount, ScheduledPost
 from tests.conftest import CALLBACK
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory, UserFactory
 from tests.fakes.oauth import CLIENTS, s256
+from tests.fakes.oauth import connect_in_admin as run_flow
 
 
 @pytest.fixture
@@ -27,16 +28,6 @@ def connect_url(account):
 
 def change_url(account):
     return reverse("admin:platforms_platformaccount_change", args=[account.pk])
-
-
-def run_flow(client, account, fake, decision="allow"):
-    """Connect → the provider's consent page → back to the callback."""
-    start = client.post(connect_url(account))
-    assert start.status_code == 302, start.content[:500]
-    assert start["Location"].startswith(fake.url)
-    back = urlsplit(fake.approve(start["Location"], decision))
-    assert back.path == CALLBACK
-    return client.get(f"{back.path}?{back.query}", follow=True)
 
 
 def page_messages(response) -> str:

@@ -622,3 +622,18 @@ class FakeOAuth:
             *(secret for _, secret in CLIENTS.values()),
             self.bot_token,
         ]
+
+
+def connect_in_admin(client, account, fake: FakeOAuth, decision: str = "allow"):
+    """A person's connect in the admin, with a test client: Connect (POST), the
+    provider's consent page, back to the callback. Returns the followed answer."""
+    from django.urls import reverse
+
+    start = client.post(
+        reverse("admin:platforms_platformaccount_connect", args=[account.pk])
+    )
+    assert start.status_code == 302, start.content[:500]
+    assert start["Location"].startswith(fake.url)
+    back = urlsplit(fake.approve(start["Location"], decision))
+    assert back.path == "/admin/platforms/platformaccount/oauth/callback/"
+    return client.get(f"{back.path}?{back.query}", follow=True)
