@@ -55,7 +55,8 @@ def detect_stuck_work(*, now=None) -> dict:
     """Flag work that should have moved and did not.
 
     - scheduled posts due for more than STUCK_POST_MINUTES and not published
-      (those waiting on an account say why in their error_message);
+      (those waiting on an account say why in their error_message; those
+      waiting out a retry's backoff are not counted);
     - posts, generations and engagement actions in 'processing' whose lease
       ran out (a worker died; the next run takes them again);
     - generations processing for longer than their lease;
@@ -68,11 +69,16 @@ def detect_stuck_work(*, now=None) -> dict:
     overdue_since = now - dt.timedelta(minutes=settings.STUCK_POST_MINUTES)
     SP, GS = ScheduledPost.Status, ContentGeneration.Status
     # posts of platforms without an adapter wait for a person, not for the
-    # engine: they are overdue later, and counted apart
+    # engine: they are overdue later, and counted apart; a post waiting out a
+    # retry's backoff ("not before" ahead) is not stuck
     assisted = assisted_platforms()
-    engine_overdue = ScheduledPost.objects.filter(
-        status=SP.SCHEDULED, scheduled_at__lt=overdue_since
-    ).exclude(platform_account__platform__in=assisted)
+    engine_overdue = (
+        ScheduledPost.objects.filter(
+            status=SP.SCHEDULED, scheduled_at__lt=overdue_since
+        )
+        .exclude(locked_until__gt=now)
+        .exclude(platform_account__platform__in=assisted)
+    )
     overdue = engine_overdue.aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
     overdue_sample = list(
         engine_overdue.order_by("scheduled_at").values_list("pk", flat=True)[:5]

@@ -1,131 +1,150 @@
 """The engagement queue: pending actions performed through the adapter, oldest first.
 
-Same rules as publishing: SKIP LOCKED claims through idx_engagement_pending, a
-lease on 'processing' rows, retries with backoff (a pending row's locked_until
-means "not before"), rate limits that use no retry, credential failures that
-park the account.
+The queue machine (config/workqueue.py) with the same rules as publishing:
+claims through idx_engagement_pending on accounts that can take work now
+(auto-engagement on, not rate-limited, credentials not failed), nothing while
+a publishing hold is on; the attempt journal before each call, so a comment
+is never made twice: an action in doubt is reconciled through the adapter's
+`engagement_exists` and fails as "outcome unknown" when the platform cannot
+tell. Retries back off ("not before" in locked_until); rate limits and
+credential failures use no retry.
 """
+
+from __future__ import annotations
 
 import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from platforms.adapters import (
-    AdapterError,
-    CredentialsRejected,
-    RateLimited,
-    assisted_platforms,
-    get_adapter,
+from config.workqueue import (
+    Claimed,
+    Drain,
+    WorkQueue,
+    backoff_seconds,
+    durably,
 )
-from platforms.models import EngagementAction, PlatformAccount
-from platforms.publishing import WAITING_STATUSES
+from platforms.adapters import (
+    PlatformAdapter,
+)
+from platforms.models import EngagementAction, PublishingHold
+from platforms.queues import (
+    AccountWork,
+    BatchAccounts,
+    account_ready_q,
+    on_error,
+)
 
 logger = logging.getLogger(__name__)
 EA = EngagementAction.Status
-CS = PlatformAccount.ConnectionStatus
+
+QUEUE = WorkQueue(
+    EngagementAction,
+    waiting=EA.PENDING,
+    processing=EA.PROCESSING,
+    order_by=("created_at",),
+    lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
+    gate=lambda now: (
+        Q(platform_account__auto_engagement_enabled=True) & account_ready_q(now)
+    ),
+)
 
 
-def claim_engagement_actions(*, limit: int = 50, now=None) -> list:
-    now = now or timezone.now()
-    lease = dt.timedelta(seconds=settings.PUBLISH_LEASE_SECONDS)
-    ready = (
-        Q(status=EA.PENDING) & (Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-    ) | Q(status=EA.PROCESSING, locked_until__lt=now)
-    with transaction.atomic():
-        ids = list(
-            EngagementAction.objects.filter(ready)
-            .filter(platform_account__auto_engagement_enabled=True)
-            .exclude(platform_account__connection_status__in=WAITING_STATUSES)
-            # no adapter: a person performs these (assisted engagement)
-            .exclude(platform_account__platform__in=assisted_platforms())
-            .exclude(
-                platform_account__connection_status=CS.RATE_LIMITED,
-                platform_account__rate_limit_reset_at__gt=now,
-            )
-            .order_by("created_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:limit]
-        )
-        if ids:
-            EngagementAction.objects.filter(pk__in=ids).update(
-                status=EA.PROCESSING, locked_until=now + lease
-            )
-    return ids
+def claim_engagement_actions(*, limit: int = 50, now=None) -> list[Claimed]:
+    if PublishingHold.active():
+        return []
+    return QUEUE.claim(limit=limit, now=now)
 
 
-def perform_engagement_action(action_id) -> str:
-    action = (
-        EngagementAction.objects.select_related("platform_account")
-        .filter(pk=action_id, status=EA.PROCESSING)
-        .first()
-    )
-    if action is None:
-        return "skipped"
-    account = action.platform_account
-    try:
-        get_adapter(account).perform_engagement(action)
-    except RateLimited as exc:
-        now = timezone.now()
-        PlatformAccount.objects.filter(pk=account.pk).update(
-            connection_status=CS.RATE_LIMITED,
-            rate_limit_reset_at=now + dt.timedelta(seconds=exc.retry_after),
-            last_rate_limit_hit_at=now,
-        )
-        _update(action, status=EA.PENDING, locked_until=None, error_message=exc.message)
-        return "waiting"
-    except CredentialsRejected as exc:
-        PlatformAccount.objects.filter(pk=account.pk).update(
-            connection_status=CS.ERROR, is_connected=False
-        )
-        _update(action, status=EA.PENDING, locked_until=None, error_message=exc.message)
-        return "waiting"
-    except AdapterError as exc:
-        attempt = action.retry_count + 1
-        if not exc.retryable or attempt > settings.ENGAGEMENT_MAX_RETRIES:
-            _update(
-                action,
-                status=EA.FAILED,
+class _Batch:
+    def __init__(self, items: list[Claimed]):
+        self.rows = {
+            a.pk: a
+            for a in EngagementAction.objects.select_related("platform_account")
+            .defer("platform_account__auth_data")
+            .filter(pk__in=[i.id for i in items], status=EA.PROCESSING)
+        }
+        self.accounts = BatchAccounts()
+
+    def call_timeout(self, item: Claimed) -> float:
+        action = self.rows.get(item.id)
+        return self.accounts.call_timeout(action.platform_account) if action else 0.0
+
+    def __call__(self, item: Claimed) -> str:
+        action = self.rows.get(item.id)
+        if action is None or action.locked_until != item.lease:
+            return "skipped"
+        action.platform_account = self.accounts.account(action.platform_account)
+        return _ActionWork(self.accounts, action, item).run()
+
+
+class _ActionWork(AccountWork):
+    """One engagement action: reconcile, journal, call, record."""
+
+    queue = QUEUE
+    noun = "engagement action"
+
+    def call(self, adapter: PlatformAdapter, prepared) -> str | None:
+        return adapter.perform_engagement(self.row)
+
+    def look_up(self, adapter, since, prepared):
+        return adapter.engagement_exists(self.row, since=since)
+
+    def record(self, result) -> str:
+        durably(
+            lambda: EngagementAction.objects.filter(
+                pk=self.row.pk, completed_at__isnull=True
+            ).update(
+                status=EA.COMPLETED,
+                completed_at=timezone.now(),
                 locked_until=None,
-                error_message=exc.message[:2000],
+                attempt_started_at=None,
+                error_message=None,
             )
-            return "failed"
-        delay = settings.PUBLISH_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
-        _update(
-            action,
-            status=EA.PENDING,
-            retry_count=attempt,
-            locked_until=timezone.now() + dt.timedelta(seconds=delay),
-            error_message=f"Attempt {attempt} failed, retrying in {delay} s: {exc.message}"[
-                :2000
-            ],
         )
-        return "retry"
-    _update(
-        action,
-        status=EA.COMPLETED,
-        completed_at=timezone.now(),
-        locked_until=None,
-        error_message=None,
+        return "completed"
+
+    def retry(self, message: str) -> str:
+        return retry(self.row, self.item, message)
+
+
+def retry(action: EngagementAction, item: Claimed, message: str) -> str:
+    attempt = action.retry_count + 1
+    if attempt > settings.ENGAGEMENT_MAX_RETRIES:
+        QUEUE.finish(
+            item,
+            status=EA.FAILED,
+            error_message=f"Gave up after {attempt - 1} retries: {message}"[:2000],
+        )
+        return "failed"
+    delay = backoff_seconds(
+        attempt,
+        base=settings.PUBLISH_RETRY_BASE_SECONDS,
+        most=settings.PUBLISH_RETRY_MAX_SECONDS,
     )
-    return "completed"
+    QUEUE.put_back(
+        item,
+        retry_count=attempt,
+        not_before=timezone.now() + dt.timedelta(seconds=delay),
+        error_message=f"Attempt {attempt} failed, retrying in {delay} s: {message}"[
+            :2000
+        ],
+    )
+    return "retry"
 
 
-def _update(action, **changes) -> None:
-    EngagementAction.objects.filter(pk=action.pk).update(**changes)
-
-
-def process_engagement_queue(*, batch: int = 50, time_budget: float = 50.0) -> int:
-    import time
-
-    deadline = time.monotonic() + time_budget
-    done = 0
-    while time.monotonic() < deadline:
-        ids = claim_engagement_actions(limit=batch)
-        if not ids:
-            break
-        done += sum(perform_engagement_action(pk) == "completed" for pk in ids)
-    return done
+def process_engagement_queue(
+    *, batch: int = 50, time_budget: float = 50.0, now=None
+) -> int:
+    if PublishingHold.active():
+        return 0
+    return Drain(
+        QUEUE,
+        budget=time_budget,
+        batch=batch,
+        prepare=_Batch,
+        on_error=on_error(QUEUE, retry),
+        now=now,
+    ).run()["completed"]

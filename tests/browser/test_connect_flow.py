@@ -104,7 +104,7 @@ def test_a_due_onlyfans_post_is_published_by_hand(
     content = ContentFactory(
         character=account.character, content_type="image", approved=True
     )
-    (tmp_path / content.file_path).parent.mkdir(parents=True)
+    (tmp_path / content.file_path).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / content.file_path).write_bytes(png(64, 64))
     sp = ScheduledPostFactory(
         platform_account=account,

@@ -43,6 +43,8 @@ def test_a_worker_process_publishes_through_the_broker():
         ),
         "REDIS_URL": settings.REDIS_URL,
         "PLATFORM_DRY_RUN": "true",
+        # and the media folder the factories wrote the post's file into
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     worker = subprocess.Popen(
         [

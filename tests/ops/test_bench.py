@@ -70,6 +70,8 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings):
     assert command._scratch_outcome() == {"scheduled": 40}
     assert not Post.objects.filter(character__name=command.SCRATCH_NAME).exists()
 
+    assert (settings.MEDIA_ROOT / "bench").is_dir()  # the posts' files
     command._scratch_drop()
+    assert not (settings.MEDIA_ROOT / "bench").exists()
     assert not Character.all_objects.filter(name=command.SCRATCH_NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=command.scratch_ids).exists()

@@ -64,7 +64,7 @@ def due_post(onlyfans, media_root):
         character=onlyfans.character, content_type="image", approved=True
     )
     path = media_root / content.file_path
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png(8, 8))
     sp = ScheduledPostFactory(
         platform_account=onlyfans,

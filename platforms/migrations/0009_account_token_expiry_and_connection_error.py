@@ -5,8 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("characters", "0003_db_rules"),
-        ("platforms", "0006_posts_engagement_sort_indexes"),
+        ("platforms", "0008_publishing_hold"),
     ]
 
     operations = [
