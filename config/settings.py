@@ -428,15 +428,19 @@ OAUTH_REDIRECT_URI = env.str(
     if DEBUG
     else "",
 )
-# Provider endpoints (tests point them at a loopback fake).
-META_GRAPH_API_VERSION = env.str("META_GRAPH_API_VERSION", default="v23.0")
+# Provider endpoints (tests point them at a loopback fake). The API bases are
+# the adapters' own (the same names and defaults as the publishing adapters).
+GRAPH_API_BASE = env.str("GRAPH_API_BASE", default="https://graph.facebook.com")
+GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v24.0")
+# Instagram accounts linked to a Facebook Page use graph.facebook.com.
+INSTAGRAM_API_BASE = env.str("INSTAGRAM_API_BASE", default=GRAPH_API_BASE)
+X_API_BASE = env.str("X_API_BASE", default="https://api.x.com")
+YOUTUBE_API_ROOT = env.str(
+    "YOUTUBE_API_ROOT", default="https://youtube.googleapis.com/"
+)
 META_OAUTH_AUTHORIZE_URL = env.str(
     "META_OAUTH_AUTHORIZE_URL",
-    default=f"https://www.facebook.com/{META_GRAPH_API_VERSION}/dialog/oauth",
-)
-META_GRAPH_API_BASE = env.str(
-    "META_GRAPH_API_BASE",
-    default=f"https://graph.facebook.com/{META_GRAPH_API_VERSION}",
+    default=f"https://www.facebook.com/{GRAPH_API_VERSION}/dialog/oauth",
 )
 X_OAUTH_AUTHORIZE_URL = env.str(
     "X_OAUTH_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize"
@@ -444,7 +448,6 @@ X_OAUTH_AUTHORIZE_URL = env.str(
 X_OAUTH_TOKEN_URL = env.str(
     "X_OAUTH_TOKEN_URL", default="https://api.x.com/2/oauth2/token"
 )
-X_API_BASE = env.str("X_API_BASE", default="https://api.x.com/2")
 GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
     "GOOGLE_OAUTH_AUTHORIZE_URL",
     default="https://accounts.google.com/o/oauth2/v2/auth",
@@ -452,8 +455,11 @@ GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
 GOOGLE_OAUTH_TOKEN_URL = env.str(
     "GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"
 )
-YOUTUBE_API_BASE = env.str(
-    "YOUTUBE_API_BASE", default="https://www.googleapis.com/youtube/v3"
+# Called by an adapter when a platform says the access token expired: renews
+# it at once (platforms.services.platform_account_refresh_now).
+PLATFORM_TOKEN_REFRESHER = env.str(
+    "PLATFORM_TOKEN_REFRESHER",
+    default="platforms.services.platform_account_refresh_now",
 )
 # (connect, read) seconds for token and identity calls.
 OAUTH_TIMEOUT = (5.0, env.float("OAUTH_READ_TIMEOUT", default=20.0))

@@ -12,6 +12,7 @@ auth_data layout (written by platforms/oauth.py and the Telegram form):
   absent when the token does not expire), refresh_token (X, YouTube), scopes;
 - facebook: page_id, page_access_token (the Page token, which publishes);
 - instagram: ig_user_id, page_id, page_access_token;
+- twitter: user_id; youtube: channel_id;
 - telegram: bot_token, chat_id.
 """
 
@@ -128,8 +129,9 @@ def call(
     return body
 
 
-def _graph(path: str) -> str:
-    return f"{settings.META_GRAPH_API_BASE.rstrip('/')}/{path.lstrip('/')}"
+def _graph(path: str, base: str | None = None) -> str:
+    base = (base or settings.GRAPH_API_BASE).rstrip("/")
+    return f"{base}/{settings.GRAPH_API_VERSION}/{path.lstrip('/')}"
 
 
 PAGE_FIELDS = "id,name,access_token,instagram_business_account{id,username}"
@@ -173,7 +175,7 @@ def instagram(auth_data: dict) -> Identity:
     ig_user_id = _required(auth_data, "ig_user_id", "instagram")
     body = call(
         "instagram",
-        _graph(ig_user_id),
+        _graph(ig_user_id, settings.INSTAGRAM_API_BASE),
         params={"fields": "id,username,name", "access_token": token},
     )
     username = body.get("username") or ""
@@ -207,7 +209,7 @@ def twitter(auth_data: dict) -> Identity:
     token = _required(auth_data, "access_token", "twitter")
     body = call(
         "twitter",
-        f"{settings.X_API_BASE.rstrip('/')}/users/me",
+        f"{settings.X_API_BASE.rstrip('/')}/2/users/me",
         token=token,
     )
     user = body.get("data") or {}
@@ -226,7 +228,7 @@ def youtube(auth_data: dict) -> Identity:
     token = _required(auth_data, "access_token", "youtube")
     body = call(
         "youtube",
-        f"{settings.YOUTUBE_API_BASE.rstrip('/')}/channels",
+        f"{settings.YOUTUBE_API_ROOT.rstrip('/')}/youtube/v3/channels",
         token=token,
         params={"part": "snippet", "mine": "true"},
     )

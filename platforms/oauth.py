@@ -89,7 +89,8 @@ class Provider:
     @property
     def token_url(self) -> str:
         if self.family == "meta":
-            return f"{settings.META_GRAPH_API_BASE.rstrip('/')}/oauth/access_token"
+            base = settings.GRAPH_API_BASE.rstrip("/")
+            return f"{base}/{settings.GRAPH_API_VERSION}/oauth/access_token"
         if self.family == "x":
             return settings.X_OAUTH_TOKEN_URL
         return settings.GOOGLE_OAUTH_TOKEN_URL
@@ -424,7 +425,13 @@ def complete(
         who = identity.whoami(provider.platform, auth_data)
     except IdentityError as exc:
         raise OAuthFailure(exc.message, permanent=exc.credentials_rejected) from None
+    # the adapters address the account by these ids
+    auth_data[ACCOUNT_ID_KEY[provider.platform]] = who.account_id
     return Connected(auth_data=auth_data, identity=who)
+
+
+# Where the adapters read the platform's own id of the account in auth_data.
+ACCOUNT_ID_KEY = {"twitter": "user_id", "youtube": "channel_id"}
 
 
 def _meta_account(

@@ -570,6 +570,62 @@ def platform_account_refresh_token(*, account_id, now=None) -> str:
     return "failed"
 
 
+def platform_account_refresh_now(account: PlatformAccount) -> bool:
+    """settings.PLATFORM_TOKEN_REFRESHER: a platform told an adapter that the
+    access token expired. Renew it now, under the row lock the periodic refresh
+    takes, and put the new credentials on `account` (the adapter re-reads
+    them). False when it cannot be renewed: the adapter then treats the token
+    as refused, which parks the account; the reason is kept for the dashboard.
+    """
+    if (
+        account.auth_type != PlatformAccount.AuthType.OAUTH
+        or oauth.provider_for(account.platform) is None
+    ):
+        return False
+    used = (account.auth_data or {}).get("access_token")
+    with transaction.atomic():
+        locked = (
+            PlatformAccount.objects.select_for_update().filter(pk=account.pk).first()
+        )
+        if locked is None:
+            return False
+        current = locked.auth_data or {}
+        if current.get("access_token") and current.get("access_token") != used:
+            # renewed meanwhile (another worker, the periodic task): use it
+            account.auth_data, account.token_expires_at = (
+                current,
+                locked.token_expires_at,
+            )
+            return True
+        try:
+            renewed = oauth.refresh(locked.platform, current)
+        except oauth.OAuthFailure as exc:
+            logger.warning(
+                "token of platform account %s could not be renewed: %s",
+                account.pk,
+                exc.message,
+            )
+            if exc.permanent:
+                locked.connection_error = (
+                    f"Token refresh failed: {exc.message} Connect the account again."
+                )[:2000]
+                locked.save(update_fields=["connection_error", "updated_at"])
+            return False
+        locked.auth_data = renewed
+        locked.token_expires_at = oauth.expires_at(renewed)
+        locked.connection_error = None
+        locked.save(
+            update_fields=[
+                "auth_data",
+                "token_expires_at",
+                "connection_error",
+                "updated_at",
+            ]
+        )
+    account.auth_data, account.token_expires_at = renewed, locked.token_expires_at
+    return True
+
+
 # Accounts that wait for a person anyway: their tokens are left alone.
 REFRESH_SKIPPED_STATUSES = (CS.DISCONNECTED, CS.ERROR, CS.SUSPENDED)
 

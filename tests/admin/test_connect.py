@@ -68,6 +68,7 @@ def test_connecting_an_x_account_uses_pkce_and_fills_the_account_in(
     assert data["access_token"].startswith("FAKE-X-ACCESS-")
     assert data["refresh_token"].startswith("FAKE-X-REFRESH-")
     assert "offline.access" in data["scopes"] and "tweet.write" in data["scopes"]
+    assert data["user_id"] == "1500000000000000001"  # what the X adapter reads
     assert abs(account.token_expires_at - timezone.now() - dt.timedelta(hours=2)) < (
         dt.timedelta(minutes=1)
     )
@@ -99,6 +100,7 @@ def test_connecting_youtube_asks_google_for_a_refresh_token(administrator_client
     assert account.account_username == "@lunavlogs"
     assert account.account_url == "https://www.youtube.com/@lunavlogs"
     assert account.auth_data["refresh_token"].startswith("FAKE-GOOGLE-REFRESH-")
+    assert account.auth_data["channel_id"] == "UCfakeChannel000000000001"
     authorize = next(c for c in fake.calls if c["path"].endswith("/v2/auth"))
     assert authorize["query"]["access_type"] == "offline"
     assert authorize["query"]["prompt"] == "consent"
@@ -128,7 +130,7 @@ def test_connecting_instagram_takes_a_long_lived_token_and_the_business_account(
     exchanges = [
         c
         for c in fake.calls
-        if c["path"] == "/meta/graph/oauth/access_token"
+        if c["path"].endswith("/oauth/access_token")
         and c["query"].get("grant_type") == "fb_exchange_token"
     ]
     assert len(exchanges) == 1  # the short-lived token became a long-lived one

@@ -134,13 +134,15 @@ class FakeOAuth:
             "GOOGLE_CLIENT_ID": CLIENTS["google"][0],
             "GOOGLE_CLIENT_SECRET": CLIENTS["google"][1],
             "META_OAUTH_AUTHORIZE_URL": f"{self.url}/meta/dialog/oauth",
-            "META_GRAPH_API_BASE": f"{self.url}/meta/graph",
+            "GRAPH_API_BASE": f"{self.url}/meta/graph",
+            "INSTAGRAM_API_BASE": f"{self.url}/meta/graph",
+            "GRAPH_API_VERSION": "v24.0",
             "X_OAUTH_AUTHORIZE_URL": f"{self.url}/x/i/oauth2/authorize",
             "X_OAUTH_TOKEN_URL": f"{self.url}/x/2/oauth2/token",
-            "X_API_BASE": f"{self.url}/x/2",
+            "X_API_BASE": f"{self.url}/x",
             "GOOGLE_OAUTH_AUTHORIZE_URL": f"{self.url}/google/o/oauth2/v2/auth",
             "GOOGLE_OAUTH_TOKEN_URL": f"{self.url}/google/token",
-            "YOUTUBE_API_BASE": f"{self.url}/google/youtube/v3",
+            "YOUTUBE_API_ROOT": f"{self.url}/google/",
             "TELEGRAM_API_BASE": f"{self.url}/telegram",
         }
 
@@ -187,6 +189,8 @@ class FakeOAuth:
             return self._x_token(form, headers)
         if path == "/google/token" and method == "POST":
             return self._google_token(form)
+        if path.startswith("/meta/graph/v24.0/"):
+            path = "/meta/graph/" + path.removeprefix("/meta/graph/v24.0/")
         if path == "/meta/graph/oauth/access_token":
             return self._meta_token({**query, **form})
         if path == "/x/2/users/me":

@@ -165,3 +165,40 @@ def test_the_refresh_is_a_declared_periodic_task():
     )
     assert entry.schedule.seconds == 300
     assert entry.expires < 300
+
+
+def test_an_adapter_told_the_token_expired_gets_a_new_one_at_once(
+    oauth_account, fake_oauth, settings
+):
+    """settings.PLATFORM_TOKEN_REFRESHER: the adapters' way to renew a token the
+    platform just refused as expired, before the periodic task would."""
+    from django.utils.module_loading import import_string
+
+    refresher = import_string(settings.PLATFORM_TOKEN_REFRESHER)
+    account = oauth_account("twitter")
+    old = account.auth_data["access_token"]
+    in_use = PlatformAccount.objects.get(pk=account.pk)  # as an adapter holds it
+
+    assert refresher(in_use) is True
+    assert in_use.auth_data["access_token"] != old
+    stored = PlatformAccount.objects.get(pk=account.pk)
+    assert stored.auth_data["access_token"] == in_use.auth_data["access_token"]
+
+    # a second adapter still holding the old token gets the renewed one, and
+    # the provider is not asked again (X would reject the spent refresh token)
+    calls = len(fake_oauth.calls)
+    stale = PlatformAccount.objects.get(pk=account.pk)
+    stale.auth_data = {**stale.auth_data, "access_token": old}
+    assert refresher(stale) is True
+    assert stale.auth_data["access_token"] == stored.auth_data["access_token"]
+    assert len(fake_oauth.calls) == calls
+
+    fake_oauth.refused_refresh = True
+    current = PlatformAccount.objects.get(pk=account.pk)
+    assert refresher(current) is False
+    assert (
+        "Token refresh failed"
+        in PlatformAccount.objects.get(pk=account.pk).connection_error
+    )
+    telegram = PlatformAccountFactory(platform="telegram", auth_type="api_key")
+    assert refresher(telegram) is False
