@@ -462,7 +462,7 @@ PLATFORM_TOKEN_REFRESHER = env.str(
     default="platforms.services.platform_account_refresh_now",
 )
 # (connect, read) seconds for token and identity calls.
-OAUTH_TIMEOUT = (5.0, env.float("OAUTH_READ_TIMEOUT", default=20.0))
+OAUTH_TIMEOUT = (5.0, env.float("OAUTH_READ_TIMEOUT", default=10.0))
 # A started connect flow must come back within this many seconds.
 OAUTH_STATE_MAX_AGE = env.int("OAUTH_STATE_MAX_AGE", default=900)
 # The periodic refresh (platforms.tasks.refresh_platform_tokens) renews a token

@@ -476,3 +476,31 @@ def test_the_callback_query_is_never_put_into_a_page(administrator_client, fake)
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "x" * 300 not in page
+
+
+def test_testing_from_the_list_stops_within_its_time_budget(
+    operator_client, fake, monkeypatch
+):
+    """Each test may wait for its platform: the action stops taking accounts
+    before gunicorn's timeout would cut the request off."""
+    monkeypatch.setattr("platforms.admin.TEST_CONNECTION_BUDGET", 0.0)
+    accounts = [
+        PlatformAccountFactory(
+            platform="telegram",
+            auth_data={"bot_token": fake.bot_token, "chat_id": "@luna_channel"},
+        )
+        for _ in range(3)
+    ]
+
+    response = operator_client.post(
+        reverse("admin:platforms_platformaccount_changelist"),
+        {
+            "action": "test_connection",
+            "_selected_action": [str(a.pk) for a in accounts],
+        },
+        follow=True,
+    )
+
+    text = page_messages(response)
+    assert text.count("Telegram answered") == 1
+    assert "Tested 1 of the selected accounts" in text
