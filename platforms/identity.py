@@ -109,7 +109,8 @@ def call(
         isinstance(body.get("error"), dict) or body.get("ok") is False
     ):
         detail = _message(body, response)
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        found = body.get("error")
+        error: dict = found if isinstance(found, dict) else {}
         rejected = response.status_code in (401, 403) or (
             error.get("code") in META_TOKEN_ERRORS
             or error.get("error_subcode") in META_TOKEN_ERRORS

@@ -100,18 +100,24 @@ class Provider:
         return self.scope_separator.join(self.scopes)
 
 
-META = {
-    "family": "meta",
-    "client_id_setting": "META_APP_ID",
-    "client_secret_setting": "META_APP_SECRET",
-    "authorize_url_setting": "META_OAUTH_AUTHORIZE_URL",
-    "pkce": False,
-    "scope_separator": ",",
-}
+def _meta(platform: str, scopes: tuple[str, ...]) -> Provider:
+    """Instagram and Facebook Pages: one Meta app, Facebook Login, no PKCE."""
+    return Provider(
+        platform=platform,
+        family="meta",
+        client_id_setting="META_APP_ID",
+        client_secret_setting="META_APP_SECRET",
+        authorize_url_setting="META_OAUTH_AUTHORIZE_URL",
+        scopes=scopes,
+        pkce=False,
+        scope_separator=",",
+    )
+
+
 PROVIDERS = {
-    "instagram": Provider(
-        platform="instagram",
-        scopes=(
+    "instagram": _meta(
+        "instagram",
+        (
             "instagram_basic",
             "instagram_content_publish",
             "instagram_manage_comments",
@@ -120,11 +126,10 @@ PROVIDERS = {
             "pages_read_engagement",
             "business_management",
         ),
-        **META,
     ),
-    "facebook": Provider(
-        platform="facebook",
-        scopes=(
+    "facebook": _meta(
+        "facebook",
+        (
             "pages_show_list",
             "pages_read_engagement",
             "pages_manage_posts",
@@ -132,7 +137,6 @@ PROVIDERS = {
             "read_insights",
             "business_management",
         ),
-        **META,
     ),
     "twitter": Provider(
         platform="twitter",

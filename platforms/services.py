@@ -443,7 +443,7 @@ def platform_account_test_connection(*, account_id) -> ConnectionTest:
     account = PlatformAccount.objects.get(pk=account_id)
     label = account.get_platform_display()
     mode = platform_mode(account.platform)
-    common = {"platform": account.platform, "mode": mode}
+    platform = account.platform
     if account.platform not in identity.WHOAMI:
         return ConnectionTest(
             status="no_api",
@@ -451,14 +451,16 @@ def platform_account_test_connection(*, account_id) -> ConnectionTest:
                 f"{label} has no API: nothing to test. Its posts are published "
                 "by hand (To post by hand)."
             ),
-            **common,
+            platform=platform,
+            mode=mode,
         )
     data = account.auth_data or {}
     if not data:
         return ConnectionTest(
             status="no_credentials",
             message=f"No credentials stored: connect the {label} account first.",
-            **common,
+            platform=platform,
+            mode=mode,
         )
     expires = oauth.expires_at(data)
     try:
@@ -469,7 +471,8 @@ def platform_account_test_connection(*, account_id) -> ConnectionTest:
             message=exc.message,
             expires_at=expires,
             scopes=tuple(data.get("scopes") or ()),
-            **common,
+            platform=platform,
+            mode=mode,
         )
     matches = None
     if account.account_id and who.account_id:
@@ -492,7 +495,8 @@ def platform_account_test_connection(*, account_id) -> ConnectionTest:
         matches_account=matches,
         expires_at=expires,
         scopes=tuple(data.get("scopes") or ()),
-        **common,
+        platform=platform,
+        mode=mode,
     )
 
 

@@ -38,6 +38,19 @@ def process_engagement_queue() -> dict:
 
 
 @shared_task(
+    name="platforms.tasks.sync_platform_metrics",
+    acks_late=True,  # idempotent: accounts are claimed with a lease
+    soft_time_limit=290,
+    time_limit=300,
+)
+def sync_platform_metrics() -> dict:
+    from platforms.sync import sync_platform_metrics as run
+
+    result = run(time_budget=240.0)
+    return {"rows": result["accounts"], **result}
+
+
+@shared_task(
     name="platforms.tasks.refresh_platform_tokens",
     acks_late=True,  # idempotent: each account is refreshed under a row lock
     soft_time_limit=240,

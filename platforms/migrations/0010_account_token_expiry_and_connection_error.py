@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("platforms", "0008_publishing_hold"),
+        ("platforms", "0009_platform_accounts_sync_lease"),
     ]
 
     operations = [
