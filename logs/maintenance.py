@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from content.models import ContentGeneration
 from logs.services import system_log_write
-from platforms.adapters import assisted_platforms
 from platforms.models import EngagementAction, ScheduledPost
+from platforms.modes import assisted_platforms
 
 logger = logging.getLogger(__name__)
 STUCK_CACHE_KEY = "engine:stuck-work"

@@ -33,7 +33,6 @@ from config.admin_site import (
 from config.exceptions import InvalidTransition
 from logs.scrub import scrub_text
 from platforms import identity, oauth
-from platforms.adapters import Mode, is_assisted, platform_mode
 from platforms.models import (
     EngagementAction,
     PlatformAccount,
@@ -41,6 +40,7 @@ from platforms.models import (
     PublishingHold,
     ScheduledPost,
 )
+from platforms.modes import Mode, is_assisted, platform_mode
 from platforms.selectors import (
     MediaNotFound,
     assisted_engagement,

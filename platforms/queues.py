@@ -32,10 +32,10 @@ from platforms.adapters import (
     OutcomeUnknown,
     PlatformAdapter,
     RateLimited,
-    assisted_platforms,
     get_adapter,
 )
 from platforms.models import PlatformAccount
+from platforms.modes import assisted_platforms
 
 logger = logging.getLogger(__name__)
 CS = PlatformAccount.ConnectionStatus

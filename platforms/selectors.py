@@ -8,7 +8,6 @@ from django.db.models import Count, Q, Window
 from django.utils import timezone
 
 from content.models import Content
-from platforms.adapters import assisted_platforms
 from platforms.models import (
     EngagementAction,
     Platform,
@@ -16,6 +15,7 @@ from platforms.models import (
     Post,
     ScheduledPost,
 )
+from platforms.modes import assisted_platforms
 
 
 def due_scheduled_posts(*, now=None, limit: int = 100):

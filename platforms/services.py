@@ -21,10 +21,7 @@ from logs.services import actor_metadata, system_log_write
 from platforms import identity, oauth
 from platforms.adapters import (
     PublishResult,
-    assisted_platforms,
     get_adapter,
-    is_assisted,
-    platform_mode,
 )
 from platforms.models import (
     EngagementAction,
@@ -33,6 +30,7 @@ from platforms.models import (
     PublishingHold,
     ScheduledPost,
 )
+from platforms.modes import assisted_platforms, is_assisted, platform_mode
 
 # The publisher's own success recorder: a post published by hand is recorded
 # exactly as one published by an adapter.

@@ -5,8 +5,8 @@ from django import template
 from django.conf import settings
 from django.utils.html import format_html
 
-from platforms.adapters import Mode, platform_mode
 from platforms.models import Platform
+from platforms.modes import Mode, platform_mode
 
 register = template.Library()
 

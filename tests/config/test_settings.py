@@ -95,7 +95,7 @@ def test_workers_can_turn_the_pool_off():
 def platform_modes(**env) -> dict:
     code = (
         "import django, json; django.setup(); from django.conf import settings; "
-        "from platforms.adapters import platform_mode; "
+        "from platforms.modes import platform_mode; "
         "print(json.dumps({'dry_run': settings.PLATFORM_DRY_RUN, "
         "'adapters': settings.PLATFORM_ADAPTERS, "
         "'modes': {p: platform_mode(p) for p in ('telegram', 'onlyfans')}}))"

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from content.models import Content
 from logs.maintenance import detect_stuck_work
-from platforms.adapters import DRY_RUN_ADAPTER, assisted_platforms
+from platforms.adapters import DRY_RUN_ADAPTER
 from platforms.engagement import process_engagement_queue
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+from platforms.modes import assisted_platforms
 from platforms.publishing import publish_due_posts
 from tests.factories import (
     AutomationRuleFactory,
