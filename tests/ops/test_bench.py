@@ -13,6 +13,7 @@ from benchmarks.runner import main
 from benchmarks.scratch import ScratchPosts
 from benchmarks.sections import SECTIONS, section
 from characters.models import Character
+from platforms.adapters import DRY_RUN_ADAPTER
 from platforms.models import Post, ScheduledPost
 from platforms.publishing import publish_due_posts
 from tests.factories.characters import CharacterFactory
@@ -77,6 +78,9 @@ def test_the_floor_runs_the_captured_sql_on_its_own_connection():
 @pytest.mark.usefixtures("dry_run")
 def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+    # the dry-run adapter on every platform, as the scheduler section and its
+    # workers set it (benchmarks.workers.use_dry_run_everywhere)
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN_ADAPTER}
     scratch = ScratchPosts()
     cutoff = scratch.make(40)
     rows = ScheduledPost.objects.filter(pk__in=scratch.ids)
