@@ -33,8 +33,8 @@ import logging
 import uuid
 from collections import Counter
 from contextlib import nullcontext
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
