@@ -4,6 +4,7 @@ to happen) and size. Used by the API's parser and the admin's JSON form fields."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from django import forms
 from django.conf import settings
@@ -25,6 +26,7 @@ def depth_problem(data, limit: int | None = None) -> str | None:
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[object]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):

@@ -28,6 +28,9 @@ return {current, previous}
 
 
 class AtomicUserRateThrottle(UserRateThrottle):
+    duration: int
+    num_requests: int
+
     def allow_request(self, request, view):
         if self.rate is None:
             return True

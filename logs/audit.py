@@ -19,6 +19,7 @@ from __future__ import annotations
 import getpass
 import os
 import threading
+from typing import Any
 
 import pghistory
 from django.db import connection
@@ -149,20 +150,23 @@ def connect() -> None:
 # --- reading --------------------------------------------------------------------------
 
 
-def event_models() -> dict[str, type]:
+def event_models() -> dict[str, Any]:
     """{tracked model label (app.model, lower case): its event model}."""
     from logs import models as log_models
 
-    return {
-        m.pgh_tracked_model._meta.label_lower: m
-        for m in vars(log_models).values()
-        if isinstance(m, type)
-        and issubclass(m, log_models.AuditEvent)
-        and not m._meta.abstract
-    }
+    found: dict[str, Any] = {}
+    for m in vars(log_models).values():
+        if (
+            isinstance(m, type)
+            and issubclass(m, log_models.AuditEvent)
+            and not m._meta.abstract
+        ):
+            tracked: Any = m.pgh_tracked_model
+            found[tracked._meta.label_lower] = m
+    return found
 
 
-def event_model_for(model) -> type | None:
+def event_model_for(model) -> Any:
     return event_models().get(model._meta.label_lower)
 
 

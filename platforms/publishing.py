@@ -34,6 +34,7 @@ import uuid
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -328,7 +329,7 @@ def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
     now = timezone.now()
     account = sp.platform_account
     post_id = uuid.uuid4()
-    params = {
+    params: dict[str, Any] = {
         "now": now,
         "sp": sp.pk,
         "post": post_id,

@@ -84,7 +84,7 @@ def readonly_tables() -> dict[str, list[str] | None]:
                 [
                     f.column
                     for f in model._meta.concrete_fields
-                    if f.column not in secret
+                    if f.column and f.column not in secret
                 ]
                 if secret
                 else None
