@@ -165,8 +165,39 @@ def _verify_path(path: Path, filename: str) -> Verification:
     except BackupError as err:
         result.reason = str(err)
         return result
+    foreign = not_this_project(result.migrations)
+    if foreign:
+        result.reason = foreign
+        return result
     result.ok = True
     return result
+
+
+def project_initial_migrations() -> set[tuple[str, str]]:
+    """(app, name) of the first migration of each of the project's own apps."""
+    from django.conf import settings
+
+    return {
+        (app, name)
+        for app, name in migrations_in_code()
+        if app in settings.PROJECT_APPS and name.startswith("0001_")
+    }
+
+
+def not_this_project(dump: set[tuple[str, str]]) -> str | None:
+    """Why a dump's django_migrations do not belong to this project, or None.
+
+    Any Django project has a django_migrations table; ours has applied the
+    first migration of every one of our apps, under these exact names.
+    """
+    missing = project_initial_migrations() - dump
+    if not missing:
+        return None
+    apps = sorted({app for app, _ in dump})
+    return (
+        "not a backup of this project: its django_migrations lacks "
+        f"{_names(missing)} (apps in the dump: {', '.join(apps) or 'none'})"
+    )
 
 
 def verify_backup_file(filename: str, storage=None) -> Verification:

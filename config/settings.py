@@ -221,7 +221,12 @@ STORAGES = {
     },
     "dbbackup": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BACKUP_ROOT)},
+        # Backups hold every row (credentials encrypted, the rest not): owner only.
+        "OPTIONS": {
+            "location": str(BACKUP_ROOT),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
 }
 # --- Backups (django-dbbackup; see docs/operations.md) -------------------------------
@@ -233,8 +238,17 @@ STORAGES = {
 DBBACKUP_CONNECTOR_MAPPING = {
     "config.db_backend": "dbbackup.db.postgresql.PgDumpBinaryConnector",
 }
+# The extensions the migrations create as the application's role (characters/0001).
+# Dumps name them, so an extension a superuser added to the database
+# (pg_stat_statements, by scripts/services.sh or a DBA) stays out of the dump:
+# otherwise `pg_restore --clean` fails with "must be owner of extension" and a
+# restore into a fresh database with "permission denied to create extension".
+DB_EXTENSIONS = ("uuid-ossp", "pg_trgm", "pgcrypto")
 DBBACKUP_CONNECTORS = {
-    "default": {"CONNECTOR": "dbbackup.db.postgresql.PgDumpBinaryConnector"},
+    "default": {
+        "CONNECTOR": "dbbackup.db.postgresql.PgDumpBinaryConnector",
+        "DUMP_SUFFIX": " ".join(f"--extension={name}" for name in DB_EXTENSIONS),
+    },
 }
 # Only the primary is backed up (an analytics replica alias holds the same data).
 DBBACKUP_DATABASES = ["default"]

@@ -17,7 +17,12 @@ def backup_dir(tmp_path, monkeypatch) -> Path:
 
     folder = tmp_path / "backups"
     folder.mkdir()
-    monkeypatch.setattr(dbbackup_settings, "STORAGE_OPTIONS", {"location": str(folder)})
+    # the other options (file permissions) stay as the settings have them
+    monkeypatch.setattr(
+        dbbackup_settings,
+        "STORAGE_OPTIONS",
+        {**dbbackup_settings.STORAGE_OPTIONS, "location": str(folder)},
+    )
     return folder
 
 
