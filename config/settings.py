@@ -6,6 +6,7 @@ only by environment variables: DEBUG defaults to off, and with DEBUG off a real
 SECRET_KEY and CRYPTOGRAPHY_KEY are required at start-up.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -259,6 +260,32 @@ DBBACKUP_CLEANUP_KEEP = env.int("DBBACKUP_CLEANUP_KEEP", default=30)
 DBBACKUP_CLEANUP_KEEP_MEDIA = env.int("DBBACKUP_CLEANUP_KEEP_MEDIA", default=30)
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 DBBACKUP_SEND_EMAIL = False
+
+# --- Point-in-time recovery (pgBackRest; config/pitr.py, docs/operations.md) -------
+# The server archives its WAL with pgBackRest (archive_command); the nightly task
+# adds a base backup next to the logical dump. pgBackRest itself reads its
+# repository settings from its config file and PGBACKREST_* variables.
+PITR_ENABLED = env.bool("PITR_ENABLED", default=True)
+PITR_STANZA = env.str("PITR_STANZA", default="ainfluencer")
+# scripts/services.sh writes this file for the local cluster; empty (or a file that
+# does not exist) leaves pgBackRest to its defaults and PGBACKREST_* variables.
+PITR_PGBACKREST_CONFIG = env.str(
+    "PITR_PGBACKREST_CONFIG",
+    default=str(BASE_DIR / ".local" / "pgbackrest" / "pgbackrest.conf"),
+)
+# pgBackRest and pg_ctl run as the cluster's OS user: the local cluster runs as
+# `postgres` when make runs as root.
+PITR_RUN_AS = env.str(
+    "PITR_RUN_AS",
+    default="postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else "",
+)
+# A new full base backup when the newest full one is older than this; a
+# differential one otherwise.
+PITR_FULL_BACKUP_DAYS = env.int("PITR_FULL_BACKUP_DAYS", default=7)
+# Where `restore_to_time` puts its copies by default.
+PITR_RESTORE_ROOT = Path(
+    env.str("PITR_RESTORE_ROOT", default=str(BASE_DIR / ".local" / "pitr"))
+)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 

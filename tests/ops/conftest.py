@@ -58,3 +58,11 @@ def _static_root(tmp_path, settings):
     folder = tmp_path / "static"
     folder.mkdir()
     settings.STATIC_ROOT = folder
+
+
+@pytest.fixture(autouse=True)
+def _no_pitr_by_default(settings):
+    """The logical-dump tests leave the WAL archive alone: verify_backup and the
+    nightly task would otherwise back up and check the cluster the tests run on.
+    tests/ops/test_pitr.py switches PITR on against throwaway clusters."""
+    settings.PITR_ENABLED = False
