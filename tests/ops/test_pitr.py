@@ -185,6 +185,21 @@ def test_restore_goes_beside_the_running_cluster_unless_asked(cluster):
     print(f"\nPITR in place: rewind and start {rewound.seconds:.1f} s")
 
 
+def test_base_backup_command(cluster, settings):
+    settings.PITR_ENABLED = True
+    settings.PITR_PGBACKREST_CONFIG = cluster.repository.config
+    out = io.StringIO()
+    call_command("base_backup", "--type", "incr", stdout=out)
+    newest = cluster.repository.backups()[-1]
+    assert f"Base backup {newest['label']} (" in out.getvalue()
+    call_command("base_backup", "--if-none", stdout=out)
+    assert "A base backup exists already: none taken." in out.getvalue()
+    assert cluster.repository.backups()[-1]["label"] == newest["label"]
+    settings.PITR_ENABLED = False
+    with pytest.raises(CommandError, match="PITR_ENABLED is off"):
+        call_command("base_backup")
+
+
 def test_archive_retention_follows_the_base_backups(cluster):
     """Two full backups are kept (pgbackrest.conf from services.sh): after two
     more, the older ones are expired with the WAL only they needed, and the
