@@ -273,9 +273,12 @@ def test_every_index_of_the_document_exists_with_its_definition():
         sql("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
     )
     for table, names in DOCUMENT_INDEXES.items():
+        # a partitioned table's index is defined ON ONLY the parent, and
+        # PostgreSQL builds it on every partition (config/partitions.py)
+        on = "ON ONLY" if table in ("analytics", "system_logs") else "ON"
         for name in names:
             assert name in rows, name
-            assert f"ON public.{table} " in rows[name], rows[name]
+            assert f"{on} public.{table} " in rows[name], rows[name]
     assert (
         "WHERE ((status)::text = 'scheduled'::text)"
         in rows["idx_sched_posts_scheduled_at"]
