@@ -25,10 +25,13 @@ Django's model keeps `id` as its primary key: lookups by id still use the
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection as default_connection
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,28 @@ def _recreate(cursor, table: str, found: _Definitions, primary_key: str) -> None
         cursor.execute(f"GRANT {privilege} ON {table} TO {quote(grantee)}")
 
 
+def _name_indexes(cursor, partition: str) -> None:
+    """Name a partition's indexes (and so its unique and primary keys) after the
+    parent's: `analytics_2026_01_unique_metric` instead of PostgreSQL's
+    `analytics_2026_01_character_id_platform_account_id_metric_d_key`, so that an
+    error or a plan names the document's constraint or index."""
+    cursor.execute(
+        """
+        SELECT child.relname, parent.relname
+        FROM pg_index i
+        JOIN pg_class child ON child.oid = i.indexrelid
+        JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid
+        JOIN pg_class parent ON parent.oid = inh.inhparent
+        WHERE i.indrelid = %s::regclass
+        """,
+        [partition],
+    )
+    for child, parent in cursor.fetchall():
+        wanted = f"{partition}_{parent}"[:63]
+        if child != wanted:
+            cursor.execute(f'ALTER INDEX "{child}" RENAME TO "{wanted}"')
+
+
 def _copy_rows(cursor, source: str, target: str) -> int:
     cursor.execute(f"SELECT count(*) FROM {source}")
     expected = cursor.fetchone()[0]
@@ -208,6 +233,9 @@ def partition_table(
     the duration of the copy (seconds per million rows).
     """
     table, old = spec.table, f"{spec.table}__unpartitioned"
+    # deferred foreign-key checks of rows written earlier in this transaction
+    # would keep the old table from being dropped
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     found = _definitions(cursor, table)
     cursor.execute(
@@ -230,6 +258,8 @@ def partition_table(
     rows = _copy_rows(cursor, old, table)
     cursor.execute(f"DROP TABLE {old}")
     _recreate(cursor, table, found, f"PRIMARY KEY (id, {spec.column})")
+    for part in partitions(cursor, spec):
+        _name_indexes(cursor, part.name)
     cursor.execute(f"ANALYZE {table}")
     return rows
 
@@ -237,6 +267,7 @@ def partition_table(
 def unpartition_table(cursor, spec: PartitionedTable) -> int:
     """The reverse: one plain table again, primary key (id); returns rows kept."""
     table, old = spec.table, f"{spec.table}__partitioned"
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     found = _definitions(cursor, table)
     cursor.execute(f"ALTER TABLE {table} RENAME TO {old}")
@@ -289,22 +320,33 @@ def ensure_months(
             )
         else:
             _create_partition(cursor, spec, month)
+        _name_indexes(cursor, spec.partition(month))
         created.append(spec.partition(month))
     return created
 
 
 def create_months_ahead(
-    *, months_ahead: int = MONTHS_AHEAD, today: dt.date | None = None, using=None
+    *,
+    months_ahead: int = MONTHS_AHEAD,
+    today: dt.date | None = None,
+    using: str = "default",
+    lock_timeout: str = "5s",
 ) -> dict[str, list[str]]:
-    """For every partitioned table: the current month and the next ones."""
+    """For every partitioned table: the current month and the next ones.
+
+    Creating a partition locks the table for a moment; `lock_timeout` bounds
+    the wait (a failed run is retried by the next: months are made ahead).
+    """
     from django.db import connections, transaction
 
-    alias = using or "default"
     current = month_start(today or _today())
     months = [add_months(current, n) for n in range(months_ahead)]
     created = {}
-    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        for spec in TABLES.values():
+    for spec in TABLES.values():
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [lock_timeout]
+            )
             created[spec.table] = ensure_months(cursor, spec, months)
     return created
 
@@ -319,35 +361,62 @@ class Dropped:
 
 
 def drop_months_before(
-    cursor, spec: PartitionedTable, cutoff: dt.datetime, *, lock_timeout: str = "5s"
+    spec: PartitionedTable,
+    cutoff: dt.datetime,
+    *,
+    using: str = "default",
+    lock_timeout: str = "5s",
 ) -> list[Dropped]:
     """Detach and drop every month that ends at or before `cutoff`.
 
-    A month is dropped whole, so rows are kept until their whole month has
-    passed the cutoff (up to a month longer than the retention). Rows older
-    than the cutoff in DEFAULT (a month without partition) are deleted. Each
-    DETACH takes a short ACCESS EXCLUSIVE lock on the table, bounded by
-    `lock_timeout` (a busy table fails this run, and the next run retries).
+    A month goes whole, so rows stay until their whole month has passed the
+    cutoff (up to a month longer than the retention). Rows older than the
+    cutoff in DEFAULT (months without a partition) are deleted. Each month is
+    its own short transaction; DETACH needs an ACCESS EXCLUSIVE lock on the
+    table for a moment, waited for at most `lock_timeout`: on a table too busy
+    for that, the run stops (logged) and the next one carries on.
     """
-    cutoff_day = (
-        cutoff.astimezone(dt.UTC).date()
-        if spec.key_type != "date"
-        else (cutoff.date() if isinstance(cutoff, dt.datetime) else cutoff)
-    )
+    from django.db import OperationalError, connections, transaction
+
+    connection = connections[using]
+    cutoff_key = cutoff.astimezone(dt.UTC)
+    last_day = cutoff_key.date()
+    with connection.cursor() as cursor:
+        months = [
+            p
+            for p in partitions(cursor, spec)
+            if p.month is not None and add_months(p.month, 1) <= last_day
+        ]
     dropped = []
-    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
-    for part in partitions(cursor, spec):
-        if part.month is None or add_months(part.month, 1) > cutoff_day:
-            continue
-        cursor.execute(f"SELECT count(*) FROM {part.name}")
-        rows = cursor.fetchone()[0]
-        cursor.execute(f"ALTER TABLE {spec.table} DETACH PARTITION {part.name}")
-        cursor.execute(f"DROP TABLE {part.name}")
-        dropped.append(Dropped(part.name, rows))
-    cursor.execute(
-        f"DELETE FROM {spec.default} WHERE {spec.column} < %s",
-        [cutoff if spec.key_type != "date" else cutoff_day],
-    )
-    if cursor.rowcount:
-        dropped.append(Dropped(spec.default, cursor.rowcount))
+    try:
+        for part in months:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", [lock_timeout]
+                )
+                cursor.execute(f"SELECT count(*) FROM {part.name}")
+                rows = cursor.fetchone()[0]
+                cursor.execute(f"ALTER TABLE {spec.table} DETACH PARTITION {part.name}")
+                cursor.execute(f"DROP TABLE {part.name}")
+            dropped.append(Dropped(part.name, rows))
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [lock_timeout]
+            )
+            cursor.execute(
+                f"DELETE FROM {spec.default} WHERE {spec.column} < %s",
+                [cutoff_key.date() if spec.key_type == "date" else cutoff_key],
+            )
+            if cursor.rowcount:
+                dropped.append(Dropped(spec.default, cursor.rowcount))
+    except OperationalError as err:
+        if getattr(err.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        logger.warning(
+            "Retention of %s stopped: the table stayed locked longer than %s "
+            "(%d month(s) dropped, the next run goes on).",
+            spec.table,
+            lock_timeout,
+            len(dropped),
+        )
     return dropped

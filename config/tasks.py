@@ -1,8 +1,9 @@
 """Operations tasks for celery-beat: the nightly backup and database maintenance.
 
 The periodic-task registry schedules them by name ("config.tasks.nightly_backup"
-daily; "config.tasks.db_maintenance" optionally). Both are safe to run twice:
-a second backup is just one more file, VACUUM is idempotent.
+daily, "config.tasks.create_partitions" daily, "config.tasks.db_maintenance"
+weekly). All are safe to run twice: a second backup is just one more file, a
+month that exists is left alone, VACUUM is idempotent.
 
 The nightly backup is two backups: the logical dump (django-dbbackup; restores
 into any server, checked by verify_backup) and, with PITR_ENABLED, a pgBackRest
@@ -122,6 +123,30 @@ def nightly_backup() -> dict:
     time_limit=3600 + 120,
 )
 def db_maintenance() -> dict:
-    from config.management.commands.db_maintenance import maintain
+    """Weekly: VACUUM ANALYZE of the busy tables, REINDEX CONCURRENTLY of the
+    bloated indexes, and a report of what was done in system_logs."""
+    from config.maintenance import maintain, report_line
+    from logs.services import system_log_write
 
-    return maintain()
+    done = maintain(reindex_bloated=True)
+    system_log_write(
+        level="info",
+        component="db_maintenance",
+        message=report_line(done),
+        metadata=done,
+    )
+    return done
+
+
+@shared_task(
+    name="config.tasks.create_partitions",
+    acks_late=True,  # idempotent: a month that exists is left alone
+    soft_time_limit=300,
+    time_limit=360,
+)
+def create_partitions() -> dict:
+    """The monthly partitions of analytics and system_logs, made ahead of time."""
+    from config.partitions import create_months_ahead
+
+    created = create_months_ahead()
+    return {"rows": sum(len(names) for names in created.values()), "created": created}
