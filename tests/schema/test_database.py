@@ -385,3 +385,17 @@ def test_datetime_columns_are_timezone_aware():
     )
     assert rows == [("timestamp with time zone",)]
     assert dt.UTC is not None
+
+
+@pytest.mark.django_db
+def test_content_seed_holds_every_stable_diffusion_seed():
+    """BIGINT, not the document's INTEGER: Stable Diffusion seeds run to 2^32 - 1,
+    past INTEGER's 2^31 - 1 (docs/schema-deviations.md)."""
+    (column_type,) = sql(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'content' AND column_name = 'seed'"
+    )[0]
+    assert column_type == "bigint"
+    content = f.ContentFactory(seed=2**32 - 1)
+    content.refresh_from_db()
+    assert content.seed == 4_294_967_295
