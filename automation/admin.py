@@ -1,9 +1,9 @@
 """Back-office for automation rules."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from automation.models import AutomationRule
+from automation.models import AutomationRule, AutomationRun
 from automation.services import (
     automation_rules_disable,
     automation_rules_enable,
@@ -120,5 +120,43 @@ class AutomationRuleAdmin(ProjectAdmin):
 
     @admin.action(description="Run selected rules now", permissions=["change"])
     def run_now(self, request, queryset):
-        queued = automation_rules_run_now(queryset=queryset, actor=request.user)
-        report(self, request, queued, selected_count(request), "queued to run")
+        result = automation_rules_run_now(queryset=queryset, actor=request.user)
+        parts = [f"{len(result.queued)} rule(s) queued to run"]
+        if result.busy:
+            parts.append(f"{len(result.busy)} already queued or running (left alone)")
+        if result.disabled:
+            parts.append(f"{len(result.disabled)} disabled (enable them first)")
+        self.message_user(
+            request,
+            "; ".join(parts) + ". Each run's outcome appears under Automation runs.",
+            messages.SUCCESS if result.queued else messages.WARNING,
+        )
+
+
+@admin.register(AutomationRun)
+class AutomationRunAdmin(ProjectAdmin):
+    """What each run of a rule did (read-only: runs are written by the engine)."""
+
+    list_display = (
+        "created_at",
+        "rule",
+        "trigger",
+        "slot",
+        "status",
+        "outcome",
+        "scheduled_count",
+        "reason",
+    )
+    list_filter = ("trigger", "status", "outcome")
+    list_select_related = ("rule",)
+    raw_id_fields = ("rule",)
+    search_fields = ("rule__name",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -22,9 +22,12 @@ system_logs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import re
 import string
+import uuid
 from dataclasses import dataclass, field
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -35,7 +38,7 @@ from django.db import transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from automation.models import AutomationRule
+from automation.models import AutomationRule, AutomationRun
 from config.celery import app as celery_app
 from content.models import Content, ContentGeneration
 from logs.services import system_log_write
@@ -255,33 +258,39 @@ def rules_for_event_q(event: str) -> Q:
     return Q(is_enabled=True, trigger_type=T.EVENT, trigger_config__event=event)
 
 
+def listening_characters(event: str, character_ids) -> set:
+    """Which of these characters have enabled rules for `event` (one query)."""
+    if not character_ids:
+        return set()
+    return set(
+        AutomationRule.objects.filter(
+            rules_for_event_q(event), character_id__in=list(character_ids)
+        )
+        .values_list("character_id", flat=True)
+        .distinct()
+    )
+
+
+def emit_to(event: str, character_id, payload: dict) -> None:
+    """Queue `fire_event` for one character after commit (no check)."""
+    transaction.on_commit(
+        partial(
+            celery_app.send_task,
+            FIRE_EVENT_TASK,
+            kwargs={"event": event, "character_id": str(character_id), **payload},
+        ),
+        robust=True,
+    )
+
+
 def emit(event: str, payloads: dict) -> int:
     """Queue `fire_event` after commit, for characters that have rules for it.
 
     `payloads` maps character id -> payload dict. One query decides who needs it.
     """
-    if not payloads:
-        return 0
-    listening = set(
-        AutomationRule.objects.filter(
-            rules_for_event_q(event), character_id__in=list(payloads)
-        )
-        .values_list("character_id", flat=True)
-        .distinct()
-    )
+    listening = listening_characters(event, payloads)
     for character_id in listening:
-        transaction.on_commit(
-            partial(
-                celery_app.send_task,
-                FIRE_EVENT_TASK,
-                kwargs={
-                    "event": event,
-                    "character_id": str(character_id),
-                    **payloads[character_id],
-                },
-            ),
-            robust=True,
-        )
+        emit_to(event, character_id, payloads[character_id])
     return len(listening)
 
 
@@ -325,6 +334,21 @@ class RunResult:
     content_id: object = None
 
 
+def run_key(
+    trigger: str, *, slot=None, event: str | None = None, payload=None
+) -> str | None:
+    """The key that makes a run happen once: a schedule run per cron slot, an
+    event run per event and payload (a redelivered event creates nothing)."""
+    if trigger == "schedule" and slot is not None:
+        return f"schedule:{slot.astimezone(dt.UTC).isoformat()}"
+    if trigger == "event" and event:
+        digest = hashlib.sha256(
+            json.dumps(payload or {}, sort_keys=True, default=str).encode()
+        ).hexdigest()[:32]
+        return f"event:{event}:{digest}"
+    return None
+
+
 def run_rule(
     rule_id,
     *,
@@ -332,13 +356,17 @@ def run_rule(
     event: str | None = None,
     payload=None,
     scheduled_for: dt.datetime | None = None,
+    run_id=None,
     now=None,
 ) -> RunResult:
     """One run of one rule, serialised per rule by a row lock.
 
     A schedule run is stamped with its slot (`scheduled_for`), so an hourly
     rule with a 60-minute cooldown is not refused because the previous run's
-    task started a few seconds late.
+    task started a few seconds late. Each run writes its AutomationRun row in
+    the same transaction as the posts it schedules: a manual run completes the
+    row queued by "Run now" (`run_id`); a schedule or event run inserts its
+    row keyed by slot, so a replay of the same slot finds it and does nothing.
     """
     payload = payload or {}
     with transaction.atomic():
@@ -352,10 +380,17 @@ def run_rule(
             return RunResult(str(rule_id), "skipped", "The rule no longer exists.")
         now = now or timezone.now()
         slot = min(scheduled_for, now) if scheduled_for else now
+        run = _take_run(rule, run_id, trigger, scheduled_for, event, payload)
+        if run is None:
+            return RunResult(
+                str(rule.pk), "skipped", "This run was done already (same slot)."
+            )
         reason = _why_not(rule, now, slot)
         if reason:
             _say(rule, "info", f"Rule '{rule.name}' did not run ({trigger}): {reason}")
-            return RunResult(str(rule.pk), "skipped", reason)
+            result = RunResult(str(rule.pk), "skipped", reason)
+            _close_run(run, result)
+            return result
         result = _run(rule, now, trigger, event, payload)
         counters = {"times_executed": F("times_executed") + 1, "last_executed_at": slot}
         if result.outcome == "scheduled":
@@ -363,6 +398,7 @@ def run_rule(
         else:
             counters["failure_count"] = F("failure_count") + 1
         AutomationRule.objects.filter(pk=rule.pk).update(**counters)
+        _close_run(run, result)
         if result.outcome == "scheduled":
             _say(
                 rule,
@@ -378,6 +414,40 @@ def run_rule(
                 f"Rule '{rule.name}' scheduled nothing ({trigger}): {result.reason}",
             )
     return result
+
+
+def _take_run(rule, run_id, trigger, scheduled_for, event, payload):
+    """This run's row, or None when the run is done already."""
+    if run_id is not None:
+        return (
+            AutomationRun.objects.select_for_update()
+            .filter(pk=run_id, rule=rule, status=AutomationRun.Status.QUEUED)
+            .first()
+        )
+    key = run_key(trigger, slot=scheduled_for, event=event, payload=payload)
+    if key is None:  # a manual run without a row (from code): one of its own
+        key = f"{trigger}:{uuid.uuid4()}"
+    run = AutomationRun(
+        rule=rule,
+        trigger=trigger if trigger in AutomationRun.Trigger.values else "manual",
+        key=key,
+        slot=scheduled_for,
+    )
+    # ON CONFLICT DO NOTHING on (rule, key): a replay inserts nothing
+    AutomationRun.objects.bulk_create([run], ignore_conflicts=True)
+    if not AutomationRun.objects.filter(pk=run.pk).exists():
+        return None
+    return run
+
+
+def _close_run(run, result: RunResult) -> None:
+    AutomationRun.objects.filter(pk=run.pk).update(
+        status=AutomationRun.Status.DONE,
+        outcome=result.outcome,
+        reason=result.reason[:2000] or None,
+        scheduled_count=len(result.scheduled),
+        finished_at=timezone.now(),
+    )
 
 
 def _why_not(rule: AutomationRule, now, slot) -> str:

@@ -1,5 +1,6 @@
 """Automation rules that fill a character's publishing schedule."""
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
@@ -222,3 +223,99 @@ class AutomationRule(models.Model):
                 errors[name] = exc.messages
         if errors:
             raise ValidationError(errors)
+
+
+class AutomationRunTrigger(models.TextChoices):
+    SCHEDULE = "schedule"
+    EVENT = "event"
+    MANUAL = "manual"
+
+
+class AutomationRunStatus(models.TextChoices):
+    QUEUED = "queued"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+class AutomationRunOutcome(models.TextChoices):
+    SCHEDULED = "scheduled"
+    NOTHING = "nothing"
+    SKIPPED = "skipped"
+
+
+class AutomationRun(models.Model):
+    """One run of a rule: what asked for it, its slot, and what it did.
+
+    Keyed by rule and `key` (the cron slot, the event and its payload, or the
+    manual request), so a replay of the same slot creates nothing; at most one
+    manual run of a rule is queued at a time.
+    """
+
+    Trigger = AutomationRunTrigger
+    Status = AutomationRunStatus
+    Outcome = AutomationRunOutcome
+
+    id = uuid_pk()
+    rule = models.ForeignKey(
+        AutomationRule, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    # "schedule:<slot>", "event:<event>:<payload digest>" or "manual:<request>"
+    key = models.CharField(max_length=200)
+    slot = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, **defaulted(Status.QUEUED)
+    )
+    outcome = models.CharField(
+        max_length=20, choices=Outcome.choices, null=True, blank=True
+    )
+    reason = models.TextField(null=True, blank=True)
+    scheduled_count = non_negative()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = created_at()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "automation_runs"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check(
+                "trigger", AutomationRunTrigger, name="automation_runs_trigger_check"
+            ),
+            choices_check(
+                "status", AutomationRunStatus, name="automation_runs_status_check"
+            ),
+            choices_check(
+                "outcome",
+                AutomationRunOutcome,
+                name="automation_runs_outcome_check",
+                nullable=True,
+            ),
+            models.UniqueConstraint(
+                fields=["rule", "key"],
+                name="unique_automation_run_key",
+                violation_error_message="This rule already ran for that slot.",
+            ),
+            models.UniqueConstraint(
+                fields=["rule"],
+                condition=models.Q(trigger="manual", status="queued"),
+                name="one_queued_manual_run",
+                violation_error_message="A run of this rule is already queued.",
+            ),
+        ]
+        indexes = [
+            # A rule's latest runs (admin, API).
+            models.Index(
+                fields=["rule", "-created_at"], name="idx_automation_runs_rule"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} run of {self.rule_id} ({self.status})"

@@ -18,11 +18,16 @@ def dispatch_due_rules() -> dict:
 
 
 @shared_task(name="automation.tasks.run_rule", soft_time_limit=120, time_limit=150)
-def run_rule(rule_id: str, trigger: str = "manual", scheduled_for: str | None = None):
+def run_rule(
+    rule_id: str,
+    trigger: str = "manual",
+    scheduled_for: str | None = None,
+    run_id: str | None = None,
+):
     from automation.engine import run_rule as run
 
     slot = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
-    result = run(rule_id, trigger=trigger, scheduled_for=slot)
+    result = run(rule_id, trigger=trigger, scheduled_for=slot, run_id=run_id)
     return {"rows": len(result.scheduled), "outcome": result.outcome}
 
 

@@ -256,7 +256,7 @@ def changelist_url(model, **params) -> str:
 
 
 def dashboard_context() -> dict:
-    """The dashboard's numbers: a fixed handful of aggregate queries (7)."""
+    """The dashboard's numbers: a fixed handful of aggregate queries (8)."""
     from characters.models import Character
     from characters.selectors import characters_count_by_status
     from content.models import ContentGeneration
@@ -360,6 +360,7 @@ def dashboard_context() -> dict:
         "failures_total": sum(f["count"] for f in failures),
         "engine": engine_status(now),
         "stuck": stuck_work(now),
+        "hold": active_hold(),
         "accounts": [
             {
                 **row,
@@ -371,6 +372,22 @@ def dashboard_context() -> dict:
             }
             for row in connected_accounts_by_platform()
         ],
+    }
+
+
+def active_hold() -> dict | None:
+    """The publishing hold in force, if any (nothing is sent while one is)."""
+    from platforms.models import PublishingHold
+
+    hold = PublishingHold.objects.filter(lifted_at__isnull=True).first()
+    if hold is None:
+        return None
+    opts = PublishingHold._meta
+    return {
+        "hold": hold,
+        "url": reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change", args=[hold.pk]
+        ),
     }
 
 

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.core import checks
 from django.db.models.signals import post_migrate
 
@@ -16,8 +16,13 @@ class ConfigConfig(AppConfig):
         from config.checks import check_credentials_decrypt
         from config.permissions import sync_groups_after_migrate
 
+        # post_migrate is sent only for apps with models, and "config" has
+        # none: listen to logs' (the last project app with models), sent
+        # after every project model's permissions were created.
         post_migrate.connect(
-            sync_groups_after_migrate, sender=self, dispatch_uid="sync_staff_groups"
+            sync_groups_after_migrate,
+            sender=apps.get_app_config("logs"),
+            dispatch_uid="sync_staff_groups",
         )
         # A plain `dbrestore` checks the file and the migration state first.
         pre_restore.connect(pre_restore_guard, dispatch_uid="ainf_pre_restore_guard")

@@ -81,6 +81,18 @@ def non_negative(default: int | None = 0, **kwargs) -> models.IntegerField:
     return models.IntegerField(validators=[MinValueValidator(0)], **extra, **kwargs)
 
 
+def attempt_journal() -> tuple[models.DateTimeField, models.IntegerField]:
+    """The attempt journal of a work queue row (config/workqueue.py).
+
+    `attempt_started_at` is committed before an irreversible call and cleared
+    with its result; `attempt_count` counts the calls that went out.
+    """
+    return (
+        models.DateTimeField(null=True, blank=True, editable=False),
+        non_negative(editable=False),
+    )
+
+
 def validate_timezone(value: str) -> None:
     """An IANA time zone name such as 'Europe/Paris'."""
     if value in zoneinfo.available_timezones():

@@ -28,7 +28,10 @@ OPERATOR_ACTIONS = {
     "platforms.post": ("view", "add", "change"),
     "platforms.scheduledpost": ("view", "add", "change", "delete"),
     "platforms.engagementaction": ("view", "add", "change", "delete"),
+    # pause sending, and lift a hold after reviewing it (e.g. after a restore)
+    "platforms.publishinghold": ("view", "add", "change"),
     "automation.automationrule": ("view", "add", "change", "delete"),
+    "automation.automationrun": ("view",),
     "analytics.analytics": ("view",),
     "logs.systemlog": ("view",),
 }

@@ -417,6 +417,10 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 TELEGRAM_CONNECT_TIMEOUT = env.float("TELEGRAM_CONNECT_TIMEOUT", default=5.0)
 TELEGRAM_READ_TIMEOUT = env.float("TELEGRAM_READ_TIMEOUT", default=20.0)
 # Publishing queue: lease on a claimed post, backoff between retries.
+# A drain task (publishing, engagement) works for at most this long; an item
+# starts only when its adapter's call timeout still fits (config/workqueue.py).
+QUEUE_TASK_BUDGET = env.float("QUEUE_TASK_BUDGET", default=100.0)
+# Longer than the longest drain task (budget + its time limits' margin).
 PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=300)
 PUBLISH_RETRY_BASE_SECONDS = env.int("PUBLISH_RETRY_BASE_SECONDS", default=60)
 PUBLISH_RETRY_MAX_SECONDS = env.int("PUBLISH_RETRY_MAX_SECONDS", default=3600)

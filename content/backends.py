@@ -81,6 +81,9 @@ class GenerationBackend:
 
     name = "base"
 
+    # The longest one job may take: a drain starts a job only when it fits.
+    call_timeout: float = 60.0
+
     def generate_images(self, request: GenerationRequest) -> list[GeneratedImage]:
         raise Unsupported(f"{self.name} cannot generate images.")
 
@@ -101,6 +104,8 @@ class LocalImageBackend(GenerationBackend):
     """Development: deterministic abstract images drawn from the prompt and seed."""
 
     name = "local"
+
+    call_timeout = 30.0  # draws on this machine in well under a second
 
     def generate_images(self, request: GenerationRequest) -> list[GeneratedImage]:
         from PIL import Image, ImageDraw
@@ -145,6 +150,7 @@ class StableDiffusionWebUIBackend(GenerationBackend):
     def __init__(self, base_url: str | None = None, timeout: float | None = None):
         self.base_url = (base_url or settings.SD_WEBUI_URL or "").rstrip("/")
         self.timeout = timeout or settings.SD_WEBUI_TIMEOUT
+        self.call_timeout = self.timeout + 5
         if not self.base_url:
             raise Unsupported(
                 "SD_WEBUI_URL is not set: configure the Stable Diffusion web UI address."

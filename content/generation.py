@@ -1,13 +1,19 @@
-"""The content generation queue.
+"""The content generation queue, on the queue machine (config/workqueue.py).
 
-1. `claim_generations` takes pending jobs by priority (1 first), then oldest
-   first, with SELECT ... FOR UPDATE SKIP LOCKED through the partial index
-   idx_generations_pending, plus 'processing' jobs whose lease ran out (a
-   worker died), and marks them 'processing' with a lease and started_at.
-2. `run_generation` builds the request from the job and the character's
-   appearance, calls the backend, writes the files under MEDIA_ROOT and, in
-   one transaction, creates the content rows and completes the job, but only
-   if the job is still this worker's (a job cancelled meanwhile keeps nothing).
+1. The claim takes pending jobs by priority (1 first), then oldest first,
+   through the partial index idx_generations_pending (a job waiting out its
+   retry backoff carries a "not before" in locked_until), plus 'processing'
+   jobs whose lease ran out (a worker died).
+2. `run_generation` journals the attempt (`attempt_started_at`, started_at),
+   builds the request from the job and the character's appearance, calls the
+   backend, writes the files under MEDIA_ROOT and, in one transaction,
+   creates the content rows and completes the job, but only if this worker
+   still holds it (a job cancelled meanwhile keeps nothing).
+3. A job taken in doubt (its earlier attempt began and its worker stopped) has
+   lost whatever that attempt drew: it counts as a failed attempt and is drawn
+   again after the backoff, within max_retries; the message names the
+   interrupted attempt. A job is started only when the drain's budget can fit
+   the backend's timeout.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from automation.engine import emit
 from characters.models import CharacterAppearance
+from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds
 from content.backends import (
     GeneratedImage,
+    GenerationBackend,
     GenerationError,
     GenerationRequest,
     Unsupported,
@@ -39,35 +47,17 @@ S = ContentGeneration.Status
 IMAGE_JOBS = (ContentGeneration.JobType.IMAGE, ContentGeneration.JobType.BATCH)
 
 
+QUEUE = WorkQueue(
+    ContentGeneration,
+    waiting=S.PENDING,
+    processing=S.PROCESSING,
+    order_by=("priority", "created_at"),
+    lease_seconds=lambda: settings.GENERATION_LEASE_SECONDS,
+)
+
+
 def claim_generations(*, limit: int = 5, now=None) -> list[uuid.UUID]:
-    now = now or timezone.now()
-    lease = dt.timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
-    with transaction.atomic():
-        ids = list(
-            ContentGeneration.objects.filter(status=S.PENDING)
-            # a job waiting out its retry backoff carries a "not before" lease
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .order_by("priority", "created_at")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
-        )
-        if len(ids) < limit:
-            ids += list(
-                ContentGeneration.objects.filter(
-                    status=S.PROCESSING, locked_until__lt=now
-                )
-                .order_by("locked_until")
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[: limit - len(ids)]
-            )
-        if ids:
-            ContentGeneration.objects.filter(pk__in=ids).update(
-                status=S.PROCESSING,
-                locked_until=now + lease,
-                started_at=now,
-                completed_at=None,
-            )
-    return ids
+    return [item.id for item in QUEUE.claim(limit=limit, now=now)]
 
 
 def build_request(job: ContentGeneration) -> GenerationRequest:
@@ -105,11 +95,44 @@ def build_request(job: ContentGeneration) -> GenerationRequest:
     )
 
 
+class _Batch:
+    def __init__(self, items: list[Claimed], backend: GenerationBackend | None):
+        self.backend = backend or get_backend()
+
+    def call_timeout(self, item: Claimed) -> float:
+        return float(self.backend.call_timeout)
+
+    def __call__(self, item: Claimed) -> str:
+        return _run(item, self.backend)
+
+
 def run_generation(job_id, *, backend=None) -> str:
-    """Run one claimed job. Returns completed, retry, failed or skipped."""
+    """Run one job this worker holds (claimed). Returns completed, retry,
+    failed or skipped."""
     job = ContentGeneration.objects.filter(pk=job_id, status=S.PROCESSING).first()
+    if job is None or job.locked_until is None:
+        return "skipped"  # cancelled (or taken over) before it started
+    item = Claimed(job.pk, job.locked_until, job.attempt_started_at, job.attempt_count)
+    return _run(item, backend or get_backend())
+
+
+def _run(item: Claimed, backend: GenerationBackend) -> str:
+    job = QUEUE.mine(item).first()
     if job is None:
         return "skipped"  # cancelled (or taken over) before it started
+    if item.in_doubt_since is not None:
+        return _failed(
+            job,
+            item,
+            f"attempt {item.attempts} began at "
+            f"{item.in_doubt_since:%Y-%m-%d %H:%M:%S} UTC and its worker stopped "
+            "before saving the result",
+            retryable=True,
+        )
+    now = timezone.now()
+    if not QUEUE.begin(item, started_at=now, completed_at=None, now=now):
+        return "skipped"
+    job.started_at = now
     started = time.monotonic()
     try:
         if job.job_type not in IMAGE_JOBS:
@@ -118,14 +141,14 @@ def run_generation(job_id, *, backend=None) -> str:
                 "only image and batch jobs run."
             )
         request = build_request(job)
-        images = (backend or get_backend()).generate_images(request)
+        images = backend.generate_images(request)
         if not images:
             raise GenerationError("The backend returned no image.")
     except GenerationError as exc:
-        return _failed(job, exc.message, retryable=exc.retryable)
+        return _failed(job, item, exc.message, retryable=exc.retryable)
     elapsed = time.monotonic() - started
     files = _write_files(job, images)
-    return _complete(job, request, images, files, elapsed)
+    return _complete(job, item, request, images, files, elapsed)
 
 
 def _write_files(job, images: list[GeneratedImage]) -> list[str]:
@@ -139,17 +162,13 @@ def _write_files(job, images: list[GeneratedImage]) -> list[str]:
     return paths
 
 
-def _complete(job, request, images, files, elapsed: float) -> str:
+def _complete(job, item: Claimed, request, images, files, elapsed: float) -> str:
     now = timezone.now()
     seconds = max(0, round(elapsed))
     category = (job.generation_settings or {}).get("content_category")
     with transaction.atomic():
         # still ours? (not cancelled, not taken over after an expired lease)
-        locked = (
-            ContentGeneration.objects.filter(pk=job.pk, status=S.PROCESSING)
-            .select_for_update()
-            .first()
-        )
+        locked = QUEUE.mine(item).select_for_update().first()
         if locked is None:
             _remove(files)
             return "skipped"
@@ -184,6 +203,7 @@ def _complete(job, request, images, files, elapsed: float) -> str:
             completed_at=now,
             duration_seconds=max(0, round((now - locked.started_at).total_seconds())),
             locked_until=None,
+            attempt_started_at=None,
             error_message=None,
         )
         emit(
@@ -204,20 +224,19 @@ def _remove(files: list[str]) -> None:
         (Path(settings.MEDIA_ROOT) / path).unlink(missing_ok=True)
 
 
-def _failed(job, message: str, *, retryable: bool) -> str:
+def _failed(job, item: Claimed, message: str, *, retryable: bool) -> str:
     attempt = job.retry_count + 1
-    mine = ContentGeneration.objects.filter(pk=job.pk, status=S.PROCESSING)
     if retryable and attempt <= job.max_retries:
-        delay = min(
-            settings.GENERATION_RETRY_MAX_SECONDS,
-            settings.GENERATION_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
+        delay = backoff_seconds(
+            attempt,
+            base=settings.GENERATION_RETRY_BASE_SECONDS,
+            most=settings.GENERATION_RETRY_MAX_SECONDS,
         )
-        mine.update(
-            status=S.PENDING,
+        QUEUE.put_back(
+            item,
+            not_before=timezone.now() + dt.timedelta(seconds=delay),
             retry_count=F("retry_count") + 1,
             started_at=None,
-            # not before: the backoff (claims skip pending jobs leased ahead)
-            locked_until=timezone.now() + dt.timedelta(seconds=delay),
             error_message=(
                 f"Attempt {attempt} failed, retrying in {delay} s: {message}"[:2000]
             ),
@@ -226,14 +245,14 @@ def _failed(job, message: str, *, retryable: bool) -> str:
     now = timezone.now()
     if retryable:
         message = f"Gave up after {job.max_retries} retries: {message}"
-    mine.update(
+    started_at = job.started_at or now
+    QUEUE.finish(
+        item,
         status=S.FAILED,
         failure_count=job.batch_size,
+        started_at=started_at,
         completed_at=now,
-        duration_seconds=max(0, round((now - job.started_at).total_seconds()))
-        if job.started_at
-        else None,
-        locked_until=None,
+        duration_seconds=max(0, round((now - started_at).total_seconds())),
         error_message=message[:2000],
     )
     logger.warning(
@@ -245,17 +264,22 @@ def _failed(job, message: str, *, retryable: bool) -> str:
     return "failed"
 
 
+def _on_error(item: Claimed, exc: BaseException) -> str:
+    """An unexpected exception (a bug, a full disk): this job only, cause kept."""
+    job = ContentGeneration.objects.filter(pk=item.id).first()
+    if job is None:
+        return "skipped"
+    return _failed(job, item, f"{type(exc).__name__}: {exc}", retryable=True)
+
+
 def process_generation_queue(
     *, batch: int = 5, time_budget: float = 50.0, backend=None
 ) -> int:
     """Claim and run jobs until none are left or the budget is spent."""
-    deadline = time.monotonic() + time_budget
-    done = 0
-    while time.monotonic() < deadline:
-        ids = claim_generations(limit=batch)
-        if not ids:
-            break
-        for job_id in ids:
-            if run_generation(job_id, backend=backend) == "completed":
-                done += 1
-    return done
+    return Drain(
+        QUEUE,
+        budget=time_budget,
+        batch=batch,
+        prepare=lambda items: _Batch(items, backend),
+        on_error=_on_error,
+    ).run()["completed"]

@@ -9,6 +9,7 @@ from django.db.models.functions import Upper
 
 from characters.models import Character
 from config.fields import (
+    attempt_journal,
     choices_check,
     created_at,
     defaulted,
@@ -253,6 +254,8 @@ class ContentGeneration(models.Model):
     # Deviation: a worker's lease on a 'processing' job; a job whose lease ran
     # out was abandoned by a dead worker and is taken again.
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Deviation: the attempt journal (config/workqueue.py).
+    attempt_started_at, attempt_count = attempt_journal()
     created_at = created_at()
     updated_at = updated_at()
 

@@ -4,27 +4,39 @@ import datetime as dt
 import uuid
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
+from django.utils.html import format_html
 
 from config.admin_site import (
     BigTableAdmin,
     ProjectAdmin,
     action_with_form,
+    changelist_url,
     recent_filter,
     report,
     selected_count,
     without_fields,
 )
-from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+from platforms.models import (
+    EngagementAction,
+    PlatformAccount,
+    Post,
+    PublishingHold,
+    ScheduledPost,
+)
 from platforms.services import (
+    DuePosts,
     engagement_actions_cancel,
     engagement_actions_retry,
+    held_due_posts,
     platform_account_set_credentials,
     platform_accounts_disconnect,
     platform_accounts_mark_resync,
     platform_accounts_resume,
+    publishing_hold_lift,
+    publishing_hold_place,
     scheduled_posts_cancel,
     scheduled_posts_publish_now,
     scheduled_posts_reschedule,
@@ -606,3 +618,103 @@ class EngagementActionAdmin(AccountOfCharacterMixin, BigTableAdmin):
     def retry(self, request, queryset):
         changed = engagement_actions_retry(queryset=queryset, actor=request.user)
         report(self, request, changed, selected_count(request), "queued again")
+
+
+# --- Publishing holds ------------------------------------------------------------
+
+
+@admin.register(PublishingHold)
+class PublishingHoldAdmin(ProjectAdmin):
+    """Pause everything that sends; review and lift a hold after a restore."""
+
+    list_display = ("created_at", "kind", "short_reason", "state", "lifted_at")
+    list_filter = ("kind",)
+    list_select_related = ()
+    fields = (
+        "kind",
+        "reason",
+        "backup_taken_at",
+        "due_posts",
+        "lifted_at",
+        "lift_note",
+    )
+    readonly_fields = ("due_posts", "lifted_at", "lift_note")
+    actions = ("lift_publish", "lift_cancel")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        # a hold is a record: what it said stays as it was
+        return (*self.readonly_fields, "kind", "reason", "backup_taken_at")
+
+    def get_changeform_initial_data(self, request):
+        return {"kind": PublishingHold.Kind.MANUAL}
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        placed = publishing_hold_place(
+            kind=obj.kind,
+            reason=obj.reason,
+            backup_taken_at=obj.backup_taken_at,
+            actor=request.user,
+        )
+        obj.pk, obj.created_at = placed.pk, placed.created_at
+
+    @admin.display(description="reason")
+    def short_reason(self, obj) -> str:
+        return short(obj.reason, 90)
+
+    @admin.display(description="state")
+    def state(self, obj) -> str:
+        return "lifted" if obj.lifted_at else "ACTIVE: nothing is sent"
+
+    @admin.display(description="posts to review")
+    def due_posts(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        count = held_due_posts(obj).count()
+        url = changelist_url(
+            ScheduledPost,
+            status__in="scheduled,processing",
+            scheduled_at__lte=obj.created_at.isoformat(),
+        )
+        return format_html(
+            '<a href="{}">{} post(s)</a> were due when this hold was placed and '
+            "are not recorded as published: after a restore they may have gone out "
+            "already. Check them on their platforms, then lift the hold with one "
+            "of the two actions on the list of holds.",
+            url,
+            count,
+        )
+
+    def _lift(self, request, queryset, due_posts: str) -> None:
+        lifted = cancelled = 0
+        for hold in queryset.filter(lifted_at__isnull=True):
+            cancelled += publishing_hold_lift(
+                hold=hold, actor=request.user, due_posts=due_posts
+            )
+            lifted += 1
+        text = f"{lifted} hold(s) lifted."
+        if due_posts == DuePosts.CANCEL:
+            text += f" {cancelled} due post(s) cancelled."
+        self.message_user(
+            request, text, messages.SUCCESS if lifted else messages.WARNING
+        )
+
+    @admin.action(
+        description="Lift: the due posts did not go out, publish them",
+        permissions=["change"],
+    )
+    def lift_publish(self, request, queryset):
+        self._lift(request, queryset, DuePosts.PUBLISH)
+
+    @admin.action(
+        description="Lift: the due posts went out (or will be redone), cancel them",
+        permissions=["change"],
+    )
+    def lift_cancel(self, request, queryset):
+        self._lift(request, queryset, DuePosts.CANCEL)

@@ -2,6 +2,7 @@
 
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django_cryptography.fields import encrypt
 
 from characters.models import Character
 from config.fields import (
+    attempt_journal,
     choices_check,
     created_at,
     defaulted,
@@ -404,8 +406,12 @@ class ScheduledPost(models.Model):
     max_retries = models.IntegerField(
         validators=[MinValueValidator(0), MaxValueValidator(10)], **defaulted(3)
     )
-    # Deviation: a publishing worker's lease on a 'processing' row.
+    # Deviation: a publishing worker's lease on a 'processing' row; on a
+    # 'scheduled' row, "not before" (a retry's backoff).
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Deviation: the attempt journal (config/workqueue.py): set before the
+    # platform is called, cleared with the result.
+    attempt_started_at, attempt_count = attempt_journal()
     # Deviation: the posts row this scheduled post became (idempotent publishing).
     post = models.ForeignKey(
         Post,
@@ -543,6 +549,8 @@ class EngagementAction(models.Model):
     error_message = models.TextField(null=True, blank=True)
     retry_count = non_negative(editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Deviation: the attempt journal (config/workqueue.py).
+    attempt_started_at, attempt_count = attempt_journal()
     created_at = created_at()
 
     class Meta:
@@ -589,3 +597,73 @@ class EngagementAction(models.Model):
     def clean(self):
         super().clean()
         account_consistency_clean(self, check_platform=True)
+
+
+class PublishingHoldKind(models.TextChoices):
+    RESTORE = "restore", "After a restore"
+    MANUAL = "manual", "Paused by staff"
+
+
+class PublishingHold(models.Model):
+    """A stop on everything that sends (posts and engagement) until staff lift it.
+
+    Placed by a restore (posts sent between the backup and the restore would
+    come back as due and go out again) or by staff. While one is active,
+    nothing is claimed; lifting a restore hold asks what to do with the posts
+    that were due when it was placed.
+    """
+
+    Kind = PublishingHoldKind
+
+    id = uuid_pk()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reason = models.TextField()
+    # the restored backup's time (restore holds)
+    backup_taken_at = models.DateTimeField(null=True, blank=True)
+    created_at = created_at()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
+    lift_note = models.TextField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "publishing_holds"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check(
+                "kind", PublishingHoldKind, name="publishing_holds_kind_check"
+            ),
+        ]
+        indexes = [
+            # Read by every publishing and engagement drain (active()).
+            models.Index(
+                fields=["created_at"],
+                name="idx_publishing_holds_active",
+                condition=models.Q(lifted_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "lifted" if self.lifted_at else "active"
+        return (
+            f"{self.get_kind_display()} ({state}, {self.created_at:%Y-%m-%d %H:%M} UTC)"
+        )
+
+    @classmethod
+    def active(cls) -> bool:
+        return cls.objects.filter(lifted_at__isnull=True).exists()

@@ -1,100 +1,100 @@
 """Publishing the queue of scheduled posts, exactly once.
 
-1. `claim_due_posts` takes due rows with SELECT ... FOR UPDATE SKIP LOCKED
-   (through idx_sched_posts_scheduled_at), plus 'processing' rows whose lease
-   ran out, and marks them 'processing' with a lease, in one short transaction.
-2. `publish_scheduled_post` publishes one claimed row through the account's
-   adapter and records the result in one transaction.
+Built on the queue machine (config/workqueue.py):
 
-No post is recorded twice (the partial unique index on (platform,
-platform_post_id) and the scheduled post's `post` link) and none is sent twice:
-a row whose earlier attempt may have gone out (expired lease, timeout) is only
-retried after the adapter confirms the post does not exist; when the platform
-cannot tell, the row fails with an 'outcome unknown' message for a person.
+1. The claim takes due 'scheduled' rows (idx_sched_posts_scheduled_at) whose
+   account can take a post now, then 'processing' rows whose lease ran out,
+   and marks them 'processing' under a lease. Nothing is claimed while a
+   publishing hold is on (after a restore, or set by staff).
+2. Each post on its own:
+   - in doubt (an earlier attempt began and recorded no result): reconciled
+     first, before any other branch: the adapter's `post_exists` says it went
+     out (recorded now), did not (published as new) or cannot tell (failed
+     "outcome unknown", naming the attempt and when it began);
+   - refused (unapproved content, a media file outside MEDIA_ROOT or missing,
+     auto-posting off, disconnected): failed at once, with the reason;
+   - the account waits (rate limit, failed credentials, credentials that
+     cannot be decrypted): back to 'scheduled', no retry used;
+   - otherwise the journal commits the attempt, the adapter is called and the
+     result is committed right after the call returns (`_record`): no sent
+     post is ever left unrecorded for longer than its own call.
+3. The drain stops taking posts when the rest of its time budget cannot fit
+   one more call at the adapter's timeout; what it did not start goes back at
+   once. One post's failure (a bug, a missing file) stays with that post.
+
+No post is recorded twice: the partial unique index on (platform,
+platform_post_id) and the scheduled post's `post` link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 
-from automation.engine import emit
+from automation.engine import emit_to, listening_characters
+from config.workqueue import (
+    INTERRUPTS,
+    Claimed,
+    Drain,
+    WorkQueue,
+    backoff_seconds,
+    durably,
+)
 from content.models import Content
 from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
     OutcomeUnknown,
+    PlatformAdapter,
     PublishRequest,
     PublishResult,
     RateLimited,
-    get_adapter,
 )
-from platforms.models import PlatformAccount, Post, ScheduledPost
+from platforms.models import PlatformAccount, Post, PublishingHold, ScheduledPost
+from platforms.queues import (
+    UNREADABLE_CREDENTIALS_WAIT,
+    WAITING_MESSAGE,
+    WAITING_STATUSES,
+    BatchAccounts,
+    CredentialsUnreadable,
+    account_credentials_failed,
+    account_rate_limited,
+    account_ready_q,
+    clear_expired_rate_limits,
+    why_account_waits,
+)
 
 logger = logging.getLogger(__name__)
 SP = ScheduledPost.Status
 CS = PlatformAccount.ConnectionStatus
 
-# Credential failures: the account's due posts wait (no retries burned) until
-# staff reconnect it and resume (platforms.services.platform_accounts_resume).
-WAITING_STATUSES = (CS.ERROR, CS.SUSPENDED)
-WAITING_MESSAGE = (
-    "Waiting: the account's credentials failed ({status}). Reconnect the account, "
-    "then use 'Resume publishing' on it."
+QUEUE = WorkQueue(
+    ScheduledPost,
+    waiting=SP.SCHEDULED,
+    processing=SP.PROCESSING,
+    order_by=("scheduled_at",),
+    lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
+    ready=lambda now: Q(scheduled_at__lte=now),
+    gate=account_ready_q,
 )
 
 
-@dataclass(frozen=True)
-class Claimed:
-    id: uuid.UUID
-    # the previous attempt may have reached the platform (expired lease)
-    reclaimed: bool
+class Refused(Exception):
+    """This post must not be published at all (fail fast, no retry)."""
 
 
-def _publishable_accounts_q(now) -> Q:
-    """Rows whose account can take a post now: not rate-limited, not waiting."""
-    return ~Q(platform_account__connection_status__in=WAITING_STATUSES) & ~Q(
-        platform_account__connection_status=CS.RATE_LIMITED,
-        platform_account__rate_limit_reset_at__gt=now,
-    )
-
-
-def claim_due_posts(*, limit: int = 50, now=None, lease_seconds: int | None = None):
-    """Claim up to `limit` due posts for this worker; returns [Claimed]."""
-    now = now or timezone.now()
-    lease = dt.timedelta(seconds=lease_seconds or settings.PUBLISH_LEASE_SECONDS)
-    with transaction.atomic():
-        due = list(
-            ScheduledPost.objects.filter(status=SP.SCHEDULED, scheduled_at__lte=now)
-            .filter(_publishable_accounts_q(now))
-            .order_by("scheduled_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:limit]
-        )
-        expired = []
-        if len(due) < limit:
-            # a worker died mid-publish: its lease ran out
-            expired = list(
-                ScheduledPost.objects.filter(status=SP.PROCESSING, locked_until__lt=now)
-                .order_by("locked_until")
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[: limit - len(due)]
-            )
-        ids = due + expired
-        if ids:
-            ScheduledPost.objects.filter(pk__in=ids).update(
-                status=SP.PROCESSING, locked_until=now + lease
-            )
-    return [Claimed(pk, False) for pk in due] + [Claimed(pk, True) for pk in expired]
+def claim_due_posts(*, limit: int = 50, now=None) -> list[Claimed]:
+    """Claim up to `limit` due posts for this worker (none while a hold is on)."""
+    if PublishingHold.active():
+        return []
+    return QUEUE.claim(limit=limit, now=now)
 
 
 def mark_waiting_posts(*, now=None) -> int:
@@ -115,12 +115,30 @@ def mark_waiting_posts(*, now=None) -> int:
     return changed
 
 
-def _request_for(sp: ScheduledPost) -> PublishRequest:
+def media_file(content: Content) -> Path | None:
+    """The content's file, proven inside MEDIA_ROOT (Refused otherwise)."""
+    if not content.file_path:
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / content.file_path).resolve()
+    if not path.is_relative_to(root):
+        raise Refused(
+            f"Content {content.pk}: its file path leaves the media folder; "
+            "only files under MEDIA_ROOT are published."
+        )
+    if not path.is_file():
+        raise Refused(f"Content {content.pk}: its media file is missing.")
+    return path
+
+
+def _request_for(sp: ScheduledPost, *, media: bool = True) -> PublishRequest:
+    """What the adapter is asked to publish; `media=False` leaves the file out
+    (reconciliation looks a post up, it never sends the file)."""
     media_path = media_type = None
     if sp.content is not None:
         media_type = sp.content.content_type
-        if sp.content.file_path:
-            media_path = str(Path(settings.MEDIA_ROOT) / sp.content.file_path)
+        path = media_file(sp.content) if media else None
+        media_path = str(path) if path else None
     return PublishRequest(
         marker=str(sp.pk),
         caption=sp.caption or "",
@@ -128,198 +146,212 @@ def _request_for(sp: ScheduledPost) -> PublishRequest:
         post_type=sp.post_type,
         media_path=media_path,
         media_type=media_type,
+        attempt=sp.attempt_count + 1,
     )
 
 
-def _refusal(sp: ScheduledPost) -> str | None:
-    """Why this post must not be published at all (fail fast, no retry)."""
+def _check(sp: ScheduledPost) -> None:
+    """Raise Refused when this post must not be published at all."""
     account = sp.platform_account
     if sp.content_id is None and not (sp.caption or "").strip():
-        return "Nothing to publish: no content and no caption."
+        raise Refused("Nothing to publish: no content and no caption.")
     if sp.content is not None and not (
         sp.content.is_approved
         and sp.content.approval_status == Content.ApprovalStatus.APPROVED
     ):
-        return f"Content {sp.content_id} is not approved ({sp.content.approval_status}); only approved content is published."
+        raise Refused(
+            f"Content {sp.content_id} is not approved "
+            f"({sp.content.approval_status}); only approved content is published."
+        )
     if not account.auto_posting_enabled:
-        return "Auto-posting is disabled on this account."
+        raise Refused("Auto-posting is disabled on this account.")
     if account.connection_status == CS.DISCONNECTED:
-        return "The account is disconnected; connect it, then retry the post."
-    return None
+        raise Refused("The account is disconnected; connect it, then retry the post.")
 
 
-def publish_scheduled_post(claimed: Claimed, *, now=None) -> str:
-    """Publish one claimed post. Returns the outcome: published, retry, failed, waiting, skipped."""
-    outcomes = +publish_claimed([claimed])  # unary +: drops zero counts
-    return next(iter(outcomes), "skipped")
+class _Batch:
+    """The rows of one claimed batch, loaded together, published one by one."""
 
-
-def publish_claimed(claimed: list[Claimed]) -> Counter:
-    """Publish a batch of claimed posts; returns the count of each outcome.
-
-    One query loads the batch; each post goes through its adapter on its own;
-    the successes are recorded together in one transaction (a handful of
-    set-based statements for the whole batch).
-    """
-    rows = {
-        sp.pk: sp
-        for sp in ScheduledPost.objects.select_related(
-            "platform_account", "content"
-        ).filter(pk__in=[c.id for c in claimed], status=SP.PROCESSING)
-    }
-    accounts: dict = {}
-    adapters: dict = {}
-    outcomes: Counter = Counter()
-    successes: list[tuple[ScheduledPost, PublishResult]] = []
-    for item in claimed:
-        sp = rows.get(item.id)
-        if sp is None:
-            outcomes["skipped"] += 1  # cancelled or taken over meanwhile
-            continue
-        # one account object per batch: a rate limit or a credential failure
-        # met by one post is seen by the next posts of the same account
-        sp.platform_account = accounts.setdefault(
-            sp.platform_account_id, sp.platform_account
-        )
-        outcome = _attempt(sp, item, adapters)
-        if isinstance(outcome, PublishResult):
-            successes.append((sp, outcome))
-            continue
-        outcomes[outcome] += 1
-        if outcome == "waiting":
-            accounts[sp.platform_account_id] = PlatformAccount.objects.get(
-                pk=sp.platform_account_id
+    def __init__(self, items: list[Claimed]):
+        self.rows = {
+            sp.pk: sp
+            for sp in ScheduledPost.objects.select_related(
+                "platform_account", "content"
             )
-    outcomes["published"] += _record_successes(successes)
-    return outcomes
-
-
-def _attempt(sp: ScheduledPost, claimed: Claimed, adapters: dict):
-    """Try one post: a PublishResult to record, or the outcome already written."""
-    if sp.post_id is not None:
-        _finish(sp, status=SP.PUBLISHED, published_at=sp.published_at or timezone.now())
-        return "published"
-    account = sp.platform_account
-    # the account may have changed since the claim (another post of the same
-    # batch hit a rate limit or a credential failure): wait, no retry used
-    if account.connection_status in WAITING_STATUSES:
-        _finish(
-            sp,
-            status=SP.SCHEDULED,
-            error_message=WAITING_MESSAGE.format(status=account.connection_status),
+            # decrypted per account when its adapter is made (BatchAccounts)
+            .defer("platform_account__auth_data")
+            .filter(pk__in=[c.id for c in items], status=SP.PROCESSING)
+        }
+        self.accounts = BatchAccounts()
+        self.listening = listening_characters(
+            "post_published", {sp.character_id for sp in self.rows.values()}
         )
-        return "waiting"
-    if account.connection_status == CS.RATE_LIMITED and (
-        account.rate_limit_reset_at and account.rate_limit_reset_at > timezone.now()
-    ):
-        _finish(
-            sp,
-            status=SP.SCHEDULED,
-            error_message=(
-                f"Rate limited by {account.platform} until "
-                f"{account.rate_limit_reset_at:%H:%M:%S} UTC."
-            ),
-        )
-        return "waiting"
-    reason = _refusal(sp)
-    if reason:
-        _fail(sp, reason)
-        return "failed"
-    adapter = adapters.get(sp.platform_account_id)
-    if adapter is None:
-        adapter = adapters[sp.platform_account_id] = get_adapter(sp.platform_account)
-    if claimed.reclaimed:
-        existing = adapter.post_exists(_request_for(sp), since=sp.updated_at)
-        if existing is None:
-            _fail(
-                sp,
-                "Outcome unknown: a worker stopped while publishing and the platform "
-                "cannot tell whether the post went out. Check the account, then retry "
-                "or cancel.",
-            )
-            return "failed"
-        if existing:
-            return existing
-    try:
-        result = adapter.publish(_request_for(sp))
-    except RateLimited as exc:
-        _rate_limited(sp, exc)
-        return "waiting"
-    except CredentialsRejected as exc:
-        _credentials_failed(sp, exc)
-        return "waiting"
-    except OutcomeUnknown as exc:
-        existing = adapter.post_exists(_request_for(sp), since=sp.updated_at)
-        if existing:
-            return existing
-        if existing is None:
-            _fail(
-                sp,
-                f"Outcome unknown: {exc.message}. The platform cannot tell whether "
-                "the post went out; check the account, then retry or cancel.",
-            )
-            return "failed"
-        return _retry(sp, exc.message)
-    except AdapterError as exc:
-        if exc.retryable:
-            return _retry(sp, exc.message)
-        _fail(sp, exc.message)
-        return "failed"
-    return result
+
+    def __call__(self, item: Claimed) -> str:
+        sp = self.rows.get(item.id)
+        if sp is None or sp.locked_until != item.lease:
+            return "skipped"  # cancelled or taken over meanwhile
+        sp.platform_account = self.accounts.account(sp.platform_account)
+        return _Attempt(self, sp, item).run()
+
+    def call_timeout(self, item: Claimed) -> float:
+        sp = self.rows.get(item.id)
+        return self.accounts.call_timeout(sp.platform_account) if sp else 0.0
 
 
-def _record_successes(successes: list[tuple[ScheduledPost, PublishResult]]) -> int:
-    """Record a batch of successes in one transaction; one by one if that fails."""
-    if len(successes) <= 1:
-        return sum(
-            _record_success(sp, result) == "published" for sp, result in successes
-        )
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            posts = Post.objects.bulk_create(
-                [_post_for(sp, result, now) for sp, result in successes]
-            )
-            ScheduledPost.objects.filter(pk__in=[sp.pk for sp, _ in successes]).update(
+class _Attempt:
+    """One post: reconcile, check, journal, call, record."""
+
+    def __init__(self, batch: _Batch, sp: ScheduledPost, item: Claimed):
+        self.batch, self.sp, self.item = batch, sp, item
+        self.account = sp.platform_account
+
+    def run(self) -> str:
+        sp, item = self.sp, self.item
+        if sp.post_id is not None:
+            QUEUE.finish(
+                item,
                 status=SP.PUBLISHED,
-                published_at=now,
-                locked_until=None,
-                error_message=None,
-                post=Case(
-                    *(
-                        When(pk=sp.pk, then=Value(post.pk))
-                        for (sp, _), post in zip(successes, posts, strict=True)
-                    )
-                ),
+                published_at=sp.published_at or timezone.now(),
             )
-            uses = Counter(sp.content_id for sp, _ in successes if sp.content_id)
-            if uses:
-                Content.objects.filter(pk__in=list(uses)).update(
-                    times_used=F("times_used")
-                    + Case(*(When(pk=pk, then=Value(n)) for pk, n in uses.items())),
-                    last_used_at=now,
-                )
-            per_account = Counter(sp.platform_account_id for sp, _ in successes)
-            PlatformAccount.objects.filter(pk__in=list(per_account)).update(
-                last_activity_at=now,
-                post_count=F("post_count")
-                + Case(*(When(pk=pk, then=Value(n)) for pk, n in per_account.items())),
+            return "published"
+        waits = why_account_waits(self.account, timezone.now())
+        if waits:
+            # the batch met a rate limit or a credential failure on this
+            # account after the claim: wait; an attempt in doubt stays so
+            QUEUE.put_back(item, settled=False, error_message=waits)
+            return "waiting"
+        try:
+            adapter = self.batch.accounts.adapter(self.account)
+        except CredentialsUnreadable as exc:
+            logger.error("scheduled post %s waits: %s", sp.pk, exc)
+            QUEUE.put_back(
+                item,
+                settled=False,
+                not_before=timezone.now() + UNREADABLE_CREDENTIALS_WAIT,
+                error_message=f"Waiting: {exc}",
             )
-            emit(
-                "post_published",
-                {
-                    sp.character_id: {"post_id": str(post.pk)}
-                    for (sp, _), post in zip(successes, posts, strict=True)
-                },
+            return "waiting"
+        if item.in_doubt_since is not None:
+            outcome = self._reconcile(adapter)
+            if outcome is not None:
+                return outcome
+        try:
+            _check(sp)
+            request = _request_for(sp)
+        except Refused as exc:
+            return self._fail(str(exc))
+        if not QUEUE.begin(item):
+            return "skipped"
+        started = timezone.now()
+        try:
+            result = adapter.publish(request)
+        except RateLimited as exc:
+            return self._wait(account_rate_limited(self.account, exc))
+        except CredentialsRejected as exc:
+            return self._wait(account_credentials_failed(self.account, exc))
+        except OutcomeUnknown as exc:
+            return self._unknown(adapter, request, started, exc.message)
+        except AdapterError as exc:
+            if exc.retryable:
+                return self._retry(exc.message)
+            return self._fail(exc.message)
+        except INTERRUPTS:
+            raise  # the drain gives the row back, still in doubt
+        except Exception as exc:  # noqa: BLE001 - raised mid-call: it may have gone out
+            logger.exception("publishing scheduled post %s raised", sp.pk)
+            return self._unknown(
+                adapter, request, started, f"{type(exc).__name__}: {exc}"
             )
-    except IntegrityError:
-        # a platform post recorded already (lease overlap): the partial unique
-        # index refused the batch; record each one, duplicates resolved singly
-        return sum(
-            _record_success(sp, result) == "published" for sp, result in successes
+        return self._record(result)
+
+    # --- branches -------------------------------------------------------------
+
+    def _reconcile(self, adapter: PlatformAdapter) -> str | None:
+        """An earlier attempt began and recorded nothing: did it go out?"""
+        started = self.item.in_doubt_since
+        try:
+            existing = adapter.post_exists(
+                _request_for(self.sp, media=False), since=started
+            )
+        except RateLimited as exc:
+            return self._wait(account_rate_limited(self.account, exc), settled=False)
+        except CredentialsRejected as exc:
+            return self._wait(
+                account_credentials_failed(self.account, exc), settled=False
+            )
+        if isinstance(existing, PublishResult):
+            return self._record(existing)
+        if existing is None:
+            return self._fail(
+                f"Outcome unknown: attempt {self.item.attempts} began at "
+                f"{started:%Y-%m-%d %H:%M:%S} UTC and its worker stopped before "
+                "recording the answer; the platform cannot tell whether the post "
+                "went out. Check the account, then retry or cancel."
+            )
+        return None  # it did not go out: publish it as new
+
+    def _unknown(self, adapter, request, started, cause: str) -> str:
+        try:
+            existing = adapter.post_exists(request, since=started)
+        except AdapterError:
+            existing = None
+        if isinstance(existing, PublishResult):
+            return self._record(existing)
+        if existing is False:
+            return self._retry(cause)
+        return self._fail(
+            f"Outcome unknown: {cause}. Attempt {self.sp.attempt_count + 1} began at "
+            f"{started:%Y-%m-%d %H:%M:%S} UTC; the platform cannot tell whether the "
+            "post went out. Check the account, then retry or cancel."
         )
-    logger.info("published %d scheduled posts", len(successes))
-    return len(successes)
+
+    def _wait(self, message: str, *, settled: bool = True) -> str:
+        # back in the queue as it was: no retry used
+        QUEUE.put_back(self.item, settled=settled, error_message=message[:2000])
+        return "waiting"
+
+    def _fail(self, message: str) -> str:
+        QUEUE.finish(self.item, status=SP.FAILED, error_message=message[:2000])
+        logger.warning("scheduled post %s failed: %s", self.sp.pk, message)
+        return "failed"
+
+    def _retry(self, message: str) -> str:
+        return retry(self.sp, self.item, message)
+
+    def _record(self, result: PublishResult) -> str:
+        durably(lambda: _record(self.sp, result, self.batch.listening))
+        logger.info(
+            "published scheduled post %s as %s", self.sp.pk, result.platform_post_id
+        )
+        return "published"
+
+
+def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
+    """Try again after a backoff ("not before" in locked_until), or give up."""
+    attempt = sp.retry_count + 1
+    if attempt > sp.max_retries:
+        QUEUE.finish(
+            item,
+            status=SP.FAILED,
+            error_message=f"Gave up after {sp.max_retries} retries: {message}"[:2000],
+        )
+        logger.warning("scheduled post %s failed after retries: %s", sp.pk, message)
+        return "failed"
+    delay = backoff_seconds(
+        attempt,
+        base=settings.PUBLISH_RETRY_BASE_SECONDS,
+        most=settings.PUBLISH_RETRY_MAX_SECONDS,
+    )
+    QUEUE.put_back(
+        item,
+        not_before=timezone.now() + dt.timedelta(seconds=delay),
+        retry_count=attempt,
+        error_message=f"Attempt {attempt} failed, retrying in {delay} s: {message}"[
+            :2000
+        ],
+    )
+    return "retry"
 
 
 def _post_for(sp: ScheduledPost, result: PublishResult, now) -> Post:
@@ -340,20 +372,23 @@ def _post_for(sp: ScheduledPost, result: PublishResult, now) -> Post:
     )
 
 
-def _record_success(sp: ScheduledPost, result: PublishResult) -> str:
+def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
+    """Record a post that went out, in one transaction.
+
+    Written whoever holds the lease now: the post did go out, so the truth
+    wins over a later "outcome unknown". The only condition is that the
+    scheduled post has no posts row yet.
+    """
     now = timezone.now()
     account = sp.platform_account
+    post = _post_for(sp, result, now)
     try:
         with transaction.atomic():
-            post = _post_for(sp, result, now)
             post.save(force_insert=True)
-            ScheduledPost.objects.filter(pk=sp.pk).update(
-                status=SP.PUBLISHED,
-                published_at=now,
-                locked_until=None,
-                error_message=None,
-                post=post,
-            )
+            if not _link(sp, post, now):
+                # recorded meanwhile by another worker: keep the first record
+                transaction.set_rollback(True)
+                return
             if sp.content_id:
                 Content.objects.filter(pk=sp.content_id).update(
                     times_used=F("times_used") + 1, last_used_at=now
@@ -361,111 +396,68 @@ def _record_success(sp: ScheduledPost, result: PublishResult) -> str:
             PlatformAccount.objects.filter(pk=account.pk).update(
                 last_activity_at=now, post_count=F("post_count") + 1
             )
-            emit(
-                "post_published",
-                {sp.character_id: {"post_id": str(post.pk)}},
-            )
+            if sp.character_id in listening:
+                emit_to("post_published", sp.character_id, {"post_id": str(post.pk)})
     except IntegrityError:
-        # Another worker recorded this platform post already (lease overlap):
-        # the partial unique index refused the duplicate.
-        existing = Post.objects.filter(
-            platform=account.platform, platform_post_id=result.platform_post_id
-        ).first()
-        _finish(sp, status=SP.PUBLISHED, published_at=now, post=existing)
-    logger.info("published scheduled post %s as %s", sp.pk, result.platform_post_id)
-    return "published"
+        # the platform gave an id we recorded already (it deduplicated our
+        # request): link this scheduled post to that posts row
+        with transaction.atomic():
+            existing = Post.objects.filter(
+                platform=account.platform, platform_post_id=result.platform_post_id
+            ).first()
+            _link(sp, existing, now)
 
 
-def _finish(sp: ScheduledPost, **changes) -> None:
-    ScheduledPost.objects.filter(pk=sp.pk).update(locked_until=None, **changes)
-
-
-def _fail(sp: ScheduledPost, message: str) -> None:
-    _finish(sp, status=SP.FAILED, error_message=message[:2000])
-    logger.warning("scheduled post %s failed: %s", sp.pk, message)
-
-
-def _retry(sp: ScheduledPost, message: str) -> str:
-    attempt = sp.retry_count + 1
-    if attempt > sp.max_retries:
-        _finish(
-            sp,
-            status=SP.FAILED,
-            retry_count=attempt - 1,
-            error_message=f"Gave up after {sp.max_retries} retries: {message}"[:2000],
+def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
+    return (
+        ScheduledPost.objects.filter(pk=sp.pk, post__isnull=True).update(
+            status=SP.PUBLISHED,
+            published_at=now,
+            locked_until=None,
+            attempt_started_at=None,
+            error_message=None,
+            post=post,
         )
-        logger.warning("scheduled post %s failed after retries: %s", sp.pk, message)
-        return "failed"
-    delay = min(
-        settings.PUBLISH_RETRY_MAX_SECONDS,
-        settings.PUBLISH_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
-    )
-    # moving scheduled_at later keeps the CHECK (>= created_at) and the claim
-    # index; the original time is in the audit trail of the first attempt
-    _finish(
-        sp,
-        status=SP.SCHEDULED,
-        retry_count=attempt,
-        scheduled_at=timezone.now() + dt.timedelta(seconds=delay),
-        error_message=f"Attempt {attempt} failed, retrying in {delay} s: {message}"[
-            :2000
-        ],
-    )
-    return "retry"
-
-
-def _rate_limited(sp: ScheduledPost, exc: RateLimited) -> None:
-    now = timezone.now()
-    reset = now + dt.timedelta(seconds=exc.retry_after)
-    PlatformAccount.objects.filter(pk=sp.platform_account_id).update(
-        connection_status=CS.RATE_LIMITED,
-        rate_limit_reset_at=reset,
-        last_rate_limit_hit_at=now,
-        rate_limit_remaining=0,
-    )
-    # back in the queue as it was: no retry used
-    _finish(
-        sp,
-        status=SP.SCHEDULED,
-        error_message=f"Rate limited by {sp.platform_account.platform} until {reset:%H:%M:%S} UTC.",
+        == 1
     )
 
 
-def _credentials_failed(sp: ScheduledPost, exc: CredentialsRejected) -> None:
-    PlatformAccount.objects.filter(pk=sp.platform_account_id).update(
-        connection_status=CS.ERROR, is_connected=False
-    )
-    _finish(
-        sp,
-        status=SP.SCHEDULED,
-        error_message=WAITING_MESSAGE.format(status=CS.ERROR) + f" ({exc.message})",
-    )
-    logger.warning(
-        "credentials of platform account %s were refused: %s",
-        sp.platform_account_id,
-        exc.message,
-    )
-
-
-def clear_expired_rate_limits(*, now=None) -> int:
-    """Accounts whose rate-limit window has passed are connected again."""
-    now = now or timezone.now()
-    return PlatformAccount.objects.filter(
-        connection_status=CS.RATE_LIMITED, rate_limit_reset_at__lte=now
-    ).update(connection_status=CS.CONNECTED, rate_limit_remaining=None)
+def _on_error(item: Claimed, exc: BaseException) -> str:
+    """An unexpected exception before the call: this post only, real cause kept."""
+    sp = ScheduledPost.objects.filter(pk=item.id).first()
+    if sp is None:
+        return "skipped"
+    cause = f"{type(exc).__name__}: {exc}"
+    if sp.attempt_started_at is not None:
+        # it may have gone out: keep it in doubt; the next claim reconciles
+        QUEUE.put_back(
+            item,
+            settled=False,
+            not_before=timezone.now()
+            + dt.timedelta(seconds=settings.PUBLISH_RETRY_BASE_SECONDS),
+            error_message=f"Interrupted: {cause}"[:2000],
+        )
+        return "waiting"
+    return retry(sp, item, cause)
 
 
 def publish_due_posts(*, batch: int = 50, time_budget: float = 50.0, now=None) -> int:
     """Claim and publish due posts until none are left or the budget is spent."""
-    import time
+    return drain_publishing(batch=batch, time_budget=time_budget, now=now)["published"]
 
-    deadline = time.monotonic() + time_budget
+
+def drain_publishing(
+    *, batch: int = 50, time_budget: float = 50.0, now=None
+) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)
-    published = 0
-    while time.monotonic() < deadline:
-        claimed = claim_due_posts(limit=batch, now=now)
-        if not claimed:
-            break
-        published += publish_claimed(claimed)["published"]
-    return published
+    if PublishingHold.active():
+        return Counter(held=1)
+    return Drain(
+        QUEUE,
+        budget=time_budget,
+        batch=batch,
+        prepare=_Batch,
+        on_error=_on_error,
+        now=now,
+    ).run()

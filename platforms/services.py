@@ -9,7 +9,13 @@ from config.transitions import transition
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
 from platforms.adapters import get_adapter
-from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+from platforms.models import (
+    EngagementAction,
+    PlatformAccount,
+    Post,
+    PublishingHold,
+    ScheduledPost,
+)
 
 COMPONENT = "platform_service"
 SP = ScheduledPost.Status
@@ -49,11 +55,12 @@ def scheduled_posts_reschedule(
 
 
 def scheduled_posts_publish_now(*, queryset, actor=None) -> int:
-    """Make waiting posts due now; the publisher takes them on its next tick."""
+    """Make waiting posts due now (a retry's backoff too); the publisher takes
+    them on its next tick."""
     return transition(
         queryset=queryset,
         allowed_from=[SP.SCHEDULED],
-        changes={"scheduled_at": timezone.now()},
+        changes={"scheduled_at": timezone.now(), "locked_until": None},
         actor=actor,
         component=COMPONENT,
         message="Scheduled post set to publish now",
@@ -93,7 +100,12 @@ def engagement_actions_retry(*, queryset, actor=None) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[EA.FAILED, EA.CANCELLED],
-        changes={"status": EA.PENDING, "retry_count": 0, "error_message": None},
+        changes={
+            "status": EA.PENDING,
+            "retry_count": 0,
+            "error_message": None,
+            "locked_until": None,
+        },
         actor=actor,
         component=COMPONENT,
         message="Engagement action queued again",
@@ -213,3 +225,111 @@ def post_take_down(*, post: Post, actor=None) -> bool:
             else "Post deleted",
         )
     )
+
+
+def publishing_hold_place(
+    *,
+    kind: str,
+    reason: str,
+    backup_taken_at: dt.datetime | None = None,
+    actor=None,
+    using: str = "default",
+) -> PublishingHold:
+    """Stop everything that sends (posts, engagement) until staff lift it."""
+    with transaction.atomic(using=using):
+        hold = PublishingHold.objects.using(using).create(
+            kind=kind,
+            reason=reason,
+            backup_taken_at=backup_taken_at,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        SystemLog.objects.using(using).create(
+            log_level=SystemLog.Level.WARNING,
+            component=COMPONENT,
+            message=f"Publishing on hold: {reason}"[:2000],
+            metadata={"hold_id": str(hold.pk), "by": actor_metadata(actor)},
+        )
+    return hold
+
+
+def publishing_hold_after_restore(
+    sender=None, *, database_name=None, filename=None, **kwargs
+) -> None:
+    """dbbackup `post_restore` receiver: the restored database starts on hold.
+
+    Posts published between the backup and the restore come back as due; none
+    goes out again before a person has looked at them.
+    """
+    from dbbackup import utils
+
+    try:
+        taken = utils.filename_to_date(filename) if filename else None
+    except ValueError:
+        taken = None
+    if taken is not None and timezone.is_naive(taken):
+        taken = timezone.make_aware(taken, dt.UTC)
+    when = f"{taken:%Y-%m-%d %H:%M} UTC" if taken else "an unknown time"
+    publishing_hold_place(
+        kind=PublishingHold.Kind.RESTORE,
+        reason=(
+            f"The database was restored from {filename or 'a backup'} (taken at "
+            f"{when}). Posts that were due when it was restored may have gone out "
+            "before; review them, then lift the hold."
+        ),
+        backup_taken_at=taken,
+        using=database_name or "default",
+    )
+
+
+class DuePosts:
+    """What lifting a restore hold does with the posts due when it was placed."""
+
+    PUBLISH = "publish"
+    CANCEL = "cancel"
+
+
+def held_due_posts(hold: PublishingHold):
+    """The posts a restore hold asks a person to review: due when it was placed
+    and not yet published (they may have gone out before the restore)."""
+    return ScheduledPost.objects.filter(
+        status__in=[SP.SCHEDULED, SP.PROCESSING], scheduled_at__lte=hold.created_at
+    )
+
+
+def publishing_hold_lift(
+    *, hold: PublishingHold, actor=None, due_posts: str = DuePosts.PUBLISH
+) -> int:
+    """Lift a hold. For a restore hold, `due_posts` says what happens to the
+    posts that were due when it was placed: published (a person checked they
+    did not go out) or cancelled (they did, or will be rescheduled by hand).
+    Returns how many due posts were cancelled."""
+    if due_posts not in (DuePosts.PUBLISH, DuePosts.CANCEL):
+        raise ValueError(f"due_posts must be 'publish' or 'cancel', not {due_posts!r}")
+    cancelled = 0
+    with transaction.atomic():
+        hold = PublishingHold.objects.select_for_update().get(pk=hold.pk)
+        if hold.lifted_at is not None:
+            return 0
+        note = "due posts kept for publishing"
+        if hold.kind == PublishingHold.Kind.RESTORE and due_posts == DuePosts.CANCEL:
+            cancelled = held_due_posts(hold).update(
+                status=SP.CANCELLED,
+                locked_until=None,
+                error_message=(
+                    "Cancelled at the review after the restore: it may have gone "
+                    "out before the restore."
+                ),
+            )
+            note = f"{cancelled} due post(s) cancelled"
+        PublishingHold.objects.filter(pk=hold.pk).update(
+            lifted_at=timezone.now(),
+            lifted_by=actor if getattr(actor, "pk", None) else None,
+            lift_note=note,
+        )
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message=f"Publishing hold lifted: {note}",
+            metadata={"hold_id": str(hold.pk), "by": actor_metadata(actor)},
+        )
+    return cancelled

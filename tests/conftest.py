@@ -3,6 +3,15 @@
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _media_root(tmp_path_factory):
+    """A MEDIA_ROOT of the test session's own (factories write files there),
+    never the development media folder."""
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from automation.api.serializers import AutomationRuleSerializer
 from automation.filtersets import AutomationRuleFilterSet
 from automation.models import AutomationRule
 from config.api_schema import ErrorSerializer
+from config.exceptions import InvalidTransition
 from config.transitions import require_one
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
@@ -47,8 +48,13 @@ class AutomationRuleViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={202: AutomationRuleSerializer, **CONFLICT})
     @action(detail=True, methods=["post"], url_path="run-now")
     def run_now(self, request, pk=None):
-        count = services.automation_rules_run_now(
+        result = services.automation_rules_run_now(
             queryset=self._one(), actor=request.user
         )
-        require_one(count, "A disabled rule cannot be run; enable it first.")
+        if result.busy:
+            raise InvalidTransition(
+                "A run of this rule is already queued or running; "
+                "wait for it to finish."
+            )
+        require_one(len(result), "A disabled rule cannot be run; enable it first.")
         return self._answer(status.HTTP_202_ACCEPTED)

@@ -19,6 +19,8 @@ def _key(marker: str) -> str:
 
 
 class DryRunAdapter(PlatformAdapter):
+    call_timeout = 5.0  # a Redis write
+
     def publish(self, request: PublishRequest) -> PublishResult:
         result = PublishResult(
             platform_post_id=f"dryrun-{request.marker}",

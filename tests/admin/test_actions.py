@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from automation.models import AutomationRule
+from automation.models import AutomationRule, AutomationRun
 from content.models import Content, ContentGeneration
 from logs.models import SystemLog
 from platforms.models import EngagementAction, PlatformAccount, ScheduledPost
@@ -265,13 +265,25 @@ def test_rule_enable_disable_and_run_now(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = run_action(administrator_client, AutomationRule, "run_now", rules)
-    assert messages_of(response)[0].startswith("1 automation rule queued to run.")
+    assert messages_of(response) == [
+        "1 rule(s) queued to run; 1 disabled (enable them first). "
+        "Each run's outcome appears under Automation runs."
+    ]
+    run = AutomationRun.objects.get()
+    assert (run.rule_id, run.trigger, run.status) == (rules[0].pk, "manual", "queued")
     assert sent == [
         (
             "automation.tasks.run_rule",
-            {"rule_id": str(rules[0].pk), "trigger": "manual"},
+            {"rule_id": str(rules[0].pk), "trigger": "manual", "run_id": str(run.pk)},
         )
     ]
+    # a second "Run now" while that run is queued leaves the rule alone
+    response = run_action(administrator_client, AutomationRule, "run_now", rules[:1])
+    assert (
+        "0 rule(s) queued to run; 1 already queued or running"
+        in (messages_of(response)[0])
+    )
+    assert AutomationRun.objects.count() == 1 and len(sent) == 1
 
 
 def test_bulk_delete_on_a_big_table_refuses_select_across(

@@ -55,3 +55,70 @@ class SameIdAdapter(PlatformAdapter):
     def publish(self, request):
         SENT.append(request.marker)
         return PublishResult("same-id-1", "https://example.test/p/1")
+
+
+class BlindSenderAdapter(PlatformAdapter):
+    """Publishes (and counts it) but cannot look a post up afterwards, like
+    Telegram's Bot API: an attempt in doubt can only be "outcome unknown"."""
+
+    def publish(self, request):
+        SENT.append(request.marker)
+        return PublishResult(f"blind-{request.marker}-{len(SENT)}")
+
+    def post_exists(self, request, *, since):
+        return None
+
+
+class Killed(BaseException):
+    """What a SIGKILL looks like from inside: nothing after it runs."""
+
+
+class KilledOnThirdAdapter(BlindSenderAdapter):
+    """Sends the first two posts, then the worker dies inside the third call
+    (after the platform received it)."""
+
+    def publish(self, request):
+        result = super().publish(request)
+        if len(SENT) == 3:
+            raise Killed()
+        return result
+
+
+class SoftLimitOnThirdAdapter(BlindSenderAdapter):
+    """The task's soft time limit fires inside the third call."""
+
+    def publish(self, request):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        if len(SENT) == 2:
+            SENT.append(request.marker)
+            raise SoftTimeLimitExceeded()
+        return super().publish(request)
+
+
+class SlowAdapter(BlindSenderAdapter):
+    """Each call takes 0.4 s and may take up to 1 s."""
+
+    call_timeout = 1.0
+
+    def publish(self, request):
+        import time
+
+        time.sleep(0.4)
+        return super().publish(request)
+
+
+class RaisingAdapter(BlindSenderAdapter):
+    """A bug in the adapter after the request went out."""
+
+    def publish(self, request):
+        SENT.append(request.marker)
+        raise ValueError("unexpected answer shape")
+
+
+class CredentialsReadingAdapter(BlindSenderAdapter):
+    """Reads its credentials on every call, as real adapters do."""
+
+    def publish(self, request):
+        assert self.account.auth_data is not None
+        return super().publish(request)

@@ -38,6 +38,8 @@ def test_a_worker_process_publishes_through_the_broker():
             f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         "REDIS_URL": settings.REDIS_URL,
+        # and the media folder the factories wrote the post's file into
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     worker = subprocess.Popen(
         [

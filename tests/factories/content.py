@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import factory
+from django.conf import settings
 from factory import fuzzy
 
 from content.models import Content, ContentGeneration
@@ -19,6 +22,7 @@ def extension(content_type: str) -> str:
 class ContentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Content
+        skip_postgeneration_save = True
 
     character = factory.SubFactory(CharacterFactory)
     content_type = fuzzy.FuzzyChoice(Content.ContentType.values)
@@ -51,6 +55,17 @@ class ContentFactory(factory.django.DjangoModelFactory):
 
     class Params:
         approved = factory.Trait(approval_status=Content.ApprovalStatus.APPROVED)
+
+    @factory.post_generation
+    def media_file(obj, create, extracted, **kwargs):
+        """The file the row names exists under MEDIA_ROOT (publishing reads it),
+        unless the test passes media_file=False."""
+        if not create or extracted is False or not obj.file_path:
+            return
+        path = Path(settings.MEDIA_ROOT) / obj.file_path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"test media " + str(obj.pk).encode())
 
 
 class ContentGenerationFactory(factory.django.DjangoModelFactory):

@@ -17,7 +17,7 @@ from django.db import connection
 
 from characters.models import Character
 from config.backups import prune_backups, verify_backup_file
-from platforms.models import PlatformAccount, Post
+from platforms.models import PlatformAccount, Post, PublishingHold
 from tests import factories
 from tests.ops.conftest import table_checksums
 
@@ -40,6 +40,20 @@ def db_backups(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".psql.bin"))
 
 
+def assert_restored(before: dict, filename: str) -> None:
+    """Every table is back as it was, and the restored database starts with
+    publishing on hold (one publishing_holds row and its log row): posts sent
+    between the backup and the restore must not go out again unreviewed."""
+    hold = PublishingHold.objects.get()
+    assert (hold.kind, hold.lifted_at) == ("restore", None)
+    assert filename in hold.reason
+    after, before = table_checksums(), dict(before)
+    assert after.pop("publishing_holds")[0] == 1
+    assert before.pop("publishing_holds")[0] == 0
+    assert after.pop("system_logs")[0] == before.pop("system_logs")[0] + 1
+    assert after == before
+
+
 def run(*args) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=out)
@@ -60,7 +74,7 @@ def test_round_trip_restores_every_table_and_media_file(backup_dir, media_root):
     WHEN rows are changed, deleted and added and files damaged
     THEN dbrestore + mediarestore bring every table and file back exactly."""
     seed()
-    (media_root / "content").mkdir()
+    (media_root / "content").mkdir(exist_ok=True)
     (media_root / "content" / "a.png").write_bytes(b"\x89PNG" + bytes(range(256)) * 20)
     (media_root / "content" / "b.txt").write_text("caption draft\n")
     before = table_checksums()
@@ -97,7 +111,7 @@ def test_round_trip_restores_every_table_and_media_file(backup_dir, media_root):
     run("dbrestore", "--noinput")
     run("mediarestore", "--noinput", "--uncompress", "--replace")
 
-    assert table_checksums() == before
+    assert_restored(before, dump)
     files_after = {
         name: hashlib.sha256((media_root / name).read_bytes()).hexdigest()
         for name in files_before
@@ -198,7 +212,7 @@ def test_restore_from_a_local_path_is_checked_too(backup_dir, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     Character.objects.update(name="changed")
     run("dbrestore", "--noinput", "-I", "copy.psql.bin")
-    assert table_checksums() == current
+    assert_restored(current, "copy.psql.bin")
 
 
 def test_count_retention_with_clean(backup_dir, monkeypatch):
