@@ -237,7 +237,7 @@ STORAGES = {
 # (already compressed: never add -z) and restores with pg_restore
 # --single-transaction --clean --if-exists.
 DBBACKUP_CONNECTOR_MAPPING = {
-    "config.db_backend": "dbbackup.db.postgresql.PgDumpBinaryConnector",
+    "config.db_backend": "config.backups.PartitionAwarePgDumpConnector",
 }
 # The extensions the migrations create as the application's role (characters/0001).
 # Dumps name them, so an extension a superuser added to the database
@@ -247,7 +247,9 @@ DBBACKUP_CONNECTOR_MAPPING = {
 DB_EXTENSIONS = ("uuid-ossp", "pg_trgm", "pgcrypto")
 DBBACKUP_CONNECTORS = {
     "default": {
-        "CONNECTOR": "dbbackup.db.postgresql.PgDumpBinaryConnector",
+        # dbbackup's PgDumpBinaryConnector with a restore that works over the
+        # partitioned tables (analytics, system_logs): config/backups.py
+        "CONNECTOR": "config.backups.PartitionAwarePgDumpConnector",
         "DUMP_SUFFIX": " ".join(f"--extension={name}" for name in DB_EXTENSIONS),
     },
 }

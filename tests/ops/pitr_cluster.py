@@ -38,6 +38,9 @@ class ScratchCluster:
             "LOCAL_PG_FSYNC": "off",
         }
         self.env.pop("DATABASE_URL", None)
+        # the application's database in the copy has the test database's name,
+        # so that code connecting with settings.DATABASES finds it there too
+        self.dbname = connection.settings_dict["NAME"]
         self.repository = Repository(
             stanza="ainfluencer",
             config=str(self.root / "pgbackrest" / "pgbackrest.conf"),
@@ -114,13 +117,22 @@ class ScratchCluster:
         return psycopg.connect(
             host="127.0.0.1",
             port=port or self.port,
-            dbname="ainfluencer",
+            dbname=self.dbname,
             user=user,
             autocommit=True,
         )
 
     def load_project_schema(self) -> None:
-        """The project's tables (schema only), copied from the test database."""
+        """The project's tables (schema only), copied from the test database
+        into a database of the same name."""
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            dbname="postgres",
+            user="postgres",
+            autocommit=True,
+        ) as admin:
+            admin.execute(f'CREATE DATABASE "{self.dbname}" OWNER ainfluencer')
         params = connection.settings_dict
         dump = subprocess.run(
             [
@@ -142,7 +154,7 @@ class ScratchCluster:
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-q",
-                f"--dbname=postgresql://ainfluencer@127.0.0.1:{self.port}/ainfluencer",
+                f"--dbname=postgresql://ainfluencer@127.0.0.1:{self.port}/{self.dbname}",
             ],
             input=dump.stdout,
             capture_output=True,

@@ -155,7 +155,8 @@ def test_drill_restores_exactly_the_rows_of_the_noted_time(cluster):
     )
 
 
-def test_restore_goes_beside_the_running_cluster_unless_asked(cluster):
+def test_restore_goes_beside_the_running_cluster_unless_asked(cluster, settings):
+    settings.PITR_PGBACKREST_CONFIG = cluster.repository.config
     repository = cluster.repository
     repository.backup("incr")
     with cluster.connect() as conn:
@@ -175,14 +176,22 @@ def test_restore_goes_beside_the_running_cluster_unless_asked(cluster):
     with cluster.connect() as conn:
         assert names(conn, "rewind") == ["rewind kept", "rewind written after the time"]
 
-    rewound = restore_to_time(repository, noted, in_place=True)
-    assert rewound.data_dir == cluster.data_dir
+    out = io.StringIO()
+    call_command(
+        "restore_to_time", noted.isoformat(), "--in-place", "--noinput", stdout=out
+    )
+    assert f"The cluster is back at {noted.isoformat()}" in out.getvalue()
+    assert "Publishing is on hold in the restored database" in out.getvalue()
     with cluster.connect() as conn:
         assert names(conn, "rewind") == ["rewind kept"]
+        # posts published after the time are due again: nothing goes out unreviewed
+        (hold,) = conn.execute(
+            "SELECT kind, backup_taken_at FROM publishing_holds WHERE lifted_at IS NULL"
+        ).fetchall()
+        assert hold == ("restore", noted)
         add(conn, "rewind after the rewind")
     # the rewound cluster archives again (a new timeline in the same stanza)
     repository.check()
-    print(f"\nPITR in place: rewind and start {rewound.seconds:.1f} s")
 
 
 def test_base_backup_command(cluster, settings):

@@ -13,6 +13,8 @@ import datetime as dt
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connections
+from django.db.utils import load_backend
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -30,6 +32,47 @@ def parse_target(value: str) -> dt.datetime:
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
+
+
+def hold_publishing(port: int, target: dt.datetime) -> str:
+    """Put the restored database on publishing hold (platforms.services): posts
+    published after `target` are due again in it, and none may go out before a
+    person has reviewed them. Returns a line for the operator."""
+    from platforms.models import PublishingHold
+    from platforms.services import publishing_hold_place
+
+    # A connection to the restored cluster: the default database's settings on
+    # the copy's port, without the pool; registered for this call only.
+    alias = "pitr_restored"
+    params = {
+        **connections["default"].settings_dict,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "CONN_MAX_AGE": 0,
+    }
+    params["OPTIONS"] = {k: v for k, v in params["OPTIONS"].items() if k != "pool"}
+    connections[alias] = load_backend(params["ENGINE"]).DatabaseWrapper(params, alias)
+    try:
+        publishing_hold_place(
+            kind=PublishingHold.Kind.RESTORE,
+            reason=(
+                f"The database was restored to {target.isoformat()} (point-in-time "
+                "recovery). Posts published after that time are due again here: "
+                "review them, then lift the hold."
+            ),
+            backup_taken_at=target,
+            using=alias,
+        )
+    except DatabaseError as err:
+        return (
+            f"WARNING: no publishing hold could be placed in the restored database "
+            f"({err.__class__.__name__}): stop the workers before using it, or "
+            "posts published after the time may go out again."
+        )
+    finally:
+        connections[alias].close()
+        del connections[alias]
+    return "Publishing is on hold in the restored database until staff lift it."
 
 
 class Command(BaseCommand):
@@ -78,6 +121,7 @@ class Command(BaseCommand):
             )
         except PitrError as err:
             raise CommandError(str(err)) from err
+        hold = hold_publishing(copy.port, target)
         where = "The cluster" if in_place else "A copy"
         self.stdout.write(
             f"{where} is back at {target.isoformat()} (base backup {copy.backup}, "
@@ -85,6 +129,7 @@ class Command(BaseCommand):
         )
         if copy.stopped_at:
             self.stdout.write(f"Replay stopped before/after: {copy.stopped_at}")
+        self.stdout.write(hold)
         self.stdout.write(f"Data folder: {copy.data_dir}\nServer log: {copy.log}")
         if not in_place:
             self.stdout.write(
