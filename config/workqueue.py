@@ -98,27 +98,34 @@ class WorkQueue:
         not_before = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
         return Q(status=self.waiting) & not_before & self.ready(now)
 
+    def waiting_rows(self, now: dt.datetime) -> QuerySet:
+        """The claim's first query: waiting rows, in queue order, locked."""
+        return (
+            self.objects.filter(self.waiting_q(now) & self.gate(now))
+            .order_by(*self.order_by)
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+
+    def expired_rows(self, now: dt.datetime) -> QuerySet:
+        """The claim's second query: a worker died (or stalled) holding these."""
+        return (
+            self.objects.filter(
+                Q(status=self.processing, locked_until__lt=now) & self.gate(now)
+            )
+            .order_by("locked_until")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+
     def claim(self, *, limit: int, now: dt.datetime | None = None) -> list[Claimed]:
         """Take up to `limit` rows: waiting ones first, then expired leases."""
         now = now or timezone.now()
         lease = now + dt.timedelta(seconds=self.lease_seconds())
         columns = ("id", "attempt_started_at", "attempt_count")
         with transaction.atomic():
-            rows = list(
-                self.objects.filter(self.waiting_q(now) & self.gate(now))
-                .order_by(*self.order_by)
-                .select_for_update(skip_locked=True, of=("self",))
-                .values_list(*columns)[:limit]
-            )
+            rows = list(self.waiting_rows(now).values_list(*columns)[:limit])
             if len(rows) < limit:
-                # a worker died (or stalled) holding these: its lease ran out
                 rows += list(
-                    self.objects.filter(
-                        Q(status=self.processing, locked_until__lt=now) & self.gate(now)
-                    )
-                    .order_by("locked_until")
-                    .select_for_update(skip_locked=True, of=("self",))
-                    .values_list(*columns)[: limit - len(rows)]
+                    self.expired_rows(now).values_list(*columns)[: limit - len(rows)]
                 )
             if rows:
                 self.objects.filter(pk__in=[r[0] for r in rows]).update(

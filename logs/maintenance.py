@@ -39,7 +39,8 @@ def detect_stuck_work(*, now=None) -> dict:
     """Flag work that should have moved and did not.
 
     - scheduled posts due for more than STUCK_POST_MINUTES and not published
-      (those waiting on an account say why in their error_message);
+      (those waiting on an account say why in their error_message; those
+      waiting out a retry's backoff are not counted);
     - posts, generations and engagement actions in 'processing' whose lease
       ran out (a worker died; the next run takes them again);
     - generations processing for longer than their lease.
@@ -49,15 +50,13 @@ def detect_stuck_work(*, now=None) -> dict:
     now = now or timezone.now()
     overdue_since = now - dt.timedelta(minutes=settings.STUCK_POST_MINUTES)
     SP, GS = ScheduledPost.Status, ContentGeneration.Status
-    overdue = ScheduledPost.objects.filter(
+    # a post waiting out a retry's backoff ("not before" ahead) is not stuck
+    overdue_posts = ScheduledPost.objects.filter(
         status=SP.SCHEDULED, scheduled_at__lt=overdue_since
-    ).aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
+    ).exclude(locked_until__gt=now)
+    overdue = overdue_posts.aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
     overdue_sample = list(
-        ScheduledPost.objects.filter(
-            status=SP.SCHEDULED, scheduled_at__lt=overdue_since
-        )
-        .order_by("scheduled_at")
-        .values_list("pk", flat=True)[:5]
+        overdue_posts.order_by("scheduled_at").values_list("pk", flat=True)[:5]
     )
     expired_posts = ScheduledPost.objects.filter(
         status=SP.PROCESSING, locked_until__lt=now

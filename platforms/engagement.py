@@ -20,7 +20,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.workqueue import (
-    INTERRUPTS,
     Claimed,
     Drain,
     WorkQueue,
@@ -28,21 +27,14 @@ from config.workqueue import (
     durably,
 )
 from platforms.adapters import (
-    AdapterError,
-    CredentialsRejected,
-    OutcomeUnknown,
     PlatformAdapter,
-    RateLimited,
 )
 from platforms.models import EngagementAction, PublishingHold
 from platforms.queues import (
-    UNREADABLE_CREDENTIALS_WAIT,
+    AccountWork,
     BatchAccounts,
-    CredentialsUnreadable,
-    account_credentials_failed,
-    account_rate_limited,
     account_ready_q,
-    why_account_waits,
+    on_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,98 +77,25 @@ class _Batch:
         if action is None or action.locked_until != item.lease:
             return "skipped"
         action.platform_account = self.accounts.account(action.platform_account)
-        return _Attempt(self, action, item).run()
+        return _ActionWork(self.accounts, action, item).run()
 
 
-class _Attempt:
-    def __init__(self, batch: _Batch, action: EngagementAction, item: Claimed):
-        self.batch, self.action, self.item = batch, action, item
-        self.account = action.platform_account
+class _ActionWork(AccountWork):
+    """One engagement action: reconcile, journal, call, record."""
 
-    def run(self) -> str:
-        waits = why_account_waits(self.account, timezone.now())
-        if waits:
-            QUEUE.put_back(self.item, settled=False, error_message=waits)
-            return "waiting"
-        try:
-            adapter = self.batch.accounts.adapter(self.account)
-        except CredentialsUnreadable as exc:
-            logger.error("engagement action %s waits: %s", self.action.pk, exc)
-            QUEUE.put_back(
-                self.item,
-                settled=False,
-                not_before=timezone.now() + UNREADABLE_CREDENTIALS_WAIT,
-                error_message=f"Waiting: {exc}",
-            )
-            return "waiting"
-        if self.item.in_doubt_since is not None:
-            outcome = self._reconcile(adapter, self.item.in_doubt_since, None)
-            if outcome is not None:
-                return outcome
-        if not QUEUE.begin(self.item):
-            return "skipped"
-        started = timezone.now()
-        try:
-            adapter.perform_engagement(self.action)
-        except RateLimited as exc:
-            return self._wait(account_rate_limited(self.account, exc))
-        except CredentialsRejected as exc:
-            return self._wait(account_credentials_failed(self.account, exc))
-        except OutcomeUnknown as exc:
-            return self._reconcile(adapter, started, exc.message) or retry(
-                self.action, self.item, exc.message
-            )
-        except AdapterError as exc:
-            if exc.retryable:
-                return retry(self.action, self.item, exc.message)
-            return self._fail(exc.message)
-        except INTERRUPTS:
-            raise  # the drain gives the row back, still in doubt
-        except Exception as exc:  # noqa: BLE001 - raised mid-call: it may have happened
-            logger.exception("engagement action %s raised", self.action.pk)
-            cause = f"{type(exc).__name__}: {exc}"
-            return self._reconcile(adapter, started, cause) or retry(
-                self.action, self.item, cause
-            )
-        return self._done()
+    queue = QUEUE
+    noun = "engagement action"
 
-    def _reconcile(
-        self, adapter: PlatformAdapter, started: dt.datetime, cause: str | None
-    ) -> str | None:
-        """Did the attempt begun at `started` happen? None: it did not."""
-        try:
-            found = adapter.engagement_exists(self.action, since=started)
-        except RateLimited as exc:
-            return self._wait(account_rate_limited(self.account, exc), settled=False)
-        except CredentialsRejected as exc:
-            return self._wait(
-                account_credentials_failed(self.account, exc), settled=False
-            )
-        if found is False:
-            return None
-        if found is None:
-            # a call of this run (cause given) or of a stopped worker
-            attempt = self.action.attempt_count + 1 if cause else self.item.attempts
-            why = f"{cause}. " if cause else "its worker stopped before recording it; "
-            return self._fail(
-                f"Outcome unknown: attempt {attempt} began at "
-                f"{started:%Y-%m-%d %H:%M:%S} UTC; {why}the platform cannot tell "
-                "whether it happened. Check the account, then retry or cancel."
-            )
-        return self._done()
+    def call(self, adapter: PlatformAdapter, prepared) -> str | None:
+        return adapter.perform_engagement(self.row)
 
-    def _wait(self, message: str, *, settled: bool = True) -> str:
-        QUEUE.put_back(self.item, settled=settled, error_message=message[:2000])
-        return "waiting"
+    def look_up(self, adapter, since, prepared):
+        return adapter.engagement_exists(self.row, since=since)
 
-    def _fail(self, message: str) -> str:
-        QUEUE.finish(self.item, status=EA.FAILED, error_message=message[:2000])
-        return "failed"
-
-    def _done(self) -> str:
+    def record(self, result) -> str:
         durably(
             lambda: EngagementAction.objects.filter(
-                pk=self.action.pk, completed_at__isnull=True
+                pk=self.row.pk, completed_at__isnull=True
             ).update(
                 status=EA.COMPLETED,
                 completed_at=timezone.now(),
@@ -186,6 +105,9 @@ class _Attempt:
             )
         )
         return "completed"
+
+    def retry(self, message: str) -> str:
+        return retry(self.row, self.item, message)
 
 
 def retry(action: EngagementAction, item: Claimed, message: str) -> str:
@@ -213,23 +135,6 @@ def retry(action: EngagementAction, item: Claimed, message: str) -> str:
     return "retry"
 
 
-def _on_error(item: Claimed, exc: BaseException) -> str:
-    action = EngagementAction.objects.filter(pk=item.id).first()
-    if action is None:
-        return "skipped"
-    cause = f"{type(exc).__name__}: {exc}"
-    if action.attempt_started_at is not None:
-        QUEUE.put_back(
-            item,
-            settled=False,
-            not_before=timezone.now()
-            + dt.timedelta(seconds=settings.PUBLISH_RETRY_BASE_SECONDS),
-            error_message=f"Interrupted: {cause}"[:2000],
-        )
-        return "waiting"
-    return retry(action, item, cause)
-
-
 def process_engagement_queue(
     *, batch: int = 50, time_budget: float = 50.0, now=None
 ) -> int:
@@ -240,6 +145,6 @@ def process_engagement_queue(
         budget=time_budget,
         batch=batch,
         prepare=_Batch,
-        on_error=_on_error,
+        on_error=on_error(QUEUE, retry),
         now=now,
     ).run()["completed"]

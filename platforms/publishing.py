@@ -40,7 +40,6 @@ from django.utils import timezone
 
 from automation.engine import emit_to, listening_characters
 from config.workqueue import (
-    INTERRUPTS,
     Claimed,
     Drain,
     WorkQueue,
@@ -49,26 +48,20 @@ from config.workqueue import (
 )
 from content.models import Content
 from platforms.adapters import (
-    AdapterError,
-    CredentialsRejected,
-    OutcomeUnknown,
     PlatformAdapter,
     PublishRequest,
     PublishResult,
-    RateLimited,
 )
 from platforms.models import PlatformAccount, Post, PublishingHold, ScheduledPost
 from platforms.queues import (
-    UNREADABLE_CREDENTIALS_WAIT,
     WAITING_MESSAGE,
     WAITING_STATUSES,
+    AccountWork,
     BatchAccounts,
-    CredentialsUnreadable,
-    account_credentials_failed,
-    account_rate_limited,
+    Refused,
     account_ready_q,
     clear_expired_rate_limits,
-    why_account_waits,
+    on_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,10 +77,6 @@ QUEUE = WorkQueue(
     ready=lambda now: Q(scheduled_at__lte=now),
     gate=account_ready_q,
 )
-
-
-class Refused(Exception):
-    """This post must not be published at all (fail fast, no retry)."""
 
 
 def claim_due_posts(*, limit: int = 50, now=None) -> list[Claimed]:
@@ -192,139 +181,54 @@ class _Batch:
         if sp is None or sp.locked_until != item.lease:
             return "skipped"  # cancelled or taken over meanwhile
         sp.platform_account = self.accounts.account(sp.platform_account)
-        return _Attempt(self, sp, item).run()
+        return _PostWork(self, sp, item).run()
 
     def call_timeout(self, item: Claimed) -> float:
         sp = self.rows.get(item.id)
         return self.accounts.call_timeout(sp.platform_account) if sp else 0.0
 
 
-class _Attempt:
-    """One post: reconcile, check, journal, call, record."""
+class _PostWork(AccountWork):
+    """One post: reconcile, check, journal, call, record (platforms.queues)."""
+
+    queue = QUEUE
+    noun = "post"
 
     def __init__(self, batch: _Batch, sp: ScheduledPost, item: Claimed):
-        self.batch, self.sp, self.item = batch, sp, item
-        self.account = sp.platform_account
+        super().__init__(batch.accounts, sp, item)
+        self.batch, self.sp = batch, sp
 
     def run(self) -> str:
-        sp, item = self.sp, self.item
-        if sp.post_id is not None:
+        if self.sp.post_id is not None:  # recorded already by an earlier worker
             QUEUE.finish(
-                item,
+                self.item,
                 status=SP.PUBLISHED,
-                published_at=sp.published_at or timezone.now(),
+                published_at=self.sp.published_at or timezone.now(),
             )
             return "published"
-        waits = why_account_waits(self.account, timezone.now())
-        if waits:
-            # the batch met a rate limit or a credential failure on this
-            # account after the claim: wait; an attempt in doubt stays so
-            QUEUE.put_back(item, settled=False, error_message=waits)
-            return "waiting"
-        try:
-            adapter = self.batch.accounts.adapter(self.account)
-        except CredentialsUnreadable as exc:
-            logger.error("scheduled post %s waits: %s", sp.pk, exc)
-            QUEUE.put_back(
-                item,
-                settled=False,
-                not_before=timezone.now() + UNREADABLE_CREDENTIALS_WAIT,
-                error_message=f"Waiting: {exc}",
-            )
-            return "waiting"
-        if item.in_doubt_since is not None:
-            outcome = self._reconcile(adapter)
-            if outcome is not None:
-                return outcome
-        try:
-            _check(sp)
-            request = _request_for(sp)
-        except Refused as exc:
-            return self._fail(str(exc))
-        if not QUEUE.begin(item):
-            return "skipped"
-        started = timezone.now()
-        try:
-            result = adapter.publish(request)
-        except RateLimited as exc:
-            return self._wait(account_rate_limited(self.account, exc))
-        except CredentialsRejected as exc:
-            return self._wait(account_credentials_failed(self.account, exc))
-        except OutcomeUnknown as exc:
-            return self._unknown(adapter, request, started, exc.message)
-        except AdapterError as exc:
-            if exc.retryable:
-                return self._retry(exc.message)
-            return self._fail(exc.message)
-        except INTERRUPTS:
-            raise  # the drain gives the row back, still in doubt
-        except Exception as exc:  # noqa: BLE001 - raised mid-call: it may have gone out
-            logger.exception("publishing scheduled post %s raised", sp.pk)
-            return self._unknown(
-                adapter, request, started, f"{type(exc).__name__}: {exc}"
-            )
-        return self._record(result)
+        return super().run()
 
-    # --- branches -------------------------------------------------------------
+    def prepare(self) -> PublishRequest:
+        _check(self.sp)
+        return _request_for(self.sp)
 
-    def _reconcile(self, adapter: PlatformAdapter) -> str | None:
-        """An earlier attempt began and recorded nothing: did it go out?"""
-        started = self.item.in_doubt_since
-        try:
-            existing = adapter.post_exists(
-                _request_for(self.sp, media=False), since=started
-            )
-        except RateLimited as exc:
-            return self._wait(account_rate_limited(self.account, exc), settled=False)
-        except CredentialsRejected as exc:
-            return self._wait(
-                account_credentials_failed(self.account, exc), settled=False
-            )
-        if isinstance(existing, PublishResult):
-            return self._record(existing)
-        if existing is None:
-            return self._fail(
-                f"Outcome unknown: attempt {self.item.attempts} began at "
-                f"{started:%Y-%m-%d %H:%M:%S} UTC and its worker stopped before "
-                "recording the answer; the platform cannot tell whether the post "
-                "went out. Check the account, then retry or cancel."
-            )
-        return None  # it did not go out: publish it as new
+    def call(self, adapter: PlatformAdapter, prepared: PublishRequest) -> PublishResult:
+        return adapter.publish(prepared)
 
-    def _unknown(self, adapter, request, started, cause: str) -> str:
-        try:
-            existing = adapter.post_exists(request, since=started)
-        except AdapterError:
-            existing = None
-        if isinstance(existing, PublishResult):
-            return self._record(existing)
-        if existing is False:
-            return self._retry(cause)
-        return self._fail(
-            f"Outcome unknown: {cause}. Attempt {self.sp.attempt_count + 1} began at "
-            f"{started:%Y-%m-%d %H:%M:%S} UTC; the platform cannot tell whether the "
-            "post went out. Check the account, then retry or cancel."
-        )
+    def look_up(self, adapter, since, prepared):
+        # reconciliation never sends the file: the request without it will do
+        request = prepared or _request_for(self.sp, media=False)
+        return adapter.post_exists(request, since=since)
 
-    def _wait(self, message: str, *, settled: bool = True) -> str:
-        # back in the queue as it was: no retry used
-        QUEUE.put_back(self.item, settled=settled, error_message=message[:2000])
-        return "waiting"
-
-    def _fail(self, message: str) -> str:
-        QUEUE.finish(self.item, status=SP.FAILED, error_message=message[:2000])
-        logger.warning("scheduled post %s failed: %s", self.sp.pk, message)
-        return "failed"
-
-    def _retry(self, message: str) -> str:
-        return retry(self.sp, self.item, message)
-
-    def _record(self, result: PublishResult) -> str:
+    def record(self, result: PublishResult) -> str:
         durably(lambda: _record(self.sp, result, self.batch.listening))
         logger.info(
             "published scheduled post %s as %s", self.sp.pk, result.platform_post_id
         )
         return "published"
+
+    def retry(self, message: str) -> str:
+        return retry(self.sp, self.item, message)
 
 
 def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
@@ -422,25 +326,6 @@ def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
     )
 
 
-def _on_error(item: Claimed, exc: BaseException) -> str:
-    """An unexpected exception before the call: this post only, real cause kept."""
-    sp = ScheduledPost.objects.filter(pk=item.id).first()
-    if sp is None:
-        return "skipped"
-    cause = f"{type(exc).__name__}: {exc}"
-    if sp.attempt_started_at is not None:
-        # it may have gone out: keep it in doubt; the next claim reconciles
-        QUEUE.put_back(
-            item,
-            settled=False,
-            not_before=timezone.now()
-            + dt.timedelta(seconds=settings.PUBLISH_RETRY_BASE_SECONDS),
-            error_message=f"Interrupted: {cause}"[:2000],
-        )
-        return "waiting"
-    return retry(sp, item, cause)
-
-
 def publish_due_posts(*, batch: int = 50, time_budget: float = 50.0, now=None) -> int:
     """Claim and publish due posts until none are left or the budget is spent."""
     return drain_publishing(batch=batch, time_budget=time_budget, now=now)["published"]
@@ -458,6 +343,6 @@ def drain_publishing(
         budget=time_budget,
         batch=batch,
         prepare=_Batch,
-        on_error=_on_error,
+        on_error=on_error(QUEUE, retry),
         now=now,
     ).run()

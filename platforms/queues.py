@@ -1,5 +1,8 @@
 """What the platform queues (publishing, engagement) share.
 
+- `AccountWork`: one row's sequence (reconcile, check, journal, call,
+  record) with the platform's answers mapped the same way for both queues.
+
 - The gate: a row is taken only when its account can take work now (not
   rate-limited inside its window, credentials not failed), in the claim query
   for waiting and expired rows alike.
@@ -13,14 +16,19 @@
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.db.models import Q
 from django.utils import timezone
 
+from config.workqueue import INTERRUPTS, Claimed, WorkQueue
 from platforms.adapters import (
+    AdapterError,
     CredentialsRejected,
+    OutcomeUnknown,
     PlatformAdapter,
     RateLimited,
     get_adapter,
@@ -39,6 +47,8 @@ WAITING_MESSAGE = (
 )
 # How long work waits when the credentials cannot even be read (a key problem).
 UNREADABLE_CREDENTIALS_WAIT = dt.timedelta(minutes=5)
+# How long an attempt in doubt waits when looking it up failed (5xx, a bug).
+LOOK_UP_AGAIN = dt.timedelta(minutes=1)
 
 
 def account_ready_q(now: dt.datetime, *, prefix: str = "platform_account__") -> Q:
@@ -133,3 +143,185 @@ class BatchAccounts:
                 ) from None
             adapter = self.adapters[account.pk] = get_adapter(account)
         return adapter
+
+
+class Refused(Exception):
+    """This row must not be worked at all (fail fast, no retry)."""
+
+
+class AccountWork(abc.ABC):
+    """One row of a platform queue: reconcile, check, journal, call, record.
+
+    The order is the promise: an attempt in doubt is reconciled before
+    anything else is decided; the journal is committed before the call; the
+    result is recorded right after it. Subclasses say how to prepare the call
+    (raising Refused), make it, look an earlier attempt up, and record success
+    and retries.
+    """
+
+    queue: WorkQueue
+    noun = "item"
+
+    def __init__(self, accounts: BatchAccounts, row, item: Claimed):
+        self.accounts, self.row, self.item = accounts, row, item
+        self.account = row.platform_account
+
+    # --- what a queue says ----------------------------------------------------
+
+    def prepare(self):
+        """What the call needs; raise Refused when the row must not go out."""
+        return None
+
+    @abc.abstractmethod
+    def call(self, adapter: PlatformAdapter, prepared):
+        """The platform call; returns what `record` takes."""
+
+    @abc.abstractmethod
+    def look_up(self, adapter: PlatformAdapter, since: dt.datetime, prepared):
+        """Did the attempt begun at `since` happen: a result, False or None."""
+
+    @abc.abstractmethod
+    def record(self, result) -> str:
+        """Record the success (durably); returns the outcome."""
+
+    @abc.abstractmethod
+    def retry(self, message: str) -> str:
+        """Back off and try again later, or give up."""
+
+    # --- the sequence ---------------------------------------------------------
+
+    def run(self) -> str:
+        waits = why_account_waits(self.account, timezone.now())
+        if waits:
+            # the batch met a rate limit or a credential failure on this
+            # account after the claim: wait; an attempt in doubt stays so
+            return self.wait(waits, settled=False)
+        try:
+            adapter = self.accounts.adapter(self.account)
+        except CredentialsUnreadable as exc:
+            logger.error("%s %s waits: %s", self.noun, self.row.pk, exc)
+            return self.wait(
+                f"Waiting: {exc}",
+                settled=False,
+                not_before=timezone.now() + UNREADABLE_CREDENTIALS_WAIT,
+            )
+        if self.item.in_doubt_since is not None:
+            outcome = self.reconcile(
+                adapter, self.item.in_doubt_since, self.item.attempts
+            )
+            if outcome is not None:
+                return outcome
+        try:
+            prepared = self.prepare()
+        except Refused as exc:
+            return self.fail(str(exc))
+        if not self.queue.begin(self.item):
+            return "skipped"
+        started, attempt = timezone.now(), self.row.attempt_count + 1
+        try:
+            result = self.call(adapter, prepared)
+        except RateLimited as exc:
+            return self.wait(account_rate_limited(self.account, exc))
+        except CredentialsRejected as exc:
+            return self.wait(account_credentials_failed(self.account, exc))
+        except OutcomeUnknown as exc:
+            return self.reconcile(
+                adapter, started, attempt, exc.message, prepared
+            ) or self.retry(exc.message)
+        except AdapterError as exc:
+            return self.retry(exc.message) if exc.retryable else self.fail(exc.message)
+        except INTERRUPTS:
+            raise  # the drain gives the row back, still in doubt
+        except Exception as exc:  # noqa: BLE001 - raised mid-call: it may have happened
+            logger.exception("%s %s raised", self.noun, self.row.pk)
+            cause = f"{type(exc).__name__}: {exc}"
+            return self.reconcile(adapter, started, attempt, cause, prepared) or (
+                self.retry(cause)
+            )
+        return self.record(result)
+
+    def reconcile(
+        self,
+        adapter: PlatformAdapter,
+        started: dt.datetime,
+        attempt: int,
+        cause: str | None = None,
+        prepared=None,
+    ) -> str | None:
+        """Did the attempt begun at `started` happen? Records it if it did;
+        None when it did not (the caller goes on); "outcome unknown" when the
+        platform cannot tell."""
+        try:
+            found = self.look_up(adapter, started, prepared)
+        except RateLimited as exc:
+            return self.wait(account_rate_limited(self.account, exc), settled=False)
+        except CredentialsRejected as exc:
+            return self.wait(
+                account_credentials_failed(self.account, exc), settled=False
+            )
+        except AdapterError as exc:
+            return self.wait(
+                f"In doubt: looking the {self.noun} up failed ({exc.message}); "
+                "tried again later.",
+                settled=False,
+                not_before=timezone.now() + LOOK_UP_AGAIN,
+            )
+        if found is False:
+            return None
+        if found is None:
+            why = (
+                f"{cause}. Attempt {attempt} began at {started:%Y-%m-%d %H:%M:%S} UTC"
+                if cause
+                else f"attempt {attempt} began at {started:%Y-%m-%d %H:%M:%S} UTC "
+                "and its worker stopped before recording the answer"
+            )
+            return self.fail(
+                f"Outcome unknown: {why}; the platform cannot tell whether the "
+                f"{self.noun} went out. Check the account, then retry or cancel."
+            )
+        return self.record(found)
+
+    def wait(
+        self,
+        message: str,
+        *,
+        settled: bool = True,
+        not_before: dt.datetime | None = None,
+    ) -> str:
+        """Back in the queue as it was: no retry used."""
+        self.queue.put_back(
+            self.item,
+            settled=settled,
+            not_before=not_before,
+            error_message=message[:2000],
+        )
+        return "waiting"
+
+    def fail(self, message: str) -> str:
+        self.queue.finish(self.item, status="failed", error_message=message[:2000])
+        logger.warning("%s %s failed: %s", self.noun, self.row.pk, message)
+        return "failed"
+
+
+def on_error(
+    queue: WorkQueue, retry: Callable[[object, Claimed, str], str]
+) -> Callable[[Claimed, BaseException], str]:
+    """The drain's handler for an unexpected exception outside the call: the
+    row keeps its doubt if its attempt began, or retries with the real cause."""
+
+    def handle(item: Claimed, exc: BaseException) -> str:
+        row = queue.objects.filter(pk=item.id).first()
+        if row is None:
+            return "skipped"
+        cause = f"{type(exc).__name__}: {exc}"
+        if row.attempt_started_at is not None:
+            queue.put_back(
+                item,
+                settled=False,
+                not_before=timezone.now() + LOOK_UP_AGAIN,
+                error_message=f"Interrupted: {cause}"[:2000],
+            )
+            return "waiting"
+        return retry(row, item, cause)
+
+    return handle

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -66,6 +67,8 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
     assert command._scratch_outcome() == {"scheduled": 40}
     assert not Post.objects.filter(character__name=command.SCRATCH_NAME).exists()
 
+    assert (settings.MEDIA_ROOT / "bench").is_dir()  # the posts' files
     command._scratch_drop()
+    assert not (settings.MEDIA_ROOT / "bench").exists()
     assert not Character.all_objects.filter(name=command.SCRATCH_NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=command.scratch_ids).exists()

@@ -541,6 +541,7 @@ class Command(BaseCommand):
     def _scratch_drop(self):
         with connection.cursor() as c:
             c.execute("DELETE FROM characters WHERE name = %s", [self.SCRATCH_NAME])
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / "bench", ignore_errors=True)
         cache.delete_many(
             [f"dryrun:sent:{pk}" for pk in getattr(self, "scratch_ids", [])]
         )
@@ -592,6 +593,15 @@ class Command(BaseCommand):
                 """,
                 {"name": self.SCRATCH_NAME},
             )
+            # the publisher reads each post's file (and refuses a missing one)
+            c.execute(
+                "SELECT file_path FROM content "
+                "JOIN bench_accounts a ON a.content_id = content.id"
+            )
+            for (path,) in c.fetchall():
+                target = Path(settings.MEDIA_ROOT) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(b"bench image")
             c.execute(
                 """
                 INSERT INTO scheduled_posts (character_id, platform_account_id,
@@ -624,7 +634,8 @@ class Command(BaseCommand):
             c.execute(
                 "UPDATE scheduled_posts SET status = 'scheduled', post_id = NULL, "
                 "published_at = NULL, locked_until = NULL, error_message = NULL, "
-                "retry_count = 0 WHERE id = ANY(%s)",
+                "retry_count = 0, attempt_started_at = NULL, attempt_count = 0 "
+                "WHERE id = ANY(%s)",
                 [self.scratch_ids],
             )
         cache.delete_many([f"dryrun:sent:{pk}" for pk in self.scratch_ids])

@@ -1,0 +1,106 @@
+"""The real claim queries of the three queues read through their partial
+indexes on tables large enough for the planner's choice to matter: 100,000
+rows of which a few hundred are waiting (the shape of a live system)."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from content.generation import QUEUE as GENERATIONS
+from platforms.engagement import QUEUE as ENGAGEMENT
+from platforms.publishing import QUEUE as PUBLISHING
+from tests import factories as f
+from tests.schema.test_query_patterns import analyze, plan, seq_scanned
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+ROWS = 100_000
+
+
+def fill(sql: str, *params) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@pytest.fixture
+def account():
+    accounts = f.PlatformAccountFactory.create_batch(20, auto_engagement_enabled=True)
+    return accounts[0]
+
+
+def test_the_publishing_claim_reads_through_its_partial_index(account):
+    fill(
+        """
+        INSERT INTO scheduled_posts (character_id, platform_account_id, scheduled_at,
+                                     status, published_at, created_at)
+        SELECT %s, %s, now() - interval '2 days' + (g || ' seconds')::interval,
+               CASE WHEN g %% 250 = 0 THEN 'scheduled' ELSE 'published' END,
+               CASE WHEN g %% 250 = 0 THEN NULL ELSE now() END,
+               now() - interval '2 days'
+        FROM generate_series(1, %s) g
+        """,
+        account.character_id,
+        account.pk,
+        ROWS,
+    )
+    analyze("scheduled_posts", "platform_accounts")
+    now = timezone.now()
+    waiting = plan(PUBLISHING.waiting_rows(now)[:50])
+    assert "idx_sched_posts_scheduled_at" in waiting
+    assert "scheduled_posts" not in seq_scanned(waiting)
+    expired = plan(PUBLISHING.expired_rows(now)[:50])
+    assert "scheduled_posts" not in seq_scanned(expired)
+    # and the claim takes exactly the due ones
+    assert len(PUBLISHING.claim(limit=1000, now=now)) == ROWS // 250
+
+
+def test_the_engagement_claim_reads_through_its_partial_index(account):
+    fill(
+        """
+        INSERT INTO engagement_actions (character_id, platform_account_id, platform,
+                                        action_type, status, completed_at)
+        SELECT %s, %s, %s, 'like',
+               CASE WHEN g %% 250 = 0 THEN 'pending' ELSE 'completed' END,
+               CASE WHEN g %% 250 = 0 THEN NULL ELSE now() END
+        FROM generate_series(1, %s) g
+        """,
+        account.character_id,
+        account.pk,
+        account.platform,
+        ROWS,
+    )
+    analyze("engagement_actions", "platform_accounts")
+    now = timezone.now() + dt.timedelta(seconds=1)
+    waiting = plan(ENGAGEMENT.waiting_rows(now)[:50])
+    assert "idx_engagement_pending" in waiting
+    assert "engagement_actions" not in seq_scanned(waiting)
+    assert "engagement_actions" not in seq_scanned(
+        plan(ENGAGEMENT.expired_rows(now)[:50])
+    )
+
+
+def test_the_generation_claim_reads_through_its_partial_index(account):
+    fill(
+        """
+        INSERT INTO content_generations (character_id, job_type, prompt, status,
+                                         started_at, completed_at, priority,
+                                         generation_settings)
+        SELECT %s, 'image', 'p' || g,
+               CASE WHEN g %% 250 = 0 THEN 'pending' ELSE 'completed' END,
+               CASE WHEN g %% 250 = 0 THEN NULL ELSE now() END,
+               CASE WHEN g %% 250 = 0 THEN NULL ELSE now() END,
+               1 + g %% 10, '{}'::jsonb
+        FROM generate_series(1, %s) g
+        """,
+        account.character_id,
+        ROWS,
+    )
+    analyze("content_generations")
+    now = timezone.now() + dt.timedelta(seconds=1)
+    waiting = plan(GENERATIONS.waiting_rows(now)[:5])
+    assert "idx_generations_pending" in waiting
+    assert "content_generations" not in seq_scanned(waiting)
+    assert "content_generations" not in seq_scanned(
+        plan(GENERATIONS.expired_rows(now)[:5])
+    )
