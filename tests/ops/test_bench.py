@@ -17,7 +17,15 @@ from platforms.publishing import publish_due_posts
 
 
 def test_every_section_has_its_method():
-    assert {"plans", "api", "admin", "scheduler", "snapshot", "backup"} <= set(SECTIONS)
+    assert {
+        "plans",
+        "api",
+        "admin",
+        "scheduler",
+        "snapshot",
+        "backup",
+        "partitions",
+    } <= set(SECTIONS)
     for section in SECTIONS:
         assert callable(getattr(Command, f"bench_{section}"))
 
@@ -72,3 +80,34 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
     assert not (settings.MEDIA_ROOT / "bench").exists()
     assert not Character.all_objects.filter(name=command.SCRATCH_NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=command.scratch_ids).exists()
+
+
+@pytest.mark.django_db
+def test_partitions_section_removes_a_month_both_ways_and_leaves_nothing():
+    from config.bench_partitions import SCRATCH, retention_section
+    from logs.models import SystemLog
+    from tests.factories import SystemLogFactory
+
+    SystemLogFactory.create_batch(12)
+    batched, dropped = retention_section()
+    assert "batched DELETE of one month (12 rows)" in batched.what
+    assert "detach + drop of the same month (12 rows)" in dropped.what
+    assert SystemLog.objects.count() == 12  # the real rows are untouched
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [SCRATCH])
+        assert cursor.fetchone()[0] is None
+
+
+@pytest.mark.django_db
+def test_the_plans_say_how_many_partitions_a_hot_query_reads():
+    from config.bench_partitions import pruning_note
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM analytics "
+            "WHERE metric_date = current_date"
+        )
+        note = pruning_note(cursor.fetchone()[0][0])
+    assert note.startswith("reads ") and note.endswith(" partitions of analytics")
+    read, total = (int(n) for n in note.split()[1:4:2])
+    assert read < total

@@ -34,8 +34,9 @@ from config.bench import (
     statements_runner,
     write_reports,
 )
+from config.bench_partitions import pruning_note
 
-SECTIONS = ("plans", "api", "admin", "scheduler", "snapshot", "backup")
+SECTIONS = ("plans", "api", "admin", "scheduler", "snapshot", "backup", "partitions")
 BIG_TABLES = {
     "posts",
     "analytics",
@@ -296,6 +297,11 @@ class Command(BaseCommand):
                     return c.fetchone()[0][0]["Execution Time"]
 
                 times = sorted(run() for _ in range(min(self.repeat, 15)))
+                # partition pruning (analytics, system_logs), as executed
+                c.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+                pruning = pruning_note(c.fetchone()[0][0])
+                if pruning:
+                    note += "; " + pruning
                 results.append(
                     Result(
                         section="plans",
@@ -827,6 +833,11 @@ class Command(BaseCommand):
         from config.bench_snapshot import snapshot_section
 
         return snapshot_section(self.repeat)
+
+    def bench_partitions(self) -> list[Result]:
+        from config.bench_partitions import retention_section
+
+        return retention_section()
 
     def bench_backup(self) -> list[Result]:
         env = _pg_env()
