@@ -7,17 +7,19 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serve test stop lint format services browser bench
+.PHONY: help setup run serve test stop stop-web lint format services browser bench
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
 # its own Redis database: the tests flush theirs (cache.clear()) while they run
 BENCH_REDIS_URL ?= redis://127.0.0.1:$(or $(LOCAL_REDIS_PORT),6380)/2
 BENCH_ARGS ?=
+# written by `make run`, read by `make stop`
+HONCHO_PID ?= .local/honcho.pid
 
 help:
 	@echo "make run    set up PostgreSQL, Redis, the venv, migrations, demo data; serve on http://127.0.0.1:8000"
 	@echo "make test   the same setup, then the whole test suite"
 	@echo "make stop   stop the local servers"
-	@echo "make lint   ruff and makemigrations --check"
+	@echo "make lint   ruff, mypy and makemigrations --check"
 	@echo "make bench  benchmarks on a scale database (BENCHMARKS.md)"
 
 $(VENV)/.stamp: pyproject.toml
@@ -42,7 +44,9 @@ run: setup
 	@# the first base backup, so the archived WAL can be replayed from day one
 	@if [ -z "$$DATABASE_URL" ]; then $(MANAGE) base_backup --if-none; fi
 	$(MANAGE) collectstatic --noinput -v 0
-	$(VENV)/bin/honcho -f Procfile start
+	@mkdir -p $(dir $(HONCHO_PID))
+	@# exec: honcho keeps this shell's pid, written where `make stop` finds it
+	@echo $$$$ > $(HONCHO_PID); exec $(VENV)/bin/honcho -f Procfile start
 
 serve: run
 
@@ -60,17 +64,28 @@ test: setup browser
 bench: setup
 	@scripts/services.sh createdb ainfluencer_bench
 	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) migrate --noinput -v 0
-	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(MANAGE) bench $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks $(BENCH_ARGS)
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(MANAGE) makemigrations --check --dry-run
 
 format: $(VENV)/.stamp
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-stop:
-	-@pkill -f "honcho -f Procfile" 2>/dev/null; true
+# Only what this checkout started: the honcho of `make run` (its pid file; a
+# pid now used by another program is left alone), then the local servers.
+stop: stop-web
 	@scripts/services.sh stop
+
+stop-web:
+	@pid=$$(cat $(HONCHO_PID) 2>/dev/null) || exit 0; \
+	if ps -o args= -p "$$pid" 2>/dev/null | grep -q honcho; then \
+	  echo "==> stopping the web processes (honcho, pid $$pid)"; \
+	  kill -TERM "$$pid"; \
+	  for _ in $$(seq 100); do ps -o args= -p "$$pid" | grep -q honcho || break; sleep 0.1; done; \
+	fi; \
+	rm -f $(HONCHO_PID)

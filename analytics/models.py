@@ -100,8 +100,8 @@ class Analytics(models.Model):
     def __str__(self) -> str:
         return f"{self.metric_type} {self.metric_date}: {self.metric_value}"
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
-        if self.platform_account_id and not self.platform:
+        if self.platform_account is not None and not self.platform:
             self.platform = self.platform_account.platform
         account_consistency_clean(self, check_platform=True)

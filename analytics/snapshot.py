@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -91,7 +92,7 @@ def daily_snapshot(day: dt.date | None = None) -> int:
     """Upsert the day's metrics for every account; returns the rows written."""
     day = day or timezone.now().date()
     until = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
-    params = {
+    params: dict[str, Any] = {
         "day": day,
         "until": until,
         "since": until - dt.timedelta(days=RATE_WINDOW_DAYS),

@@ -150,7 +150,9 @@ class AutomationRunAdmin(ProjectAdmin):
     list_filter = ("trigger", "status", "outcome")
     list_select_related = ("rule",)
     raw_id_fields = ("rule",)
+    readonly_fields = ("requested_by",)
     search_fields = ("rule__name",)
+    ordering = ("-created_at",)
 
     def has_add_permission(self, request):
         return False

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from characters.models import Character, CharacterAppearance, CharacterPersonality
 from characters.selectors import character_metric_series
 from characters.services import (
+    character_bulk_purge,
     character_bulk_soft_delete,
     character_soft_delete,
     ensure_profile_rows,
@@ -21,6 +22,7 @@ from config.admin_site import (
     FORMFIELD_OVERRIDES,
     AddPageMixin,
     ProjectAdmin,
+    action_with_form,
     recent_filter,
     report,
     selected_count,
@@ -97,6 +99,17 @@ class DeletedFilter(admin.SimpleListFilter):
             if choice["display"] == "All":
                 choice["display"] = "Live only"
             yield choice
+
+
+class PurgeForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Remove them for good",
+        help_text=(
+            "Only characters that are already deleted are purged: with their "
+            "accounts, content, posts, schedules, rules and analytics, in the "
+            "database, without a way back. Audit rows stay."
+        ),
+    )
 
 
 class CharacterForm(forms.ModelForm):
@@ -228,7 +241,7 @@ class CharacterAdmin(ProjectAdmin):
         "quick_links",
     )
     inlines = (CharacterPersonalityInline, CharacterAppearanceInline)
-    actions = ("restore_characters",)
+    actions = ("restore_characters", "purge_characters")
     fieldsets = (
         (
             None,
@@ -302,9 +315,16 @@ class CharacterAdmin(ProjectAdmin):
                 f"{a.follower_count:,}",
                 a.last_synced_at or "never",
             )
-            for a in character_accounts(obj.pk)
+            for a in self._accounts(obj)
         ]
         return _table(("Platform", "Username", "Status", "Followers", "Synced"), rows)
+
+    @staticmethod
+    def _accounts(obj):
+        # the accounts table and the charts' "last synced" line share one query
+        if not hasattr(obj, "_accounts_for_page"):
+            obj._accounts_for_page = list(character_accounts(obj.pk))
+        return obj._accounts_for_page
 
     @admin.display(description="Upcoming")
     def upcoming_posts_table(self, obj):
@@ -385,9 +405,24 @@ class CharacterAdmin(ProjectAdmin):
             return "-"
         series = character_metric_series(character_id=obj.pk)
         labels = {**dict(Platform.choices), "all": "All platforms"}
+        synced = format_html_join(
+            " · ",
+            "{}: {}",
+            (
+                (
+                    a.get_platform_display(),
+                    f"{a.last_synced_at:%Y-%m-%d %H:%M} UTC"
+                    if a.last_synced_at
+                    else "never",
+                )
+                for a in self._accounts(obj)
+            ),
+        )
         return format_html(
+            '<p class="charts-synced">Platform numbers last synced: {}</p>'
             '<div class="character-charts" style="display:flex;flex-wrap:wrap;gap:2em">'
             "{}{}</div>",
+            synced or "no accounts",
             line_chart(series["follower_count"], title="Followers", labels=labels),
             line_chart(
                 series["engagement_rate"],
@@ -438,6 +473,34 @@ class CharacterAdmin(ProjectAdmin):
                 message="Character restored",
             )
         report(self, request, changed, selected_count(request), "restored (paused)")
+
+    def has_purge_permission(self, request) -> bool:
+        return request.user.has_perm(
+            f"{self.opts.app_label}.purge_{self.opts.model_name}"
+        )
+
+    @admin.action(
+        description="Purge selected deleted characters for good...",
+        permissions=["purge"],
+    )
+    def purge_characters(self, request, queryset):
+        count = selected_count(request)
+
+        def apply(data):
+            purged, _ = character_bulk_purge(
+                queryset=_plain(queryset), actor=request.user
+            )
+            report(self, request, purged, count, "purged for good")
+
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            form_class=PurgeForm,
+            title="Purge deleted characters",
+            submit_label="Purge for good",
+            apply=apply,
+        )
 
 
 class ProfileAdmin(ProjectAdmin):

@@ -20,25 +20,18 @@ from config.fields import (
 )
 
 
-class CharacterQuerySet(models.QuerySet):
-    def delete(self):
-        """Soft-delete every character of the queryset (one UPDATE, one audit row each)."""
-        from characters.services import character_bulk_soft_delete
+class LiveCharacterManager(models.Manager["Character"]):
+    """Hides soft-deleted characters.
 
-        return character_bulk_soft_delete(queryset=self, actor=None)
+    Deleting goes through `characters.services` (soft delete, purge); the ORM's
+    own `delete()` is left as Django has it: a real delete.
+    """
 
-    delete.alters_data = True
-    delete.queryset_only = True
-
-
-class LiveCharacterManager(models.Manager.from_queryset(CharacterQuerySet)):
-    """Hides soft-deleted characters."""
-
-    def get_queryset(self):
+    def get_queryset(self) -> models.QuerySet["Character"]:
         return super().get_queryset().filter(deleted_at__isnull=True)
 
 
-class AllCharacterManager(models.Manager.from_queryset(CharacterQuerySet)):
+class AllCharacterManager(models.Manager["Character"]):
     """Sees soft-deleted characters too (admin 'deleted' filter, purge, audits)."""
 
 
@@ -85,6 +78,9 @@ class Character(models.Model):
         ordering = ["name"]
         # Related lookups (a post's character) must still find a soft-deleted one.
         base_manager_name = "all_objects"
+        # characters.services.character_bulk_purge from the admin: removing a
+        # character and everything of it for good is not a plain delete.
+        permissions = [("purge_character", "Can purge deleted characters for good")]
         constraints = [
             choices_check("status", CharacterStatus, name="characters_status_check"),
             models.CheckConstraint(
@@ -135,15 +131,6 @@ class Character(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def delete(self, using=None, keep_parents=False):
-        """Soft delete; `characters.services.character_purge` removes rows for good."""
-        from characters.services import character_soft_delete
-
-        character_soft_delete(character=self, actor=None)
-        return 0, {}
-
-    delete.alters_data = True
 
     @property
     def is_deleted(self) -> bool:

@@ -1,19 +1,23 @@
 """Reads on characters that join or aggregate."""
 
 import datetime as dt
+import uuid
+from typing import Any
 
 from django.db import models
-from django.db.models import Count, F, Max, OuterRef, Subquery
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from characters.models import Character
 from platforms.models import PlatformAccount, Post
 
+CharacterId = uuid.UUID | str
 
-def _count_subquery(model, **filters):
+
+def _count_subquery(model: type[models.Model], **filters: Any) -> Coalesce:
     return Coalesce(
         Subquery(
-            model.objects.filter(character_id=OuterRef("pk"), **filters)
+            model._default_manager.filter(character_id=OuterRef("pk"), **filters)
             .order_by()
             .values("character_id")
             .annotate(n=Count("*"))  # count(*): an index-only scan of the FK index
@@ -23,7 +27,9 @@ def _count_subquery(model, **filters):
     )
 
 
-def characters_with_stats(queryset=None):
+def characters_with_stats(
+    queryset: QuerySet[Character] | None = None,
+) -> QuerySet[Character]:
     """Characters with personality, appearance, post_count and platform_count.
 
     The document's query pattern 1 in one query. Counts are correlated
@@ -39,7 +45,7 @@ def characters_with_stats(queryset=None):
     )
 
 
-def character_with_stats(character_id) -> Character:
+def character_with_stats(character_id: CharacterId) -> Character:
     """One character as `characters_with_stats` gives it (raises DoesNotExist)."""
     return characters_with_stats().get(pk=character_id)
 
@@ -52,11 +58,11 @@ def character_with_stats(character_id) -> Character:
 CHARACTER_CACHE_TTL = 300
 
 
-def character_cache_key(character_id) -> str:
+def character_cache_key(character_id: CharacterId) -> str:
     return f"character:{character_id}"
 
 
-def character_with_stats_cached(character_id) -> Character:
+def character_with_stats_cached(character_id: CharacterId) -> Character:
     """`character_with_stats`, cached; raises Character.DoesNotExist."""
     from django.core.cache import cache
 
@@ -68,12 +74,12 @@ def character_with_stats_cached(character_id) -> Character:
     return character
 
 
-def character_api_cache_key(character_id) -> str:
+def character_api_cache_key(character_id: CharacterId) -> str:
     """The API's serialized detail (serializing costs more than the query)."""
     return f"character:{character_id}:api"
 
 
-def character_cache_invalidate(*character_ids) -> None:
+def character_cache_invalidate(*character_ids: CharacterId | None) -> None:
     from django.core.cache import cache
 
     cache.delete_many(
@@ -98,8 +104,11 @@ CHART_METRICS = ("follower_count", "engagement_rate")
 
 
 def character_metric_series(
-    *, character_id, metrics=CHART_METRICS, days: int = 90
-) -> dict[str, dict[str, list[tuple]]]:
+    *,
+    character_id: CharacterId,
+    metrics: tuple[str, ...] = CHART_METRICS,
+    days: int = 90,
+) -> dict[str, dict[str, list[tuple[dt.date, float]]]]:
     """{metric: {platform: [(date, value), ...]}} for a character's charts.
 
     One query on idx_analytics_character_date: the `days` days up to the
@@ -124,7 +133,7 @@ def character_metric_series(
         .order_by("metric_type", "series", "metric_date")
         .values_list("metric_type", "series", "metric_date", "metric_value")
     )
-    result: dict[str, dict[str, list[tuple]]] = {m: {} for m in metrics}
+    result: dict[str, dict[str, list[tuple[dt.date, float]]]] = {m: {} for m in metrics}
     for metric, series, day, value in rows:
         result[metric].setdefault(series, []).append((day, float(value)))
     return result

@@ -1,17 +1,25 @@
 """Writes on characters: creation with their 1:1 rows, soft deletion, purge."""
 
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
-from characters.selectors import character_cache_invalidate
+from characters.selectors import CharacterId, character_cache_invalidate
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
 
 COMPONENT = "character_service"
 
+# Who did it, for the audit rows (None: the system).
+Actor = AbstractBaseUser | AnonymousUser | None
 
-def _invalidate_after_commit(*character_ids) -> None:
+
+def _invalidate_after_commit(*character_ids: CharacterId) -> None:
     """queryset.update() sends no signal: bust the cached reads here."""
     character_cache_invalidate(*character_ids)
     transaction.on_commit(lambda: character_cache_invalidate(*character_ids))
@@ -19,7 +27,10 @@ def _invalidate_after_commit(*character_ids) -> None:
 
 @transaction.atomic
 def character_create(
-    *, personality: dict | None = None, appearance: dict | None = None, **fields
+    *,
+    personality: dict[str, Any] | None = None,
+    appearance: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> Character:
     """A character with its personality and appearance (each exactly one)."""
     character = Character(**fields)
@@ -42,7 +53,7 @@ def ensure_profile_rows(character: Character) -> None:
 
 
 @transaction.atomic
-def character_soft_delete(*, character: Character, actor=None) -> Character:
+def character_soft_delete(*, character: Character, actor: Actor = None) -> Character:
     """Hide a character (status 'deleted', deleted_at, inactive) and audit it."""
     if character.deleted_at is not None:
         return character
@@ -65,7 +76,9 @@ def character_soft_delete(*, character: Character, actor=None) -> Character:
 
 
 @transaction.atomic
-def character_bulk_soft_delete(*, queryset, actor=None) -> tuple[int, dict[str, int]]:
+def character_bulk_soft_delete(
+    *, queryset: QuerySet[Character], actor: Actor = None
+) -> tuple[int, dict[str, int]]:
     """Soft-delete many characters: one UPDATE and one bulk INSERT of audit rows."""
     now = timezone.now()
     rows = list(
@@ -94,7 +107,7 @@ def character_bulk_soft_delete(*, queryset, actor=None) -> tuple[int, dict[str, 
 
 
 @transaction.atomic
-def character_restore(*, character: Character, actor=None) -> Character:
+def character_restore(*, character: Character, actor: Actor = None) -> Character:
     """Undo a soft delete."""
     Character.all_objects.filter(pk=character.pk).update(
         status=Character.Status.PAUSED, is_active=True, deleted_at=None
@@ -111,30 +124,54 @@ def character_restore(*, character: Character, actor=None) -> Character:
     return character
 
 
-@transaction.atomic
-def character_purge(*, character_id, actor=None) -> bool:
-    """Remove a character and everything of it for good.
+def _purge(rows: list[tuple[Any, str]], *, actor: Actor) -> int:
+    """One audit row per character, then one DELETE of them all.
 
-    One DELETE: PostgreSQL's ON DELETE CASCADE / SET NULL does the rest in the
-    database, instead of Django collecting millions of posts and analytics rows
-    in Python. The audit row survives (its character_id becomes NULL) and keeps
-    the id and name in its metadata.
+    PostgreSQL's ON DELETE CASCADE / SET NULL does the rest in the database,
+    instead of Django collecting millions of posts and analytics rows in
+    Python. The audit rows survive (their character_id becomes NULL) and keep
+    the id and name in their metadata.
     """
-    character = Character.all_objects.filter(pk=character_id).first()
-    if character is None:
-        return False
-    system_log_write(
-        level=SystemLog.Level.WARNING,
-        component=COMPONENT,
-        message=f"Character purged: {character.name}",
-        character_id=character.pk,
-        metadata={
-            "purged_by": actor_metadata(actor),
-            "character_id": str(character.pk),
-            "name": character.name,
-        },
+    if not rows:
+        return 0
+    who = actor_metadata(actor)
+    SystemLog.objects.bulk_create(
+        SystemLog(
+            log_level=SystemLog.Level.WARNING,
+            component=COMPONENT,
+            message=f"Character purged: {name}",
+            character_id=pk,
+            metadata={"purged_by": who, "character_id": str(pk), "name": name},
+        )
+        for pk, name in rows
     )
-    _invalidate_after_commit(character.pk)
+    ids = [pk for pk, _ in rows]
+    _invalidate_after_commit(*ids)
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM characters WHERE id = %s", [character.pk])
-        return cursor.rowcount == 1
+        cursor.execute("DELETE FROM characters WHERE id = ANY(%s)", [ids])
+        return cursor.rowcount
+
+
+@transaction.atomic
+def character_purge(*, character_id: CharacterId, actor: Actor = None) -> bool:
+    """Remove a character and everything of it for good (deleted or not)."""
+    rows = list(
+        Character.all_objects.filter(pk=character_id)
+        .select_for_update()
+        .values_list("pk", "name")
+    )
+    return _purge(rows, actor=actor) == 1
+
+
+@transaction.atomic
+def character_bulk_purge(
+    *, queryset: QuerySet[Character], actor: Actor = None
+) -> tuple[int, int]:
+    """Purge the soft-deleted characters of `queryset` for good; live ones are
+    left alone (delete them first: the purge is the second, final step).
+
+    Returns (purged, left alone).
+    """
+    rows = list(queryset.select_for_update().values_list("pk", "name", "deleted_at"))
+    deleted = [(pk, name) for pk, name, deleted_at in rows if deleted_at is not None]
+    return _purge(deleted, actor=actor), len(rows) - len(deleted)

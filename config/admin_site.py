@@ -2,7 +2,10 @@
 filters by simple choices, actions with an intermediate form, and the data of
 the dashboard shown on the admin index (templates/admin/index.html)."""
 
+from __future__ import annotations
+
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -46,12 +49,20 @@ def without_fields(fieldsets, names=NOT_ON_ADD) -> list:
 
 
 # Text columns hold prompts and paths, not essays: smaller boxes by default.
-FORMFIELD_OVERRIDES = {
+FORMFIELD_OVERRIDES: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
     models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 80})},
 }
 
 
-class AddPageMixin:
+if TYPE_CHECKING:
+    # Mixins of ModelAdmin/InlineModelAdmin: their super() is the admin's.
+    AdminMixinBase = admin.options.BaseModelAdmin[Any]
+    ModelAdminMixinBase = admin.ModelAdmin[Any]
+else:
+    AdminMixinBase = ModelAdminMixinBase = object
+
+
+class AddPageMixin(AdminMixinBase):
     """Hide the system's timestamps on add pages (admins and inlines)."""
 
     def get_fieldsets(self, request, obj=None):
@@ -82,8 +93,9 @@ class BigTableAdmin(ProjectAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            func, name, description = actions["delete_selected"]
+        entry = actions.get("delete_selected") if actions else None
+        if entry is not None:
+            func, name, description = entry
             actions["delete_selected"] = (
                 _page_only(func),
                 name,
@@ -111,9 +123,10 @@ def _page_only(delete_selected):
             return None
         return delete_selected(modeladmin, request, queryset)
 
-    action.short_description = getattr(delete_selected, "short_description", "")
-    action.allowed_permissions = ("delete",)
-    return action
+    return admin.action(
+        description=getattr(delete_selected, "short_description", ""),
+        permissions=("delete",),
+    )(action)
 
 
 # --- Date filters by simple choices -------------------------------------------

@@ -441,6 +441,7 @@ class PartitionAwarePgDumpConnector(PgDumpBinaryConnector):
                     stderr=psql_err,
                     env=env,
                 )
+                assert producer.stdout is not None  # stdout=PIPE
                 producer.stdout.close()  # psql alone reads the pipe now
                 consumer.wait()
                 producer.wait()

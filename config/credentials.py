@@ -21,13 +21,14 @@ def derive_cryptography_key(raw_key: str | bytes) -> bytes:
     """The AES key django-cryptography derives from a CRYPTOGRAPHY_KEY value."""
     from cryptography.hazmat.primitives.kdf import pbkdf2
 
-    digest = settings.CRYPTOGRAPHY_DIGEST
+    # CRYPTOGRAPHY_* come from django-cryptography's AppConf, not settings.py
+    digest = settings.CRYPTOGRAPHY_DIGEST  # type: ignore[misc]
     kdf = pbkdf2.PBKDF2HMAC(
         algorithm=digest,
         length=digest.digest_size,
-        salt=force_bytes(settings.CRYPTOGRAPHY_SALT),
+        salt=force_bytes(settings.CRYPTOGRAPHY_SALT),  # type: ignore[misc]
         iterations=30000,
-        backend=settings.CRYPTOGRAPHY_BACKEND,
+        backend=settings.CRYPTOGRAPHY_BACKEND,  # type: ignore[misc]
     )
     return kdf.derive(force_bytes(raw_key))
 

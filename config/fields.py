@@ -10,6 +10,7 @@ inserted by plain SQL gets the same value).
 import uuid
 import zoneinfo
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -53,18 +54,18 @@ def updated_at() -> models.DateTimeField:
     return models.DateTimeField(auto_now=True, db_default=Now())
 
 
-def defaulted(value, **kwargs) -> dict:
+def defaulted(value: Any, **kwargs: Any) -> dict[str, Any]:
     """default= and db_default= with the same value."""
     return {"default": value, "db_default": value, **kwargs}
 
 
-def unit_interval(default: str | None, **kwargs) -> models.DecimalField:
+def unit_interval(default: str | None, **kwargs: Any) -> models.DecimalField:
     """DECIMAL(3,2) between 0.0 and 1.0 (personality traits, weights, scores)."""
     return decimal_range(default, "0", "1", **kwargs)
 
 
 def decimal_range(
-    default: str | None, low: str, high: str, **kwargs
+    default: str | None, low: str, high: str, **kwargs: Any
 ) -> models.DecimalField:
     extra = defaulted(Decimal(default)) if default is not None else {}
     return models.DecimalField(
@@ -76,7 +77,7 @@ def decimal_range(
     )
 
 
-def non_negative(default: int | None = 0, **kwargs) -> models.IntegerField:
+def non_negative(default: int | None = 0, **kwargs: Any) -> models.IntegerField:
     extra = defaulted(default) if default is not None else {}
     return models.IntegerField(validators=[MinValueValidator(0)], **extra, **kwargs)
 
@@ -105,8 +106,14 @@ def validate_timezone(value: str) -> None:
 
 
 def range_check(
-    field: str, low, high, *, table: str, nullable: bool = False, name: str = ""
-):
+    field: str,
+    low: object,
+    high: object,
+    *,
+    table: str,
+    nullable: bool = False,
+    name: str = "",
+) -> models.CheckConstraint:
     """CheckConstraint `low <= field <= high`, named `<table>_<field>_check`.
 
     That is the name PostgreSQL gives the document's unnamed inline CHECKs.
@@ -121,7 +128,9 @@ def range_check(
     )
 
 
-def min_check(field: str, low, *, table: str, nullable: bool = False, strict=False):
+def min_check(
+    field: str, low: object, *, table: str, nullable: bool = False, strict: bool = False
+) -> models.CheckConstraint:
     """CheckConstraint `field >= low` (or `> low`) named `<table>_<field>_check`."""
     lookup = "gt" if strict else "gte"
     condition = models.Q(**{f"{field}__{lookup}": low})
@@ -136,7 +145,9 @@ def min_check(field: str, low, *, table: str, nullable: bool = False, strict=Fal
     )
 
 
-def choices_check(field: str, choices, *, name: str, nullable: bool = False):
+def choices_check(
+    field: str, choices: type[models.Choices], *, name: str, nullable: bool = False
+) -> models.CheckConstraint:
     """CheckConstraint `field IN (choices)`, built from the same TextChoices.
 
     The schema document writes nullable ones as `x IN ('a', 'b', NULL)`, which

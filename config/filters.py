@@ -26,4 +26,6 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
     def _param(self) -> str:
         """The query parameter this filter reads (its name in the FilterSet)."""
         filters_ = getattr(getattr(self, "parent", None), "filters", {})
-        return next((k for k, f in filters_.items() if f is self), self.field_name)
+        return next(
+            (k for k, f in filters_.items() if f is self), self.field_name or ""
+        )

@@ -19,7 +19,7 @@ import json
 
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
 
 # Below this many (estimated) rows a real COUNT(*) is fast and exact.
@@ -40,7 +40,7 @@ WHERE (c.oid = %(table)s::regclass AND c.relkind <> 'p')
 """
 
 
-def estimated_table_rows(model, using: str = "default") -> int:
+def estimated_table_rows(model: type[Model], using: str = "default") -> int:
     """pg_class.reltuples for the model's table (summed over its partitions):
     -1 when never analysed."""
     with connections[using].cursor() as cursor:

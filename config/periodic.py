@@ -62,6 +62,13 @@ PERIODIC_TASKS = [
         "Performs pending engagement actions.",
     ),
     Periodic(
+        "sync platform metrics",
+        "platforms.tasks.sync_platform_metrics",
+        Every(300),
+        "Followers and recent posts' likes, comments, shares and views from each "
+        "platform, per account every METRICS_SYNC_INTERVAL_MINUTES.",
+    ),
+    Periodic(
         "generation queue",
         "content.tasks.process_generation_queue",
         Every(60),

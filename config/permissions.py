@@ -2,8 +2,10 @@
 
 - Administrators: every permission.
 - Operators: run characters day to day: content, generations, posts, schedules,
-  rules, engagement; change characters and accounts; no delete of characters
-  or accounts (a delete is a purge) and no credentials (platforms.manage_credentials).
+  rules, engagement; change characters and accounts. No delete of characters
+  (a soft delete that hides one, see characters.services) or of accounts (a
+  real delete: its posts and analytics go with it), no purge
+  (characters.purge_character) and no credentials (platforms.manage_credentials).
 - Analysts: read-only (view_* everywhere).
 
 `sync_groups` is idempotent. A migration runs it once and a post_migrate

@@ -106,8 +106,8 @@ class RestoredCopy:
     target: dt.datetime
     backup: str
     seconds: float
+    bindir: Path
     stopped_at: str = ""
-    bindir: Path | None = None
     run_as: str = ""
 
     def stop(self) -> None:
@@ -339,8 +339,9 @@ def pg_bindir(version: str | None = None) -> Path:
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
         reverse=True,
     )
-    if shutil.which("pg_ctl"):
-        candidates.append(Path(shutil.which("pg_ctl")).parent)
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
     for path in candidates:
         if (path / "pg_ctl").is_file():
             return path
@@ -505,6 +506,8 @@ def restore_to_time(
         pg_ctl(repo, bindir, "-D", str(data_dir), "-m", "immediate", "-w", "stop")
         raise PitrError(_failure_message(repo, target, text, log))
     stopped = STOPPED_AT.findall(text)
+    if port is None:  # chosen above for a copy, read from the conf in place
+        raise PitrError(f"no port for the restored cluster in {data_dir}")
     return RestoredCopy(
         data_dir=data_dir,
         port=port,

@@ -412,12 +412,61 @@ PLATFORM_ADAPTERS = {
     **(
         {}
         if env.bool("PLATFORM_DRY_RUN", default=DEBUG)
-        else {"telegram": "platforms.adapters.telegram.TelegramAdapter"}
+        else {
+            "telegram": "platforms.adapters.telegram.TelegramAdapter",
+            "instagram": "platforms.adapters.instagram.InstagramAdapter",
+            "facebook": "platforms.adapters.facebook.FacebookAdapter",
+            "twitter": "platforms.adapters.x.XAdapter",
+            "youtube": "platforms.adapters.youtube.YouTubeAdapter",
+        }
     ),
 }
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
 TELEGRAM_CONNECT_TIMEOUT = env.float("TELEGRAM_CONNECT_TIMEOUT", default=5.0)
 TELEGRAM_READ_TIMEOUT = env.float("TELEGRAM_READ_TIMEOUT", default=20.0)
+# The platforms' HTTP APIs: base URLs and versions from the environment, so
+# tests (and staging) point them at loopback fakes. One connect/read timeout
+# for the HTTP adapters; each adapter's call_timeout adds up its calls.
+PLATFORM_CONNECT_TIMEOUT = env.float("PLATFORM_CONNECT_TIMEOUT", default=5.0)
+PLATFORM_READ_TIMEOUT = env.float("PLATFORM_READ_TIMEOUT", default=10.0)
+GRAPH_API_BASE = env.str("GRAPH_API_BASE", default="https://graph.facebook.com")
+GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v24.0")
+# Instagram accounts linked to a Facebook Page use graph.facebook.com; accounts
+# connected with Instagram Login use https://graph.instagram.com.
+INSTAGRAM_API_BASE = env.str("INSTAGRAM_API_BASE", default=GRAPH_API_BASE)
+# How long a publish waits for a media container to be FINISHED (video takes
+# time); past it the attempt is retried later with a new container.
+INSTAGRAM_PROCESSING_WAIT = env.float("INSTAGRAM_PROCESSING_WAIT", default=20.0)
+INSTAGRAM_POLL_INTERVAL = env.float("INSTAGRAM_POLL_INTERVAL", default=2.0)
+X_API_BASE = env.str("X_API_BASE", default="https://api.x.com")
+X_PROCESSING_WAIT = env.float("X_PROCESSING_WAIT", default=20.0)
+X_UPLOAD_CHUNK_BYTES = env.int("X_UPLOAD_CHUNK_BYTES", default=4 * 1024 * 1024)
+# google-api-python-client is built from its bundled discovery document with
+# this root (the document's own is https://youtube.googleapis.com/).
+YOUTUBE_API_ROOT = env.str(
+    "YOUTUBE_API_ROOT", default="https://youtube.googleapis.com/"
+)
+YOUTUBE_UPLOAD_CHUNK_BYTES = env.int(
+    "YOUTUBE_UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024
+)
+# public, unlisted or private: what an uploaded video is
+YOUTUBE_PRIVACY_STATUS = env.str("YOUTUBE_PRIVACY_STATUS", default="public")
+# Every adapter's call_timeout must fit QUEUE_TASK_BUDGET (a drain starts no
+# call it cannot finish): bigger videos need a bigger budget and this with it.
+YOUTUBE_UPLOAD_TIMEOUT = env.float("YOUTUBE_UPLOAD_TIMEOUT", default=60.0)
+# Called once when a platform says an access token expired: a dotted path to
+# f(account) -> bool that refreshes account.auth_data (the OAuth service);
+# unset, an expired token parks the account like a revoked one.
+PLATFORM_TOKEN_REFRESHER = env.str("PLATFORM_TOKEN_REFRESHER", default="")
+# Instagram and Facebook fetch media by URL: scheduled posts' files are served
+# at this public base through signed links that expire (platforms/media_links.py).
+MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
+MEDIA_LINK_MAX_AGE = env.int("MEDIA_LINK_MAX_AGE", default=6 * 3600)
+# Metrics sync (platforms/sync.py): accounts synced at most this often, posts
+# of the last N days, and a lease on a claimed account.
+METRICS_SYNC_INTERVAL_MINUTES = env.int("METRICS_SYNC_INTERVAL_MINUTES", default=60)
+METRICS_SYNC_POST_DAYS = env.int("METRICS_SYNC_POST_DAYS", default=30)
+METRICS_SYNC_LEASE_SECONDS = env.int("METRICS_SYNC_LEASE_SECONDS", default=600)
 # Publishing queue: lease on a claimed post, backoff between retries.
 # A drain task (publishing, engagement) works for at most this long; an item
 # starts only when its adapter's call timeout still fits (config/workqueue.py).

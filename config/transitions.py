@@ -6,9 +6,11 @@ An admin action passes the selected rows; an API action passes one row and
 answers 409 when the count is 0.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from logs.models import SystemLog
 from logs.services import actor_metadata
@@ -16,15 +18,15 @@ from logs.services import actor_metadata
 
 def transition(
     *,
-    queryset,
-    allowed_from: Iterable[str],
-    changes: dict,
+    queryset: QuerySet[Any],
+    allowed_from: Iterable[str | bool],
+    changes: dict[str, Any],
     field: str = "status",
-    actor=None,
+    actor: Any = None,
     component: str,
     message: str,
     audit: bool = True,
-    after=None,
+    after: Callable[[list[tuple[Any, Any]]], object] | None = None,
 ) -> int:
     """UPDATE the rows of `queryset` whose `field` is in `allowed_from`.
 
@@ -34,9 +36,7 @@ def transition(
     """
     with transaction.atomic():
         qs = queryset.filter(**{f"{field}__in": list(allowed_from)})
-        ids = (
-            list(qs.select_for_update().values_list("pk", flat=True)) if audit else None
-        )
+        ids = list(qs.select_for_update().values_list("pk", flat=True)) if audit else []
         if audit:
             changed = queryset.model._base_manager.filter(pk__in=ids).update(**changes)
         else:

@@ -12,10 +12,17 @@ import logs.api.urls  # noqa: F401
 import platforms.api.urls  # noqa: F401
 from config.api import router
 from config.health import health
+from platforms import media_links
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    # signed, expiring links to scheduled posts' media (platforms fetch by URL)
+    path(
+        "media-links/<str:token>/<str:name>",
+        media_links.serve,
+        name="media-link",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -1,15 +1,20 @@
 """Reads on content."""
 
+import datetime as dt
+import uuid
+
+from django.db.models import QuerySet
+
 from content.models import Content, ContentGeneration
 
 
 def content_for_character(
     *,
-    character_id,
+    character_id: uuid.UUID | str,
     content_type: str | None = None,
     approved: bool | None = True,
     limit: int = 20,
-):
+) -> QuerySet[Content]:
     """The document's query pattern 3: a character's content, newest first.
 
     With approved=True and a type this uses idx_content_char_type_created.
@@ -22,7 +27,7 @@ def content_for_character(
     return qs.order_by("-created_at")[:limit]
 
 
-def generation_queue_stats(*, failed_since) -> dict[str, int]:
+def generation_queue_stats(*, failed_since: dt.datetime) -> dict[str, int]:
     """Pending and processing jobs, and jobs failed since `failed_since`.
 
     One aggregate over the rows in those states only (idx_generations_status),

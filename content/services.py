@@ -1,7 +1,5 @@
 """Writes on content and generation jobs (admin actions and API actions)."""
 
-from django.db.models import Q
-
 from config.transitions import transition
 from content.models import Content, ContentGeneration
 
@@ -102,8 +100,3 @@ def generations_retry(*, queryset, actor=None) -> int:
         component=COMPONENT,
         message="Generation queued again",
     )
-
-
-def approved_content_q() -> Q:
-    """Only approved content may ever be published."""
-    return Q(approval_status=APPROVED, is_approved=True)

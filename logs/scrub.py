@@ -44,12 +44,12 @@ def scrub_text(text: str) -> str:
     return text
 
 
-def _secret_key(key) -> bool:
+def _secret_key(key: object) -> bool:
     lowered = str(key).lower()
     return any(word in lowered for word in SECRET_WORDS)
 
 
-def scrub_data(value, depth: int = 0):
+def scrub_data(value: object, depth: int = 0) -> object:
     """A JSON-safe copy of `value` with secret-looking keys and texts redacted."""
     if depth > 6:
         return REDACTED

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from config.admin_site import (
     BigTableAdmin,
+    ModelAdminMixinBase,
     ProjectAdmin,
     action_with_form,
     changelist_url,
@@ -97,7 +98,8 @@ class CredentialsForm(PlatformAccountForm):
         return value
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("new_credentials") and cleaned.get("clear_credentials"):
             raise forms.ValidationError(
                 "Either replace the credentials or clear them, not both."
@@ -258,22 +260,21 @@ class PlatformAccountAdmin(ProjectAdmin):
         report(self, request, changed, selected_count(request), "resumed")
 
 
-class AccountJoinMixin:
+class AccountJoinMixin(ModelAdminMixinBase):
     """Big tables whose rows show their account: join it without its secret."""
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        if "platform_account" in self.list_select_related:
-            qs = qs.select_related(*self.list_select_related).defer(
-                "platform_account__auth_data"
-            )
+        related = self.list_select_related
+        if isinstance(related, list | tuple) and "platform_account" in related:
+            qs = qs.select_related(*related).defer("platform_account__auth_data")
         return qs
 
 
 # --- Posts ------------------------------------------------------------------------------
 
 
-class AccountOfCharacterMixin:
+class AccountOfCharacterMixin(ModelAdminMixinBase):
     """Where the character is known (a saved row, or ?character=<id> on an add
     page, e.g. from the character's page), the account picker lists only that
     character's accounts (a plain select: a character has a handful). Else it
@@ -630,15 +631,19 @@ class PublishingHoldAdmin(ProjectAdmin):
     list_display = ("created_at", "kind", "short_reason", "state", "lifted_at")
     list_filter = ("kind",)
     list_select_related = ()
+    ordering = ("-created_at",)
     fields = (
         "kind",
         "reason",
         "backup_taken_at",
         "due_posts",
+        "created_by",
         "lifted_at",
+        "lifted_by",
         "lift_note",
     )
-    readonly_fields = ("due_posts", "lifted_at", "lift_note")
+    # who placed and lifted it: set by the services from the request's user
+    readonly_fields = ("due_posts", "created_by", "lifted_at", "lifted_by", "lift_note")
     actions = ("lift_publish", "lift_cancel")
 
     def get_readonly_fields(self, request, obj=None):

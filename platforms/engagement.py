@@ -136,13 +136,14 @@ def retry(action: EngagementAction, item: Claimed, message: str) -> str:
 
 
 def process_engagement_queue(
-    *, batch: int = 50, time_budget: float = 50.0, now=None
+    *, batch: int = 50, time_budget: float | None = None, now=None
 ) -> int:
     if PublishingHold.active():
         return 0
     return Drain(
         QUEUE,
-        budget=time_budget,
+        # the task's budget by default: HTTP adapters' calls need room
+        budget=time_budget or settings.QUEUE_TASK_BUDGET,
         batch=batch,
         prepare=_Batch,
         on_error=on_error(QUEUE, retry),

@@ -25,6 +25,8 @@ from config.fields import (
     validate_timezone,
 )
 from content.models import Content
+from platforms.adapters import post_problems
+from platforms.adapters.rules import MediaInfo, PostDraft
 
 
 class Platform(models.TextChoices):
@@ -118,6 +120,8 @@ class PlatformAccount(models.Model):
     following_count = non_negative(editable=False)
     post_count = non_negative(editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Deviation: a metrics-sync worker's lease on this account (platforms/sync.py).
+    sync_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     auto_posting_enabled = models.BooleanField(**defaulted(True))
     auto_engagement_enabled = models.BooleanField(**defaulted(True))
     posting_frequency = models.CharField(max_length=50, null=True, blank=True)
@@ -490,6 +494,42 @@ class ScheduledPost(models.Model):
     def clean(self):
         super().clean()
         account_consistency_clean(self, check_platform=False)
+        self.platform_rules_clean()
+
+    def platform_rules_clean(self) -> None:
+        """The platform's own rules (caption length, hashtags, media type, size,
+        duration, aspect ratio), checked when the post is scheduled instead of
+        failing at publish time. They live in each platform's adapter."""
+        if self.platform_account_id is None or self.status not in (
+            ScheduledPostStatus.SCHEDULED,
+            None,
+        ):
+            return
+        files: list[Content] = [self.content] if self.content else []
+        if self.additional_content_ids:
+            rows = {
+                c.pk: c
+                for c in Content.objects.filter(pk__in=self.additional_content_ids)
+            }
+            missing = [str(pk) for pk in self.additional_content_ids if pk not in rows]
+            if missing:
+                raise ValidationError(
+                    {
+                        "additional_content_ids": f"No such content: {', '.join(missing)}."
+                    }
+                )
+            files += [rows[pk] for pk in self.additional_content_ids]
+        draft = PostDraft(
+            post_type=self.post_type,
+            caption=self.caption or "",
+            hashtags=tuple(self.hashtags or ()),
+            media=tuple(
+                MediaInfo.of(c) for c in files if c.content_type in Content.VISUAL_TYPES
+            ),
+        )
+        problems = post_problems(self.platform_account.platform, draft)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def local_scheduled_at(self):

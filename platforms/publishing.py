@@ -48,6 +48,7 @@ from config.workqueue import (
 )
 from content.models import Content
 from platforms.adapters import (
+    MediaInfo,
     PlatformAdapter,
     PublishRequest,
     PublishResult,
@@ -123,9 +124,10 @@ def media_file(content: Content) -> Path | None:
 def _request_for(sp: ScheduledPost, *, media: bool = True) -> PublishRequest:
     """What the adapter is asked to publish; `media=False` leaves the file out
     (reconciliation looks a post up, it never sends the file)."""
-    media_path = media_type = None
+    media_path = media_type = media_info = None
     if sp.content is not None:
         media_type = sp.content.content_type
+        media_info = MediaInfo.of(sp.content)
         path = media_file(sp.content) if media else None
         media_path = str(path) if path else None
     return PublishRequest(
@@ -136,7 +138,24 @@ def _request_for(sp: ScheduledPost, *, media: bool = True) -> PublishRequest:
         media_path=media_path,
         media_type=media_type,
         attempt=sp.attempt_count + 1,
+        media_info=media_info,
+        additional_media=_additional_media(sp, media=media),
     )
+
+
+def _additional_media(sp: ScheduledPost, *, media: bool = True) -> tuple:
+    """A carousel's further files, in the order given, each proven inside
+    MEDIA_ROOT (one query, only for posts that have them)."""
+    ids = list(sp.additional_content_ids or [])
+    if not ids:
+        return ()
+    rows = {c.pk: c for c in Content.objects.filter(pk__in=ids)}
+    found = []
+    for pk in ids:
+        if pk in rows:
+            path = media_file(rows[pk]) if media else None
+            found.append((str(path) if path else "", MediaInfo.of(rows[pk])))
+    return tuple(found)
 
 
 def _check(sp: ScheduledPost) -> None:
@@ -326,13 +345,15 @@ def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
     )
 
 
-def publish_due_posts(*, batch: int = 50, time_budget: float = 50.0, now=None) -> int:
+def publish_due_posts(
+    *, batch: int = 50, time_budget: float | None = None, now=None
+) -> int:
     """Claim and publish due posts until none are left or the budget is spent."""
     return drain_publishing(batch=batch, time_budget=time_budget, now=now)["published"]
 
 
 def drain_publishing(
-    *, batch: int = 50, time_budget: float = 50.0, now=None
+    *, batch: int = 50, time_budget: float | None = None, now=None
 ) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)
@@ -340,7 +361,8 @@ def drain_publishing(
         return Counter(held=1)
     return Drain(
         QUEUE,
-        budget=time_budget,
+        # the task's budget by default: HTTP adapters' calls need room
+        budget=time_budget or settings.QUEUE_TASK_BUDGET,
         batch=batch,
         prepare=_Batch,
         on_error=on_error(QUEUE, retry),

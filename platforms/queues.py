@@ -20,6 +20,7 @@ import abc
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -304,7 +305,7 @@ class AccountWork(abc.ABC):
 
 
 def on_error(
-    queue: WorkQueue, retry: Callable[[object, Claimed, str], str]
+    queue: WorkQueue, retry: Callable[[Any, Claimed, str], str]
 ) -> Callable[[Claimed, BaseException], str]:
     """The drain's handler for an unexpected exception outside the call: the
     row keeps its doubt if its attempt began, or retries with the real cause."""

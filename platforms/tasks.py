@@ -35,3 +35,16 @@ def process_engagement_queue() -> dict:
     from platforms.engagement import process_engagement_queue as run
 
     return {"rows": run(time_budget=BUDGET)}
+
+
+@shared_task(
+    name="platforms.tasks.sync_platform_metrics",
+    acks_late=True,  # idempotent: accounts are claimed with a lease
+    soft_time_limit=290,
+    time_limit=300,
+)
+def sync_platform_metrics() -> dict:
+    from platforms.sync import sync_platform_metrics as run
+
+    result = run(time_budget=240.0)
+    return {"rows": result["accounts"], **result}

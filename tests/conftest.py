@@ -21,6 +21,16 @@ def _clear_cache():
     yield
 
 
+DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"
+
+
+@pytest.fixture
+def dry_run(settings):
+    """Every platform publishes through the dry-run adapter. Said explicitly:
+    the default adapter follows DEBUG, which only a developer's .env turns on."""
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN}
+
+
 @pytest.fixture
 def character(db):
     from tests.factories import CharacterFactory

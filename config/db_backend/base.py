@@ -30,10 +30,10 @@ def on_delete_sql(field) -> str | None:
 class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
     # Route AddField through _create_fk_sql too, instead of an inline REFERENCES
     # clause that would miss the action.
-    sql_create_column_inline_fk = None
+    sql_create_column_inline_fk = None  # type: ignore[assignment]  # (stubs: str)
 
     def _create_fk_sql(self, model, field, suffix):
-        statement = super()._create_fk_sql(model, field, suffix)
+        statement = super()._create_fk_sql(model, field, suffix)  # type: ignore[misc]
         action = on_delete_sql(field)
         if action:
             statement.parts["deferrable"] = (

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from platforms.adapters.rules import MediaInfo, PlatformRules, PostDraft
+
 
 class AdapterError(Exception):
     """A publish/engage call failed. `retryable` says whether trying later may help."""
@@ -70,6 +72,23 @@ class PublishRequest:
     media_path: str | None = None  # absolute path of the file under MEDIA_ROOT
     media_type: str | None = None  # image, video, text, audio
     attempt: int = 1  # 1 for the first attempt, 2 after one retry, ...
+    # the post's facts for the platform's rules (size, duration, ...) and a
+    # carousel's further files: (absolute path, MediaInfo) each
+    media_info: MediaInfo | None = None
+    additional_media: tuple[tuple[str, MediaInfo], ...] = ()
+
+    @property
+    def draft(self) -> PostDraft:
+        media = []
+        if self.media_path and self.media_type in ("image", "video"):
+            media.append(self.media_info or MediaInfo(content_type=self.media_type))
+        media += [info for _, info in self.additional_media]
+        return PostDraft(
+            post_type=self.post_type,
+            caption=self.caption,
+            hashtags=tuple(self.hashtags),
+            media=tuple(media),
+        )
 
     @property
     def idempotency_key(self) -> str:
@@ -87,10 +106,30 @@ class PublishResult:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class Support:
+    """What an adapter does on its platform (the README's support matrix)."""
+
+    post_types: tuple[str, ...] = ()
+    delete: bool = False
+    stats: bool = False
+    post_metrics: bool = False
+    # engagement action type -> True, or the reason the platform refuses it
+    engagement: dict[str, bool | str] = field(default_factory=dict)
+
+    def refusal(self, action_type: str) -> str | None:
+        answer = self.engagement.get(action_type, "not offered by the platform's API")
+        return None if answer is True else str(answer)
+
+
 class PlatformAdapter:
     """The interface every platform implements."""
 
     platform = "*"
+    # what the platform accepts (checked when a post is scheduled) and what
+    # the adapter can do there; None / empty where unknown
+    rules: PlatformRules | None = None
+    support = Support()
     # The longest one call may take (connect + read timeouts, polling included):
     # a drain loop stops taking new items when less than this is left of its
     # time budget, so no call is cut off by the task's time limit.
@@ -114,7 +153,23 @@ class PlatformAdapter:
         raise NotConfigured(self._not_configured("deleting posts"))
 
     def fetch_stats(self) -> dict:
+        """The account's numbers: {follower_count, following_count, post_count}
+        (the keys the platform knows)."""
         raise NotConfigured(self._not_configured("fetching stats"))
+
+    # How many post ids one fetch_post_metrics request may carry on this platform.
+    metrics_batch_size = 50
+
+    def fetch_post_metrics(self, platform_post_ids: list[str]) -> dict[str, dict]:
+        """{platform_post_id: {likes, comments, shares, views}} for the ids the
+        platform still knows (a deleted post is left out), at most
+        `metrics_batch_size` ids a request."""
+        raise NotConfigured(self._not_configured("fetching post metrics"))
+
+    @classmethod
+    def validate(cls, draft: PostDraft) -> dict[str, list[str]]:
+        """{field: [messages]} for what this platform would refuse; {} when fine."""
+        return cls.rules.problems(draft) if cls.rules else {}
 
     def perform_engagement(self, action) -> str | None:
         raise NotConfigured(self._not_configured("engagement"))
@@ -133,6 +188,29 @@ class PlatformAdapter:
 
 class UnconfiguredAdapter(PlatformAdapter):
     """Platforms without an adapter: every call raises a clear NotConfigured."""
+
+
+# Whose rules a platform's posts follow (whatever adapter publishes them: the
+# dry run checks the real platform's rules too).
+PLATFORM_RULES = {
+    "instagram": "platforms.adapters.instagram.InstagramAdapter",
+    "facebook": "platforms.adapters.facebook.FacebookAdapter",
+    "twitter": "platforms.adapters.x.XAdapter",
+    "youtube": "platforms.adapters.youtube.YouTubeAdapter",
+    "telegram": "platforms.adapters.telegram.TelegramAdapter",
+}
+
+
+def adapter_class_for(platform: str) -> type[PlatformAdapter] | None:
+    """The real adapter class of a platform (not the configured one), or None."""
+    path = PLATFORM_RULES.get(platform)
+    return import_string(path) if path else None
+
+
+def post_problems(platform: str, draft: PostDraft) -> dict[str, list[str]]:
+    """What `platform` would refuse in this post, before it is scheduled."""
+    cls = adapter_class_for(platform)
+    return cls.validate(draft) if cls else {}
 
 
 def get_adapter(account) -> PlatformAdapter:

@@ -19,14 +19,49 @@ from platforms.adapters import (
     PublishRequest,
     PublishResult,
     RateLimited,
+    Support,
 )
+from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
 
 logger = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024
+# Bot API limits: 4096 characters a message, 1024 a caption; bots upload
+# photos up to 10 MB and other files up to 50 MB.
+PHOTO = MediaLimits(
+    max_bytes=10 * MB, min_ratio=1 / 20, max_ratio=20, ratio_label="1:20 and 20:1"
+)
+VIDEO = MediaLimits(max_bytes=50 * MB)
+RULES = PlatformRules(
+    label="Telegram",
+    default_post_type="post",
+    aliases={"message": "post"},
+    caption_max=4096,
+    caption_max_with_media=CAPTION_LIMIT,
+    post_types={
+        "post": PostTypeRule(media={"image": PHOTO, "video": VIDEO}, text_only=True)
+    },
+)
+BOTS_CANNOT = "a bot cannot do this through the Bot API"
 
 
 class TelegramAdapter(PlatformAdapter):
     platform = "telegram"
+    rules = RULES
+    support = Support(
+        post_types=("post / message (text, photo, video)",),
+        delete=True,  # bots delete their own messages (within 48 hours in groups)
+        stats=True,  # getChatMemberCount
+        post_metrics=False,  # the Bot API gives no per-message views or reactions
+        engagement={
+            "message": True,
+            "reply": True,
+            "comment": True,  # a message in the chat
+            "like": BOTS_CANNOT,
+            "share": BOTS_CANNOT,
+            "follow": BOTS_CANNOT,
+            "unfollow": BOTS_CANNOT,
+        },
+    )
 
     @property
     def call_timeout(self) -> float:
@@ -137,4 +172,7 @@ class TelegramAdapter(PlatformAdapter):
                 data["reply_to_message_id"] = action.target_id
             result = self._call("sendMessage", data=data)
             return str(result["message_id"])
-        raise PermanentError(f"Telegram bots cannot {action.action_type}.")
+        raise PermanentError(
+            f"Telegram cannot {action.action_type}: "
+            f"{self.support.refusal(action.action_type)}."
+        )

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.utils import timezone
 
+from automation.models import AutomationRun
 from tests.factories import (
     AnalyticsFactory,
     AutomationRuleFactory,
@@ -16,6 +17,7 @@ from tests.factories import (
     PostFactory,
     ScheduledPostFactory,
     SystemLogFactory,
+    UserFactory,
 )
 
 
@@ -86,6 +88,29 @@ def rules(n):
     AutomationRuleFactory.create_batch(n, character=character)
 
 
+def holds(n):
+    from platforms.services import publishing_hold_lift, publishing_hold_place
+
+    user = UserFactory()
+    for i in range(n):
+        hold = publishing_hold_place(kind="manual", reason=f"pause {i}", actor=user)
+        publishing_hold_lift(hold=hold, actor=user)
+
+
+def runs(n):
+    rule = AutomationRuleFactory()
+    user = UserFactory()
+    for i in range(n):
+        AutomationRun.objects.create(
+            rule=rule,
+            trigger="manual",
+            key=f"manual:{i}",
+            requested_by=user,
+            status="done",
+            outcome="nothing",
+        )
+
+
 def logs(n):
     character = CharacterFactory()
     SystemLogFactory.create_batch(n, character=character)
@@ -104,4 +129,7 @@ BUILDERS = {
     "analytics.analytics": analytics,
     "automation.automationrule": rules,
     "logs.systemlog": logs,
+    # added to the document's twelve: publishing holds and rule runs
+    "platforms.publishinghold": holds,
+    "automation.automationrun": runs,
 }

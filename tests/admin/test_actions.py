@@ -286,9 +286,7 @@ def test_rule_enable_disable_and_run_now(
     assert AutomationRun.objects.count() == 1 and len(sent) == 1
 
 
-def test_bulk_delete_on_a_big_table_refuses_select_across(
-    administrator_client, character
-):
+def test_bulk_delete_on_a_big_table_refuses_select_across(administrator_client):
     from logs.models import SystemLog as Log
     from tests.factories import SystemLogFactory
 

@@ -94,8 +94,9 @@ def test_every_change_page_renders_in_bounded_queries(administrator_client, labe
 def test_every_add_page_renders(administrator_client, label):
     app_label, model_name = label.split(".")
     response = administrator_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
-    # System logs are written by the system only.
-    assert response.status_code == (403 if label == "logs.systemlog" else 200)
+    # System logs and rule runs are written by the system only.
+    system_only = label in ("logs.systemlog", "automation.automationrun")
+    assert response.status_code == (403 if system_only else 200)
 
 
 def test_character_page_links_to_its_rows_in_every_list(administrator_client):
@@ -115,3 +116,20 @@ def test_character_page_links_to_its_rows_in_every_list(administrator_client):
         if model._meta.model_name in ("scheduledpost", "content", "analytics"):
             assert expected >= 2  # fill_character made some: the filter is tested
         assert response.content.count(b'class="action-select"') == expected, link
+
+
+def test_character_charts_say_when_each_account_was_last_synced(
+    administrator_client, character
+):
+    synced = dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC)
+    PlatformAccountFactory(
+        character=character, platform="instagram", last_synced_at=synced
+    )
+    PlatformAccountFactory(character=character, platform="youtube", last_synced_at=None)
+    queries_for(administrator_client, change_url(character))  # warm the caches
+    with_accounts, html = queries_for(administrator_client, change_url(character))
+    assert b"Platform numbers last synced: " in html
+    assert b"Instagram: 2026-03-04 05:06 UTC" in html and b"YouTube: never" in html
+    # the charts reuse the accounts table's query
+    PlatformAccountFactory(character=character, platform="telegram")
+    assert queries_for(administrator_client, change_url(character))[0] == with_accounts

@@ -30,7 +30,7 @@ def count_queries(client, url) -> tuple[int, bytes]:
 
 def test_every_project_model_is_registered_and_has_a_builder():
     models = [m for m in apps.get_models() if m._meta.app_label in PROJECT_APPS]
-    assert len(models) == 12
+    assert len(models) == 12 + 2  # the document's twelve, holds and rule runs
     for model in models:
         assert admin.site.is_registered(model), model
         assert model._meta.label_lower in BUILDERS, model
@@ -47,7 +47,8 @@ def test_changelist_costs_the_same_for_2_and_30_rows(administrator_client, label
 
     assert big == small, f"{label}: {small} queries for 2 rows, {big} for 30"
     assert small <= MAX_QUERIES
-    assert big_html.count(b'class="action-select"') == 30
+    # 30 rows rendered (each row's first cell; read-only lists have no checkbox)
+    assert big_html.count(b'<th class="field-') == 30
 
 
 @pytest.mark.parametrize("label", sorted(BUILDERS))

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
+from characters.services import character_soft_delete
 from logs.models import SystemLog
 from tests.factories import CharacterFactory
 
@@ -154,7 +155,7 @@ def test_deleted_characters_are_hidden_unless_asked_for_and_can_be_restored(
 ):
     live = CharacterFactory(name="Live Lena")
     gone = CharacterFactory(name="Gone Gina")
-    gone.delete()
+    character_soft_delete(character=gone)
 
     default = administrator_client.get(LIST_URL).content
     assert b"Live Lena" in default and b"Gone Gina" not in default
@@ -185,3 +186,53 @@ def test_search_by_name(administrator_client, term):
     CharacterFactory(name="Other Olga")
     page = administrator_client.get(LIST_URL + "?q=" + term).content
     assert b"Live Lena" in page and b"Other Olga" not in page
+
+
+def test_purge_action_removes_deleted_characters_for_good_after_a_confirmation(
+    administrator_client,
+):
+    gone = CharacterFactory(name="Gone Gina")
+    live = CharacterFactory(name="Live Lena")
+    character_soft_delete(character=gone)
+    picked = {
+        "action": "purge_characters",
+        "_selected_action": [str(gone.pk), str(live.pk)],
+    }
+
+    confirm = administrator_client.post(LIST_URL + "?deleted=all", picked)
+    assert confirm.status_code == 200
+    assert b"Purge for good" in confirm.content
+    unconfirmed = administrator_client.post(
+        LIST_URL + "?deleted=all", {**picked, "apply": "1"}
+    )
+    assert b"This field is required" in unconfirmed.content
+    assert Character.all_objects.filter(pk=gone.pk).exists()
+
+    response = administrator_client.post(
+        LIST_URL + "?deleted=all", {**picked, "apply": "1", "confirm": "on"}
+    )
+
+    assert response.status_code == 302
+    assert not Character.all_objects.filter(pk=gone.pk).exists()
+    assert Character.objects.get() == live  # a live one is never purged
+    audit = SystemLog.objects.get(message="Character purged: Gone Gina")
+    assert audit.metadata["purged_by"]["actor"] == "admin-ann"
+    assert audit.character_id is None  # the row is gone, the audit stays
+
+
+def test_operators_have_no_purge_action(operator_client):
+    gone = CharacterFactory()
+    character_soft_delete(character=gone)
+    page = operator_client.get(LIST_URL + "?deleted=deleted").content
+    assert b"purge_characters" not in page
+    response = operator_client.post(
+        LIST_URL + "?deleted=deleted",
+        {
+            "action": "purge_characters",
+            "_selected_action": [str(gone.pk)],
+            "apply": "1",
+            "confirm": "on",
+        },
+    )
+    assert response.status_code == 302  # back to the list: "no action selected"
+    assert Character.all_objects.filter(pk=gone.pk).exists()

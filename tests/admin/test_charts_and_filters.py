@@ -42,7 +42,7 @@ def test_flat_series_does_not_divide_by_zero():
     assert "<polyline" in svg
 
 
-def test_scheduled_window_filter(db, account):
+def test_scheduled_window_filter(account):
     now = timezone.now()
     soon = ScheduledPostFactory(
         platform_account=account, scheduled_at=now + dt.timedelta(hours=3)
@@ -68,7 +68,7 @@ def test_scheduled_window_filter(db, account):
     ]
 
 
-def test_metric_series_covers_90_days_up_to_the_latest_day(db, account):
+def test_metric_series_covers_90_days_up_to_the_latest_day(account):
     from characters.selectors import character_metric_series
     from tests.factories import AnalyticsFactory
 

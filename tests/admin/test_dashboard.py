@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from characters.services import character_soft_delete
 from tests.factories import (
     CharacterFactory,
     ContentGenerationFactory,
@@ -64,7 +65,7 @@ def test_dashboard_shows_queues_failures_and_accounts(administrator_client):
     populate(3)
     CharacterFactory(status="paused")
     gone = CharacterFactory()
-    gone.delete()
+    character_soft_delete(character=gone)
 
     html = administrator_client.get("/admin/").content
 

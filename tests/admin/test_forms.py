@@ -30,7 +30,10 @@ def scheduled_form(account, content, when, **overrides):
 
 
 def test_scheduling_a_post_with_approved_content(administrator_client, account):
-    content = ContentFactory(character=account.character, approved=True)
+    # an image: what an Instagram post takes (the platform's rules are checked)
+    content = ContentFactory(
+        character=account.character, approved=True, content_type="image"
+    )
     when = timezone.now() + dt.timedelta(days=1)
     response = administrator_client.post(
         ADD_SCHEDULED, scheduled_form(account, content, when)

@@ -22,7 +22,8 @@ def count_statements(ctx):
     return [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
 
 
-def test_unfiltered_big_table_uses_reltuples_without_counting(db, monkeypatch):
+@pytest.mark.django_db
+def test_unfiltered_big_table_uses_reltuples_without_counting(monkeypatch):
     monkeypatch.setattr(paginators, "EXACT_COUNT_BELOW", 10)
     SystemLogFactory.create_batch(25)
     analyze("system_logs")
@@ -35,7 +36,8 @@ def test_unfiltered_big_table_uses_reltuples_without_counting(db, monkeypatch):
     assert "pg_class" in ctx.captured_queries[0]["sql"]
 
 
-def test_a_partitioned_table_is_estimated_from_its_partitions(db, monkeypatch):
+@pytest.mark.django_db
+def test_a_partitioned_table_is_estimated_from_its_partitions(monkeypatch):
     """autovacuum analyses the partitions, never the partitioned parent: the
     parent's own reltuples goes stale, the partitions' sum stays right."""
     monkeypatch.setattr(paginators, "EXACT_COUNT_BELOW", 10)
@@ -55,7 +57,8 @@ def test_a_partitioned_table_is_estimated_from_its_partitions(db, monkeypatch):
     assert count_statements(ctx) == []
 
 
-def test_a_never_analysed_or_small_table_is_counted_for_real(db, monkeypatch):
+@pytest.mark.django_db
+def test_a_never_analysed_or_small_table_is_counted_for_real(monkeypatch):
     SystemLogFactory.create_batch(3)
     monkeypatch.setattr(paginators, "estimated_table_rows", lambda model, using: -1)
     paginator = EstimatedCountPaginator(SystemLog.objects.all(), 10)
@@ -64,7 +67,8 @@ def test_a_never_analysed_or_small_table_is_counted_for_real(db, monkeypatch):
     assert len(count_statements(ctx)) == 1
 
 
-def test_a_filtered_queryset_is_counted_exactly_when_fast(db):
+@pytest.mark.django_db
+def test_a_filtered_queryset_is_counted_exactly_when_fast():
     SystemLogFactory.create_batch(4, log_level="error")
     SystemLogFactory.create_batch(2, log_level="info")
     paginator = EstimatedCountPaginator(SystemLog.objects.filter(log_level="error"), 10)
@@ -75,7 +79,8 @@ def test_a_filtered_queryset_is_counted_exactly_when_fast(db):
         assert cursor.fetchone()[0] == "0"
 
 
-def test_a_slow_filtered_count_falls_back_to_the_planner_estimate(db, monkeypatch):
+@pytest.mark.django_db
+def test_a_slow_filtered_count_falls_back_to_the_planner_estimate(monkeypatch):
     monkeypatch.setattr(paginators, "COUNT_TIMEOUT_MS", 20)
     SystemLogFactory.create_batch(5)
     slow = SystemLog.objects.extra(where=["(SELECT pg_sleep(0.05))::text = ''"])
@@ -87,7 +92,8 @@ def test_a_slow_filtered_count_falls_back_to_the_planner_estimate(db, monkeypatc
     assert SystemLog.objects.count() == 5
 
 
-def test_post_caption_search_uses_the_trigram_index(db):
+@pytest.mark.django_db
+def test_post_caption_search_uses_the_trigram_index():
     PostFactory.create_batch(5)
     analyze("posts")
     model_admin = admin.site.get_model_admin(Post)
@@ -111,7 +117,8 @@ def test_post_caption_search_uses_the_trigram_index(db):
         ("characters.character", "trgm_characters_name"),
     ],
 )
-def test_other_big_searches_use_their_trigram_index(db, model_label, index):
+@pytest.mark.django_db
+def test_other_big_searches_use_their_trigram_index(model_label, index):
     from django.apps import apps
 
     model = apps.get_model(model_label)

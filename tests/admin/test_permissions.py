@@ -76,7 +76,8 @@ def test_operator_sees_the_dashboard_and_analysts_too(operator_client, analyst_c
         assert b'id="dashboard"' in response.content
 
 
-def test_staff_without_a_group_sees_no_dashboard(client, db):
+@pytest.mark.django_db
+def test_staff_without_a_group_sees_no_dashboard(client):
     from tests.factories import UserFactory
 
     client.force_login(UserFactory(username="nobody"))

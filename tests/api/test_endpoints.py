@@ -28,7 +28,9 @@ def test_anonymous_requests_get_401():
 
 
 def test_analysts_read_but_cannot_write(analyst_api, character):
-    assert analyst_api.get("/api/v1/characters/").status_code == 200
+    listed = analyst_api.get("/api/v1/characters/")
+    assert listed.status_code == 200
+    assert [row["id"] for row in listed.json()["results"]] == [str(character.pk)]
     response = analyst_api.post("/api/v1/characters/", {"name": "X"}, format="json")
     assert response.status_code == 403
 

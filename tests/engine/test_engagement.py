@@ -12,6 +12,7 @@ from tests import factories as f
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_pending_actions_complete_oldest_first():
     actions = f.EngagementActionFactory.create_batch(3)
     assert process_engagement_queue() == 3

@@ -149,7 +149,8 @@ def test_the_web_ui_gets_the_prompt_appearance_and_settings(
 
 
 @pytest.mark.django_db
-def test_a_failing_backend_is_retried_then_fails_with_the_reason(media, webui):
+@pytest.mark.usefixtures("media")
+def test_a_failing_backend_is_retried_then_fails_with_the_reason(webui):
     webui.mode = "500"
     job = f.ContentGenerationFactory(max_retries=2)
 
@@ -171,7 +172,8 @@ def test_a_failing_backend_is_retried_then_fails_with_the_reason(media, webui):
 
 
 @pytest.mark.django_db
-def test_a_refused_job_fails_at_once(media, webui):
+@pytest.mark.usefixtures("media")
+def test_a_refused_job_fails_at_once(webui):
     webui.mode = "422"
     job = f.ContentGenerationFactory(max_retries=3)
     process_generation_queue()
@@ -182,7 +184,8 @@ def test_a_refused_job_fails_at_once(media, webui):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("mode", ["garbage", "slow"])
-def test_broken_or_slow_answers_are_retried(media, webui, mode):
+@pytest.mark.usefixtures("media")
+def test_broken_or_slow_answers_are_retried(webui, mode):
     webui.mode = mode
     job = f.ContentGenerationFactory(max_retries=3)
     process_generation_queue()
@@ -192,7 +195,8 @@ def test_broken_or_slow_answers_are_retried(media, webui, mode):
 
 
 @pytest.mark.django_db
-def test_video_jobs_fail_clearly_without_retries(media):
+@pytest.mark.usefixtures("media")
+def test_video_jobs_fail_clearly_without_retries():
     job = f.ContentGenerationFactory(job_type="video")
     process_generation_queue(backend=LocalImageBackend())
     job.refresh_from_db()
@@ -201,7 +205,8 @@ def test_video_jobs_fail_clearly_without_retries(media):
 
 
 @pytest.mark.django_db
-def test_a_cancelled_job_is_never_started(media, webui):
+@pytest.mark.usefixtures("media")
+def test_a_cancelled_job_is_never_started(webui):
     job = f.ContentGenerationFactory()
     [claimed] = claim_generations()
     generations_cancel(queryset=ContentGeneration.objects.filter(pk=claimed))
@@ -228,7 +233,8 @@ def test_a_job_cancelled_while_drawing_keeps_nothing(media):
 
 
 @pytest.mark.django_db
-def test_a_dead_workers_job_is_taken_again_after_its_lease(media):
+@pytest.mark.usefixtures("media")
+def test_a_dead_workers_job_is_taken_again_after_its_lease():
     job = f.ContentGenerationFactory()
     assert claim_generations() == [job.pk]
     assert claim_generations() == []  # leased

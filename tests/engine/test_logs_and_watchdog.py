@@ -57,7 +57,7 @@ def test_errors_keep_the_exception_and_never_the_credentials():
     assert row.metadata["context"] == {"bot_token": "[redacted]", "chat_id": "-100"}
 
 
-def test_the_console_never_prints_a_token_either(capsys, caplog):
+def test_the_console_never_prints_a_token_either(capsys):
     handler = logging.StreamHandler()
     from logs.handlers import ScrubFilter
 

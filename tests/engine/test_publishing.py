@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 EVENT = "automation.tasks.fire_event"
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_a_due_post_is_published_and_recorded_in_one_go(due_post):
     sp = due_post(caption="Hello", hashtags=["ai"])
     times_used = sp.content.times_used
@@ -41,7 +42,7 @@ def test_a_due_post_is_published_and_recorded_in_one_go(due_post):
     assert PlatformAccount.objects.get(pk=sp.platform_account_id).last_activity_at
 
 
-def test_posts_not_yet_due_wait(due_post):
+def test_posts_not_yet_due_wait():
     f.ScheduledPostFactory(scheduled_at=timezone.now() + dt.timedelta(hours=1))
     assert publish_due_posts(now=timezone.now()) == 0
     assert not Post.objects.exists()
@@ -65,6 +66,7 @@ def _events(callbacks):
     ]
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_the_post_published_event_is_queued_after_commit(
     due_post, django_capture_on_commit_callbacks
 ):
@@ -79,6 +81,7 @@ def test_the_post_published_event_is_queued_after_commit(
     assert _events(callbacks) == ["post_published"]
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_no_event_is_queued_for_characters_without_such_rules(
     due_post, django_capture_on_commit_callbacks
 ):
@@ -221,6 +224,7 @@ def test_a_timeout_after_sending_is_recorded_when_the_platform_finds_the_post(
     assert Post.objects.get().platform_post_id == f"seen-{sp.pk}"
 
 
+@pytest.mark.usefixtures("dry_run")
 def test_a_dead_workers_post_is_published_once_after_its_lease(due_post, settings):
     settings.PUBLISH_LEASE_SECONDS = 60
     never_sent = due_post()
@@ -285,7 +289,7 @@ def test_a_cancelled_post_is_not_published(due_post):
 
 
 def test_a_batch_is_recorded_together_and_a_duplicate_id_falls_back_to_one_by_one(
-    due_post, use_adapter, django_assert_max_num_queries
+    due_post, use_adapter
 ):
     use_adapter("SameIdAdapter")
     first = due_post()

@@ -139,3 +139,28 @@ def test_other_platforms_are_not_configured(settings):
     assert isinstance(
         base.get_adapter(f.PlatformAccountFactory(platform="telegram")), TelegramAdapter
     )
+
+
+def test_stats_come_from_get_chat_member_count(fake):
+    account = f.PlatformAccountFactory(
+        platform="telegram", auth_data={"bot_token": TOKEN, "chat_id": "-1001"}
+    )
+    assert TelegramAdapter(account).fetch_stats() == {"follower_count": 2048}
+    assert fake.calls[-1]["method"] == "getChatMemberCount"
+
+
+def test_a_bot_says_which_engagement_it_cannot_do(fake):
+    account = f.PlatformAccountFactory(
+        platform="telegram", auth_data={"bot_token": TOKEN, "chat_id": "-1001"}
+    )
+    adapter = TelegramAdapter(account)
+    for kind in ("like", "follow", "unfollow", "share"):
+        action = f.EngagementActionFactory(platform_account=account, action_type=kind)
+        with pytest.raises(base.PermanentError, match=f"Telegram cannot {kind}: a bot"):
+            adapter.perform_engagement(action)
+    assert fake.calls == []
+    reply = f.EngagementActionFactory(
+        platform_account=account, action_type="reply", target_id="5", comment_text="hi"
+    )
+    assert adapter.perform_engagement(reply) == "101"
+    assert b"reply_to_message_id=5" in fake.calls[-1]["body"]

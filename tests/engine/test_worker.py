@@ -1,5 +1,6 @@
 """A real Celery worker on the real Redis broker publishes due posts."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,23 +15,18 @@ from django.db import connection
 from platforms.models import ScheduledPost
 from platforms.tasks import publish_due_posts
 from tests import factories as f
+from tests.engine import platform_fakes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.slow
-def test_a_worker_process_publishes_through_the_broker():
-    sp = f.ScheduledPostFactory()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE scheduled_posts SET scheduled_at = created_at WHERE id = %s",
-            [sp.pk],
-        )
+def _start_worker(env_extra: dict | None = None):
+    """A solo Celery worker process on its own queue, on this test's database."""
     db = settings.DATABASES["default"]
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
+        **(env_extra or {}),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DB_POOL": "false",
         # the worker must use the test database this test committed to
@@ -38,6 +34,8 @@ def test_a_worker_process_publishes_through_the_broker():
             f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         "REDIS_URL": settings.REDIS_URL,
+        # said explicitly: the default adapter follows DEBUG (a developer's .env)
+        "PLATFORM_ADAPTER_DEFAULT": "platforms.adapters.dryrun.DryRunAdapter",
         # and the media folder the factories wrote the post's file into
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
@@ -63,6 +61,19 @@ def test_a_worker_process_publishes_through_the_broker():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    return worker, queue
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_worker_process_publishes_through_the_broker():
+    sp = f.ScheduledPostFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scheduled_posts SET scheduled_at = created_at WHERE id = %s",
+            [sp.pk],
+        )
+    worker, queue = _start_worker()
     try:
         publish_due_posts.apply_async(queue=queue)
         deadline = time.monotonic() + 60
@@ -89,3 +100,58 @@ def test_a_worker_process_publishes_through_the_broker():
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_worker_process_publishes_to_every_platform_fake(tmp_path):
+    """PLATFORM_DRY_RUN=false in a real worker: each platform's real adapter
+    takes its due post to its loopback fake."""
+    env_extra = {"PLATFORM_DRY_RUN": "false", "DEBUG": "true"}
+    posts = {}
+    with contextlib.ExitStack() as stack:
+        wires = {
+            p: stack.enter_context(platform_fakes.wired(p, media_root=tmp_path))
+            for p in platform_fakes.PLATFORMS
+        }
+        for w in wires.values():
+            env_extra |= {k: str(v) for k, v in w.settings.items()}
+        # the fakes of Facebook and Instagram are one Graph API: one base URL
+        env_extra["GRAPH_API_BASE"] = env_extra["INSTAGRAM_API_BASE"] = wires[
+            "instagram"
+        ].fake.url
+        wires["facebook"].fake = wires["instagram"].fake
+        for platform, w in wires.items():
+            account, content = platform_fakes.account_and_content(w, tmp_path)
+            posts[platform] = f.ScheduledPostFactory(
+                platform_account=account,
+                content=content,
+                caption=f"end to end on {platform}",
+                post_type=w.post_type,
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE scheduled_posts SET scheduled_at = created_at")
+        worker, queue = _start_worker(env_extra)
+        try:
+            publish_due_posts.apply_async(queue=queue)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                states = dict(
+                    ScheduledPost.objects.values_list(
+                        "platform_account__platform", "status"
+                    )
+                )
+                if all(s in ("published", "failed") for s in states.values()):
+                    break
+                time.sleep(0.3)
+            errors = dict(
+                ScheduledPost.objects.exclude(status="published").values_list(
+                    "platform_account__platform", "error_message"
+                )
+            )
+            assert not errors, errors
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+        for platform, w in wires.items():
+            assert [t for t in w.delivered() if t and "end to end" in t], platform

@@ -4,6 +4,7 @@ import factory
 from django.utils import timezone
 from factory import fuzzy
 
+from automation.engine import post_type_for
 from platforms.models import (
     EngagementAction,
     Platform,
@@ -64,13 +65,29 @@ class ScheduledPostFactory(factory.django.DjangoModelFactory):
 
     platform_account = factory.SubFactory(PlatformAccountFactory)
     character = factory.SelfAttribute("platform_account.character")
+    # content and post type the account's platform accepts (its adapter's
+    # rules are checked at scheduling time): video on YouTube, an image elsewhere
     content = factory.SubFactory(
-        ContentFactory, character=factory.SelfAttribute("..character"), approved=True
+        ContentFactory,
+        character=factory.SelfAttribute("..character"),
+        approved=True,
+        content_type=factory.LazyAttribute(
+            lambda o: (
+                "video"
+                if o.factory_parent.platform_account.platform == "youtube"
+                else "image"
+            )
+        ),
     )
     scheduled_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(hours=2))
     caption = factory.Faker("sentence", nb_words=10)
     hashtags = factory.LazyFunction(lambda: ["ai"])
-    post_type = "post"
+    post_type = factory.LazyAttribute(
+        lambda o: post_type_for(
+            o.content.content_type if o.content else "text",
+            o.platform_account.platform,
+        )
+    )
 
 
 class EngagementActionFactory(factory.django.DjangoModelFactory):

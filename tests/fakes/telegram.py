@@ -9,6 +9,7 @@ class FakeTelegram(LoopbackJSONServer):
     def __init__(self):
         super().__init__()
         self.retry_after = 7
+        self.member_count = 2048
         self._next_id = 100
 
     def record(self, path, headers, body):
@@ -38,6 +39,8 @@ class FakeTelegram(LoopbackJSONServer):
                 "error_code": 400,
                 "description": "Bad Request: chat not found",
             }
+        if call["method"] == "getChatMemberCount":
+            return 200, {"ok": True, "result": self.member_count}
         self._next_id += 1
         return 200, {
             "ok": True,

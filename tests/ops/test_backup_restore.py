@@ -60,7 +60,8 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def test_backup_targets_the_pytest_database(backup_dir):
+@pytest.mark.usefixtures("backup_dir")
+def test_backup_targets_the_pytest_database():
     from dbbackup.db.base import get_connector
 
     connector = get_connector("default")
@@ -121,9 +122,8 @@ def test_round_trip_restores_every_table_and_media_file(backup_dir, media_root):
     assert all(a.auth_data for a in PlatformAccount.objects.all())
 
 
-def test_restore_into_newer_migration_state_is_refused_and_changes_nothing(
-    backup_dir,
-):
+@pytest.mark.usefixtures("backup_dir")
+def test_restore_into_newer_migration_state_is_refused_and_changes_nothing():
     seed()
     run("dbbackup", "--noinput")
     with connection.cursor() as cursor:
@@ -148,7 +148,8 @@ def test_restore_into_newer_migration_state_is_refused_and_changes_nothing(
             )
 
 
-def test_backup_from_unknown_newer_code_is_refused(backup_dir):
+@pytest.mark.usefixtures("backup_dir")
+def test_backup_from_unknown_newer_code_is_refused():
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO django_migrations (app, name, applied) "

@@ -1,39 +1,39 @@
-"""`manage.py bench`'s guard rails and helpers (no timings are asserted)."""
+"""`make bench`'s guard rails and helpers (no timings are asserted)."""
 
 import json
+from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from benchmarks.floors import pg_connect, statements_runner
+from benchmarks.runner import main
+from benchmarks.scratch import ScratchPosts
+from benchmarks.sections import SECTIONS, section
 from characters.models import Character
-from config.bench import pg_connect, statements_runner
-from config.management.commands.bench import SECTIONS, Command
 from platforms.models import Post, ScheduledPost
 from platforms.publishing import publish_due_posts
+from tests.factories.characters import CharacterFactory
 
 
-def test_every_section_has_its_method():
-    assert {
-        "plans",
-        "api",
-        "admin",
-        "scheduler",
-        "snapshot",
-        "backup",
-        "partitions",
-    } <= set(SECTIONS)
-    for section in SECTIONS:
-        assert callable(getattr(Command, f"bench_{section}"))
+def test_every_section_is_a_module_with_run():
+    assert {"plans", "api", "admin", "scheduler", "snapshot", "backup"} <= set(SECTIONS)
+    modules = Path(__file__).resolve().parents[2] / "benchmarks" / "sections"
+    assert {p.stem for p in modules.glob("*.py")} - {"__init__"} == set(SECTIONS)
+    for name in SECTIONS:
+        assert callable(section(name))
 
 
 @pytest.mark.django_db
-def test_refuses_a_database_whose_name_does_not_end_in_bench():
-    with pytest.raises(CommandError, match="Refusing to benchmark"):
-        call_command("bench", "--sections", "api")
+def test_refuses_a_database_whose_name_does_not_end_in_bench(capsys):
+    assert main(["--only", "api"]) == 1
+    assert "Refusing to benchmark" in capsys.readouterr().err
+
+
+def test_refuses_an_unknown_section_before_anything_else(capsys):
+    assert main(["--sections", "api,nonsense"]) == 1
+    assert "Unknown sections: nonsense" in capsys.readouterr().err
 
 
 def test_compare_lists_changes_and_new_rows(tmp_path, capsys):
@@ -44,52 +44,66 @@ def test_compare_lists_changes_and_new_rows(tmp_path, capsys):
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(json.dumps(run([row])))
     new.write_text(json.dumps(run([row | {"median_ms": 5.0}, row | {"what": "list"}])))
-    call_command("bench", "--compare", str(old), str(new))
+    assert main(["--compare", str(old), str(new)]) == 0
     out = capsys.readouterr().out
     assert "| api | detail | 10.00 | 5.00 | -50.0% |" in out
     assert "| api | list | | 10.00 | new |" in out
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_the_floor_runs_the_captured_sql_on_its_own_connection():
-    with CaptureQueriesContext(connection) as ctx:
+    """The captured SQL has its values inlined (a '%' in a LIKE included) and
+    savepoints that an autocommit connection would refuse: the runner sends
+    the one and skips the others, and fetches the rows."""
+    CharacterFactory(name="Now 50% off")
+    CharacterFactory(name="Full price")
+    with (
+        CaptureQueriesContext(connection) as ctx,
+        transaction.atomic(),
+        transaction.atomic(),  # the inner block is a savepoint
+    ):
         list(Character.objects.filter(name__icontains="50% off"))
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert any(s.startswith("SAVEPOINT") for s in statements)
     conn = pg_connect(connection.settings_dict)
     try:
-        statements_runner(conn, [q["sql"] for q in ctx.captured_queries])()
+        assert statements_runner(conn, statements)() == 1
     finally:
         conn.close()
 
 
 @pytest.mark.django_db
-def test_scheduler_scratch_rows_publish_and_leave_nothing_behind():
-    command = Command()
-    cutoff = command._scratch_make(40)
-    scratch = ScheduledPost.objects.filter(pk__in=command.scratch_ids)
-    assert scratch.filter(status="scheduled", scheduled_at__lte=cutoff).count() == 40
+@pytest.mark.usefixtures("dry_run")
+def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    scratch = ScratchPosts()
+    cutoff = scratch.make(40)
+    rows = ScheduledPost.objects.filter(pk__in=scratch.ids)
+    assert rows.filter(status="scheduled", scheduled_at__lte=cutoff).count() == 40
+    assert len(list((tmp_path / "bench").iterdir())) == 300  # one per account
 
     assert publish_due_posts(now=cutoff) == 40
-    assert command._scratch_outcome() == {"published": 40}
+    assert scratch.outcome() == {"published": 40}
 
-    command._scratch_reset()
-    assert command._scratch_outcome() == {"scheduled": 40}
-    assert not Post.objects.filter(character__name=command.SCRATCH_NAME).exists()
+    scratch.reset()
+    assert scratch.outcome() == {"scheduled": 40}
+    assert not Post.objects.filter(character__name=scratch.NAME).exists()
 
-    assert (settings.MEDIA_ROOT / "bench").is_dir()  # the posts' files
-    command._scratch_drop()
-    assert not (settings.MEDIA_ROOT / "bench").exists()
-    assert not Character.all_objects.filter(name=command.SCRATCH_NAME).exists()
-    assert not ScheduledPost.objects.filter(pk__in=command.scratch_ids).exists()
+    scratch.drop()
+    assert not (tmp_path / "bench").exists()
+    assert not Character.all_objects.filter(name=scratch.NAME).exists()
+    assert not ScheduledPost.objects.filter(pk__in=scratch.ids).exists()
 
 
 @pytest.mark.django_db
 def test_partitions_section_removes_a_month_both_ways_and_leaves_nothing():
-    from config.bench_partitions import SCRATCH, retention_section
+    from benchmarks.context import Bench
+    from benchmarks.sections.partitions import SCRATCH
     from logs.models import SystemLog
     from tests.factories import SystemLogFactory
 
     SystemLogFactory.create_batch(12)
-    batched, dropped = retention_section()
+    batched, dropped = section("partitions")(Bench(repeat=1))
     assert "batched DELETE of one month (12 rows)" in batched.what
     assert "detach + drop of the same month (12 rows)" in dropped.what
     assert SystemLog.objects.count() == 12  # the real rows are untouched
@@ -100,7 +114,7 @@ def test_partitions_section_removes_a_month_both_ways_and_leaves_nothing():
 
 @pytest.mark.django_db
 def test_the_plans_say_how_many_partitions_a_hot_query_reads():
-    from config.bench_partitions import pruning_note
+    from benchmarks.sections.plans import pruning_note
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -38,7 +38,8 @@ def accounts_under_old_keys(monkeypatch):
     return values
 
 
-def test_check_passes_when_credentials_decrypt(accounts_under_old_keys):
+@pytest.mark.usefixtures("accounts_under_old_keys")
+def test_check_passes_when_credentials_decrypt():
     assert check_credentials_decrypt() == []
     call_command("check", stdout=io.StringIO())
 
@@ -48,9 +49,8 @@ def test_check_passes_when_credentials_decrypt(accounts_under_old_keys):
     [(NEW_SECRET, OLD_CRYPTO), (OLD_SECRET, NEW_CRYPTO), (NEW_SECRET, NEW_CRYPTO)],
     ids=["secret-key-changed", "cryptography-key-changed", "both-changed"],
 )
-def test_check_refuses_after_either_key_changes(
-    accounts_under_old_keys, monkeypatch, new_keys
-):
+@pytest.mark.usefixtures("accounts_under_old_keys")
+def test_check_refuses_after_either_key_changes(monkeypatch, new_keys):
     use_keys(monkeypatch, *new_keys)
     [error] = check_credentials_decrypt()
     assert error.id == "config.E001"
@@ -163,9 +163,8 @@ def test_rotation_of_secret_key_only(monkeypatch):
     assert PlatformAccount.objects.get(pk=account.pk).auth_data == {"api_key": "k"}
 
 
-def test_rotation_with_wrong_old_keys_changes_nothing(
-    accounts_under_old_keys, monkeypatch
-):
+@pytest.mark.usefixtures("accounts_under_old_keys")
+def test_rotation_with_wrong_old_keys_changes_nothing(monkeypatch):
     use_keys(monkeypatch, NEW_SECRET, NEW_CRYPTO)
     before = raw_tokens()
     with pytest.raises(CommandError, match="neither the old nor the new keys"):

@@ -28,7 +28,7 @@ def test_router_is_installed(settings):
     assert "config.routers.AnalyticsReplicaRouter" in settings.DATABASE_ROUTERS
 
 
-def test_replica_alias_comes_from_the_environment(tmp_path):
+def test_replica_alias_comes_from_the_environment():
     import os
     import subprocess
     import sys

@@ -32,9 +32,8 @@ def scan_system_logs(seen: list[str]) -> None:
         seen.append(json.dumps(row.metadata))
 
 
-def test_planted_secret_never_appears(
-    backup_dir, media_root, caplog, capsys, client, monkeypatch
-):
+@pytest.mark.usefixtures("media_root")
+def test_planted_secret_never_appears(backup_dir, caplog, capsys, client, monkeypatch):
     caplog.set_level(logging.DEBUG)
     use_keys(monkeypatch, OLD_SECRET, OLD_CRYPTO)
     account = factories.PlatformAccountFactory(

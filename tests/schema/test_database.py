@@ -384,7 +384,20 @@ def test_datetime_columns_are_timezone_aware():
         "('created_at', 'updated_at', 'scheduled_at', 'published_at')"
     )
     assert rows == [("timestamp with time zone",)]
-    assert dt.UTC is not None
+    # an instant written with an offset reads back as the same instant, aware
+    lisbon_summer = dt.timezone(dt.timedelta(hours=1))
+    at = dt.datetime(2030, 7, 1, 9, 30, tzinfo=lisbon_summer)
+    scheduled = f.ScheduledPostFactory(scheduled_at=at)
+    stored = ScheduledPost.objects.values_list("scheduled_at", flat=True).get(
+        pk=scheduled.pk
+    )
+    assert stored == at
+    assert stored.utcoffset() == dt.timedelta(0)
+    assert sql(
+        "SELECT to_char(scheduled_at AT TIME ZONE 'UTC', 'HH24:MI') "
+        "FROM scheduled_posts WHERE id = %s",
+        [scheduled.pk],
+    ) == [("08:30",)]
 
 
 @pytest.mark.django_db

@@ -1,5 +1,4 @@
-"""`manage.py bench --sections snapshot`: the daily analytics upsert next to a
-COPY of the same rows (never used by tests' timings).
+"""The daily analytics upsert next to a COPY of the same rows.
 
 Each measured run happens in a transaction that is rolled back, so the scale
 database keeps no benchmark rows and every run writes a day that is new (the
@@ -11,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
+from collections.abc import Callable
 
 from django.db import connection, transaction
 
 from analytics.snapshot import daily_snapshot
-from config.bench import Result
+from benchmarks.context import Bench
+from benchmarks.report import Result, stats
 
 DAY = dt.date(2099, 1, 1)  # far from the seeded days: always a fresh insert
 COLUMNS = (
@@ -24,7 +25,7 @@ COLUMNS = (
 )
 
 
-def _timed_rollback(fn) -> float:
+def _timed_rollback(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     try:
         with transaction.atomic():
@@ -39,14 +40,8 @@ class _Rollback(Exception):
     """Leaves the bench database as it was."""
 
 
-def _stats(samples: list[float]) -> tuple[float, float]:
-    samples = sorted(samples)
-    p95 = samples[min(len(samples) - 1, max(0, round(0.95 * len(samples)) - 1))]
-    return round(samples[len(samples) // 2], 3), round(p95, 3)
-
-
-def snapshot_section(repeat: int) -> list[Result]:
-    runs = max(3, min(repeat, 10))
+def run(bench: Bench) -> list[Result]:
+    runs = max(3, min(bench.repeat, 10))
     # the rows the snapshot writes, as COPY text, taken once from a real run
     buffer = io.StringIO()
     with transaction.atomic():
@@ -64,10 +59,10 @@ def snapshot_section(repeat: int) -> list[Result]:
         transaction.set_rollback(True)
     data = buffer.getvalue()
 
-    def upsert():
+    def upsert() -> None:
         daily_snapshot(DAY)
 
-    def copy_rows():
+    def copy_rows() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMP TABLE bench_scratch (LIKE analytics INCLUDING DEFAULTS "
@@ -80,8 +75,8 @@ def snapshot_section(repeat: int) -> list[Result]:
     _timed_rollback(copy_rows)
     upserts = [_timed_rollback(upsert) for _ in range(runs)]
     copies = [_timed_rollback(copy_rows) for _ in range(runs)]
-    median, p95 = _stats(upserts)
-    floor, _ = _stats(copies)
+    median, p95 = stats(upserts)
+    floor, _ = stats(copies)
     return [
         Result(
             section="snapshot",

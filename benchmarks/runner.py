@@ -1,0 +1,151 @@
+"""The command line of `make bench`: guard rails, seeding once, the sections in
+order, the reports.
+
+Run against a separate database (the Makefile points DATABASE_URL at
+`ainfluencer_bench`); it seeds that database once with `manage.py seed_scale`,
+then measures each section after a warm-up and writes BENCHMARKS.md and a JSON
+file under bench-results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from benchmarks.context import Bench, BenchError
+from benchmarks.report import Result, compare, machine, write_reports
+from benchmarks.sections import SECTIONS, section
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark the system on a scale database (see BENCHMARKS.md).",
+    )
+    p.add_argument(
+        "--sections",
+        "--only",
+        dest="sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, from {', '.join(SECTIONS)} (default: all)",
+    )
+    p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--characters", type=int, default=1000)
+    p.add_argument("--posts", type=int, default=1_000_000)
+    p.add_argument("--scheduled", type=int, default=200_000)
+    p.add_argument("--analytics", type=int, default=5_000_000)
+    p.add_argument("--logs", type=int, default=2_000_000)
+    p.add_argument("--engagement", type=int, default=200_000)
+    p.add_argument(
+        "--due-posts",
+        type=int,
+        default=5000,
+        help="Scheduled posts the scheduler section makes due and publishes per run.",
+    )
+    p.add_argument("--output", default="BENCHMARKS.md")
+    p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"))
+    return p
+
+
+def main(argv: list[str]) -> int:
+    options = parser().parse_args(argv)
+    try:
+        run(options)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(o: argparse.Namespace) -> None:
+    if o.compare:
+        print(compare(Path(o.compare[0]), Path(o.compare[1])))
+        return
+    sections = [s.strip() for s in o.sections.split(",") if s.strip()]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise BenchError(f"Unknown sections: {', '.join(sorted(unknown))}")
+    name = settings.DATABASES["default"]["NAME"]
+    if not str(name).endswith("bench"):
+        raise BenchError(
+            f"Refusing to benchmark database {name!r}: point DATABASE_URL at a "
+            "database whose name ends in 'bench' (make bench does)."
+        )
+    started = time.time()
+    bench = Bench(repeat=o.repeat, due_posts=o.due_posts)
+    _seed_once(bench, o)
+    bench.character = _busiest_character()
+    results: list[Result] = []
+    for name in sections:
+        bench.say(f"== {name}")
+        results += section(name)(bench)
+    meta: dict[str, Any] = {
+        "machine": machine(),
+        "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(
+            timespec="seconds"
+        ),
+        "duration_s": time.time() - started,
+        "data": _data_summary(),
+    }
+    findings = Path(settings.BASE_DIR) / "docs" / "benchmark-findings.md"
+    if findings.exists():
+        meta["sections_text"] = [findings.read_text()]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    json_path = Path(settings.BASE_DIR) / "bench-results" / f"bench-{stamp}.json"
+    write_reports(results, meta=meta, markdown=Path(o.output), json_path=json_path)
+    for r in results:
+        bench.say(
+            f"{r.section:8} {r.what:60} median {r.median_ms:9.2f} ms  p95 {r.p95_ms:9.2f} ms"
+            + (f"  floor {r.floor_ms:.2f} ms ratio {r.ratio}" if r.floor_ms else "")
+            + (f"  {r.note}" if r.note else "")
+        )
+    bench.say(f"Wrote {o.output} and {json_path}")
+
+
+def _count(table: str) -> int:
+    with connection.cursor() as c:
+        c.execute(f"SELECT count(*) FROM {table}")
+        return int(c.fetchone()[0])
+
+
+def _seed_once(bench: Bench, o: argparse.Namespace) -> None:
+    if _count("posts") >= o.posts and _count("analytics") >= o.analytics:
+        bench.say("Scale data present; not seeding again.")
+        return
+    call_command(
+        "seed_scale",
+        truncate=True,
+        characters=o.characters,
+        posts=o.posts,
+        scheduled=o.scheduled,
+        analytics=o.analytics,
+        logs=o.logs,
+        engagement=o.engagement,
+    )
+
+
+def _data_summary() -> str:
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            [["characters", "posts", "scheduled_posts", "analytics", "system_logs"]],
+        )
+        return ", ".join(f"{n:,} {t}" for t, n in sorted(c.fetchall()))
+
+
+def _busiest_character() -> str | None:
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT character_id FROM posts WHERE status = 'published' "
+            "GROUP BY character_id ORDER BY count(*) DESC LIMIT 1"
+        )
+        row = c.fetchone()
+        return str(row[0]) if row else None

@@ -1,0 +1,148 @@
+"""Scratch scheduled posts for the scheduler section: due long before any
+seeded row, spread over connected accounts, reset between runs, dropped after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from platforms.models import Platform
+
+
+class ScratchPosts:
+    """`n` due scheduled posts under characters of their own (see `make`)."""
+
+    # Scratch rows live under characters of this name (deleted with them, by the
+    # database's ON DELETE CASCADE: accounts, content, scheduled posts, posts).
+    NAME = "Bench scheduler scratch"
+    # Scratch posts are due at this time, long before any seeded row, and the
+    # workers publish with now=cutoff: the seeded rows that fall due meanwhile
+    # stay out of the run.
+    EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+    # Their content's files (publishing refuses content whose file is missing),
+    # under MEDIA_ROOT: a small PNG each.
+    MEDIA_FOLDER = "bench"
+    PNG = bytes.fromhex(  # 1x1, black
+        "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+        "0000000c49444154789c63606060000000040001f61738550000000049454e44ae426082"
+    )
+
+    def __init__(self) -> None:
+        self.ids: list[uuid.UUID] = []
+
+    def drop(self) -> None:
+        with connection.cursor() as c:
+            c.execute("DELETE FROM characters WHERE name = %s", [self.NAME])
+        shutil.rmtree(self._media(), ignore_errors=True)
+        cache.delete_many([f"dryrun:sent:{pk}" for pk in self.ids])
+
+    def make(self, n: int) -> dt.datetime:
+        """`n` due scheduled posts spread over 300 connected, auto-posting accounts
+        (50 characters x 6 platforms), 3 of 4 with approved content, the rest
+        caption only. Returns the cutoff: every scratch post is due by then."""
+        self.drop()
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute(
+                """
+                WITH new AS (
+                    INSERT INTO characters (name, bio, age, location, timezone, interests)
+                    SELECT %(name)s, 'Benchmark scratch', 30, 'Nowhere', 'UTC', ARRAY['bench']
+                    FROM generate_series(1, 50)
+                    RETURNING id
+                )
+                INSERT INTO platform_accounts (character_id, platform, account_username,
+                    is_connected, connection_status, auto_posting_enabled)
+                SELECT new.id, p, 'bench_' || substr(new.id::text, 1, 8) || '_' || p,
+                       true, 'connected', true
+                FROM new CROSS JOIN unnest(%(platforms)s::text[]) p
+                """,
+                {"name": self.NAME, "platforms": list(Platform.values)},
+            )
+            c.execute(
+                """
+                CREATE TEMP TABLE bench_accounts ON COMMIT DROP AS
+                WITH acc AS (
+                    SELECT (row_number() OVER (ORDER BY a.id) - 1)::int AS n,
+                           a.id, a.character_id
+                    FROM platform_accounts a JOIN characters ch ON ch.id = a.character_id
+                    WHERE ch.name = %(name)s
+                ), content AS (
+                    INSERT INTO content (character_id, content_type, file_path, width,
+                        height, mime_type, file_size, prompt, approval_status,
+                        is_approved, tags)
+                    SELECT character_id, 'image', 'bench/' || id || '.png', 1024, 1280,
+                           'image/png', 100000, 'bench prompt', 'approved', true,
+                           ARRAY['bench']
+                    FROM acc
+                    RETURNING id, file_path
+                )
+                SELECT acc.*, content.id AS content_id
+                FROM acc JOIN content ON content.file_path = 'bench/' || acc.id || '.png'
+                """,
+                {"name": self.NAME},
+            )
+            c.execute(
+                """
+                INSERT INTO scheduled_posts (character_id, platform_account_id,
+                    scheduled_at, content_id, caption, hashtags, post_type, status,
+                    created_at, updated_at)
+                SELECT a.character_id, a.id, t.at,
+                       CASE WHEN g %% 4 = 0 THEN NULL ELSE a.content_id END,
+                       'Bench scheduled post ' || g, ARRAY['bench', 'tag' || g %% 20],
+                       'post', 'scheduled', t.at, t.at
+                FROM generate_series(0, %(n)s - 1) g
+                JOIN bench_accounts a ON a.n = g %% 300
+                CROSS JOIN LATERAL (
+                    SELECT %(epoch)s::timestamptz + g * interval '1 second' AS at
+                ) t
+                RETURNING id
+                """,
+                {"n": n, "epoch": self.EPOCH},
+            )
+            self.ids = [row[0] for row in c.fetchall()]
+            c.execute(
+                "SELECT file_path FROM content WHERE id IN "
+                "(SELECT content_id FROM bench_accounts)"
+            )
+            paths = [row[0] for row in c.fetchall()]
+        root = Path(settings.MEDIA_ROOT)
+        for path in paths:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(self.PNG)
+        return self.EPOCH + dt.timedelta(seconds=n)
+
+    def _media(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.MEDIA_FOLDER
+
+    def reset(self) -> None:
+        """Scratch posts due again, as before a run (their published posts gone)."""
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute(
+                "DELETE FROM posts WHERE character_id IN "
+                "(SELECT id FROM characters WHERE name = %s)",
+                [self.NAME],
+            )
+            c.execute(
+                "UPDATE scheduled_posts SET status = 'scheduled', post_id = NULL, "
+                "published_at = NULL, locked_until = NULL, error_message = NULL, "
+                "retry_count = 0, attempt_count = 0, attempt_started_at = NULL "
+                "WHERE id = ANY(%s)",
+                [self.ids],
+            )
+        cache.delete_many([f"dryrun:sent:{pk}" for pk in self.ids])
+
+    def outcome(self) -> dict[str, int]:
+        with connection.cursor() as c:
+            c.execute(
+                "SELECT status, count(*) FROM scheduled_posts WHERE id = ANY(%s) "
+                "GROUP BY status",
+                [self.ids],
+            )
+            return dict(c.fetchall())

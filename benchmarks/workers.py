@@ -1,0 +1,84 @@
+"""Code that runs in the publish worker processes of the scheduler section, and
+the summary of a profile of one. Imports nothing from Django at module level:
+a process started with multiprocessing's "spawn" imports this module first and
+sets Django up itself."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def publish_worker(
+    go: Any, results: Any, cutoff_iso: str, batch: int, log_path: str
+) -> None:
+    """One publishing worker process (multiprocessing "spawn": its own Django,
+    its own database connection). Waits for `go`, then runs the real
+    `publish_due_posts` with `now=cutoff` and reports its count and times.
+    Its log lines (one or two per post) go to `log_path`, not the terminal."""
+    import datetime as dt
+    import os
+
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from platforms.publishing import publish_due_posts
+    from platforms.queues import clear_expired_rate_limits
+
+    cutoff = dt.datetime.fromisoformat(cutoff_iso)
+    clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start
+    go.wait()
+    start = time.time()
+    published = publish_due_posts(batch=batch, time_budget=3600, now=cutoff)
+    end = time.time()
+    connection.close()
+    results.put(
+        {"pid": os.getpid(), "published": published, "start": start, "end": end}
+    )
+
+
+def profile_summary(
+    session: Any,
+    *,
+    app: tuple[str, ...] = ("/platforms/", "/config/workqueue.py"),
+    n: int = 4,
+) -> str:
+    """Where a pyinstrument session spent its time: the share spent waiting on
+    PostgreSQL (psycopg's wait) and the `n` costliest calls from the project's
+    code under `app` (the publishing path: platforms and the queue machine)
+    into libraries (Django's ORM, Redis), inclusive."""
+    calls: dict[str, float] = {}
+    waiting = 0.0
+
+    def in_app(frame: Any) -> bool:
+        path = frame.file_path or ""
+        return any(a in path for a in app) and "site-packages" not in path
+
+    def walk(frame: Any, parent: Any) -> None:
+        nonlocal waiting
+        if frame.is_synthetic:
+            return
+        if frame.function == "wait" and "psycopg" in (frame.file_path or ""):
+            waiting += frame.time
+            return
+        if parent is not None and in_app(parent) and not in_app(frame):
+            callee = frame.function
+            if getattr(frame, "class_name", None):
+                callee = f"{frame.class_name}.{callee}"
+            key = f"{parent.function} -> {callee}"
+            calls[key] = calls.get(key, 0.0) + frame.time
+        for child in frame.children:
+            walk(child, frame)
+
+    walk(session.root_frame(), None)
+    total = session.duration or 1.0
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:n]
+    return f"waiting on PostgreSQL {100 * waiting / total:.0f}% of the time; " + (
+        "costliest calls: "
+        + ", ".join(f"{name} {100 * t / total:.0f}%" for name, t in top)
+    )

@@ -1,0 +1,242 @@
+"""Facebook Pages (Graph API) with the Page access token.
+
+auth_data: {"page_access_token": "...", "page_id": "..."} (or "access_token";
+the page id falls back to the account's account_id). Text posts go to
+/{page}/feed, images to /{page}/photos (`url`), videos to /{page}/videos
+(`file_url`); Facebook fetches the media through signed links. A timeout
+after the request went out is reconciled from /{page}/published_posts,
+matched by message and time. Pages can like and comment (and reply to
+comments) as the Page; Pages cannot follow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from platforms.adapters import (
+    PermanentError,
+    PublishRequest,
+    PublishResult,
+    Support,
+)
+from platforms.adapters.graph import GraphAdapter, graph_time
+from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
+from platforms.media_links import MediaLinkError, signed_url
+
+PHOTO = MediaLimits(
+    mime_types=("image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"),
+    max_bytes=4 * MB,
+)
+# file_url uploads are non-resumable: 1 GB and 20 minutes at most
+VIDEO = MediaLimits(max_bytes=1024 * MB, min_seconds=1, max_seconds=20 * 60)
+
+RULES = PlatformRules(
+    label="Facebook",
+    default_post_type="post",
+    caption_max=63206,
+    post_types={
+        "post": PostTypeRule(media={"image": PHOTO, "video": VIDEO}, text_only=True),
+        "video": PostTypeRule(media={"video": VIDEO}),
+    },
+)
+
+
+class FacebookAdapter(GraphAdapter):
+    platform = "facebook"
+    service = "Facebook"
+    rules = RULES
+    support = Support(
+        post_types=("post (text, photo, video)", "video"),
+        delete=True,
+        stats=True,
+        post_metrics=True,
+        engagement={
+            "like": True,
+            "comment": True,
+            "reply": True,
+            "follow": "a Page cannot follow through the Graph API",
+            "unfollow": "a Page cannot follow through the Graph API",
+            "share": "the Graph API has no share endpoint",
+            "message": "Page messages need the Messenger Platform, not set up here",
+        },
+    )
+    metrics_batch_size = 50
+
+    @property
+    def call_timeout(self) -> float:
+        return 2 * self.request_timeout
+
+    def access_token(self) -> str:
+        token = self.auth.get("page_access_token")
+        return token or super().access_token()
+
+    def page(self) -> str:
+        page = self.auth.get("page_id") or self.account.account_id
+        if not page:
+            raise PermanentError(
+                "The Facebook account has no page_id (credentials or account id)."
+            )
+        return str(page)
+
+    def _url(self, path: str) -> str:
+        try:
+            return signed_url(path)
+        except MediaLinkError as exc:
+            raise PermanentError(exc.message) from None
+
+    def publish(self, request: PublishRequest) -> PublishResult:
+        problems = self.validate(request.draft)
+        if problems:
+            raise PermanentError(" ".join(m for ms in problems.values() for m in ms))
+        page = self.page()
+        if request.additional_media:
+            raise PermanentError(
+                "Facebook posts here take one file; publish the others separately."
+            )
+        if request.media_type == "image" and request.media_path:
+            body = self.graph(
+                "POST",
+                f"{page}/photos",
+                what="photo",
+                sends=True,
+                data={"url": self._url(request.media_path), "caption": request.text},
+            )
+            post_id = str(body.get("post_id") or body["id"])
+        elif request.media_type == "video" and request.media_path:
+            body = self.graph(
+                "POST",
+                f"{page}/videos",
+                what="video",
+                sends=True,
+                data={
+                    "file_url": self._url(request.media_path),
+                    "description": request.text,
+                },
+            )
+            post_id = str(body["id"])
+        else:
+            body = self.graph(
+                "POST",
+                f"{page}/feed",
+                what="post",
+                sends=True,
+                data={"message": request.text},
+            )
+            post_id = str(body["id"])
+        return PublishResult(post_id, f"https://www.facebook.com/{post_id}")
+
+    def post_exists(self, request: PublishRequest, *, since: dt.datetime):
+        body = self.graph(
+            "GET",
+            f"{self.page()}/published_posts",
+            what="published posts",
+            params={
+                "fields": "id,message,created_time",
+                "since": int(since.timestamp()) - 60,
+                "limit": 100,
+            },
+        )
+        start = since - dt.timedelta(minutes=1)
+        for item in body.get("data") or []:
+            created = graph_time(item.get("created_time"))
+            if (item.get("message") or "") == request.text and (
+                created is None or created >= start
+            ):
+                return PublishResult(
+                    str(item["id"]), f"https://www.facebook.com/{item['id']}"
+                )
+        return False
+
+    def delete(self, platform_post_id: str) -> None:
+        self.graph("DELETE", platform_post_id, what="delete post", sends=True)
+
+    def fetch_stats(self) -> dict:
+        body = self.graph(
+            "GET",
+            self.page(),
+            what="page stats",
+            params={"fields": "followers_count,fan_count"},
+        )
+        return {
+            "follower_count": int(
+                body.get("followers_count") or body.get("fan_count") or 0
+            )
+        }
+
+    def fetch_post_metrics(self, platform_post_ids: list[str]) -> dict[str, dict]:
+        metrics: dict[str, dict] = {}
+        fields = (
+            "reactions.summary(total_count).limit(0),"
+            "comments.summary(total_count).limit(0),shares,"
+            "insights.metric(post_impressions)"
+        )
+        for start in range(0, len(platform_post_ids), self.metrics_batch_size):
+            ids = platform_post_ids[start : start + self.metrics_batch_size]
+            body = self.graph(
+                "GET",
+                "",
+                what="post metrics",
+                params={"ids": ",".join(ids), "fields": fields},
+            )
+            for post_id, item in body.items():
+                if not isinstance(item, dict):
+                    continue
+                insights = {
+                    row.get("name"): (row.get("values") or [{}])[0].get("value", 0)
+                    for row in (item.get("insights") or {}).get("data", [])
+                }
+                metrics[post_id] = {
+                    "likes": int(
+                        ((item.get("reactions") or {}).get("summary") or {}).get(
+                            "total_count"
+                        )
+                        or 0
+                    ),
+                    "comments": int(
+                        ((item.get("comments") or {}).get("summary") or {}).get(
+                            "total_count"
+                        )
+                        or 0
+                    ),
+                    "shares": int((item.get("shares") or {}).get("count") or 0),
+                    "views": int(insights.get("post_impressions") or 0),
+                }
+        return metrics
+
+    def perform_engagement(self, action) -> str | None:
+        refusal = self.support.refusal(action.action_type)
+        if refusal:
+            raise PermanentError(f"Facebook cannot {action.action_type}: {refusal}.")
+        if not action.target_id:
+            raise PermanentError(f"A Facebook {action.action_type} needs a target id.")
+        if action.action_type == "like":
+            self.graph("POST", f"{action.target_id}/likes", what="like", sends=True)
+            return action.target_id
+        text = action.comment_text or action.message_text or ""
+        if not text:
+            raise PermanentError(f"A Facebook {action.action_type} needs a text.")
+        body = self.graph(
+            "POST",
+            f"{action.target_id}/comments",
+            what=action.action_type,
+            sends=True,
+            data={"message": text},
+        )
+        return str(body.get("id") or "")
+
+    def engagement_exists(self, action, *, since: dt.datetime):
+        if action.action_type == "like":
+            return False  # liking again is harmless: the platform keeps one like
+        if action.action_type not in ("comment", "reply") or not action.target_id:
+            return None
+        body = self.graph(
+            "GET",
+            f"{action.target_id}/comments",
+            what="list comments",
+            params={"fields": "id,message,from,created_time"},
+        )
+        text = action.comment_text or action.message_text or ""
+        for item in body.get("data") or []:
+            if (item.get("message") or item.get("text")) == text:
+                return str(item["id"])
+        return False

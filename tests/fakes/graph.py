@@ -1,0 +1,367 @@
+"""A loopback fake of Meta's Graph API: Instagram content publishing and
+Facebook Pages, as their references describe them.
+
+Instagram: content_publishing_limit ({"data": [{"quota_usage", "config":
+{"quota_total", "quota_duration"}}]}), POST /{ig}/media (containers: image,
+REELS, STORIES, CAROUSEL of children), GET /{container}?fields=status_code
+(IN_PROGRESS -> FINISHED, or ERROR / EXPIRED), POST /{ig}/media_publish
+(refused with code 9007 while the container is not FINISHED, code 9 subcode
+2207042 at the 24-hour cap), GET /{ig}/media, GET /?ids=...&fields=...,
+comments and replies, DELETE.
+Facebook: POST /{page}/feed | photos | videos, GET /{page}/published_posts,
+likes and comments, DELETE.
+Errors use the documented error object; throttling answers code 4 with an
+X-Business-Use-Case-Usage header naming estimated_time_to_regain_access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.loopback import LoopbackJSONServer
+
+TOKEN = "EAAG-graph-test-token-not-a-secret"
+
+
+def error(status, code, message, subcode=None, transient=False):
+    body = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "is_transient": transient,
+        "fbtrace_id": "AbCdEfG",
+    }
+    if subcode is not None:
+        body["error_subcode"] = subcode
+    return status, {"error": body}
+
+
+def stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+class FakeGraph(LoopbackJSONServer):
+    """`mode`: ok, throttle, 500, expired (190/463), revoked (190/460),
+    invalid (100), slow; `container_states` is the status_code sequence a new
+    container walks through; `quota_usage`/`quota_total` the publishing window."""
+
+    def __init__(self, *, version="v24.0"):
+        super().__init__()
+        self.version = version
+        self.tokens = {TOKEN}
+        self.expired_tokens: set[str] = set()
+        self.container_states = ["IN_PROGRESS", "FINISHED"]
+        self.quota_usage = 0
+        self.quota_total = 100
+        self.regain_minutes = 7
+        self.ids = itertools.count(17_900_000_000_000_000)
+        self.objects: dict[str, dict] = {}
+        self.followers = {
+            "followers_count": 1234,
+            "follows_count": 56,
+            "media_count": 0,
+        }
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def record_request(self, method, path, headers, body):
+        parts = urlsplit(path)
+        params = dict(parse_qsl(parts.query))
+        if body and "x-www-form-urlencoded" in headers.get("Content-Type", ""):
+            params |= dict(parse_qsl(body.decode()))
+        auth = headers.get("Authorization", "")
+        return {
+            "method": method,
+            "path": parts.path,
+            "params": params,
+            "token": auth.removeprefix("Bearer ")
+            if auth.startswith("Bearer ")
+            else None,
+        }
+
+    def next_id(self) -> str:
+        return str(next(self.ids))
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def answer(self, call):
+        if self.mode == "throttle":
+            usage = {
+                "17841400000000000": [
+                    {
+                        "type": "instagram",
+                        "call_count": 100,
+                        "total_cputime": 30,
+                        "total_time": 40,
+                        "estimated_time_to_regain_access": self.regain_minutes,
+                    }
+                ]
+            }
+            status, body = error(400, 4, "Application request limit reached", 2207051)
+            return status, body, {"X-Business-Use-Case-Usage": json.dumps(usage)}
+        if self.mode == "500":
+            return error(500, 2, "Service temporarily unavailable", transient=True)
+        token = call["token"]
+        if self.mode == "revoked" or token not in self.tokens | self.expired_tokens:
+            return error(
+                400,
+                190,
+                "Error validating access token: The session has been invalidated "
+                "because the user changed their password.",
+                460,
+            )
+        if self.mode == "expired" or token in self.expired_tokens:
+            return error(
+                400,
+                190,
+                "Error validating access token: Session has expired.",
+                463,
+            )
+        if self.mode == "invalid":
+            return error(400, 100, "Invalid parameter", 2207026)
+        prefix = f"/{self.version}"
+        if not call["path"].startswith(prefix):
+            return error(400, 2635, "Unknown API version")
+        segments = [s for s in call["path"][len(prefix) :].split("/") if s]
+        handler = getattr(self, f"_{call['method'].lower()}", None)
+        return handler(segments, call["params"])
+
+    # --- GET ----------------------------------------------------------------------------
+
+    def _get(self, segments, params):
+        fields = params.get("fields", "")
+        if not segments:  # /?ids=a,b&fields=...
+            ids = [i for i in params.get("ids", "").split(",") if i]
+            if len(ids) > 50:
+                return error(400, 100, "Too many ids: at most 50 per request.")
+            return 200, {
+                i: self._fields(self.objects[i], fields)
+                for i in ids
+                if i in self.objects
+            }
+        if len(segments) == 2:
+            owner, edge = segments
+            if edge == "content_publishing_limit":
+                return 200, {
+                    "data": [
+                        {
+                            "quota_usage": self.quota_usage,
+                            "config": {
+                                "quota_total": self.quota_total,
+                                "quota_duration": 86400,
+                            },
+                        }
+                    ]
+                }
+            if edge in ("media", "published_posts"):
+                kind = "ig_media" if edge == "media" else "fb_post"
+                rows = [
+                    o
+                    for o in self.objects.values()
+                    if o["kind"] == kind and o["owner"] == owner
+                ]
+                rows.sort(key=lambda o: o["created"], reverse=True)
+                limit = int(params.get("limit", 25))
+                return 200, {"data": [self._listed(o) for o in rows[:limit]]}
+            if edge in ("comments", "replies"):
+                rows = [
+                    o
+                    for o in self.objects.values()
+                    if o["kind"] == "comment" and o["parent"] == owner
+                ]
+                return 200, {"data": [self._listed(o) for o in rows]}
+        (object_id,) = segments[:1]
+        if object_id in self.objects:
+            return 200, self._fields(self.objects[object_id], fields)
+        if object_id.startswith("1784") or object_id.startswith("page"):
+            return 200, {"id": object_id, **self.followers, "fan_count": 999}
+        return error(
+            400,
+            100,
+            f"Unsupported get request. Object with ID '{object_id}' does not exist",
+        )
+
+    def _listed(self, o):
+        row = {"id": o["id"], "timestamp": stamp(o["created"])}
+        if o["kind"] == "fb_post":
+            row = {"id": o["id"], "created_time": stamp(o["created"])}
+            if o.get("caption"):
+                row["message"] = o["caption"]
+        elif o["kind"] == "comment":
+            row |= {"text": o["caption"], "username": o.get("username")}
+        else:
+            row |= {"caption": o.get("caption"), "permalink": o.get("permalink")}
+        return row
+
+    def _fields(self, o, fields: str) -> dict:
+        if o["kind"] == "container":
+            state = o["states"][min(o["polls"], len(o["states"]) - 1)]
+            o["polls"] += 1
+            o["status_code"] = state
+            body = {"id": o["id"], "status_code": state}
+            if state == "ERROR":
+                body["status"] = "Error: 2207026: unsupported video format"
+            return body
+        out = {"id": o["id"]}
+        if "permalink" in fields:
+            out["permalink"] = o.get("permalink")
+        if "like_count" in fields:
+            out["like_count"] = o["likes"]
+            out["comments_count"] = o["comments"]
+        if "insights" in fields:
+            values = {
+                "views": o["views"],
+                "shares": o["shares"],
+                "post_impressions": o["views"],
+            }
+            asked = fields.split("insights.metric(")[1].split(")")[0].split(",")
+            out["insights"] = {
+                "data": [
+                    {"name": n, "period": "lifetime", "values": [{"value": values[n]}]}
+                    for n in asked
+                ]
+            }
+        if "reactions" in fields:
+            out["reactions"] = {"data": [], "summary": {"total_count": o["likes"]}}
+            out["comments"] = {"data": [], "summary": {"total_count": o["comments"]}}
+            out["shares"] = {"count": o["shares"]}
+        return out
+
+    # --- POST ---------------------------------------------------------------------------
+
+    def _post(self, segments, params):
+        owner, edge = segments[0], segments[1] if len(segments) > 1 else ""
+        if edge == "media":
+            return self._create_container(owner, params)
+        if edge == "media_publish":
+            return self._publish(owner, params)
+        if edge in ("feed", "photos", "videos"):
+            return self._page_post(owner, edge, params)
+        if edge in ("comments", "replies"):
+            if not params.get("message"):
+                return error(400, 100, "(#100) The parameter message is required")
+            cid = self.next_id()
+            self.objects[cid] = {
+                "id": cid,
+                "kind": "comment",
+                "parent": owner,
+                "caption": params["message"],
+                "username": "luna_ai",
+                "created": self.now(),
+            }
+            return 200, {"id": cid}
+        if edge == "likes":
+            target = self.objects.get(owner)
+            if target is None:
+                return error(400, 100, "Object does not exist")
+            target["likes"] += 1
+            return 200, {"success": True}
+        return error(400, 100, "Unsupported post request.")
+
+    def _create_container(self, owner, params):
+        media_type = params.get("media_type", "IMAGE")
+        if media_type == "CAROUSEL":
+            children = [c for c in params.get("children", "").split(",") if c]
+            if not 2 <= len(children) <= 10 or any(
+                c not in self.objects for c in children
+            ):
+                return error(400, 100, "Invalid children", 2207023)
+        elif media_type in ("REELS", "VIDEO") or (
+            media_type == "STORIES" and "video_url" in params
+        ):
+            if not params.get("video_url"):
+                return error(400, 100, "The parameter video_url is required", 2207026)
+        elif not params.get("image_url"):
+            return error(400, 100, "The parameter image_url is required")
+        cid = self.next_id()
+        self.objects[cid] = {
+            "id": cid,
+            "kind": "container",
+            "owner": owner,
+            "params": params,
+            "states": list(self.container_states),
+            "polls": 0,
+            "status_code": self.container_states[0],
+        }
+        return 200, {"id": cid}
+
+    def _publish(self, owner, params):
+        container = self.objects.get(params.get("creation_id", ""))
+        if container is None or container["kind"] != "container":
+            return error(400, 100, "Invalid creation_id")
+        if self.quota_usage >= self.quota_total:
+            return error(
+                400,
+                9,
+                "Application request limit reached",
+                2207042,
+            )
+        if container["status_code"] != "FINISHED":
+            return error(400, 9007, "Media ID is not available", 2207027)
+        container["status_code"] = "PUBLISHED"
+        media_id = self.next_id()
+        self.quota_usage += 1
+        self.followers["media_count"] += 1
+        self.objects[media_id] = {
+            "id": media_id,
+            "kind": "ig_media",
+            "owner": owner,
+            "caption": container["params"].get("caption"),
+            "media_type": container["params"].get("media_type", "IMAGE"),
+            "permalink": f"https://www.instagram.com/p/{media_id[-8:]}/",
+            "created": self.now(),
+            "likes": 0,
+            "comments": 0,
+            "shares": 0,
+            "views": 0,
+        }
+        return 200, {"id": media_id}
+
+    def _page_post(self, page, edge, params):
+        if edge == "feed" and not params.get("message") and not params.get("link"):
+            return error(400, 100, "(#100) The parameter message or link is required")
+        if edge == "photos" and not params.get("url"):
+            return error(400, 324, "(#324) Requires upload file")
+        if edge == "videos" and not params.get("file_url"):
+            return error(400, 100, "(#100) file_url is required")
+        object_id = self.next_id()
+        post_id = f"{page}_{object_id}"
+        text = (
+            params.get("message") or params.get("caption") or params.get("description")
+        )
+        self.objects[post_id] = {
+            "id": post_id,
+            "kind": "fb_post",
+            "owner": page,
+            "caption": text,
+            "edge": edge,
+            "params": params,
+            "created": self.now(),
+            "likes": 0,
+            "comments": 0,
+            "shares": 0,
+            "views": 0,
+        }
+        if edge == "photos":
+            return 200, {"id": object_id, "post_id": post_id}
+        if edge == "videos":
+            self.objects[object_id] = self.objects[post_id]
+            return 200, {"id": object_id}
+        return 200, {"id": post_id}
+
+    # --- DELETE -----------------------------------------------------------------------
+
+    def _delete(self, segments, params):
+        object_id = segments[0]
+        if self.objects.pop(object_id, None) is None:
+            return error(400, 100, f"Object with ID '{object_id}' does not exist")
+        return 200, {"success": True}
+
+    # --- for tests ----------------------------------------------------------------------
+
+    def published(self, kind="ig_media") -> list[dict]:
+        return [o for o in self.objects.values() if o["kind"] == kind]
