@@ -325,6 +325,19 @@ def ensure_months(
     return created
 
 
+def months_in_default(cursor, spec: PartitionedTable) -> list[dt.date]:
+    """The months of the rows waiting in DEFAULT (normally none)."""
+    key = (
+        f"{spec.column} AT TIME ZONE 'UTC'"
+        if spec.key_type == "timestamptz"
+        else spec.column
+    )
+    cursor.execute(
+        f"SELECT DISTINCT date_trunc('month', {key})::date FROM {spec.default}"
+    )
+    return sorted(row[0] for row in cursor.fetchall())
+
+
 def create_months_ahead(
     *,
     months_ahead: int = MONTHS_AHEAD,
@@ -332,21 +345,26 @@ def create_months_ahead(
     using: str = "default",
     lock_timeout: str = "5s",
 ) -> dict[str, list[str]]:
-    """For every partitioned table: the current month and the next ones.
+    """For every partitioned table: the current month and the next ones, and
+    the months of any rows that landed in DEFAULT (moved into their month).
 
     Creating a partition locks the table for a moment; `lock_timeout` bounds
     the wait (a failed run is retried by the next: months are made ahead).
+    Moving rows out of DEFAULT holds that lock while they move: a backfill of
+    history should create its months first (`ensure_months`, as seed_scale
+    does) rather than leave millions of rows for this task.
     """
     from django.db import connections, transaction
 
     current = month_start(today or _today())
-    months = [add_months(current, n) for n in range(months_ahead)]
+    ahead = [add_months(current, n) for n in range(months_ahead)]
     created = {}
     for spec in TABLES.values():
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('lock_timeout', %s, true)", [lock_timeout]
             )
+            months = sorted({*ahead, *months_in_default(cursor, spec)})
             created[spec.table] = ensure_months(cursor, spec, months)
     return created
 

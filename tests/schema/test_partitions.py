@@ -190,11 +190,16 @@ def test_default_catches_any_month_and_its_rows_move_when_the_month_is_made():
 
 
 @pytest.mark.django_db
-def test_the_periodic_task_creates_the_months_ahead():
+def test_the_periodic_task_creates_the_months_ahead_and_empties_default():
     from config.tasks import create_partitions
 
     result = create_partitions.run()
     assert result == {"rows": 0, "created": {"analytics": [], "system_logs": []}}
+    stray = f.AnalyticsFactory(metric_date=dt.date(2019, 3, 9))
+    assert where("analytics", stray.pk) == "analytics_default"
+    result = create_partitions.run()
+    assert result["created"] == {"analytics": ["analytics_2019_03"], "system_logs": []}
+    assert where("analytics", stray.pk) == "analytics_2019_03"
     later = add_months(THIS_MONTH, 7)
     created = create_months_ahead(today=later)
     expected = [f"{add_months(later, n):%Y_%m}" for n in range(3)]
