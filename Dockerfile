@@ -8,8 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # pg_dump/pg_restore for django-dbbackup: same major version as the server (15).
+# pgBackRest for the nightly base backup (point-in-time recovery): the same
+# version as the db image in docker-compose.yml (remotes must match).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && apt-get install -y --no-install-recommends postgresql-client-15 pgbackrest=2.45-1 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 1000 app
 

@@ -43,6 +43,8 @@ run: setup
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) ensure_local_admin
 	$(MANAGE) setup_periodic_tasks
+	@# the first base backup, so the archived WAL can be replayed from day one
+	@if [ -z "$$DATABASE_URL" ]; then $(MANAGE) base_backup --if-none; fi
 	$(MANAGE) collectstatic --noinput -v 0
 	@mkdir -p $(dir $(HONCHO_PID))
 	@# exec: honcho keeps this shell's pid, written where `make stop` finds it

@@ -134,8 +134,13 @@ def _seed_once(bench: Bench, o: argparse.Namespace) -> None:
 
 def _data_summary() -> str:
     with connection.cursor() as c:
+        # a partitioned table (analytics, system_logs) counts its partitions
         c.execute(
-            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            "SELECT t.name, sum(s.n_live_tup)::bigint "
+            "FROM unnest(%s::text[]) AS t(name) "
+            "JOIN pg_stat_user_tables s ON s.relid = t.name::regclass "
+            "OR s.relid IN (SELECT relid FROM pg_partition_tree(t.name::regclass)) "
+            "GROUP BY t.name",
             [["characters", "posts", "scheduled_posts", "analytics", "system_logs"]],
         )
         return ", ".join(f"{n:,} {t}" for t, n in sorted(c.fetchall()))

@@ -464,20 +464,21 @@ def _age(value: str | None, now) -> dt.timedelta | None:
 def engine_status(now) -> list[dict]:
     """One row per periodic task from its heartbeat (Redis; no SQL)."""
     from config import heartbeat
-    from config.periodic import PERIODIC_TASKS, Every, task_exists
+    from config.periodic import PERIODIC_TASKS, task_exists
 
     tasks = [p for p in PERIODIC_TASKS if task_exists(p.task)]
     beats = heartbeat.read([p.task for p in tasks])
     rows = []
     for periodic in tasks:
         hb = (beats or {}).get(periodic.task, {})
-        interval = (
-            periodic.schedule.seconds if isinstance(periodic.schedule, Every) else 86400
-        )
+        interval = periodic.interval
         finished = _age(hb.get("finished_at"), now)
         sent = _age(hb.get("sent_at"), now)
-        # late: nothing finished within three intervals (daily: 26 hours)
-        allowed = dt.timedelta(seconds=interval * 3 if interval < 86400 else 93600)
+        # late: nothing finished within three intervals; daily and weekly tasks
+        # get their interval and two hours (daily: 26 hours)
+        allowed = dt.timedelta(
+            seconds=interval * 3 if interval < 86400 else interval + 7200
+        )
         if beats is None:
             health = "unknown (Redis unreachable)"
         elif finished is None:

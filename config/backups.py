@@ -12,7 +12,9 @@ module adds what it lacks:
   wrong direction (the database is newer than the backup, or the backup was
   made by code we do not have);
 - `prune_backups`: delete backups older than BACKUP_RETENTION_DAYS (the count
-  limit is dbbackup's own DBBACKUP_CLEANUP_KEEP).
+  limit is dbbackup's own DBBACKUP_CLEANUP_KEEP);
+- `PartitionAwarePgDumpConnector`: dbbackup's connector with a restore that
+  works over partitioned tables (see its docstring).
 
 Messages name files and reasons, never connection strings or passwords.
 """
@@ -24,6 +26,7 @@ import datetime as dt
 import gzip
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +34,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dbbackup.db import exceptions as _connector_errors
+from dbbackup.db.postgresql import PgDumpBinaryConnector, parse_postgres_settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connections
 
@@ -165,8 +170,39 @@ def _verify_path(path: Path, filename: str) -> Verification:
     except BackupError as err:
         result.reason = str(err)
         return result
+    foreign = not_this_project(result.migrations)
+    if foreign:
+        result.reason = foreign
+        return result
     result.ok = True
     return result
+
+
+def project_initial_migrations() -> set[tuple[str, str]]:
+    """(app, name) of the first migration of each of the project's own apps."""
+    from django.conf import settings
+
+    return {
+        (app, name)
+        for app, name in migrations_in_code()
+        if app in settings.PROJECT_APPS and name.startswith("0001_")
+    }
+
+
+def not_this_project(dump: set[tuple[str, str]]) -> str | None:
+    """Why a dump's django_migrations do not belong to this project, or None.
+
+    Any Django project has a django_migrations table; ours has applied the
+    first migration of every one of our apps, under these exact names.
+    """
+    missing = project_initial_migrations() - dump
+    if not missing:
+        return None
+    apps = sorted({app for app, _ in dump})
+    return (
+        "not a backup of this project: its django_migrations lacks "
+        f"{_names(missing)} (apps in the dump: {', '.join(apps) or 'none'})"
+    )
 
 
 def verify_backup_file(filename: str, storage=None) -> Verification:
@@ -339,3 +375,84 @@ def prune_backups(
             if storage.storage.exists(f"{name}.metadata"):
                 storage.delete_file(f"{name}.metadata")
     return removed
+
+
+# -- the connector ---------------------------------------------------------------
+
+
+class PartitionAwarePgDumpConnector(PgDumpBinaryConnector):
+    """`pg_dump --format=custom` like dbbackup's own, restored in one transaction
+    that works over partitioned tables.
+
+    `pg_restore --clean` drops each partition's primary-key constraint before
+    its parent's, which PostgreSQL refuses ("cannot drop inherited constraint",
+    still so in 15.x): a restore into the live database would fail on
+    analytics and system_logs. Here pg_restore writes the SQL (with the same
+    --clean --if-exists) and psql runs it in a single transaction, after
+    dropping the partitioned tables (with their partitions) in that same
+    transaction: the --clean statements for them then find nothing to drop.
+    All or nothing, like dbbackup's restore.
+    """
+
+    psql_cmd = "psql"
+
+    def _restore_dump(self, dump):
+        from config.partitions import TABLES
+
+        cmd_part, pg_env = parse_postgres_settings(self)
+        env = {**os.environ, **self.env, **self.restore_env, **pg_env}
+        with tempfile.TemporaryDirectory(prefix="ainf-restore-") as tmp:
+            archive = Path(tmp) / "restore.dump"
+            with open(archive, "wb") as out:
+                if hasattr(dump, "seek"):
+                    dump.seek(0)
+                shutil.copyfileobj(dump, out)
+            to_sql = [self.restore_cmd, "--file=-"]
+            if self.pg_options:
+                options = self.pg_options
+                to_sql += shlex.split(options) if isinstance(options, str) else options
+            if self.drop:
+                to_sql += ["--clean", "--if-exists"]
+            for schema in self.schemas or []:
+                to_sql += ["-n", schema]
+            to_sql.append(str(archive))
+            run_sql = [
+                self.psql_cmd,
+                cmd_part,
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+            ]
+            if self.drop and (not self.schemas or "public" in self.schemas):
+                tables = ", ".join(f"public.{name}" for name in TABLES)
+                run_sql += ["--command", f"DROP TABLE IF EXISTS {tables} CASCADE"]
+            run_sql += ["--file=-"]
+            restore_err = open(Path(tmp) / "pg_restore.err", "w+b")  # noqa: SIM115
+            psql_err = open(Path(tmp) / "psql.err", "w+b")  # noqa: SIM115
+            with restore_err, psql_err:
+                producer = subprocess.Popen(
+                    to_sql, stdout=subprocess.PIPE, stderr=restore_err, env=env
+                )
+                consumer = subprocess.Popen(
+                    run_sql,
+                    stdin=producer.stdout,
+                    stdout=subprocess.DEVNULL,
+                    stderr=psql_err,
+                    env=env,
+                )
+                assert producer.stdout is not None  # stdout=PIPE
+                producer.stdout.close()  # psql alone reads the pipe now
+                consumer.wait()
+                producer.wait()
+                for process, err, name in (
+                    (producer, restore_err, "pg_restore"),
+                    (consumer, psql_err, "psql"),
+                ):
+                    if process.returncode:
+                        err.seek(0)
+                        raise _connector_errors.CommandConnectorError(
+                            f"Error running: {name} (exit {process.returncode}): "
+                            + err.read().decode("utf-8", "replace")[-2000:]
+                        )
+        return None

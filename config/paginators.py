@@ -28,15 +28,25 @@ EXACT_COUNT_BELOW = 10_000
 COUNT_TIMEOUT_MS = 200
 
 
+# A partitioned table (analytics, system_logs: config/partitions.py) holds no
+# rows itself and autovacuum never analyses it: its estimate is the sum over
+# its partitions, which autovacuum does keep fresh.
+ESTIMATE_SQL = """
+SELECT CASE WHEN bool_and(c.reltuples < 0) THEN -1
+            ELSE sum(greatest(c.reltuples, 0)) END::bigint
+FROM pg_class c
+WHERE (c.oid = %(table)s::regclass AND c.relkind <> 'p')
+   OR c.oid IN (SELECT relid FROM pg_partition_tree(%(table)s::regclass) WHERE isleaf)
+"""
+
+
 def estimated_table_rows(model: type[Model], using: str = "default") -> int:
-    """pg_class.reltuples for the model's table: -1 when never analysed."""
+    """pg_class.reltuples for the model's table (summed over its partitions):
+    -1 when never analysed."""
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-            [model._meta.db_table],
-        )
+        cursor.execute(ESTIMATE_SQL, {"table": model._meta.db_table})
         row = cursor.fetchone()
-    return int(row[0]) if row else -1
+    return int(row[0]) if row and row[0] is not None else -1
 
 
 def planner_row_estimate(queryset: QuerySet) -> int:

@@ -22,17 +22,30 @@ class Daily:
 
 
 @dataclass(frozen=True)
+class Weekly:
+    day_of_week: int  # 0 = Sunday, as in cron
+    hour: int
+    minute: int = 0
+
+
+@dataclass(frozen=True)
 class Periodic:
     name: str
     task: str
-    schedule: Every | Daily
+    schedule: Every | Daily | Weekly
     description: str
+
+    @property
+    def interval(self) -> int:
+        """Seconds between two runs."""
+        if isinstance(self.schedule, Every):
+            return self.schedule.seconds
+        return 7 * 86400 if isinstance(self.schedule, Weekly) else 86400
 
     @property
     def expires(self) -> int:
         """Seconds after which an unstarted run is dropped: just under the interval."""
-        interval = self.schedule.seconds if isinstance(self.schedule, Every) else 86400
-        return max(5, int(interval * 0.9))
+        return max(5, int(self.interval * 0.9))
 
 
 PERIODIC_TASKS = [
@@ -96,7 +109,20 @@ PERIODIC_TASKS = [
         "log retention",
         "logs.tasks.purge_old_logs",
         Daily(3, 30),
-        "Deletes system logs older than SYSTEM_LOG_RETENTION_DAYS in batches.",
+        "Drops the months of system logs older than SYSTEM_LOG_RETENTION_DAYS.",
+    ),
+    Periodic(
+        "partitions ahead",
+        "config.tasks.create_partitions",
+        Daily(2, 30),
+        "Creates the monthly partitions of analytics and system_logs ahead of time.",
+    ),
+    Periodic(
+        "database maintenance",
+        "config.tasks.db_maintenance",
+        Weekly(0, 4, 30),
+        "VACUUM ANALYZE of the busy tables, REINDEX CONCURRENTLY of bloated "
+        "indexes; a report in system_logs.",
     ),
     Periodic(
         "audit retention",

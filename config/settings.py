@@ -7,6 +7,7 @@ SECRET_KEY and CRYPTOGRAPHY_KEY are required at start-up.
 """
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import environ
@@ -244,7 +245,12 @@ STORAGES = {
     },
     "dbbackup": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BACKUP_ROOT)},
+        # Backups hold every row (credentials encrypted, the rest not): owner only.
+        "OPTIONS": {
+            "location": str(BACKUP_ROOT),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
 }
 # --- Backups (django-dbbackup; see docs/operations.md) -------------------------------
@@ -254,10 +260,21 @@ STORAGES = {
 # (already compressed: never add -z) and restores with pg_restore
 # --single-transaction --clean --if-exists.
 DBBACKUP_CONNECTOR_MAPPING = {
-    "config.db_backend": "dbbackup.db.postgresql.PgDumpBinaryConnector",
+    "config.db_backend": "config.backups.PartitionAwarePgDumpConnector",
 }
+# The extensions the migrations create as the application's role (characters/0001).
+# Dumps name them, so an extension a superuser added to the database
+# (pg_stat_statements, by scripts/services.sh or a DBA) stays out of the dump:
+# otherwise `pg_restore --clean` fails with "must be owner of extension" and a
+# restore into a fresh database with "permission denied to create extension".
+DB_EXTENSIONS = ("uuid-ossp", "pg_trgm", "pgcrypto")
 DBBACKUP_CONNECTORS = {
-    "default": {"CONNECTOR": "dbbackup.db.postgresql.PgDumpBinaryConnector"},
+    "default": {
+        # dbbackup's PgDumpBinaryConnector with a restore that works over the
+        # partitioned tables (analytics, system_logs): config/backups.py
+        "CONNECTOR": "config.backups.PartitionAwarePgDumpConnector",
+        "DUMP_SUFFIX": " ".join(f"--extension={name}" for name in DB_EXTENSIONS),
+    },
 }
 # Only the primary is backed up (an analytics replica alias holds the same data).
 DBBACKUP_DATABASES = ["default"]
@@ -268,6 +285,32 @@ DBBACKUP_CLEANUP_KEEP = env.int("DBBACKUP_CLEANUP_KEEP", default=30)
 DBBACKUP_CLEANUP_KEEP_MEDIA = env.int("DBBACKUP_CLEANUP_KEEP_MEDIA", default=30)
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 DBBACKUP_SEND_EMAIL = False
+
+# --- Point-in-time recovery (pgBackRest; config/pitr.py, docs/operations.md) -------
+# The server archives its WAL with pgBackRest (archive_command); the nightly task
+# adds a base backup next to the logical dump. pgBackRest itself reads its
+# repository settings from its config file and PGBACKREST_* variables.
+PITR_ENABLED = env.bool("PITR_ENABLED", default=True)
+PITR_STANZA = env.str("PITR_STANZA", default="ainfluencer")
+# scripts/services.sh writes this file for the local cluster; empty (or a file that
+# does not exist) leaves pgBackRest to its defaults and PGBACKREST_* variables.
+PITR_PGBACKREST_CONFIG = env.str(
+    "PITR_PGBACKREST_CONFIG",
+    default=str(BASE_DIR / ".local" / "pgbackrest" / "pgbackrest.conf"),
+)
+# pgBackRest and pg_ctl run as the cluster's OS user: the local cluster runs as
+# `postgres` when make runs as root.
+PITR_RUN_AS = env.str(
+    "PITR_RUN_AS",
+    default="postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else "",
+)
+# A new full base backup when the newest full one is older than this; a
+# differential one otherwise.
+PITR_FULL_BACKUP_DAYS = env.int("PITR_FULL_BACKUP_DAYS", default=7)
+# Where `restore_to_time` puts its copies by default.
+PITR_RESTORE_ROOT = Path(
+    env.str("PITR_RESTORE_ROOT", default=str(BASE_DIR / ".local" / "pitr"))
+)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 # JSON from outside (API bodies, admin JSON fields) nested deeper is refused (400).

@@ -1,8 +1,14 @@
 """Operations tasks for celery-beat: the nightly backup and database maintenance.
 
 The periodic-task registry schedules them by name ("config.tasks.nightly_backup"
-daily; "config.tasks.db_maintenance" optionally). Both are safe to run twice:
-a second backup is just one more file, VACUUM is idempotent.
+daily, "config.tasks.create_partitions" daily, "config.tasks.db_maintenance"
+weekly). All are safe to run twice: a second backup is just one more file, a
+month that exists is left alone, VACUUM is idempotent.
+
+The nightly backup is two backups: the logical dump (django-dbbackup; restores
+into any server, checked by verify_backup) and, with PITR_ENABLED, a pgBackRest
+base backup of the cluster, from which the archived WAL replays to any minute
+since (config/pitr.py).
 """
 
 from __future__ import annotations
@@ -53,21 +59,52 @@ def run_nightly_backup() -> dict:
         "media_backup": media,
         "pruned": pruned,
     }
+    problems = (
+        []
+        if verification.ok
+        else [f"{latest} FAILED verification: {verification.reason}"]
+    )
+    if settings.PITR_ENABLED:
+        summary.update(_base_backup())
+        if summary.get("base_backup_error"):
+            problems.append(f"base backup FAILED: {summary['base_backup_error']}")
+    message = f"Nightly backup {latest} verified"
+    if summary.get("base_backup"):
+        message += (
+            f", base backup {summary['base_backup']} ({summary['base_backup_type']})"
+        )
     system_log_write(
-        level="info" if verification.ok else "error",
+        level="error" if problems else "info",
         component="backup",
-        message=(
-            f"Nightly backup {latest} verified"
-            if verification.ok
-            else f"Nightly backup {latest} FAILED verification: {verification.reason}"
-        ),
+        message=f"Nightly backup: {'; '.join(problems)}" if problems else message,
         metadata=summary,
     )
-    if not verification.ok:
-        raise CommandError(
-            f"Backup {latest} failed verification: {verification.reason}"
-        )
+    if problems:
+        raise CommandError("; ".join(problems))
     return summary
+
+
+def _base_backup() -> dict:
+    """A pgBackRest base backup: full once a week (PITR_FULL_BACKUP_DAYS), else
+    differential. pgBackRest expires old backups and their WAL right after."""
+    from django.conf import settings
+
+    from config.pitr import PitrError, Repository
+
+    try:
+        repository = Repository.from_settings()
+        kind = repository.backup_kind_due(
+            full_every_days=settings.PITR_FULL_BACKUP_DAYS
+        )
+        backup = repository.backup(kind)
+    except PitrError as err:
+        return {"base_backup": None, "base_backup_error": str(err)}
+    return {
+        "base_backup": backup["label"],
+        "base_backup_type": backup["type"],
+        "base_backup_bytes": backup["info"]["repository"]["delta"],
+        "wal_start": backup["archive"]["start"],
+    }
 
 
 @shared_task(
@@ -86,9 +123,19 @@ def nightly_backup() -> dict:
     time_limit=3600 + 120,
 )
 def db_maintenance() -> dict:
-    from config.management.commands.db_maintenance import maintain
+    """Weekly: VACUUM ANALYZE of the busy tables, REINDEX CONCURRENTLY of the
+    bloated indexes, and a report of what was done in system_logs."""
+    from config.maintenance import maintain, report_line
+    from logs.services import system_log_write
 
-    return maintain()
+    done = maintain(reindex_bloated=True)
+    system_log_write(
+        level="info",
+        component="db_maintenance",
+        message=report_line(done),
+        metadata=done,
+    )
+    return done
 
 
 @shared_task(
@@ -101,3 +148,17 @@ def prune_expired_api_tokens() -> dict:
     from config.api_tokens import api_tokens_prune
 
     return {"rows": api_tokens_prune()}
+
+
+@shared_task(
+    name="config.tasks.create_partitions",
+    acks_late=True,  # idempotent: a month that exists is left alone
+    soft_time_limit=300,
+    time_limit=360,
+)
+def create_partitions() -> dict:
+    """The monthly partitions of analytics and system_logs, made ahead of time."""
+    from config.partitions import create_months_ahead
+
+    created = create_months_ahead()
+    return {"rows": sum(len(names) for names in created.values()), "created": created}

@@ -5,9 +5,9 @@ from celery import shared_task
 
 @shared_task(
     name="logs.tasks.purge_old_logs",
-    acks_late=True,  # idempotent: deleting what is old
-    soft_time_limit=1700,
-    time_limit=1800,
+    acks_late=True,  # idempotent: dropping what is old
+    soft_time_limit=600,
+    time_limit=660,
 )
 def purge_old_logs() -> dict:
     from logs.maintenance import purge_old_logs as run

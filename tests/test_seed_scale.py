@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from analytics.models import Analytics
 from characters.models import Character
@@ -16,7 +17,7 @@ def test_seed_scale_loads_the_requested_rows():
         characters=5,
         posts=3000,
         scheduled=500,
-        analytics=2000,
+        analytics=6000,  # 80 days: three months or more
         logs=700,
         engagement=300,
         batch=1000,
@@ -27,9 +28,16 @@ def test_seed_scale_loads_the_requested_rows():
     assert PlatformAccount.objects.count() == 15
     assert Post.objects.count() == 3000
     assert ScheduledPost.objects.count() == 500
-    assert Analytics.objects.count() == 2000
+    assert Analytics.objects.count() == 6000
     assert SystemLog.objects.count() == 700
     assert EngagementAction.objects.count() == 300
+    # the history went into its months, not into DEFAULT (config/partitions.py)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM analytics_default), "
+            "(SELECT count(*) FROM system_logs_default)"
+        )
+        assert cursor.fetchone() == (0, 0)
     # rows respect the composite FKs and checks (the database accepted them);
     # spot-check a post's coherence with its account
     post = Post.objects.select_related("platform_account").first()

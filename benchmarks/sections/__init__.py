@@ -14,7 +14,15 @@ from collections.abc import Callable
 from benchmarks.context import Bench
 from benchmarks.report import Result
 
-SECTIONS: tuple[str, ...] = ("plans", "api", "admin", "scheduler", "snapshot", "backup")
+SECTIONS: tuple[str, ...] = (
+    "plans",
+    "api",
+    "admin",
+    "scheduler",
+    "snapshot",
+    "backup",
+    "partitions",
+)
 
 
 def section(name: str) -> Callable[[Bench], list[Result]]:

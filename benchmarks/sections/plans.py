@@ -10,6 +10,7 @@ from django.db import connection
 
 from benchmarks.context import Bench
 from benchmarks.report import Result
+from config.partitions import TABLES
 
 BIG_TABLES = {
     "posts",
@@ -33,6 +34,33 @@ def seq_scans(plan: dict[str, Any]) -> set[str]:
 
     walk(plan["Plan"])
     return found
+
+
+def pruning_note(plan: dict[str, Any]) -> str:
+    """ "reads k of n partitions of t" for the partitioned tables of a plan
+    (EXPLAIN ANALYZE: partitions pruned at run time are not in it)."""
+    scanned: dict[str, set[str]] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        name = node.get("Relation Name", "")
+        for table in TABLES:
+            if name.startswith(f"{table}_"):
+                scanned.setdefault(table, set()).add(name)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    notes = []
+    with connection.cursor() as c:
+        for table, names in sorted(scanned.items()):
+            c.execute(
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass",
+                [table],
+            )
+            notes.append(
+                f"reads {len(names)} of {c.fetchone()[0]} partitions of {table}"
+            )
+    return "; ".join(notes)
 
 
 def hot_queries(
@@ -137,6 +165,11 @@ def run(bench: Bench) -> list[Result]:
                 return float(c.fetchone()[0][0]["Execution Time"])
 
             times = sorted(timed() for _ in range(min(bench.repeat, 15)))
+            # partition pruning (analytics, system_logs), as executed
+            c.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            pruning = pruning_note(c.fetchone()[0][0])
+            if pruning:
+                note += "; " + pruning
             results.append(
                 Result(
                     section="plans",

@@ -107,13 +107,15 @@ def test_a_broken_transaction_loses_the_row_not_the_caller():
     assert SystemLog.objects.filter(component="characters").count() == 1
 
 
-def test_retention_deletes_old_logs_in_batches():
+def test_retention_removes_old_logs():
+    """Old rows of a month without its partition (in DEFAULT) go too; whole
+    months are dropped (tests/schema/test_partitions.py)."""
     old = f.SystemLogFactory.create_batch(25)
     recent = f.SystemLogFactory.create_batch(3)
     SystemLog.objects.filter(pk__in=[r.pk for r in old]).update(
         created_at=timezone.now() - dt.timedelta(days=91)
     )
-    assert purge_old_logs(days=90, batch=10) == 25
+    assert purge_old_logs(days=90) == 25
     assert set(SystemLog.objects.values_list("pk", flat=True)) == {r.pk for r in recent}
     with pytest.raises(ValueError, match="at least one day"):
         purge_old_logs(days=0)

@@ -65,7 +65,7 @@ def test_backup_targets_the_pytest_database():
     from dbbackup.db.base import get_connector
 
     connector = get_connector("default")
-    assert connector.__class__.__name__ == "PgDumpBinaryConnector"
+    assert connector.__class__.__name__ == "PartitionAwarePgDumpConnector"
     assert connector.settings["NAME"].startswith("test_")
     assert connector.settings["NAME"] == connection.settings_dict["NAME"]
 

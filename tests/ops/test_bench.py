@@ -117,3 +117,35 @@ def test_a_bench_run_keeps_the_chaos_section_of_benchmarks_md(tmp_path):
     assert "| old | row |" not in text and "new row" in text
     assert "## Findings" not in text
     assert text.endswith("## Chaos\n\n| run | engine |\n| before | abc |\n")
+
+
+@pytest.mark.django_db
+def test_partitions_section_removes_a_month_both_ways_and_leaves_nothing():
+    from benchmarks.context import Bench
+    from benchmarks.sections.partitions import SCRATCH
+    from logs.models import SystemLog
+    from tests.factories import SystemLogFactory
+
+    SystemLogFactory.create_batch(12)
+    batched, dropped = section("partitions")(Bench(repeat=1))
+    assert "batched DELETE of one month (12 rows)" in batched.what
+    assert "detach + drop of the same month (12 rows)" in dropped.what
+    assert SystemLog.objects.count() == 12  # the real rows are untouched
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [SCRATCH])
+        assert cursor.fetchone()[0] is None
+
+
+@pytest.mark.django_db
+def test_the_plans_say_how_many_partitions_a_hot_query_reads():
+    from benchmarks.sections.plans import pruning_note
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM analytics "
+            "WHERE metric_date = current_date"
+        )
+        note = pruning_note(cursor.fetchone()[0][0])
+    assert note.startswith("reads ") and note.endswith(" partitions of analytics")
+    read, total = (int(n) for n in note.split()[1:4:2])
+    assert read < total

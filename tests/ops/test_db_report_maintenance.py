@@ -135,8 +135,58 @@ def test_maintenance_rejects_unknown_tables():
         run("db_maintenance", "--table", "nope")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_maintenance_task():
-    from config.tasks import db_maintenance
+def bloat_characters(n: int = 20_000) -> None:
+    """n characters, then all but every 50th deleted: their indexes keep the pages."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO characters (name) SELECT 'Bloat ' || g "
+            "FROM generate_series(1, %s) g",
+            [n],
+        )
+        cursor.execute(
+            "DELETE FROM characters WHERE name LIKE 'Bloat %' "
+            "AND substr(name, 7)::int % 50 <> 0"
+        )
 
-    assert set(db_maintenance.run()) == {"vacuumed", "reindexed"}
+
+@pytest.mark.django_db(transaction=True)
+def test_maintenance_rebuilds_the_indexes_whose_measured_bloat_passes_the_threshold():
+    from config.maintenance import index_bloat
+
+    bloat_characters()
+    wait_for_dead_tuples("characters")
+    out = run(
+        "db_maintenance",
+        "--table",
+        "characters",
+        "--reindex-bloated",
+        "--bloat-ratio",
+        "0.5",
+        "--bloat-min-mb",
+        "0.1",
+    )
+    assert "VACUUM (ANALYZE) characters" in out
+    assert "REINDEX INDEX CONCURRENTLY characters_pkey (estimated bloat" in out
+    after = {b.index: b for b in index_bloat()}
+    assert after["characters_pkey"].ratio < 0.5
+    # an index that is not bloated is left alone
+    assert "idx_posts_status" not in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_weekly_task_reports_what_it_did_in_system_logs():
+    from config.tasks import db_maintenance
+    from logs.models import SystemLog
+
+    done = db_maintenance.run()
+    assert done["rows"] == len(done["vacuumed"]) + len(done["reindexed_bloated"])
+    row = SystemLog.objects.get(component="db_maintenance")
+    assert row.log_level == "info"
+    assert row.message.startswith("Database maintenance: vacuumed ")
+    assert row.metadata["vacuumed"] == done["vacuumed"]
+
+
+@pytest.mark.django_db
+def test_maintenance_refuses_a_bloat_ratio_outside_zero_and_one():
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        run("db_maintenance", "--reindex-bloated", "--bloat-ratio", "1.5")

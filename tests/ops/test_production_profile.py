@@ -180,11 +180,38 @@ def test_compose_file_has_the_five_services_and_one_beat():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"db", "redis", "web", "worker", "beat"} <= set(services)
-    assert services["db"]["image"] == "postgres:15"
+    assert "FROM postgres:15\n" in services["db"]["build"]["dockerfile_inline"]
     assert services["beat"]["deploy"]["replicas"] == 1
     assert services["worker"]["environment"]["DB_POOL"] == "false"
     assert services["beat"]["command"][:3] == ["celery", "-A", "config"]
     assert "noeviction" in services["redis"]["command"]
+
+
+def test_compose_archives_wal_with_pgbackrest_off_the_database_host():
+    """The same tool as the local cluster: archive_command pushes to pgBackRest,
+    the repository comes from .env.pgbackrest (object storage), the worker's
+    nightly task reaches the data through the TLS server, one pinned version."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    command = services["db"]["command"]
+    assert "archive_mode=on" in command
+    assert "archive_command=pgbackrest archive-push %p" in command
+    assert services["pgbackrest"]["command"] == ["pgbackrest", "server"]
+    worker = services["worker"]
+    assert worker["environment"]["PITR_ENABLED"] == "true"
+    assert worker["environment"]["PGBACKREST_PG1_HOST"] == "pgbackrest"
+    assert worker["environment"]["PGBACKREST_PG1_HOST_TYPE"] == "tls"
+    for name in ("db", "pgbackrest"):
+        assert services[name]["env_file"] == ".env.pgbackrest"
+    assert ".env.pgbackrest" in worker["env_file"]
+    example = (ROOT / ".env.pgbackrest.example").read_text()
+    assert "PGBACKREST_REPO1_TYPE=s3" in example
+    dockerfile_pin = re.search(r"pgbackrest=(\S+)", (ROOT / "Dockerfile").read_text())
+    db_pin = re.search(
+        r"pgbackrest=(\S+)", services["db"]["build"]["dockerfile_inline"]
+    )
+    assert dockerfile_pin and db_pin
+    assert dockerfile_pin.group(1) == db_pin.group(1)
 
 
 def test_celery_app_loads_with_the_nightly_backup_task(production_env):

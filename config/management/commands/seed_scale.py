@@ -5,8 +5,11 @@ in batches, so nothing travels through Python row by row: a million posts load
 in well under a minute on a laptop.
 """
 
+import datetime as dt
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.utils import timezone
 from tqdm import tqdm
 
 PLATFORMS = ["instagram", "twitter", "telegram", "youtube", "facebook", "onlyfans"]
@@ -208,11 +211,26 @@ class Command(BaseCommand):
             {"accounts": accounts},
         )
 
+    def _months(self, table: str, days: int) -> None:
+        """The monthly partitions of the history about to be loaded: rows of a
+        month without its partition would pile up in DEFAULT."""
+        from config.partitions import TABLES, add_months, ensure_months, month_start
+
+        today = timezone.now().date()
+        first = month_start(today - dt.timedelta(days=days))
+        months, month = [], first
+        while month <= today:
+            months.append(month)
+            month = add_months(month, 1)
+        with transaction.atomic(), connection.cursor() as c:
+            ensure_months(c, TABLES[table], months)
+
     def _analytics(self, n: int):
         if n <= 0:
             return
         accounts = self._accounts_table()
         metrics = len(METRICS)
+        self._months("analytics", n // max(1, accounts) // metrics + 1)
         self._run(
             "analytics",
             n,
@@ -230,6 +248,8 @@ class Command(BaseCommand):
         )
 
     def _logs(self, n: int):
+        if n > 0:
+            self._months("system_logs", 31)
         self._run(
             "system logs",
             n,

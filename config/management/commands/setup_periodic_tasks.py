@@ -28,7 +28,7 @@ def _schedule(spec):
     fields = {
         "minute": str(spec.minute),
         "hour": str(spec.hour),
-        "day_of_week": "*",
+        "day_of_week": str(getattr(spec, "day_of_week", "*")),
         "day_of_month": "*",
         "month_of_year": "*",
         "timezone": "UTC",

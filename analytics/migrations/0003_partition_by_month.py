@@ -1,0 +1,25 @@
+"""Monthly range partitions (issue 17): the table is rebuilt as a partitioned
+one, every row copied, every constraint, index and grant recreated
+(config/partitions.py). The model is unchanged: Django still sees `id` as the
+primary key; the database's is (id, metric_date) (docs/schema-deviations.md).
+"""
+
+from django.db import migrations
+
+from config.partitions import ANALYTICS, partition_table, unpartition_table
+
+
+def forward(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        partition_table(cursor, ANALYTICS)
+
+
+def backward(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        unpartition_table(cursor, ANALYTICS)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("analytics", "0002_db_rules")]
+
+    operations = [migrations.RunPython(forward, backward, elidable=False)]
