@@ -13,11 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automation.models import AutomationRun
+from automation.rules import RUN_RULE_TASK
 from config.celery import app as celery_app
 from config.transitions import transition
 
 COMPONENT = "automation_service"
-RUN_RULE_TASK = "automation.tasks.run_rule"
 
 
 def automation_rules_enable(*, queryset, actor=None) -> int:

@@ -360,6 +360,22 @@ SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
 # The stuck-work detector flags scheduled posts due longer than this.
 STUCK_POST_MINUTES = env.int("STUCK_POST_MINUTES", default=10)
 
+# Events (logs/events.py, logs/outbox.py): who receives them, in order. Each
+# is the dotted path of `consume(events) -> handle(event)`, idempotent per event.
+EVENT_CONSUMERS = env.list("EVENT_CONSUMERS", default=["automation.listeners.consume"])
+# The dispatcher is kicked at most once per this many ms after a commit.
+EVENTS_KICK_INTERVAL_MS = env.int("EVENTS_KICK_INTERVAL_MS", default=1000)
+EVENT_DISPATCH_BATCH = env.int("EVENT_DISPATCH_BATCH", default=300)
+EVENT_DISPATCH_BUDGET = env.float("EVENT_DISPATCH_BUDGET", default=50.0)
+# Longest one event's handling may take (a rule run): a drain starts no event
+# it cannot finish within its budget.
+EVENT_HANDLER_TIMEOUT = env.float("EVENT_HANDLER_TIMEOUT", default=5.0)
+EVENT_LEASE_SECONDS = env.int("EVENT_LEASE_SECONDS", default=120)
+EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=5)
+EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
+# Dispatched events are kept this long (logs.tasks.purge_old_logs).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
+
 # Platform adapters (platforms/adapters): platform -> class; "*" for the rest.
 # Development publishes nowhere (dry run) unless told otherwise.
 _DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"

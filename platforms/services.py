@@ -1,10 +1,14 @@
 """Writes on accounts, the publishing queue and engagement actions (staff/API)."""
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.fields import validate_timezone
 from config.transitions import transition
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
@@ -21,6 +25,75 @@ COMPONENT = "platform_service"
 SP = ScheduledPost.Status
 EA = EngagementAction.Status
 CS = PlatformAccount.ConnectionStatus
+
+
+# A time "now" typed by a person is a few seconds old when it arrives.
+PAST_GRACE = dt.timedelta(minutes=1)
+
+
+def scheduled_post_problems(
+    posts: Sequence[ScheduledPost], *, now: dt.datetime | None = None
+) -> list[dict[str, list[str]]]:
+    """What each of these unsaved posts breaks, as {field: [messages]} ({}:
+    nothing). The rules every new scheduled post meets: a character whose
+    account it is, content of that character and approved, what the platform
+    accepts (its adapter's rules; ScheduledPost.clean), a known time zone and
+    a planned time with its zone, not in the past."""
+    now = now or timezone.now()
+    found = []
+    for post in posts:
+        errors: dict[str, list[str]] = defaultdict(list)
+        if not post.character_id:
+            errors["character"].append("Choose the character the post is for.")
+        when = post.scheduled_at
+        if when is None or timezone.is_naive(when):
+            errors["scheduled_at"].append("Give the planned time with its time zone.")
+        elif when < now - PAST_GRACE:
+            errors["scheduled_at"].append("Choose a time in the future.")
+        try:
+            validate_timezone(post.timezone)
+        except ValidationError as exc:
+            errors["timezone"].extend(exc.messages)
+        try:
+            post.clean()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors[name].extend(messages)
+        found.append(dict(errors))
+    return found
+
+
+def scheduled_posts_create(
+    *, posts: Sequence[ScheduledPost], now: dt.datetime | None = None
+) -> list[ScheduledPost]:
+    """Schedule these unsaved posts, all or none, in one INSERT.
+
+    The one way a scheduled post is created (the automation engine's runs,
+    the admin, the API, the composer); the rules are `scheduled_post_problems`.
+    Raises ValidationError: one post's {field: [messages]}, or for several
+    {"posts": [messages naming the account]} (ask `scheduled_post_problems`
+    first to show them per post).
+    """
+    now = now or timezone.now()
+    problems = scheduled_post_problems(posts, now=now)
+    if any(problems):
+        if len(posts) == 1:
+            raise ValidationError(problems[0])
+        raise ValidationError(
+            {
+                "posts": [
+                    f"{post.platform_account}: {message}"
+                    for post, found in zip(posts, problems, strict=True)
+                    for messages in found.values()
+                    for message in messages
+                ]
+            }
+        )
+    for post in posts:
+        post.status = SP.SCHEDULED
+        # scheduled_at >= created_at holds for a time a little in the past too
+        post.created_at = min(now, post.scheduled_at)
+    return ScheduledPost.objects.bulk_create(posts)
 
 
 def scheduled_posts_cancel(*, queryset, actor=None) -> int:

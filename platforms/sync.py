@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -38,6 +39,7 @@ from platforms.adapters import (
     get_adapter,
 )
 from platforms.models import PlatformAccount, Post
+from platforms.queues import credentials_failed
 
 logger = logging.getLogger(__name__)
 CS = PlatformAccount.ConnectionStatus
@@ -181,7 +183,9 @@ def _recent_post_ids(account_ids, *, now) -> dict:
     return ids
 
 
-def _record_problems(results: list[AccountMetrics], *, now) -> None:
+def _record_problems(
+    results: list[AccountMetrics], accounts: dict[Any, PlatformAccount], *, now
+) -> None:
     for r in results:
         exc = r.problem
         if exc is None:
@@ -194,7 +198,13 @@ def _record_problems(results: list[AccountMetrics], *, now) -> None:
                 "last_rate_limit_hit_at": now,
             }
         elif isinstance(exc, CredentialsRejected):
-            changes |= {"connection_status": CS.ERROR, "is_connected": False}
+            account = accounts[r.account_id]
+            credentials_failed(
+                account.pk,
+                character_id=account.character_id,
+                platform=account.platform,
+                reason=exc.message,
+            )
         PlatformAccount.objects.filter(pk=r.account_id).update(**changes)
         logger.warning("metrics sync of account %s: %s", r.account_id, exc.message)
 
@@ -209,7 +219,7 @@ def sync_claimed(account_ids: list[uuid.UUID], *, now=None) -> dict:
     with transaction.atomic():
         synced = apply_account_stats(results, now=now)
         updated = apply_post_metrics(posts, now=now)
-    _record_problems(results, now=now)
+    _record_problems(results, {a.pk: a for a in accounts}, now=now)
     return {"accounts": synced, "posts": updated, "problems": len(results) - synced}
 
 

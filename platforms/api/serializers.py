@@ -4,7 +4,7 @@ from rest_framework import serializers
 from characters.models import Character
 from config.api import FullCleanModelSerializer
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
-from platforms.services import platform_account_set_credentials
+from platforms.services import platform_account_set_credentials, scheduled_posts_create
 
 
 class CharacterFieldMixin(serializers.Serializer):
@@ -76,6 +76,11 @@ class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
         fields = "__all__"
         # State moves through cancel / publish-now / retry / reschedule.
         read_only_fields = ["status"]
+
+    def create(self, validated_data):
+        # the one way a post is scheduled (its rules answer 400 naming the field)
+        [post] = scheduled_posts_create(posts=[ScheduledPost(**validated_data)])
+        return post
 
 
 class EngagementActionSerializer(CharacterFieldMixin, FullCleanModelSerializer):
