@@ -179,3 +179,18 @@ def test_the_character_page_links_to_scheduling_a_post(administrator_client, cha
         reverse("admin:characters_character_change", args=[character.pk])
     ).content.decode()
     assert f"/admin/platforms/scheduledpost/add/?character={character.pk}" in page
+
+
+def test_a_post_for_now_is_scheduled_from_the_admin(administrator_client, account):
+    """The form takes a time up to a minute old ("now"); the scheduling
+    service stamps the row so that the database's rule holds."""
+    content = ContentFactory(
+        character=account.character, approved=True, content_type="image"
+    )
+    when = timezone.now() - dt.timedelta(seconds=20)
+    response = administrator_client.post(
+        ADD_SCHEDULED, scheduled_form(account, content, when)
+    )
+    assert response.status_code == 302, response.content[-3000:]
+    post = ScheduledPost.objects.get()
+    assert post.created_at <= post.scheduled_at

@@ -486,3 +486,24 @@ def test_follower_milestones_fire_only_when_crossed(world):
     assert dispatch_events()["done"] == 1
     run = AutomationRun.objects.get(rule=rule)
     assert (run.trigger, run.outcome) == ("event", "scheduled")
+
+
+def test_a_post_its_platform_would_refuse_is_left_out_and_said_why(world):
+    character, instagram, twitter = world
+    # a text: a tweet takes it, an Instagram post needs an image or a video
+    text = approved(character, content_type="text", prompt="words only")
+    rule = rule_for(character, content_type="text")
+
+    result = run_rule(rule.pk)
+
+    assert result.outcome == "scheduled" and result.content_id == text.pk
+    [post] = ScheduledPost.objects.filter(automation_rule=rule)
+    assert post.platform_account_id == twitter.pk
+    assert result.reason.startswith("Left out: instagram: ")
+    assert "text-only posts are refused" in result.reason
+    twitter.auto_posting_enabled = False
+    twitter.save()
+    approved(character, content_type="text", prompt="more words")
+    nothing = run_rule(rule.pk)
+    assert nothing.outcome == "nothing"
+    assert "every platform would refuse the post: instagram: " in nothing.reason

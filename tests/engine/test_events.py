@@ -13,7 +13,10 @@ from kombu.exceptions import OperationalError as BrokerDown
 
 from automation.listeners import consume as automation_consume
 from automation.models import AutomationRun
+from automation.runs import run_rule
 from config.periodic import PERIODIC_TASKS, Every
+from content.backends import LocalImageBackend
+from content.generation import process_generation_queue
 from content.models import Content
 from content.services import content_approve
 from logs import events
@@ -22,8 +25,12 @@ from logs.maintenance import purge_done_events
 from logs.models import Event
 from logs.outbox import dispatch_events, events_retry
 from logs.tasks import dispatch_events as dispatch_task
-from platforms.models import ScheduledPost
+from platforms.models import PlatformAccount, ScheduledPost
+from platforms.publishing import publish_due_posts
+from platforms.queues import credentials_failed
+from platforms.services import platform_accounts_resume
 from tests import factories as f
+from tests.engine.conftest import later
 
 # --- consumers named in settings by the tests -------------------------------------
 
@@ -331,3 +338,119 @@ def test_a_message_queued_before_the_outbox_lands_in_it():
         character.pk,
         {"post_id": "p-old"},
     )
+
+
+# --- what emits what (issue 16's notifications and webhooks consume these) --------
+
+
+def _only(name):
+    [event] = Event.objects.filter(name=name)
+    return event
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("adapter", "name", "words"),
+    [
+        ("FlakyAdapter", "post_failed", "Gave up after 0 retries"),
+        ("BlindTimeoutAdapter", "post_outcome_unknown", "Outcome unknown"),
+    ],
+)
+def test_a_post_that_fails_for_good_emits_its_event(
+    due_post, use_adapter, adapter, name, words
+):
+    use_adapter(adapter)
+    sp = due_post(max_retries=0)
+    publish_due_posts(now=later())
+    sp.refresh_from_db()
+    assert sp.status == "failed"
+    event = _only(name)
+    assert event.character_id == sp.character_id
+    assert event.payload["scheduled_post_id"] == str(sp.pk)
+    assert words in event.payload["error"] and event.payload["error"] == (
+        sp.error_message
+    )
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("dry_run")
+def test_a_refused_post_emits_post_failed(due_post):
+    sp = due_post()
+    Content.objects.filter(pk=sp.content_id).update(
+        approval_status="pending", is_approved=False
+    )
+    publish_due_posts(now=later())
+    assert "not approved" in _only("post_failed").payload["error"]
+
+
+@pytest.mark.django_db
+def test_an_account_needs_attention_once_until_it_is_resumed(due_post, use_adapter):
+    use_adapter("BadCredentialsAdapter")
+    sp = due_post()
+    due_post(platform_account=sp.platform_account)
+    publish_due_posts(now=later())
+    account = sp.platform_account
+    event = _only("account_needs_attention")
+    assert event.payload == {
+        "platform_account_id": str(account.pk),
+        "platform": account.platform,
+        "reason": "token revoked",
+    }
+    # refused again (the metrics sync, another post): no second event
+    again = {
+        "character_id": account.character_id,
+        "platform": account.platform,
+        "reason": "token revoked",
+    }
+    assert credentials_failed(account.pk, **again) is False
+    platform_accounts_resume(queryset=PlatformAccount.objects.filter(pk=account.pk))
+    assert credentials_failed(account.pk, **again) is True
+    assert Event.objects.filter(name="account_needs_attention").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_generation_that_fails_for_good_emits_generation_failed():
+    job = f.ContentGenerationFactory(job_type="video")
+    process_generation_queue(backend=LocalImageBackend())
+    event = _only("generation_failed")
+    assert event.character_id == job.character_id
+    assert event.payload["generation_id"] == str(job.pk)
+    assert "only image and batch jobs run" in event.payload["error"]
+
+
+@pytest.mark.django_db
+def test_a_rule_that_schedules_nothing_emits_rule_did_nothing():
+    rule = f.AutomationRuleFactory(trigger_type="manual", cooldown_minutes=0)
+    result = run_rule(rule.pk)
+    assert result.outcome == "nothing"
+    event = _only("rule_did_nothing")
+    run = AutomationRun.objects.get(rule=rule)
+    assert event.payload == {
+        "automation_rule_id": str(rule.pk),
+        "run_id": str(run.pk),
+        "trigger": "manual",
+        "reason": result.reason,
+    }
+    # skipped (cooldown, limits, disabled) is not "did nothing"
+    rule.is_enabled = False
+    rule.save()
+    assert run_rule(rule.pk).outcome == "skipped"
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_failed_nightly_backup_emits_backup_failed(monkeypatch):
+    from django.core.management.base import CommandError
+
+    from config import tasks
+
+    def fails():
+        raise CommandError("dbbackup wrote no new database backup file.")
+
+    monkeypatch.setattr(tasks, "run_nightly_backup", fails)
+    with pytest.raises(CommandError):
+        tasks.nightly_backup.run()
+    assert _only("backup_failed").payload == {
+        "reason": "CommandError: dbbackup wrote no new database backup file."
+    }
