@@ -126,6 +126,7 @@ def _queue_generation(rule: AutomationRule, now: dt.datetime) -> ContentGenerati
     prompt = (
         render_caption(rule.prompt_template, character, None, "", now)
         or rule.prompt_template
+        or ""
     )
     return ContentGeneration.objects.create(
         character=character,

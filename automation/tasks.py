@@ -32,7 +32,7 @@ def run_rule(
 
 
 @shared_task(name="automation.tasks.fire_event", soft_time_limit=30, time_limit=40)
-def fire_event(event: str, character_id: str, **payload) -> dict:
+def fire_event(event: str, character_id: str, **payload: object) -> dict:
     """A message queued before events went through the outbox (a deploy
     moment): written to the outbox, where the rules pick it up."""
     from logs.events import emit

@@ -79,7 +79,7 @@ def purge_done_events(
     return total
 
 
-def detect_stuck_work(*, now=None) -> dict:
+def detect_stuck_work(*, now: dt.datetime | None = None) -> dict:
     """Flag work that should have moved and did not.
 
     - scheduled posts due for more than STUCK_POST_MINUTES and not published

@@ -34,6 +34,7 @@ import uuid
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -82,14 +83,16 @@ QUEUE = WorkQueue(
 )
 
 
-def claim_due_posts(*, limit: int = 50, now=None) -> list[Claimed]:
+def claim_due_posts(
+    *, limit: int = 50, now: dt.datetime | None = None
+) -> list[Claimed]:
     """Claim up to `limit` due posts for this worker (none while a hold is on)."""
     if PublishingHold.active():
         return []
     return QUEUE.claim(limit=limit, now=now)
 
 
-def mark_waiting_posts(*, now=None) -> int:
+def mark_waiting_posts(*, now: dt.datetime | None = None) -> int:
     """Say why due posts of accounts with failed credentials are not moving."""
     now = now or timezone.now()
     changed = 0
@@ -233,7 +236,12 @@ class _PostWork(AccountWork):
     def call(self, adapter: PlatformAdapter, prepared: PublishRequest) -> PublishResult:
         return adapter.publish(prepared)
 
-    def look_up(self, adapter, since, prepared):
+    def look_up(
+        self,
+        adapter: PlatformAdapter,
+        since: dt.datetime,
+        prepared: PublishRequest | None,
+    ) -> PublishResult | bool | None:
         # reconciliation never sends the file: the request without it will do
         request = prepared or _request_for(self.sp, media=False)
         return adapter.post_exists(request, since=since)
@@ -348,7 +356,7 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
     now = timezone.now()
     account = sp.platform_account
     post_id = uuid.uuid4()
-    params = {
+    params: dict[str, Any] = {
         "now": now,
         "sp": sp.pk,
         "post": post_id,
@@ -383,7 +391,7 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
         kick_after_commit()
 
 
-def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
+def _link(sp: ScheduledPost, post: Post | None, now: dt.datetime) -> bool:
     return (
         ScheduledPost.objects.filter(pk=sp.pk, post__isnull=True).update(
             status=SP.PUBLISHED,
@@ -398,14 +406,20 @@ def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
 
 
 def publish_due_posts(
-    *, batch: int = 50, time_budget: float | None = None, now=None
+    *,
+    batch: int = 50,
+    time_budget: float | None = None,
+    now: dt.datetime | None = None,
 ) -> int:
     """Claim and publish due posts until none are left or the budget is spent."""
     return drain_publishing(batch=batch, time_budget=time_budget, now=now)["published"]
 
 
 def drain_publishing(
-    *, batch: int = 50, time_budget: float | None = None, now=None
+    *,
+    batch: int = 50,
+    time_budget: float | None = None,
+    now: dt.datetime | None = None,
 ) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)

@@ -193,26 +193,28 @@ class AccountWork(abc.ABC):
     queue: WorkQueue
     noun = "item"
 
-    def __init__(self, accounts: BatchAccounts, row, item: Claimed):
+    def __init__(self, accounts: BatchAccounts, row: Any, item: Claimed) -> None:
         self.accounts, self.row, self.item = accounts, row, item
         self.account = row.platform_account
 
     # --- what a queue says ----------------------------------------------------
 
-    def prepare(self):
+    def prepare(self) -> Any:
         """What the call needs; raise Refused when the row must not go out."""
         return None
 
     @abc.abstractmethod
-    def call(self, adapter: PlatformAdapter, prepared):
+    def call(self, adapter: PlatformAdapter, prepared: Any) -> Any:
         """The platform call; returns what `record` takes."""
 
     @abc.abstractmethod
-    def look_up(self, adapter: PlatformAdapter, since: dt.datetime, prepared):
+    def look_up(
+        self, adapter: PlatformAdapter, since: dt.datetime, prepared: Any
+    ) -> Any:
         """Did the attempt begun at `since` happen: a result, False or None."""
 
     @abc.abstractmethod
-    def record(self, result) -> str:
+    def record(self, result: Any) -> str:
         """Record the success (durably); returns the outcome."""
 
     @abc.abstractmethod
@@ -277,7 +279,7 @@ class AccountWork(abc.ABC):
         started: dt.datetime,
         attempt: int,
         cause: str | None = None,
-        prepared=None,
+        prepared: Any = None,
     ) -> str | None:
         """Did the attempt begun at `started` happen? Records it if it did;
         None when it did not (the caller goes on); "outcome unknown" when the

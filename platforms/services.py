@@ -3,15 +3,17 @@
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.fields import validate_timezone
 from config.transitions import transition
 from logs.models import SystemLog
-from logs.services import actor_metadata, system_log_write
+from logs.services import Actor, actor_metadata, actor_user, system_log_write
 from platforms.adapters import get_adapter
 from platforms.models import (
     EngagementAction,
@@ -96,7 +98,9 @@ def scheduled_posts_create(
     return ScheduledPost.objects.bulk_create(posts)
 
 
-def scheduled_posts_cancel(*, queryset, actor=None) -> int:
+def scheduled_posts_cancel(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[SP.SCHEDULED, SP.FAILED],
@@ -108,7 +112,7 @@ def scheduled_posts_cancel(*, queryset, actor=None) -> int:
 
 
 def scheduled_posts_reschedule(
-    *, queryset, scheduled_at: dt.datetime, actor=None
+    *, queryset: QuerySet[ScheduledPost], scheduled_at: dt.datetime, actor: Actor = None
 ) -> int:
     if timezone.is_naive(scheduled_at):
         raise ValueError("scheduled_at needs a time zone.")
@@ -127,7 +131,9 @@ def scheduled_posts_reschedule(
     )
 
 
-def scheduled_posts_publish_now(*, queryset, actor=None) -> int:
+def scheduled_posts_publish_now(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
     """Make waiting posts due now (a retry's backoff too); the publisher takes
     them on its next tick."""
     return transition(
@@ -140,7 +146,9 @@ def scheduled_posts_publish_now(*, queryset, actor=None) -> int:
     )
 
 
-def scheduled_posts_retry(*, queryset, actor=None) -> int:
+def scheduled_posts_retry(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
     """Failed posts back in the queue, due now, with their retries reset."""
     return transition(
         queryset=queryset,
@@ -158,7 +166,9 @@ def scheduled_posts_retry(*, queryset, actor=None) -> int:
     )
 
 
-def engagement_actions_cancel(*, queryset, actor=None) -> int:
+def engagement_actions_cancel(
+    *, queryset: QuerySet[EngagementAction], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[EA.PENDING],
@@ -169,7 +179,9 @@ def engagement_actions_cancel(*, queryset, actor=None) -> int:
     )
 
 
-def engagement_actions_retry(*, queryset, actor=None) -> int:
+def engagement_actions_retry(
+    *, queryset: QuerySet[EngagementAction], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[EA.FAILED, EA.CANCELLED],
@@ -185,7 +197,9 @@ def engagement_actions_retry(*, queryset, actor=None) -> int:
     )
 
 
-def platform_accounts_disconnect(*, queryset, actor=None) -> int:
+def platform_accounts_disconnect(
+    *, queryset: QuerySet[PlatformAccount], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         field="connection_status",
@@ -197,7 +211,9 @@ def platform_accounts_disconnect(*, queryset, actor=None) -> int:
     )
 
 
-def platform_accounts_mark_resync(*, queryset, actor=None) -> int:
+def platform_accounts_mark_resync(
+    *, queryset: QuerySet[PlatformAccount], actor: Actor = None
+) -> int:
     """Forget the last sync so the next stats sync takes these accounts first."""
     return transition(
         queryset=queryset,
@@ -212,7 +228,7 @@ def platform_accounts_mark_resync(*, queryset, actor=None) -> int:
 
 @transaction.atomic
 def platform_account_set_credentials(
-    *, account: PlatformAccount, auth_data: dict | None, actor=None
+    *, account: PlatformAccount, auth_data: dict | None, actor: Actor = None
 ) -> PlatformAccount:
     """Replace an account's credentials and write an audit row (never the secret)."""
     account.auth_data = auth_data
@@ -233,7 +249,9 @@ def platform_account_set_credentials(
     return account
 
 
-def platform_accounts_resume(*, queryset, actor=None) -> int:
+def platform_accounts_resume(
+    *, queryset: QuerySet[PlatformAccount], actor: Actor = None
+) -> int:
     """Reconnect accounts whose credentials failed and let their posts move again.
 
     Their waiting scheduled posts keep their place in the queue (no retry was
@@ -274,7 +292,7 @@ def platform_accounts_resume(*, queryset, actor=None) -> int:
     return changed
 
 
-def post_take_down(*, post: Post, actor=None) -> bool:
+def post_take_down(*, post: Post, actor: Actor = None) -> bool:
     """Delete a post on its platform and mark the row 'deleted' (kept: its
     metrics stay in the history). Returns False when it was deleted already.
 
@@ -305,7 +323,7 @@ def publishing_hold_place(
     kind: str,
     reason: str,
     backup_taken_at: dt.datetime | None = None,
-    actor=None,
+    actor: Actor = None,
     using: str = "default",
 ) -> PublishingHold:
     """Stop everything that sends (posts, engagement) until staff lift it."""
@@ -314,7 +332,7 @@ def publishing_hold_place(
             kind=kind,
             reason=reason,
             backup_taken_at=backup_taken_at,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         SystemLog.objects.using(using).create(
             log_level=SystemLog.Level.WARNING,
@@ -326,7 +344,11 @@ def publishing_hold_place(
 
 
 def publishing_hold_after_restore(
-    sender=None, *, database_name=None, filename=None, **kwargs
+    sender: object = None,
+    *,
+    database_name: str | None = None,
+    filename: str | None = None,
+    **kwargs: Any,
 ) -> None:
     """dbbackup `post_restore` receiver: the restored database starts on hold.
 
@@ -361,7 +383,7 @@ class DuePosts:
     CANCEL = "cancel"
 
 
-def held_due_posts(hold: PublishingHold):
+def held_due_posts(hold: PublishingHold) -> QuerySet[ScheduledPost]:
     """The posts a restore hold asks a person to review: due when it was placed
     and not yet published (they may have gone out before the restore)."""
     return ScheduledPost.objects.filter(
@@ -370,7 +392,7 @@ def held_due_posts(hold: PublishingHold):
 
 
 def publishing_hold_lift(
-    *, hold: PublishingHold, actor=None, due_posts: str = DuePosts.PUBLISH
+    *, hold: PublishingHold, actor: Actor = None, due_posts: str = DuePosts.PUBLISH
 ) -> int:
     """Lift a hold. For a restore hold, `due_posts` says what happens to the
     posts that were due when it was placed: published (a person checked they
@@ -396,7 +418,7 @@ def publishing_hold_lift(
             note = f"{cancelled} due post(s) cancelled"
         PublishingHold.objects.filter(pk=hold.pk).update(
             lifted_at=timezone.now(),
-            lifted_by=actor if getattr(actor, "pk", None) else None,
+            lifted_by=actor_user(actor),
             lift_note=note,
         )
         system_log_write(

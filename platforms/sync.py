@@ -56,7 +56,9 @@ class AccountMetrics:
     problem: AdapterError | None = None
 
 
-def claim_accounts_for_sync(*, limit: int = 20, now=None) -> list[uuid.UUID]:
+def claim_accounts_for_sync(
+    *, limit: int = 20, now: dt.datetime | None = None
+) -> list[uuid.UUID]:
     """Claim up to `limit` accounts due for a metrics sync; their ids."""
     now = now or timezone.now()
     due = now - dt.timedelta(minutes=settings.METRICS_SYNC_INTERVAL_MINUTES)
@@ -106,7 +108,9 @@ def fetch_account_metrics(
     return result
 
 
-def apply_account_stats(results: list[AccountMetrics], *, now=None) -> int:
+def apply_account_stats(
+    results: list[AccountMetrics], *, now: dt.datetime | None = None
+) -> int:
     """One UPDATE for the batch's accounts: numbers (where known), last_synced_at,
     lease released."""
     now = now or timezone.now()
@@ -114,7 +118,7 @@ def apply_account_stats(results: list[AccountMetrics], *, now=None) -> int:
     if not done:
         return 0
 
-    def column(key):
+    def column(key: str) -> list[Any]:
         return [(r.stats or {}).get(key) for r in done]
 
     with connection.cursor() as cursor:
@@ -141,7 +145,7 @@ def apply_account_stats(results: list[AccountMetrics], *, now=None) -> int:
         return cursor.rowcount
 
 
-def apply_post_metrics(rows: list[tuple], *, now=None) -> int:
+def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> int:
     """One UPDATE ... FROM unnest() for a batch of (platform, platform_post_id,
     likes, comments, shares, views): the join follows the partial unique index
     on (platform, platform_post_id)."""
@@ -169,7 +173,7 @@ def apply_post_metrics(rows: list[tuple], *, now=None) -> int:
         return cursor.rowcount
 
 
-def _recent_post_ids(account_ids, *, now) -> dict:
+def _recent_post_ids(account_ids: list[Any], *, now: dt.datetime) -> dict:
     since = now - dt.timedelta(days=settings.METRICS_SYNC_POST_DAYS)
     ids: dict = {pk: [] for pk in account_ids}
     rows = Post.objects.filter(
@@ -184,7 +188,10 @@ def _recent_post_ids(account_ids, *, now) -> dict:
 
 
 def _record_problems(
-    results: list[AccountMetrics], accounts: dict[Any, PlatformAccount], *, now
+    results: list[AccountMetrics],
+    accounts: dict[Any, PlatformAccount],
+    *,
+    now: dt.datetime,
 ) -> None:
     for r in results:
         exc = r.problem
@@ -209,7 +216,9 @@ def _record_problems(
         logger.warning("metrics sync of account %s: %s", r.account_id, exc.message)
 
 
-def sync_claimed(account_ids: list[uuid.UUID], *, now=None) -> dict:
+def sync_claimed(
+    account_ids: list[uuid.UUID], *, now: dt.datetime | None = None
+) -> dict:
     """Fetch and apply the metrics of claimed accounts; counts of what happened."""
     now = now or timezone.now()
     accounts = list(PlatformAccount.objects.filter(pk__in=account_ids))
@@ -224,7 +233,7 @@ def sync_claimed(account_ids: list[uuid.UUID], *, now=None) -> dict:
 
 
 def sync_platform_metrics(
-    *, batch: int = 20, time_budget: float = 240.0, now=None
+    *, batch: int = 20, time_budget: float = 240.0, now: dt.datetime | None = None
 ) -> dict:
     """Claim and sync due accounts until none are left or the budget is spent."""
     deadline = time.monotonic() + time_budget
