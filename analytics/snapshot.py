@@ -10,8 +10,9 @@ Per platform account of a live character and per day (UTC):
 
 One INSERT ... SELECT ... ON CONFLICT ON CONSTRAINT unique_metric DO UPDATE,
 so running it twice for a day rewrites that day's values instead of adding
-rows. Afterwards accounts whose follower count crossed a milestone fire the
-'follower_milestone' event for characters that have such rules.
+rows. In the same transaction, every account whose follower count grew since
+its previous snapshot emits a 'follower_milestone' event (one INSERT); each
+listening rule's own "every" decides whether it crossed a milestone.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from automation.engine import emit, rules_for_event_q
-from automation.models import AutomationRule
+from logs.events import emit_many
 
 RATE_WINDOW_DAYS = 30
 MAX_VALUE = "9999999999.99"  # numeric(12,2)
@@ -84,7 +84,8 @@ JOIN LATERAL (
       AND metric_type = 'follower_count' AND metric_date < %(day)s
     ORDER BY metric_date DESC LIMIT 1
 ) prev ON true
-WHERE a.character_id = ANY(%(characters)s) AND a.follower_count > prev.metric_value
+JOIN characters c ON c.id = a.character_id AND c.deleted_at IS NULL
+WHERE a.follower_count > prev.metric_value
 """
 
 
@@ -107,25 +108,22 @@ def daily_snapshot(day: dt.date | None = None) -> int:
     return written
 
 
-def _fire_milestones(cursor, day) -> None:
-    characters = list(
-        AutomationRule.objects.filter(rules_for_event_q("follower_milestone"))
-        .values_list("character_id", flat=True)
-        .distinct()
-    )
-    if not characters:
-        return
-    cursor.execute(MILESTONES, {"day": day, "characters": characters})
-    for character_id, account_id, platform, previous, current in cursor.fetchall():
-        # each rule's own "every" decides in fire_event whether this crossed
-        emit(
-            "follower_milestone",
-            {
-                character_id: {
+def _fire_milestones(cursor: Any, day: dt.date) -> None:
+    cursor.execute(MILESTONES, {"day": day})
+    emit_many(
+        "follower_milestone",
+        (
+            (
+                character_id,
+                {
                     "platform": platform,
                     "platform_account_id": str(account_id),
                     "previous": int(previous),
                     "current": int(current),
-                }
-            },
-        )
+                },
+            )
+            for character_id, account_id, platform, previous, current in (
+                cursor.fetchall()
+            )
+        ),
+    )

@@ -8,6 +8,11 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 
+from automation.rules import (
+    schedule_next,
+    validate_caption_template,
+    validate_trigger_config,
+)
 from characters.models import Character
 from config.fields import (
     choices_check,
@@ -190,8 +195,6 @@ class AutomationRule(models.Model):
 
     def save(self, *args, **kwargs):
         """A schedule rule's next run is computed from now whenever it is saved."""
-        from automation.engine import schedule_next
-
         self.next_run_at = schedule_next(self)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "next_run_at" not in update_fields:
@@ -199,8 +202,6 @@ class AutomationRule(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self):
-        from automation.engine import validate_caption_template, validate_trigger_config
-
         super().clean()
         errors = {}
         for name, check in (

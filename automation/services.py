@@ -10,17 +10,21 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from automation.models import AutomationRun
+from automation.models import AutomationRule, AutomationRun
+from automation.rules import RUN_RULE_TASK
 from config.celery import app as celery_app
 from config.transitions import transition
+from logs.services import Actor, actor_user
 
 COMPONENT = "automation_service"
-RUN_RULE_TASK = "automation.tasks.run_rule"
 
 
-def automation_rules_enable(*, queryset, actor=None) -> int:
+def automation_rules_enable(
+    *, queryset: QuerySet[AutomationRule], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         field="is_enabled",
@@ -34,7 +38,9 @@ def automation_rules_enable(*, queryset, actor=None) -> int:
     )
 
 
-def automation_rules_disable(*, queryset, actor=None) -> int:
+def automation_rules_disable(
+    *, queryset: QuerySet[AutomationRule], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         field="is_enabled",
@@ -63,7 +69,9 @@ class RunNow:
         return len(self.queued)
 
 
-def automation_rules_run_now(*, queryset, actor=None) -> RunNow:
+def automation_rules_run_now(
+    *, queryset: QuerySet[AutomationRule], actor: Actor = None
+) -> RunNow:
     """Queue one manual run of each enabled rule, after the transaction commits.
 
     A rule with a manual run queued (or running) already is left alone: its
@@ -90,7 +98,7 @@ def automation_rules_run_now(*, queryset, actor=None) -> RunNow:
                 rule_id=rule_id,
                 trigger=AutomationRun.Trigger.MANUAL,
                 key=f"manual:{uuid.uuid4()}",
-                requested_by=actor if getattr(actor, "pk", None) else None,
+                requested_by=actor_user(actor),
             )
             try:
                 with transaction.atomic():

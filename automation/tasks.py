@@ -1,4 +1,4 @@
-"""Celery entry points of the automation engine (automation/engine.py)."""
+"""Celery entry points of the automation engine (dispatch, runs)."""
 
 import datetime as dt
 
@@ -12,7 +12,7 @@ from celery import shared_task
     time_limit=58,
 )
 def dispatch_due_rules() -> dict:
-    from automation.engine import dispatch_due_rules as run
+    from automation.dispatch import dispatch_due_rules as run
 
     return {"rows": len(run())}
 
@@ -23,17 +23,19 @@ def run_rule(
     trigger: str = "manual",
     scheduled_for: str | None = None,
     run_id: str | None = None,
-):
-    from automation.engine import run_rule as run
+) -> dict:
+    from automation.runs import run_rule as run
 
     slot = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
     result = run(rule_id, trigger=trigger, scheduled_for=slot, run_id=run_id)
     return {"rows": len(result.scheduled), "outcome": result.outcome}
 
 
-@shared_task(name="automation.tasks.fire_event", soft_time_limit=120, time_limit=150)
-def fire_event(event: str, character_id: str, **payload) -> dict:
-    from automation.engine import fire_event as run
+@shared_task(name="automation.tasks.fire_event", soft_time_limit=30, time_limit=40)
+def fire_event(event: str, character_id: str, **payload: object) -> dict:
+    """A message queued before events went through the outbox (a deploy
+    moment): written to the outbox, where the rules pick it up."""
+    from logs.events import emit
 
-    results = run(event, character_id, **payload)
-    return {"rows": sum(len(r.scheduled) for r in results)}
+    emit(event, payload, character_id=character_id)
+    return {"rows": 1}

@@ -88,6 +88,13 @@ PERIODIC_TASKS = [
         "Runs the 'schedule' rules whose next_run_at has come.",
     ),
     Periodic(
+        "dispatch events",
+        "logs.tasks.dispatch_events",
+        Every(60),
+        "Hands waiting events to their consumers (the automation rules); a "
+        "commit that emits events kicks it at once, this run is the safety net.",
+    ),
+    Periodic(
         "detect stuck work",
         "logs.tasks.detect_stuck_work",
         Every(300),
@@ -109,7 +116,8 @@ PERIODIC_TASKS = [
         "log retention",
         "logs.tasks.purge_old_logs",
         Daily(3, 30),
-        "Drops the months of system logs older than SYSTEM_LOG_RETENTION_DAYS.",
+        "Drops the months of system logs older than SYSTEM_LOG_RETENTION_DAYS; "
+        "deletes dispatched events older than EVENT_RETENTION_DAYS, in batches.",
     ),
     Periodic(
         "partitions ahead",

@@ -36,6 +36,7 @@ OPERATOR_ACTIONS = {
     "automation.automationrun": ("view",),
     "analytics.analytics": ("view",),
     "logs.systemlog": ("view",),
+    "logs.event": ("view",),
 }
 
 

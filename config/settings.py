@@ -477,6 +477,23 @@ STUCK_POST_MINUTES = env.int("STUCK_POST_MINUTES", default=10)
 # to dry-run.invalid); live uses the real adapters. Nothing else (DEBUG
 # included) changes what an adapter does. The admin shows which one is on.
 PLATFORM_DRY_RUN = env.bool("PLATFORM_DRY_RUN", default=DEBUG)
+
+# Events (logs/events.py, logs/outbox.py): who receives them, in order. Each
+# is the dotted path of `consume(events) -> handle(event)`, idempotent per event.
+EVENT_CONSUMERS = env.list("EVENT_CONSUMERS", default=["automation.listeners.consume"])
+# The dispatcher is kicked at most once per this many ms after a commit.
+EVENTS_KICK_INTERVAL_MS = env.int("EVENTS_KICK_INTERVAL_MS", default=1000)
+EVENT_DISPATCH_BATCH = env.int("EVENT_DISPATCH_BATCH", default=300)
+EVENT_DISPATCH_BUDGET = env.float("EVENT_DISPATCH_BUDGET", default=50.0)
+# Longest one event's handling may take (a rule run): a drain starts no event
+# it cannot finish within its budget.
+EVENT_HANDLER_TIMEOUT = env.float("EVENT_HANDLER_TIMEOUT", default=5.0)
+EVENT_LEASE_SECONDS = env.int("EVENT_LEASE_SECONDS", default=120)
+EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=5)
+EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
+# Dispatched events are kept this long (logs.tasks.purge_old_logs).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
+
 _DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"
 # The platforms that have an API adapter. A platform missing here (OnlyFans,
 # which has no API) is published by hand in both modes: its due posts become

@@ -114,7 +114,21 @@ def _base_backup() -> dict:
     time_limit=6600,  # under CELERY_VISIBILITY_TIMEOUT (7200)
 )
 def nightly_backup() -> dict:
-    return run_nightly_backup()
+    try:
+        return run_nightly_backup()
+    except Exception as exc:
+        backup_failed(exc)
+        raise
+
+
+def backup_failed(exc: BaseException) -> None:
+    """The 'backup_failed' event (notifications, webhooks); never hides `exc`."""
+    from logs.events import emit
+
+    try:
+        emit("backup_failed", {"reason": f"{type(exc).__name__}: {exc}"[:2000]})
+    except Exception:  # noqa: BLE001 - the database may be what failed
+        logger.exception("could not record the backup_failed event")
 
 
 @shared_task(

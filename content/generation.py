@@ -29,7 +29,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from automation.engine import emit
 from characters.models import CharacterAppearance
 from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds
 from content.backends import (
@@ -41,6 +40,7 @@ from content.backends import (
     get_backend,
 )
 from content.models import Content, ContentGeneration
+from logs.events import emit
 
 logger = logging.getLogger(__name__)
 S = ContentGeneration.Status
@@ -209,11 +209,10 @@ def _complete(job, item: Claimed, request, images, files, elapsed: float) -> str
         emit(
             "generation_completed",
             {
-                job.character_id: {
-                    "generation_id": str(job.pk),
-                    "content_ids": [str(c.pk) for c in rows],
-                }
+                "generation_id": str(job.pk),
+                "content_ids": [str(c.pk) for c in rows],
             },
+            character_id=job.character_id,
         )
     logger.info("generation %s made %d image(s)", job.pk, len(rows))
     return "completed"
@@ -246,15 +245,22 @@ def _failed(job, item: Claimed, message: str, *, retryable: bool) -> str:
     if retryable:
         message = f"Gave up after {job.max_retries} retries: {message}"
     started_at = job.started_at or now
-    QUEUE.finish(
-        item,
-        status=S.FAILED,
-        failure_count=job.batch_size,
-        started_at=started_at,
-        completed_at=now,
-        duration_seconds=max(0, round((now - started_at).total_seconds())),
-        error_message=message[:2000],
-    )
+    with transaction.atomic():
+        failed = QUEUE.finish(
+            item,
+            status=S.FAILED,
+            failure_count=job.batch_size,
+            started_at=started_at,
+            completed_at=now,
+            duration_seconds=max(0, round((now - started_at).total_seconds())),
+            error_message=message[:2000],
+        )
+        if failed:
+            emit(
+                "generation_failed",
+                {"generation_id": str(job.pk), "error": message[:2000]},
+                character_id=job.character_id,
+            )
     logger.warning(
         "generation %s failed: %s",
         job.pk,

@@ -1,7 +1,10 @@
 """Writes on content and generation jobs (admin actions and API actions)."""
 
+from typing import Any
+
 from config.transitions import transition
 from content.models import Content, ContentGeneration
+from logs.events import emit_many
 
 COMPONENT = "content_service"
 APPROVED = Content.ApprovalStatus.APPROVED
@@ -24,16 +27,14 @@ def content_approve(*, queryset, actor=None) -> int:
     )
 
 
-def _emit_approved(pairs) -> None:
-    """Event rules on 'content_approved' run for the characters concerned."""
-    from automation.engine import emit
-
-    by_character: dict = {}
+def _emit_approved(pairs: list[tuple[Any, Any]]) -> None:
+    """One 'content_approved' event per character, in the same transaction."""
+    by_character: dict[Any, list[str]] = {}
     for pk, character_id in pairs:
         by_character.setdefault(character_id, []).append(str(pk))
-    emit(
+    emit_many(
         "content_approved",
-        {cid: {"content_ids": ids} for cid, ids in by_character.items()},
+        ((cid, {"content_ids": ids}) for cid, ids in by_character.items()),
     )
 
 

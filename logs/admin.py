@@ -5,8 +5,9 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from config.admin_site import BigTableAdmin, recent_filter
-from logs.models import SystemLog
+from config.admin_site import BigTableAdmin, recent_filter, report, selected_count
+from logs.models import Event, SystemLog
+from logs.outbox import events_retry
 
 
 @admin.register(SystemLog)
@@ -63,4 +64,51 @@ class SystemLogAdmin(BigTableAdmin):
         return format_html(
             '<pre style="white-space:pre-wrap;margin:0">{}</pre>',
             json.dumps(obj.metadata, indent=2, sort_keys=True, ensure_ascii=False),
+        )
+
+
+@admin.register(Event)
+class EventAdmin(BigTableAdmin):
+    """The outbox: what happened, and whether its consumers have it (read-only;
+    failed events can be queued again)."""
+
+    list_display = ("created_at", "name", "status", "attempt_count", "character_id")
+    list_filter = (
+        "status",
+        "name",
+        recent_filter("created_at", title="created", parameter="created"),
+    )
+    ordering = ("-created_at",)
+    sortable_by = ("created_at",)
+    list_select_related = ()
+    actions = ("retry",)
+    fields = (
+        ("created_at", "name", "status"),
+        ("character_id", "attempt_count", "locked_until"),
+        "error_message",
+        "readable_payload",
+    )
+    readonly_fields = fields[0] + fields[1] + ("error_message", "readable_payload")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("logs.change_event")
+
+    @admin.action(
+        description="Queue selected failed events again", permissions=["retry"]
+    )
+    def retry(self, request, queryset):
+        changed = events_retry(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "queued again")
+
+    @admin.display(description="Payload")
+    def readable_payload(self, obj):
+        return format_html(
+            '<pre style="white-space:pre-wrap;margin:0">{}</pre>',
+            json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False),
         )

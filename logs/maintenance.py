@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -36,7 +38,36 @@ def purge_old_logs(*, days: int | None = None, now: dt.datetime | None = None) -
     return sum(d.rows for d in drop_months_before(SYSTEM_LOGS, cutoff))
 
 
-def detect_stuck_work(*, now=None) -> dict:
+PURGE_EVENTS = """
+DELETE FROM events WHERE id IN (
+    SELECT id FROM events WHERE status = 'done' AND created_at < %s
+    ORDER BY created_at LIMIT %s
+)
+"""
+
+
+def purge_done_events(
+    *, days: int | None = None, batch: int = 10_000, time_budget: float = 600.0
+) -> int:
+    """Delete dispatched events older than `days` (EVENT_RETENTION_DAYS) in
+    batches through idx_events_created; pending and failed ones stay."""
+    days = settings.EVENT_RETENTION_DAYS if days is None else days
+    if days < 1:
+        raise ValueError("Event retention must be at least one day.")
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    deadline = time.monotonic() + time_budget
+    total = 0
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(PURGE_EVENTS, [cutoff, batch])
+            deleted = cursor.rowcount
+        total += deleted
+        if deleted < batch:
+            break
+    return total
+
+
+def detect_stuck_work(*, now: dt.datetime | None = None) -> dict:
     """Flag work that should have moved and did not.
 
     - scheduled posts due for more than STUCK_POST_MINUTES and not published

@@ -1,11 +1,17 @@
-"""Application and audit logs."""
+"""Application and audit logs, and the outbox of events."""
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
 from characters.models import Character
-from config.fields import choices_check, created_at, uuid_pk
+from config.fields import (
+    attempt_journal,
+    choices_check,
+    created_at,
+    defaulted,
+    uuid_pk,
+)
 from content.models import Content
 from platforms.models import PlatformAccount, Post
 
@@ -117,6 +123,71 @@ class SystemLog(models.Model):
         return f"[{self.log_level}] {self.component or '-'}: {self.message[:80]}"
 
 
+class EventStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Event(models.Model):
+    """Something that happened, in the outbox until its consumers have it.
+
+    Written by `logs.events.emit` in the producer's transaction (it exists
+    exactly when what it reports was committed); drained by the dispatcher
+    (logs.outbox) on the queue machine, which hands each batch to the
+    consumers named in settings.EVENT_CONSUMERS.
+    """
+
+    Status = EventStatus
+
+    id = uuid_pk()
+    name = models.CharField(max_length=50)
+    # Not a foreign key: an event is a message about the past; it stays
+    # readable (and deliverable) after the character is purged, and an insert
+    # takes no lock on the characters row.
+    character_id = models.UUIDField(null=True, blank=True)
+    payload = models.JSONField(default=dict, db_default={})
+    status = models.CharField(
+        max_length=20, choices=Status.choices, **defaulted(Status.PENDING)
+    )
+    # the queue machine (config/workqueue.py): a dispatcher's lease while
+    # 'processing', "not before" (a retry's backoff) while 'pending'
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    attempt_started_at, attempt_count = attempt_journal()
+    error_message = models.TextField(null=True, blank=True)
+    created_at = created_at()
+
+    class Meta:
+        db_table = "events"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("status", EventStatus, name="events_status_check"),
+        ]
+        indexes = [
+            # Polled by logs.tasks.dispatch_events (the claim's first query:
+            # pending events, oldest first).
+            models.Index(
+                fields=["created_at"],
+                name="idx_events_pending",
+                condition=models.Q(status="pending"),
+            ),
+            # logs.tasks.dispatch_events again: the claim's second query
+            # (a dispatcher died holding these).
+            models.Index(
+                fields=["locked_until"],
+                name="idx_events_processing",
+                condition=models.Q(status="processing"),
+            ),
+            # The admin's newest-first list and the retention of done events
+            # (logs.tasks.purge_old_logs), oldest first.
+            models.Index(fields=["created_at"], name="idx_events_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
 # --- The audit trail ------------------------------------------------------------
 # Who changed what, when, and through which door, recorded by PostgreSQL
 # triggers (django-pghistory), so queryset.update(), bulk writes and plain SQL
@@ -128,13 +199,13 @@ class SystemLog(models.Model):
 # logs/audit.py reads them; README and docs/operations.md say how.
 
 import pghistory  # noqa: E402
-from pghistory.models import Event  # noqa: E402
+from pghistory.models import Event as HistoryEvent  # noqa: E402
 
 from characters.models import CharacterAppearance, CharacterPersonality  # noqa: E402
 from platforms.models import ScheduledPost  # noqa: E402
 
 
-class AuditEvent(Event):
+class AuditEvent(HistoryEvent):
     """Base of every audit event table: the database session that made the change."""
 
     pgh_db_session = models.TextField(

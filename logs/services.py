@@ -2,7 +2,13 @@
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
+
 from logs.models import SystemLog
+
+# Who did it: a staff or API user, or None (the system: a task, a command).
+Actor = AbstractBaseUser | AnonymousUser | None
 
 
 def system_log_write(
@@ -10,10 +16,10 @@ def system_log_write(
     level: str,
     component: str,
     message: str,
-    character_id=None,
-    platform_account_id=None,
-    content_id=None,
-    post_id=None,
+    character_id: Any = None,
+    platform_account_id: Any = None,
+    content_id: Any = None,
+    post_id: Any = None,
     metadata: dict[str, Any] | None = None,
 ) -> SystemLog:
     """Write one log row. Callers never pass credentials in message or metadata."""
@@ -29,8 +35,13 @@ def system_log_write(
     )
 
 
-def actor_metadata(actor) -> dict[str, Any]:
+def actor_metadata(actor: Actor) -> dict[str, Any]:
     """Who did it, for audit rows: a staff/API user, or the system."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {"actor": "system"}
     return {"actor": actor.get_username(), "actor_id": actor.pk}
+
+
+def actor_user(actor: Actor) -> User | None:
+    """The user row to link to what an actor did (None: the system, anonymous)."""
+    return actor if isinstance(actor, User) and actor.pk else None

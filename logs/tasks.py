@@ -1,6 +1,8 @@
-"""Celery entry points: log retention (daily) and the stuck-work detector."""
+"""Celery entry points: log retention (daily), the stuck-work detector and
+the event dispatcher (kicked after commits, and every minute by beat)."""
 
 from celery import shared_task
+from django.conf import settings
 
 
 @shared_task(
@@ -10,9 +12,10 @@ from celery import shared_task
     time_limit=660,
 )
 def purge_old_logs() -> dict:
+    from logs.maintenance import purge_done_events
     from logs.maintenance import purge_old_logs as run
 
-    return {"rows": run()}
+    return {"rows": run(), "events": purge_done_events()}
 
 
 @shared_task(
@@ -38,3 +41,16 @@ def purge_old_audit_events() -> dict:
     from logs.audit import purge_old_audit_events as run
 
     return {"rows": run()}
+
+
+@shared_task(
+    name="logs.tasks.dispatch_events",
+    acks_late=True,  # idempotent: claims are SKIP LOCKED with a lease
+    soft_time_limit=settings.EVENT_DISPATCH_BUDGET + 15,
+    time_limit=settings.EVENT_DISPATCH_BUDGET + 20,
+)
+def dispatch_events() -> dict:
+    from logs.outbox import dispatch_events as run
+
+    outcomes = run()
+    return {"rows": outcomes["done"], "outcomes": dict(outcomes)}

@@ -65,6 +65,7 @@ from platforms.services import (
     publishing_hold_place,
     scheduled_post_mark_published,
     scheduled_posts_cancel,
+    scheduled_posts_create,
     scheduled_posts_publish_now,
     scheduled_posts_reschedule,
     scheduled_posts_retry,
@@ -973,6 +974,14 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
     def get_readonly_fields(self, request, obj=None):
         # The queue owns the state: the actions change it, with an audit row.
         return ("status", "error_message", *self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            # a new post goes through the one way posts are scheduled (the
+            # form showed its rules: ScheduledPost.clean)
+            scheduled_posts_create(posts=[obj])
 
     # --- assisted publishing: "To post by hand" --------------------------------
 

@@ -507,10 +507,32 @@ class ScheduledPost(models.Model):
     def __str__(self) -> str:
         return f"Scheduled post {self.id} at {self.scheduled_at:%Y-%m-%d %H:%M}"
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         account_consistency_clean(self, check_platform=False)
+        self.content_clean()
         self.platform_rules_clean()
+
+    def content_clean(self) -> None:
+        """A waiting post's content is its character's own, and approved."""
+        if self.content_id is None or self.status not in (
+            ScheduledPostStatus.SCHEDULED,
+            None,
+        ):
+            return
+        content = self.content
+        assert content is not None
+        if self.character_id and content.character_id != self.character_id:
+            raise ValidationError(
+                {"content": "This content belongs to another character."}
+            )
+        if not (
+            content.is_approved
+            and content.approval_status == Content.ApprovalStatus.APPROVED
+        ):
+            raise ValidationError(
+                {"content": "Only approved content can be scheduled."}
+            )
 
     def platform_rules_clean(self) -> None:
         """The platform's own rules (caption length, hashtags, media type, size,

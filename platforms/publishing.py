@@ -41,7 +41,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from automation.engine import emit_to, listening_characters
 from config.workqueue import (
     Claimed,
     Drain,
@@ -51,6 +50,7 @@ from config.workqueue import (
 )
 from content.media_paths import UnsafeMediaPath, media_path_problem, resolve_media_path
 from content.models import Content
+from logs.events import emit, kick_after_commit
 from platforms.adapters import (
     MediaInfo,
     PlatformAdapter,
@@ -84,14 +84,16 @@ QUEUE = WorkQueue(
 )
 
 
-def claim_due_posts(*, limit: int = 50, now=None) -> list[Claimed]:
+def claim_due_posts(
+    *, limit: int = 50, now: dt.datetime | None = None
+) -> list[Claimed]:
     """Claim up to `limit` due posts for this worker (none while a hold is on)."""
     if PublishingHold.active():
         return []
     return QUEUE.claim(limit=limit, now=now)
 
 
-def mark_waiting_posts(*, now=None) -> int:
+def mark_waiting_posts(*, now: dt.datetime | None = None) -> int:
     """Say why due posts of accounts with failed credentials are not moving."""
     now = now or timezone.now()
     changed = 0
@@ -200,9 +202,6 @@ class _Batch:
             .filter(pk__in=[c.id for c in items], status=SP.PROCESSING)
         }
         self.accounts = BatchAccounts()
-        self.listening = listening_characters(
-            "post_published", {sp.character_id for sp in self.rows.values()}
-        )
 
     def __call__(self, item: Claimed) -> str:
         sp = self.rows.get(item.id)
@@ -243,13 +242,18 @@ class _PostWork(AccountWork):
     def call(self, adapter: PlatformAdapter, prepared: PublishRequest) -> PublishResult:
         return adapter.publish(prepared)
 
-    def look_up(self, adapter, since, prepared):
+    def look_up(
+        self,
+        adapter: PlatformAdapter,
+        since: dt.datetime,
+        prepared: PublishRequest | None,
+    ) -> PublishResult | bool | None:
         # reconciliation never sends the file: the request without it will do
         request = prepared or _request_for(self.sp, media=False)
         return adapter.post_exists(request, since=since)
 
     def record(self, result: PublishResult) -> str:
-        durably(lambda: _record(self.sp, result, self.batch.listening))
+        durably(lambda: _record(self.sp, result))
         logger.info(
             "published scheduled post %s as %s", self.sp.pk, result.platform_post_id
         )
@@ -258,18 +262,38 @@ class _PostWork(AccountWork):
     def retry(self, message: str) -> str:
         return retry(self.sp, self.item, message)
 
+    def fail(self, message: str) -> str:
+        return fail(self.sp, self.item, message)
+
+
+def fail(sp: ScheduledPost, item: Claimed, message: str) -> str:
+    """Failed for good, with the 'post_failed' event (or 'post_outcome_unknown'
+    when nobody can tell whether it went out) in the same transaction."""
+    message = message[:2000]
+    with transaction.atomic():
+        if QUEUE.finish(item, status=SP.FAILED, error_message=message):
+            account = sp.platform_account
+            emit(
+                "post_outcome_unknown"
+                if message.startswith("Outcome unknown")
+                else "post_failed",
+                {
+                    "scheduled_post_id": str(sp.pk),
+                    "platform_account_id": str(account.pk),
+                    "platform": account.platform,
+                    "error": message,
+                },
+                character_id=sp.character_id,
+            )
+    logger.warning("scheduled post %s failed: %s", sp.pk, message)
+    return "failed"
+
 
 def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
     """Try again after a backoff ("not before" in locked_until), or give up."""
     attempt = sp.retry_count + 1
     if attempt > sp.max_retries:
-        QUEUE.finish(
-            item,
-            status=SP.FAILED,
-            error_message=f"Gave up after {sp.max_retries} retries: {message}"[:2000],
-        )
-        logger.warning("scheduled post %s failed after retries: %s", sp.pk, message)
-        return "failed"
+        return fail(sp, item, f"Gave up after {sp.max_retries} retries: {message}")
     delay = backoff_seconds(
         attempt,
         base=settings.PUBLISH_RETRY_BASE_SECONDS,
@@ -287,9 +311,10 @@ def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
 
 
 # One statement records a post that went out: the scheduled post linked and
-# published, the posts row, the content's and the account's counters. One
-# round trip and one commit per post (the ORM's five statements in a
-# transaction cost seven round trips); a row already linked writes nothing.
+# published, the posts row, the content's and the account's counters and the
+# 'post_published' event (the outbox, logs.events). One round trip and one
+# commit per post (the ORM's six statements in a transaction cost eight round
+# trips); a row already linked writes nothing.
 RECORD_SQL = """
 WITH sp AS (
     UPDATE scheduled_posts
@@ -314,12 +339,20 @@ WITH sp AS (
     UPDATE platform_accounts
        SET post_count = post_count + 1, last_activity_at = %(now)s
      WHERE id = %(account)s AND EXISTS (SELECT 1 FROM post)
+), event AS (
+    INSERT INTO events (name, character_id, payload)
+    SELECT 'post_published', %(character)s,
+           jsonb_build_object('post_id', %(post)s::text,
+                              'scheduled_post_id', %(sp)s::text,
+                              'platform_account_id', %(account)s::text,
+                              'platform', %(platform)s::text)
+     WHERE EXISTS (SELECT 1 FROM post)
 )
 SELECT count(*) FROM post
 """
 
 
-def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
+def _record(sp: ScheduledPost, result: PublishResult) -> None:
     """Record a post that went out (RECORD_SQL: all of it or nothing).
 
     Written whoever holds the lease now: the post did go out, so the truth
@@ -360,11 +393,11 @@ def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
             ).first()
             _link(sp, existing, now)
         return
-    if recorded and sp.character_id in listening:
-        emit_to("post_published", sp.character_id, {"post_id": str(post_id)})
+    if recorded:
+        kick_after_commit()
 
 
-def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
+def _link(sp: ScheduledPost, post: Post | None, now: dt.datetime) -> bool:
     return (
         ScheduledPost.objects.filter(pk=sp.pk, post__isnull=True).update(
             status=SP.PUBLISHED,
@@ -379,14 +412,20 @@ def _link(sp: ScheduledPost, post: Post | None, now) -> bool:
 
 
 def publish_due_posts(
-    *, batch: int = 50, time_budget: float | None = None, now=None
+    *,
+    batch: int = 50,
+    time_budget: float | None = None,
+    now: dt.datetime | None = None,
 ) -> int:
     """Claim and publish due posts until none are left or the budget is spent."""
     return drain_publishing(batch=batch, time_budget=time_budget, now=now)["published"]
 
 
 def drain_publishing(
-    *, batch: int = 50, time_budget: float | None = None, now=None
+    *,
+    batch: int = 50,
+    time_budget: float | None = None,
+    now: dt.datetime | None = None,
 ) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)

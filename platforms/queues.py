@@ -19,13 +19,16 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from config.workqueue import INTERRUPTS, Claimed, WorkQueue
+from logs.events import emit
 from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
@@ -93,11 +96,38 @@ def account_rate_limited(account: PlatformAccount, exc: RateLimited) -> str:
     return f"Rate limited by {account.platform} until {reset:%H:%M:%S} UTC."
 
 
+def credentials_failed(
+    account_id: uuid.UUID, *, character_id: uuid.UUID, platform: str, reason: str
+) -> bool:
+    """The account's credentials were refused: it waits for a person. The
+    'account_needs_attention' event goes out once, when the status changes."""
+    with transaction.atomic():
+        changed = (
+            PlatformAccount.objects.filter(pk=account_id)
+            .exclude(connection_status=CS.ERROR, is_connected=False)
+            .update(connection_status=CS.ERROR, is_connected=False)
+        )
+        if changed:
+            emit(
+                "account_needs_attention",
+                {
+                    "platform_account_id": str(account_id),
+                    "platform": platform,
+                    "reason": reason[:2000],
+                },
+                character_id=character_id,
+            )
+    return bool(changed)
+
+
 def account_credentials_failed(
     account: PlatformAccount, exc: CredentialsRejected
 ) -> str:
-    PlatformAccount.objects.filter(pk=account.pk).update(
-        connection_status=CS.ERROR, is_connected=False
+    credentials_failed(
+        account.pk,
+        character_id=account.character_id,
+        platform=account.platform,
+        reason=exc.message,
     )
     account.connection_status, account.is_connected = CS.ERROR, False
     logger.warning(
@@ -169,26 +199,28 @@ class AccountWork(abc.ABC):
     queue: WorkQueue
     noun = "item"
 
-    def __init__(self, accounts: BatchAccounts, row, item: Claimed):
+    def __init__(self, accounts: BatchAccounts, row: Any, item: Claimed) -> None:
         self.accounts, self.row, self.item = accounts, row, item
         self.account = row.platform_account
 
     # --- what a queue says ----------------------------------------------------
 
-    def prepare(self):
+    def prepare(self) -> Any:
         """What the call needs; raise Refused when the row must not go out."""
         return None
 
     @abc.abstractmethod
-    def call(self, adapter: PlatformAdapter, prepared):
+    def call(self, adapter: PlatformAdapter, prepared: Any) -> Any:
         """The platform call; returns what `record` takes."""
 
     @abc.abstractmethod
-    def look_up(self, adapter: PlatformAdapter, since: dt.datetime, prepared):
+    def look_up(
+        self, adapter: PlatformAdapter, since: dt.datetime, prepared: Any
+    ) -> Any:
         """Did the attempt begun at `since` happen: a result, False or None."""
 
     @abc.abstractmethod
-    def record(self, result) -> str:
+    def record(self, result: Any) -> str:
         """Record the success (durably); returns the outcome."""
 
     @abc.abstractmethod
@@ -253,7 +285,7 @@ class AccountWork(abc.ABC):
         started: dt.datetime,
         attempt: int,
         cause: str | None = None,
-        prepared=None,
+        prepared: Any = None,
     ) -> str | None:
         """Did the attempt begun at `started` happen? Records it if it did;
         None when it did not (the caller goes on); "outcome unknown" when the

@@ -3,23 +3,27 @@
 import datetime as dt
 import logging
 import time
-from collections import Counter
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pghistory
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from automation.engine import listening_characters
 from config.exceptions import InvalidTransition
+from config.fields import validate_timezone
 from config.transitions import transition
 from logs.models import SystemLog
-from logs.services import actor_metadata, system_log_write
+from logs.services import Actor, actor_metadata, actor_user, system_log_write
 from platforms import identity, oauth
+from platforms import identity as identity_module
 from platforms.adapters import (
     PublishResult,
     get_adapter,
@@ -45,7 +49,86 @@ CS = PlatformAccount.ConnectionStatus
 CREDENTIALS_PERMISSION = "platforms.manage_credentials"
 
 
-def scheduled_posts_cancel(*, queryset, actor=None) -> int:
+def _may(actor: Actor, permission: str) -> bool:
+    """Whether the actor holds the permission; None (the system) always does."""
+    if actor is None:
+        return True
+    has_perm = getattr(actor, "has_perm", None)
+    return bool(has_perm and has_perm(permission))
+
+
+# A time "now" typed by a person is a few seconds old when it arrives.
+PAST_GRACE = dt.timedelta(minutes=1)
+
+
+def scheduled_post_problems(
+    posts: Sequence[ScheduledPost], *, now: dt.datetime | None = None
+) -> list[dict[str, list[str]]]:
+    """What each of these unsaved posts breaks, as {field: [messages]} ({}:
+    nothing). The rules every new scheduled post meets: a character whose
+    account it is, content of that character and approved, what the platform
+    accepts (its adapter's rules; ScheduledPost.clean), a known time zone and
+    a planned time with its zone, not in the past."""
+    now = now or timezone.now()
+    found = []
+    for post in posts:
+        errors: dict[str, list[str]] = defaultdict(list)
+        if not post.character_id:
+            errors["character"].append("Choose the character the post is for.")
+        when = post.scheduled_at
+        if when is None or timezone.is_naive(when):
+            errors["scheduled_at"].append("Give the planned time with its time zone.")
+        elif when < now - PAST_GRACE:
+            errors["scheduled_at"].append("Choose a time in the future.")
+        try:
+            validate_timezone(post.timezone)
+        except ValidationError as exc:
+            errors["timezone"].extend(exc.messages)
+        try:
+            post.clean()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors[name].extend(messages)
+        found.append(dict(errors))
+    return found
+
+
+def scheduled_posts_create(
+    *, posts: Sequence[ScheduledPost], now: dt.datetime | None = None
+) -> list[ScheduledPost]:
+    """Schedule these unsaved posts, all or none, in one INSERT.
+
+    The one way a scheduled post is created (the automation engine's runs,
+    the admin, the API, the composer); the rules are `scheduled_post_problems`.
+    Raises ValidationError: one post's {field: [messages]}, or for several
+    {"posts": [messages naming the account]} (ask `scheduled_post_problems`
+    first to show them per post).
+    """
+    now = now or timezone.now()
+    problems = scheduled_post_problems(posts, now=now)
+    if any(problems):
+        if len(posts) == 1:
+            raise ValidationError(problems[0])
+        raise ValidationError(
+            {
+                "posts": [
+                    f"{post.platform_account}: {message}"
+                    for post, found in zip(posts, problems, strict=True)
+                    for messages in found.values()
+                    for message in messages
+                ]
+            }
+        )
+    for post in posts:
+        post.status = SP.SCHEDULED
+        # scheduled_at >= created_at holds for a time a little in the past too
+        post.created_at = min(now, post.scheduled_at)
+    return ScheduledPost.objects.bulk_create(posts)
+
+
+def scheduled_posts_cancel(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[SP.SCHEDULED, SP.FAILED],
@@ -57,7 +140,7 @@ def scheduled_posts_cancel(*, queryset, actor=None) -> int:
 
 
 def scheduled_posts_reschedule(
-    *, queryset, scheduled_at: dt.datetime, actor=None
+    *, queryset: QuerySet[ScheduledPost], scheduled_at: dt.datetime, actor: Actor = None
 ) -> int:
     if timezone.is_naive(scheduled_at):
         raise ValueError("scheduled_at needs a time zone.")
@@ -76,7 +159,9 @@ def scheduled_posts_reschedule(
     )
 
 
-def scheduled_posts_publish_now(*, queryset, actor=None) -> int:
+def scheduled_posts_publish_now(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
     """Make waiting posts due now (a retry's backoff too); the publisher takes
     them on its next tick."""
     return transition(
@@ -89,7 +174,9 @@ def scheduled_posts_publish_now(*, queryset, actor=None) -> int:
     )
 
 
-def scheduled_posts_retry(*, queryset, actor=None) -> int:
+def scheduled_posts_retry(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
     """Failed posts back in the queue, due now, with their retries reset."""
     return transition(
         queryset=queryset,
@@ -107,7 +194,9 @@ def scheduled_posts_retry(*, queryset, actor=None) -> int:
     )
 
 
-def engagement_actions_cancel(*, queryset, actor=None) -> int:
+def engagement_actions_cancel(
+    *, queryset: QuerySet[EngagementAction], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[EA.PENDING],
@@ -118,7 +207,9 @@ def engagement_actions_cancel(*, queryset, actor=None) -> int:
     )
 
 
-def engagement_actions_retry(*, queryset, actor=None) -> int:
+def engagement_actions_retry(
+    *, queryset: QuerySet[EngagementAction], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         allowed_from=[EA.FAILED, EA.CANCELLED],
@@ -134,7 +225,9 @@ def engagement_actions_retry(*, queryset, actor=None) -> int:
     )
 
 
-def platform_accounts_disconnect(*, queryset, actor=None) -> int:
+def platform_accounts_disconnect(
+    *, queryset: QuerySet[PlatformAccount], actor: Actor = None
+) -> int:
     return transition(
         queryset=queryset,
         field="connection_status",
@@ -146,7 +239,9 @@ def platform_accounts_disconnect(*, queryset, actor=None) -> int:
     )
 
 
-def platform_accounts_mark_resync(*, queryset, actor=None) -> int:
+def platform_accounts_mark_resync(
+    *, queryset: QuerySet[PlatformAccount], actor: Actor = None
+) -> int:
     """Forget the last sync so the next stats sync takes these accounts first."""
     return transition(
         queryset=queryset,
@@ -161,14 +256,14 @@ def platform_accounts_mark_resync(*, queryset, actor=None) -> int:
 
 @transaction.atomic
 def platform_account_set_credentials(
-    *, account: PlatformAccount, auth_data: dict | None, actor=None
+    *, account: PlatformAccount, auth_data: dict | None, actor: Actor = None
 ) -> PlatformAccount:
     """Replace an account's credentials and write an audit row (never the secret).
 
     A user `actor` needs manage_credentials (clearing too); None is the system
     (a management command, a task).
     """
-    if actor is not None and not actor.has_perm(CREDENTIALS_PERMISSION):
+    if not _may(actor, CREDENTIALS_PERMISSION):
         raise PermissionDenied(
             "Setting or clearing credentials needs manage_credentials."
         )
@@ -193,7 +288,9 @@ def platform_account_set_credentials(
     return account
 
 
-def platform_accounts_resume(*, queryset, actor=None) -> int:
+def platform_accounts_resume(
+    *, queryset: QuerySet[PlatformAccount], actor: Actor = None
+) -> int:
     """Reconnect accounts whose credentials failed and let their posts move again.
 
     Their waiting scheduled posts keep their place in the queue (no retry was
@@ -234,7 +331,7 @@ def platform_accounts_resume(*, queryset, actor=None) -> int:
     return changed
 
 
-def post_take_down(*, post: Post, actor=None) -> bool:
+def post_take_down(*, post: Post, actor: Actor = None) -> bool:
     """Delete a post on its platform and mark the row 'deleted' (kept: its
     metrics stay in the history). Returns False when it was deleted already.
 
@@ -265,7 +362,7 @@ def publishing_hold_place(
     kind: str,
     reason: str,
     backup_taken_at: dt.datetime | None = None,
-    actor=None,
+    actor: Actor = None,
     using: str = "default",
 ) -> PublishingHold:
     """Stop everything that sends (posts, engagement) until staff lift it."""
@@ -274,7 +371,7 @@ def publishing_hold_place(
             kind=kind,
             reason=reason,
             backup_taken_at=backup_taken_at,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         SystemLog.objects.using(using).create(
             log_level=SystemLog.Level.WARNING,
@@ -286,7 +383,11 @@ def publishing_hold_place(
 
 
 def publishing_hold_after_restore(
-    sender=None, *, database_name=None, filename=None, **kwargs
+    sender: object = None,
+    *,
+    database_name: str | None = None,
+    filename: str | None = None,
+    **kwargs: Any,
 ) -> None:
     """dbbackup `post_restore` receiver: the restored database starts on hold.
 
@@ -321,7 +422,7 @@ class DuePosts:
     CANCEL = "cancel"
 
 
-def held_due_posts(hold: PublishingHold):
+def held_due_posts(hold: PublishingHold) -> QuerySet[ScheduledPost]:
     """The posts a restore hold asks a person to review: due when it was placed
     and not yet published (they may have gone out before the restore)."""
     return ScheduledPost.objects.filter(
@@ -330,7 +431,7 @@ def held_due_posts(hold: PublishingHold):
 
 
 def publishing_hold_lift(
-    *, hold: PublishingHold, actor=None, due_posts: str = DuePosts.PUBLISH
+    *, hold: PublishingHold, actor: Actor = None, due_posts: str = DuePosts.PUBLISH
 ) -> int:
     """Lift a hold. For a restore hold, `due_posts` says what happens to the
     posts that were due when it was placed: published (a person checked they
@@ -356,7 +457,7 @@ def publishing_hold_lift(
             note = f"{cancelled} due post(s) cancelled"
         PublishingHold.objects.filter(pk=hold.pk).update(
             lifted_at=timezone.now(),
-            lifted_by=actor if getattr(actor, "pk", None) else None,
+            lifted_by=actor_user(actor),
             lift_note=note,
         )
         system_log_write(
@@ -375,16 +476,16 @@ def platform_account_connect(
     *,
     account: PlatformAccount,
     auth_data: dict,
-    identity,
+    identity: identity_module.Identity,
     auth_type: str = PlatformAccount.AuthType.OAUTH,
-    actor=None,
+    actor: Actor = None,
 ) -> PlatformAccount:
     """Store what a finished connect brought: the credentials (encrypted), the
     account's platform id, username and URL, when the token expires. An account
     that was waiting (error, suspended, disconnected) is resumed: its posts
     move again. One transaction; the audit row names the keys, never a value.
     """
-    if actor is not None and not actor.has_perm(CREDENTIALS_PERMISSION):
+    if not _may(actor, CREDENTIALS_PERMISSION):
         raise PermissionDenied("Connecting an account needs manage_credentials.")
     # the audit trail records the key names of the new credentials, never values
     with transaction.atomic(), pghistory.context(credential_keys=sorted(auth_data)):
@@ -452,7 +553,7 @@ class ConnectionTest:
         return self.status == "ok"
 
 
-def platform_account_test_connection(*, account_id) -> ConnectionTest:
+def platform_account_test_connection(*, account_id: uuid.UUID | str) -> ConnectionTest:
     """Ask the platform who the stored credentials belong to (read only)."""
     account = PlatformAccount.objects.get(pk=account_id)
     label = account.get_platform_display()
@@ -514,7 +615,7 @@ def platform_account_test_connection(*, account_id) -> ConnectionTest:
     )
 
 
-def platform_account_mark_error(*, account_id, message: str) -> int:
+def platform_account_mark_error(*, account_id: uuid.UUID | str, message: str) -> int:
     """Park an account whose credentials no longer work: its posts wait (the
     publisher's rule for 'error'), staff see why on the dashboard."""
     changed = PlatformAccount.objects.filter(pk=account_id).update(
@@ -532,7 +633,9 @@ def platform_account_mark_error(*, account_id, message: str) -> int:
     return changed
 
 
-def platform_account_refresh_token(*, account_id, now=None) -> str:
+def platform_account_refresh_token(
+    *, account_id: uuid.UUID | str, now: dt.datetime | None = None
+) -> str:
     """Renew one account's token. Returns refreshed, skipped, failed or retry.
 
     The row stays locked (FOR UPDATE SKIP LOCKED) during the provider call: a
@@ -651,7 +754,7 @@ REFRESH_SKIPPED_STATUSES = (CS.DISCONNECTED, CS.ERROR, CS.SUSPENDED)
 
 
 def platform_accounts_refresh_tokens(
-    *, now=None, limit: int = 200, time_budget: float = 200.0
+    *, now: dt.datetime | None = None, limit: int = 200, time_budget: float = 200.0
 ) -> Counter:
     """Renew every OAuth token that expires within its provider's window
     (OAUTH_REFRESH_AHEAD_MINUTES): one query through idx_plat_accounts_token_exp,
@@ -660,6 +763,8 @@ def platform_accounts_refresh_tokens(
     due = Q(pk__in=[])
     for platform, provider in oauth.PROVIDERS.items():
         ahead = oauth.refresh_ahead(provider.platform)
+        if ahead is None:
+            continue
         due |= Q(platform=platform, token_expires_at__lte=now + ahead)
     ids = list(
         PlatformAccount.objects.filter(
@@ -705,7 +810,9 @@ def _validated_post_url(url: str) -> str:
     return url
 
 
-def scheduled_post_mark_published(*, scheduled_post_id, url: str, actor=None) -> Post:
+def scheduled_post_mark_published(
+    *, scheduled_post_id: uuid.UUID | str, url: str, actor: Actor = None
+) -> Post:
     """A person published an assisted post by hand: record it as a publish does.
 
     The posts row, the scheduled post's 'published' state, the content's use
@@ -742,11 +849,7 @@ def scheduled_post_mark_published(*, scheduled_post_id, url: str, actor=None) ->
             platform=account.platform, platform_post_id=url
         ).exists():
             raise ValidationError({"url": "This URL is already recorded for a post."})
-        record_published(
-            sp,
-            PublishResult(platform_post_id=url, url=url),
-            listening_characters("post_published", {sp.character_id}),
-        )
+        record_published(sp, PublishResult(platform_post_id=url, url=url))
         sp.refresh_from_db(fields=["post", "status"])
         if sp.status != SP.PUBLISHED or sp.post_id is None:
             raise ValidationError({"url": "This URL is already recorded for a post."})
@@ -767,7 +870,9 @@ def scheduled_post_mark_published(*, scheduled_post_id, url: str, actor=None) ->
         return Post.objects.get(pk=sp.post_id)
 
 
-def engagement_action_mark_done(*, action_id, actor=None) -> int:
+def engagement_action_mark_done(
+    *, action_id: uuid.UUID | str, actor: Actor = None
+) -> int:
     """A person performed an assisted engagement action by hand."""
     return transition(
         queryset=EngagementAction.objects.filter(

@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -38,6 +39,7 @@ from platforms.adapters import (
     get_adapter,
 )
 from platforms.models import PlatformAccount, Post
+from platforms.queues import credentials_failed
 
 logger = logging.getLogger(__name__)
 CS = PlatformAccount.ConnectionStatus
@@ -54,7 +56,9 @@ class AccountMetrics:
     problem: AdapterError | None = None
 
 
-def claim_accounts_for_sync(*, limit: int = 20, now=None) -> list[uuid.UUID]:
+def claim_accounts_for_sync(
+    *, limit: int = 20, now: dt.datetime | None = None
+) -> list[uuid.UUID]:
     """Claim up to `limit` accounts due for a metrics sync; their ids."""
     now = now or timezone.now()
     due = now - dt.timedelta(minutes=settings.METRICS_SYNC_INTERVAL_MINUTES)
@@ -104,7 +108,9 @@ def fetch_account_metrics(
     return result
 
 
-def apply_account_stats(results: list[AccountMetrics], *, now=None) -> int:
+def apply_account_stats(
+    results: list[AccountMetrics], *, now: dt.datetime | None = None
+) -> int:
     """One UPDATE for the batch's accounts: numbers (where known), last_synced_at,
     lease released."""
     now = now or timezone.now()
@@ -112,7 +118,7 @@ def apply_account_stats(results: list[AccountMetrics], *, now=None) -> int:
     if not done:
         return 0
 
-    def column(key):
+    def column(key: str) -> list[Any]:
         return [(r.stats or {}).get(key) for r in done]
 
     with connection.cursor() as cursor:
@@ -139,7 +145,7 @@ def apply_account_stats(results: list[AccountMetrics], *, now=None) -> int:
         return cursor.rowcount
 
 
-def apply_post_metrics(rows: list[tuple], *, now=None) -> int:
+def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> int:
     """One UPDATE ... FROM unnest() for a batch of (platform, platform_post_id,
     likes, comments, shares, views): the join follows the partial unique index
     on (platform, platform_post_id)."""
@@ -167,7 +173,7 @@ def apply_post_metrics(rows: list[tuple], *, now=None) -> int:
         return cursor.rowcount
 
 
-def _recent_post_ids(account_ids, *, now) -> dict:
+def _recent_post_ids(account_ids: list[Any], *, now: dt.datetime) -> dict:
     since = now - dt.timedelta(days=settings.METRICS_SYNC_POST_DAYS)
     ids: dict = {pk: [] for pk in account_ids}
     rows = Post.objects.filter(
@@ -181,7 +187,12 @@ def _recent_post_ids(account_ids, *, now) -> dict:
     return ids
 
 
-def _record_problems(results: list[AccountMetrics], *, now) -> None:
+def _record_problems(
+    results: list[AccountMetrics],
+    accounts: dict[Any, PlatformAccount],
+    *,
+    now: dt.datetime,
+) -> None:
     for r in results:
         exc = r.problem
         if exc is None:
@@ -194,12 +205,20 @@ def _record_problems(results: list[AccountMetrics], *, now) -> None:
                 "last_rate_limit_hit_at": now,
             }
         elif isinstance(exc, CredentialsRejected):
-            changes |= {"connection_status": CS.ERROR, "is_connected": False}
+            account = accounts[r.account_id]
+            credentials_failed(
+                account.pk,
+                character_id=account.character_id,
+                platform=account.platform,
+                reason=exc.message,
+            )
         PlatformAccount.objects.filter(pk=r.account_id).update(**changes)
         logger.warning("metrics sync of account %s: %s", r.account_id, exc.message)
 
 
-def sync_claimed(account_ids: list[uuid.UUID], *, now=None) -> dict:
+def sync_claimed(
+    account_ids: list[uuid.UUID], *, now: dt.datetime | None = None
+) -> dict:
     """Fetch and apply the metrics of claimed accounts; counts of what happened."""
     now = now or timezone.now()
     accounts = list(PlatformAccount.objects.filter(pk__in=account_ids))
@@ -209,12 +228,12 @@ def sync_claimed(account_ids: list[uuid.UUID], *, now=None) -> dict:
     with transaction.atomic():
         synced = apply_account_stats(results, now=now)
         updated = apply_post_metrics(posts, now=now)
-    _record_problems(results, now=now)
+    _record_problems(results, {a.pk: a for a in accounts}, now=now)
     return {"accounts": synced, "posts": updated, "problems": len(results) - synced}
 
 
 def sync_platform_metrics(
-    *, batch: int = 20, time_budget: float = 240.0, now=None
+    *, batch: int = 20, time_budget: float = 240.0, now: dt.datetime | None = None
 ) -> dict:
     """Claim and sync due accounts until none are left or the budget is spent."""
     deadline = time.monotonic() + time_budget

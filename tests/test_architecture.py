@@ -23,10 +23,9 @@ APPS = (
     "logs",
 )
 
-# Left for phase B of issue 13 (the automation engine split): AutomationRule's
-# save()/clean() call into automation/engine.py, which imports the model.
-KNOWN_CIRCLES = [{"automation.engine", "automation.models"}]
-KNOWN_UPWARD = {("automation.models", "automation.engine")}
+# None left: AutomationRule's save()/clean() use automation.rules, a leaf.
+KNOWN_CIRCLES: list[set[str]] = []
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def modules() -> dict[str, Path]:
@@ -149,6 +148,7 @@ def test_the_leaves_are_what_models_may_lean_on():
         "config.fields",
         "platforms.adapters.rules",
         "content.media_paths",
+        "automation.rules",
     } <= LEAVES
     assert "platforms.publishing" not in LEAVES
 
@@ -178,3 +178,27 @@ def test_the_runtime_never_imports_the_benchmarks():
             else:
                 continue
             assert not any(n.split(".")[0] == "benchmarks" for n in names), path
+
+
+def test_events_travel_by_name():
+    """Producers tell what happened through logs.events (an outbox row); no
+    module outside the automation app imports its engine to tell it, and the
+    outbox knows its consumers only by the dotted names in settings."""
+    engine = {
+        name
+        for name in GRAPH
+        if name.startswith("automation.")
+        and not is_models(name)
+        and ".api" not in name
+        and name != "automation.admin"
+    }
+    callers = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if not name.startswith("automation.")
+        for target in targets & engine
+    }
+    assert callers == set()
+    assert {"automation.listeners", "automation.runs"} <= engine
+    assert not any(t.startswith("automation") for t in GRAPH["logs.outbox"])
+    assert "logs.events" in GRAPH["platforms.publishing"]

@@ -7,6 +7,7 @@ from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledP
 from platforms.services import (
     CREDENTIALS_PERMISSION,
     platform_account_set_credentials,
+    scheduled_posts_create,
 )
 
 
@@ -79,6 +80,16 @@ class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
         fields = "__all__"
         # State moves through cancel / publish-now / retry / reschedule.
         read_only_fields = ["status"]
+
+    def _clean_exclude(self):
+        # a new row's created_at is the scheduling service's stamp (a time
+        # just past is taken as now), not the database's now()
+        return ["created_at"] if self.instance is None else []
+
+    def create(self, validated_data):
+        # the one way a post is scheduled (its rules answer 400 naming the field)
+        [post] = scheduled_posts_create(posts=[ScheduledPost(**validated_data)])
+        return post
 
 
 class EngagementActionSerializer(CharacterFieldMixin, FullCleanModelSerializer):

@@ -6,6 +6,7 @@ import datetime as dt
 from django.utils import timezone
 
 from automation.models import AutomationRun
+from logs.events import emit_many
 from tests.factories import (
     AnalyticsFactory,
     AutomationRuleFactory,
@@ -116,6 +117,11 @@ def logs(n):
     SystemLogFactory.create_batch(n, character=character)
 
 
+def events(n):
+    character = CharacterFactory()
+    emit_many("post_published", ((character.pk, {"post_id": str(i)}) for i in range(n)))
+
+
 BUILDERS = {
     "characters.character": characters,
     "characters.characterpersonality": profiles,
@@ -132,4 +138,6 @@ BUILDERS = {
     # added to the document's twelve: publishing holds and rule runs
     "platforms.publishinghold": holds,
     "automation.automationrun": runs,
+    # and the outbox of events
+    "logs.event": events,
 }

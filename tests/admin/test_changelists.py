@@ -37,7 +37,8 @@ def test_every_project_model_is_registered_and_has_a_builder():
         for m in apps.get_models()
         if m._meta.app_label in PROJECT_APPS and not issubclass(m, AuditEvent)
     ]
-    assert len(models) == 12 + 2  # the document's twelve, holds and rule runs
+    # the document's twelve, holds, rule runs and events
+    assert len(models) == 12 + 3
     for model in models:
         assert admin.site.is_registered(model), model
         assert model._meta.label_lower in BUILDERS, model
@@ -83,6 +84,7 @@ def test_changelist_search_and_filters_cost_a_constant_number_of_queries(
         ("content.content", "approval_status__exact=pending&created=today"),
         ("analytics.analytics", "metric_type__exact=follower_count&date=30d"),
         ("logs.systemlog", "log_level__in=error,critical&created=24h"),
+        ("logs.event", "status__exact=pending&name=post_published&created=24h"),
         ("characters.character", "deleted=all&status__exact=active"),
     ],
 )
@@ -101,6 +103,7 @@ def test_big_tables_never_run_a_full_result_count():
         "content.contentgeneration",
         "analytics.analytics",
         "logs.systemlog",
+        "logs.event",
     ):
         model_admin = admin.site.get_model_admin(apps.get_model(label))
         assert model_admin.show_full_result_count is False, label

@@ -200,3 +200,18 @@ def test_deeply_nested_json_in_an_admin_field_is_a_form_error(
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "nested more than" in errors["generation_settings"][0]
+
+
+def test_a_post_for_now_is_scheduled_from_the_admin(administrator_client, account):
+    """The form takes a time up to a minute old ("now"); the scheduling
+    service stamps the row so that the database's rule holds."""
+    content = ContentFactory(
+        character=account.character, approved=True, content_type="image"
+    )
+    when = timezone.now() - dt.timedelta(seconds=20)
+    response = administrator_client.post(
+        ADD_SCHEDULED, scheduled_form(account, content, when)
+    )
+    assert response.status_code == 302, response.content[-3000:]
+    post = ScheduledPost.objects.get()
+    assert post.created_at <= post.scheduled_at

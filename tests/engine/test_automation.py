@@ -9,13 +9,17 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from automation import engine
-from automation.models import AutomationRule
+from automation.dispatch import dispatch_due_rules, due_q
+from automation.models import AutomationRule, AutomationRun
+from automation.rules import next_run
+from automation.runs import run_rule
 from automation.services import automation_rules_enable
 from config.permissions import ADMINISTRATORS
 from content.models import Content, ContentGeneration
 from content.services import content_approve
-from logs.models import SystemLog
+from logs.events import emit
+from logs.models import Event, SystemLog
+from logs.outbox import dispatch_events
 from platforms.models import ScheduledPost
 from tests import factories as f
 
@@ -87,23 +91,23 @@ def test_the_api_answers_400_on_a_bad_cron():
 
 
 def test_nine_oclock_follows_the_characters_wall_clock_across_dst():
-    before = engine.next_run("0 9 * * *", "Europe/Berlin", at(UTC, 2026, 3, 28, 12))
-    after = engine.next_run("0 9 * * *", "Europe/Berlin", at(UTC, 2026, 3, 29, 12))
+    before = next_run("0 9 * * *", "Europe/Berlin", at(UTC, 2026, 3, 28, 12))
+    after = next_run("0 9 * * *", "Europe/Berlin", at(UTC, 2026, 3, 29, 12))
     assert before == at(UTC, 2026, 3, 29, 7)  # CEST (+02:00) from this day
     assert after == at(UTC, 2026, 3, 30, 7)
-    winter = engine.next_run("0 9 * * *", "Europe/Berlin", at(UTC, 2026, 1, 5, 12))
+    winter = next_run("0 9 * * *", "Europe/Berlin", at(UTC, 2026, 1, 5, 12))
     assert winter == at(UTC, 2026, 1, 6, 8)  # CET (+01:00)
 
 
 def test_a_time_repeated_in_autumn_runs_once():
-    first = engine.next_run("30 2 * * *", "Europe/Berlin", at(UTC, 2026, 10, 24, 12))
+    first = next_run("30 2 * * *", "Europe/Berlin", at(UTC, 2026, 10, 24, 12))
     assert first == at(UTC, 2026, 10, 25, 0, 30)  # 02:30 CEST
-    second = engine.next_run("30 2 * * *", "Europe/Berlin", first)
+    second = next_run("30 2 * * *", "Europe/Berlin", first)
     assert second == at(UTC, 2026, 10, 26, 1, 30)  # next day, not 02:30 CET
 
 
 def test_a_time_missing_in_spring_runs_an_hour_later():
-    run = engine.next_run("30 2 * * *", "Europe/Berlin", at(UTC, 2026, 3, 28, 12))
+    run = next_run("30 2 * * *", "Europe/Berlin", at(UTC, 2026, 3, 28, 12))
     assert run.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M") == "2026-03-29 03:30"
 
 
@@ -137,7 +141,7 @@ def test_dispatch_queues_due_rules_once_and_moves_them_on(
     queued = []
 
     with django_capture_on_commit_callbacks(execute=True):
-        ids = engine.dispatch_due_rules(enqueue=lambda *a: queued.append(a))
+        ids = dispatch_due_rules(enqueue=lambda *a: queued.append(a))
 
     assert sorted(ids) == sorted(str(r.pk) for r in due)
     assert sorted(q[0] for q in queued) == sorted(ids)
@@ -148,7 +152,7 @@ def test_dispatch_queues_due_rules_once_and_moves_them_on(
             9,
             0,
         )
-    assert engine.dispatch_due_rules(enqueue=lambda *a: queued.append(a)) == []
+    assert dispatch_due_rules(enqueue=lambda *a: queued.append(a)) == []
     later.refresh_from_db()
     assert later.next_run_at > timezone.now()
 
@@ -161,7 +165,7 @@ def test_dispatch_costs_the_same_queries_for_ten_or_a_hundred_rules(
         rules = f.AutomationRuleFactory.create_batch(n)
         _make_due(*rules)
         with django_assert_num_queries(4):  # savepoint, claim, update, release
-            assert len(engine.dispatch_due_rules(enqueue=lambda *a: None)) == n
+            assert len(dispatch_due_rules(enqueue=lambda *a: None)) == n
 
     dispatch(10)
     dispatch(100)
@@ -172,7 +176,7 @@ def test_a_re_enabled_rule_does_not_catch_up_but_runs_at_its_next_time():
     rule = f.AutomationRuleFactory(is_enabled=False)
     _make_due(rule, minutes=60 * 24 * 3)
     automation_rules_enable(queryset=AutomationRule.objects.filter(pk=rule.pk))
-    assert engine.dispatch_due_rules(enqueue=lambda *a: None) == []
+    assert dispatch_due_rules(enqueue=lambda *a: None) == []
     rule.refresh_from_db()
     assert rule.next_run_at > timezone.now()
 
@@ -184,7 +188,7 @@ def test_a_rule_with_a_broken_cron_is_disabled_with_a_reason():
         trigger_config={"cron": "nonsense"},
         next_run_at=timezone.now() - dt.timedelta(minutes=1),
     )
-    assert engine.dispatch_due_rules(enqueue=lambda *a: None) == []
+    assert dispatch_due_rules(enqueue=lambda *a: None) == []
     rule.refresh_from_db()
     assert rule.is_enabled is False
     log = SystemLog.objects.get(component="automation", log_level="error")
@@ -207,7 +211,7 @@ def test_ten_thousand_rules_cost_one_indexed_query():
         )
         cursor.execute("ANALYZE automation_rules")
     plan = (
-        AutomationRule.objects.filter(engine._due_q(timezone.now()))
+        AutomationRule.objects.filter(due_q(timezone.now()))
         .order_by("next_run_at")
         .values("id")[:2000]
         .explain()
@@ -269,7 +273,7 @@ def test_a_run_schedules_one_post_per_connected_account(world):
     content = approved(character)
     rule = rule_for(character)
 
-    result = engine.run_rule(rule.pk)
+    result = run_rule(rule.pk)
 
     assert result.outcome == "scheduled"
     posts = ScheduledPost.objects.filter(automation_rule=rule).order_by("post_type")
@@ -300,7 +304,7 @@ def test_template_hashtags_come_out_of_the_caption(world):
         trigger_config={"hashtags": ["ocean"]},
         platforms=["instagram"],
     )
-    engine.run_rule(rule.pk)
+    run_rule(rule.pk)
     post = ScheduledPost.objects.get(automation_rule=rule)
     assert post.caption == "Good morning from Lisbon"
     assert post.hashtags == ["sunrise", "lisbon", "ocean"]
@@ -319,17 +323,17 @@ def test_the_least_used_good_content_is_picked(world):
     fresh = approved(character)
     rule = rule_for(character, platforms=["instagram"])
 
-    assert engine.run_rule(rule.pk).content_id == fresh.pk
+    assert run_rule(rule.pk).content_id == fresh.pk
     # the fresh piece is now queued: the next run takes the other one
-    assert engine.run_rule(rule.pk).content_id == used.pk
-    result = engine.run_rule(rule.pk)
+    assert run_rule(rule.pk).content_id == used.pk
+    result = run_rule(rule.pk)
     assert result.outcome == "nothing" and "not already queued" in result.reason
 
 
 def test_nothing_to_post_is_counted_and_explained(world):
     character, *_ = world
     rule = rule_for(character, content_category="fitness")
-    result = engine.run_rule(rule.pk)
+    result = run_rule(rule.pk)
     assert result.outcome == "nothing"
     rule.refresh_from_db()
     assert (rule.times_executed, rule.failure_count) == (1, 1)
@@ -340,7 +344,7 @@ def test_nothing_to_post_is_counted_and_explained(world):
 def test_a_prompt_template_queues_a_generation_when_content_runs_out(world):
     character, *_ = world
     rule = rule_for(character, prompt_template="{name} surfing in {location}")
-    result = engine.run_rule(rule.pk)
+    result = run_rule(rule.pk)
     job = ContentGeneration.objects.get(character=character)
     assert job.prompt == "Luna surfing in Lisbon" and job.status == "pending"
     assert str(job.pk) in result.reason
@@ -353,7 +357,7 @@ def test_no_connected_account_is_explained(world):
     twitter.auto_posting_enabled = False
     twitter.save()
     approved(character)
-    result = engine.run_rule(rule_for(character).pk)
+    result = run_rule(rule_for(character).pk)
     assert result.outcome == "nothing" and "no connected account" in result.reason
 
 
@@ -362,13 +366,13 @@ def test_the_cooldown_holds_runs_back(world):
     approved(character)
     approved(character)
     rule = rule_for(character, cooldown_minutes=30, platforms=["instagram"])
-    assert engine.run_rule(rule.pk).outcome == "scheduled"
-    second = engine.run_rule(rule.pk)
+    assert run_rule(rule.pk).outcome == "scheduled"
+    second = run_rule(rule.pk)
     assert second.outcome == "skipped" and "cooling down" in second.reason
     rule.refresh_from_db()
     assert rule.times_executed == 1
     later = timezone.now() + dt.timedelta(minutes=31)
-    assert engine.run_rule(rule.pk, now=later).outcome == "scheduled"
+    assert run_rule(rule.pk, now=later).outcome == "scheduled"
 
 
 def test_an_hourly_rule_is_not_refused_by_a_late_start(world):
@@ -377,11 +381,9 @@ def test_an_hourly_rule_is_not_refused_by_a_late_start(world):
     approved(character)
     rule = rule_for(character, cooldown_minutes=60, platforms=["instagram"])
     nine = timezone.now().replace(minute=0, second=0, microsecond=0)
-    engine.run_rule(rule.pk, scheduled_for=nine, now=nine + dt.timedelta(seconds=40))
+    run_rule(rule.pk, scheduled_for=nine, now=nine + dt.timedelta(seconds=40))
     ten = nine + dt.timedelta(hours=1)
-    result = engine.run_rule(
-        rule.pk, scheduled_for=ten, now=ten + dt.timedelta(seconds=2)
-    )
+    result = run_rule(rule.pk, scheduled_for=ten, now=ten + dt.timedelta(seconds=2))
     assert result.outcome == "scheduled"
 
 
@@ -410,9 +412,9 @@ def test_daily_limit_counts_on_the_characters_calendar(world):
         scheduled_at=local_midnight - dt.timedelta(minutes=1),
     )
 
-    first = engine.run_rule(rule.pk)
+    first = run_rule(rule.pk)
     assert first.outcome == "scheduled" and len(first.scheduled) == 1  # limit 1
-    second = engine.run_rule(rule.pk)
+    second = run_rule(rule.pk)
     assert second.outcome == "skipped" and "limit" in second.reason
 
 
@@ -420,20 +422,18 @@ def test_a_disabled_rule_or_paused_character_does_not_run(world):
     character, *_ = world
     approved(character)
     rule = rule_for(character, is_enabled=False)
-    assert "disabled" in engine.run_rule(rule.pk).reason
+    assert "disabled" in run_rule(rule.pk).reason
     rule2 = rule_for(character)
     character.status = "paused"
     character.save()
-    assert "not active" in engine.run_rule(rule2.pk).reason
+    assert "not active" in run_rule(rule2.pk).reason
     assert not ScheduledPost.objects.exists()
 
 
 # --- events ---------------------------------------------------------------------
 
 
-def test_approving_content_runs_the_characters_event_rules_with_that_content(
-    world, django_capture_on_commit_callbacks
-):
+def test_approving_content_runs_the_characters_event_rules_with_that_content(world):
     character, *_ = world
     approved(character)  # older, unused: would be picked otherwise
     rule = rule_for(
@@ -446,39 +446,64 @@ def test_approving_content_runs_the_characters_event_rules_with_that_content(
     new = approved(character, approved=False, approval_status="pending")
     elsewhere = f.ContentFactory(character=other)
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        content_approve(queryset=Content.objects.filter(pk__in=[new.pk, elsewhere.pk]))
-    sent = [cb.keywords["kwargs"] for cb in callbacks if hasattr(cb, "keywords")]
-    assert sent == [
-        {
-            "event": "content_approved",
-            "character_id": str(character.pk),
-            "content_ids": [str(new.pk)],
-        }
-    ]
-    [result] = engine.fire_event(**sent[0])
-    assert result.content_id == new.pk
+    content_approve(queryset=Content.objects.filter(pk__in=[new.pk, elsewhere.pk]))
+
+    # one event per character, written with the approval
+    events = {e.character_id: e.payload for e in Event.objects.all()}
+    assert events == {
+        character.pk: {"content_ids": [str(new.pk)]},
+        other.pk: {"content_ids": [str(elsewhere.pk)]},
+    }
+    assert dispatch_events()["done"] == 2
+    # the listening character's rule ran with that content; the other has none
     assert ScheduledPost.objects.get(automation_rule=rule).content_id == new.pk
+    assert list(AutomationRun.objects.values_list("rule_id", flat=True)) == [rule.pk]
 
 
 def test_follower_milestones_fire_only_when_crossed(world):
     character, *_ = world
     approved(character)
     approved(character)
-    rule_for(
+    rule = rule_for(
         character,
         trigger_type="event",
         trigger_config={"event": "follower_milestone", "every": 5000},
         platforms=["instagram"],
     )
     payload = {"platform": "instagram"}
-    assert (
-        engine.fire_event(
-            "follower_milestone", character.pk, previous=9100, current=9900, **payload
-        )
-        == []
+    emit(
+        "follower_milestone",
+        {"previous": 9100, "current": 9900, **payload},
+        character_id=character.pk,
     )
-    [result] = engine.fire_event(
-        "follower_milestone", character.pk, previous=9900, current=10100, **payload
+    assert dispatch_events()["done"] == 1
+    assert not AutomationRun.objects.exists()
+    emit(
+        "follower_milestone",
+        {"previous": 9900, "current": 10100, **payload},
+        character_id=character.pk,
     )
-    assert result.outcome == "scheduled"
+    assert dispatch_events()["done"] == 1
+    run = AutomationRun.objects.get(rule=rule)
+    assert (run.trigger, run.outcome) == ("event", "scheduled")
+
+
+def test_a_post_its_platform_would_refuse_is_left_out_and_said_why(world):
+    character, instagram, twitter = world
+    # a text: a tweet takes it, an Instagram post needs an image or a video
+    text = approved(character, content_type="text", prompt="words only")
+    rule = rule_for(character, content_type="text")
+
+    result = run_rule(rule.pk)
+
+    assert result.outcome == "scheduled" and result.content_id == text.pk
+    [post] = ScheduledPost.objects.filter(automation_rule=rule)
+    assert post.platform_account_id == twitter.pk
+    assert result.reason.startswith("Left out: instagram: ")
+    assert "text-only posts are refused" in result.reason
+    twitter.auto_posting_enabled = False
+    twitter.save()
+    approved(character, content_type="text", prompt="more words")
+    nothing = run_rule(rule.pk)
+    assert nothing.outcome == "nothing"
+    assert "every platform would refuse the post: instagram: " in nothing.reason

@@ -1,6 +1,7 @@
-"""The real claim queries of the three queues read through their partial
-indexes on tables large enough for the planner's choice to matter: 100,000
-rows of which a few hundred are waiting (the shape of a live system)."""
+"""The real claim queries of the queues (publishing, engagement, generation,
+the events outbox) read through their partial indexes on tables large enough
+for the planner's choice to matter: 100,000 rows of which a few hundred are
+waiting (the shape of a live system)."""
 
 import datetime as dt
 
@@ -9,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from content.generation import QUEUE as GENERATIONS
+from logs.outbox import QUEUE as EVENTS
 from platforms.engagement import QUEUE as ENGAGEMENT
 from platforms.publishing import QUEUE as PUBLISHING
 from tests import factories as f
@@ -104,3 +106,24 @@ def test_the_generation_claim_reads_through_its_partial_index(account):
     assert "content_generations" not in seq_scanned(
         plan(GENERATIONS.expired_rows(now)[:5])
     )
+
+
+def test_the_outbox_claim_reads_through_its_partial_index():
+    fill(
+        """
+        INSERT INTO events (name, character_id, payload, status, created_at)
+        SELECT 'post_published', NULL, '{}'::jsonb,
+               CASE WHEN g %% 250 = 0 THEN 'pending' ELSE 'done' END,
+               now() - interval '2 days' + (g || ' seconds')::interval
+        FROM generate_series(1, %s) g
+        """,
+        ROWS,
+    )
+    analyze("events")
+    now = timezone.now()
+    waiting = plan(EVENTS.waiting_rows(now)[:300])
+    assert "idx_events_pending" in waiting
+    assert "events" not in seq_scanned(waiting)
+    expired = plan(EVENTS.expired_rows(now)[:300])
+    assert "events" not in seq_scanned(expired)
+    assert len(EVENTS.claim(limit=1000, now=now)) == ROWS // 250

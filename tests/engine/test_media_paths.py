@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from automation import engine
+from automation import runs
 from content.backends import GeneratedImage, GenerationBackend
 from content.generation import process_generation_queue
 from content.models import Content, ContentGeneration
@@ -112,15 +112,15 @@ def test_the_rule_engine_skips_content_whose_file_leaves_the_root(media_root, ca
         cooldown_minutes=0,
         max_posts_per_day=None,
     )
-    with caplog.at_level(logging.WARNING, logger="automation.engine"):
-        result = engine.run_rule(rule.pk)
+    with caplog.at_level(logging.WARNING, logger="automation.selectors"):
+        result = runs.run_rule(rule.pk)
     assert result.outcome == "scheduled" and result.content_id == safe.pk
     assert not ScheduledPost.objects.filter(content=unsafe).exists()
     assert f"content {unsafe.pk} not scheduled" in caplog.text
     # with only the unsafe row left, nothing is scheduled
     ScheduledPost.objects.all().delete()
     Content.objects.filter(pk=safe.pk).delete()
-    assert engine.run_rule(rule.pk).outcome == "nothing"
+    assert runs.run_rule(rule.pk).outcome == "nothing"
 
 
 class EscapingBackend(GenerationBackend):

@@ -7,8 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from automation.models import AutomationRun
 from content.models import Content
-from logs.models import SystemLog
+from logs.events import kick
+from logs.models import Event, SystemLog
+from logs.outbox import dispatch_events
 from platforms.adapters import get_adapter
 from platforms.models import PlatformAccount, Post, ScheduledPost
 from platforms.publishing import QUEUE, _request_for, claim_due_posts, publish_due_posts
@@ -18,7 +21,6 @@ from tests.engine import adapters
 from tests.engine.conftest import later
 
 pytestmark = pytest.mark.django_db
-EVENT = "automation.tasks.fire_event"
 
 
 @pytest.mark.usefixtures("dry_run")
@@ -48,47 +50,55 @@ def test_posts_not_yet_due_wait():
     assert not Post.objects.exists()
 
 
-def test_no_event_is_queued_while_the_rule_engine_is_absent(
-    due_post, django_capture_on_commit_callbacks
-):
-    due_post()
-    with django_capture_on_commit_callbacks() as callbacks:
-        publish_due_posts(now=later())
-    sent = [cb for cb in callbacks if getattr(cb, "args", ())[:1] == (EVENT,)]
-    assert sent == []
-
-
-def _events(callbacks):
-    return [
-        cb.keywords["kwargs"]["event"]
-        for cb in callbacks
-        if getattr(cb, "args", ())[:1] == ("automation.tasks.fire_event",)
-    ]
-
-
 @pytest.mark.usefixtures("dry_run")
-def test_the_post_published_event_is_queued_after_commit(
+def test_a_published_post_writes_its_event_in_the_same_statement(
     due_post, django_capture_on_commit_callbacks
 ):
     sp = due_post()
-    f.AutomationRuleFactory(
-        character=sp.character,
-        trigger_type="event",
-        trigger_config={"event": "post_published"},
-    )
     with django_capture_on_commit_callbacks() as callbacks:
-        publish_due_posts(now=later())
-    assert _events(callbacks) == ["post_published"]
+        assert publish_due_posts(now=later()) == 1
+    sp.refresh_from_db()
+    event = Event.objects.get()
+    assert (event.name, event.character_id, event.status) == (
+        "post_published",
+        sp.character_id,
+        "pending",
+    )
+    assert event.payload == {
+        "post_id": str(sp.post_id),
+        "scheduled_post_id": str(sp.pk),
+        "platform_account_id": str(sp.platform_account_id),
+        "platform": sp.platform_account.platform,
+    }
+    # the dispatcher is kicked after the commit (by name, not per listener)
+    assert callbacks == [kick]
 
 
 @pytest.mark.usefixtures("dry_run")
-def test_no_event_is_queued_for_characters_without_such_rules(
-    due_post, django_capture_on_commit_callbacks
-):
-    due_post()
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert publish_due_posts(now=later()) == 1
-    assert _events(callbacks) == []
+def test_the_post_published_event_runs_the_characters_rule(due_post):
+    sp = due_post()
+    f.ContentFactory(character=sp.character, approved=True, content_type="image")
+    rule = f.AutomationRuleFactory(
+        character=sp.character,
+        trigger_type="event",
+        trigger_config={"event": "post_published"},
+        platforms=[sp.platform_account.platform],
+        min_content_quality=0,
+        cooldown_minutes=0,
+    )
+    publish_due_posts(now=later())
+    assert dispatch_events()["done"] == 1
+    run = AutomationRun.objects.get(rule=rule)
+    assert run.key == f"event:post_published:{Event.objects.get().pk}"
+
+
+@pytest.mark.usefixtures("dry_run")
+def test_no_rule_runs_for_characters_without_such_rules(due_post):
+    sp = due_post()
+    f.AutomationRuleFactory(character=sp.character, trigger_type="manual")
+    assert publish_due_posts(now=later()) == 1
+    assert dispatch_events()["done"] == 1
+    assert not AutomationRun.objects.exists()
 
 
 @pytest.mark.parametrize(

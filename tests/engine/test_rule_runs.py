@@ -8,8 +8,8 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from automation.engine import run_rule
 from automation.models import AutomationRule, AutomationRun
+from automation.runs import run_rule
 from automation.services import automation_rules_run_now
 from platforms.models import ScheduledPost
 from tests import factories as f
@@ -58,16 +58,37 @@ def test_a_redelivered_event_creates_nothing(rule):
     AutomationRule.objects.filter(pk=rule.pk).update(
         trigger_type="event", trigger_config={"event": "post_published"}
     )
-    payload = {"post_id": "b5a4f0a2-1c3d-4e5f-8a9b-0c1d2e3f4a5b"}
-    assert (
-        run_rule(
-            rule.pk, trigger="event", event="post_published", payload=payload
-        ).outcome
-        == "scheduled"
-    )
-    again = run_rule(rule.pk, trigger="event", event="post_published", payload=payload)
+    event = {
+        "event": "post_published",
+        "event_id": "0d6c2b8e-5f1a-4c3b-9e7d-2a1b3c4d5e6f",
+        "payload": {"post_id": "b5a4f0a2-1c3d-4e5f-8a9b-0c1d2e3f4a5b"},
+    }
+    assert run_rule(rule.pk, trigger="event", **event).outcome == "scheduled"
+    again = run_rule(rule.pk, trigger="event", **event)
     assert again.outcome == "skipped"
     assert ScheduledPost.objects.filter(automation_rule=rule).count() == 1
+
+
+def test_the_same_payload_in_a_later_event_is_a_new_run(rule):
+    """The key is the event, not its payload: content approved, rejected and
+    approved again is two approvals."""
+    AutomationRule.objects.filter(pk=rule.pk).update(
+        trigger_type="event", trigger_config={"event": "content_approved"}
+    )
+    payload = {"content_ids": []}
+    for event_id in (
+        "0d6c2b8e-5f1a-4c3b-9e7d-2a1b3c4d5e6f",
+        "7e0a1b2c-3d4e-4f5a-8b6c-7d8e9f0a1b2c",
+    ):
+        result = run_rule(
+            rule.pk,
+            trigger="event",
+            event="content_approved",
+            event_id=event_id,
+            payload=payload,
+        )
+        assert result.outcome == "scheduled"
+    assert AutomationRun.objects.filter(rule=rule).count() == 2
 
 
 def test_run_now_answers_409_while_a_run_is_queued_and_the_run_reports_its_outcome(

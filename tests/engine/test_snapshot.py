@@ -8,7 +8,10 @@ from django.utils import timezone
 
 from analytics.models import Analytics
 from analytics.snapshot import daily_snapshot
+from automation.models import AutomationRun
 from characters.services import character_soft_delete
+from logs.models import Event
+from logs.outbox import dispatch_events
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +81,7 @@ def test_running_twice_rewrites_the_day_instead_of_adding_rows():
 
 def test_one_statement_for_any_number_of_accounts(django_assert_num_queries):
     f.PlatformAccountFactory.create_batch(30)
-    # savepoint, upsert, milestone-rule lookup, release
+    # savepoint, upsert, milestone look-up, release (no account grew: no event)
     with django_assert_num_queries(4):
         assert daily_snapshot(TODAY) == 240
 
@@ -89,21 +92,33 @@ def test_deleted_characters_are_left_out():
     assert daily_snapshot(TODAY) == 0
 
 
-def test_a_crossed_follower_milestone_fires_the_characters_rule(
-    django_capture_on_commit_callbacks,
-):
+def test_a_crossed_follower_milestone_fires_the_characters_rule():
     account = f.PlatformAccountFactory(platform="instagram", follower_count=9900)
-    f.AutomationRuleFactory(
+    f.ContentFactory(character=account.character, approved=True, content_type="image")
+    rule = f.AutomationRuleFactory(
         character=account.character,
         trigger_type="event",
         trigger_config={"event": "follower_milestone", "every": 1000},
+        platforms=["instagram"],
+        min_content_quality=0,
     )
+    f.PlatformAccountFactory(follower_count=500)  # did not grow: no event
     daily_snapshot(TODAY - dt.timedelta(days=1))
     account.follower_count = 10_050
     account.save()
-    with django_capture_on_commit_callbacks() as callbacks:
-        daily_snapshot(TODAY)
-    [sent] = [cb.keywords["kwargs"] for cb in callbacks if hasattr(cb, "keywords")]
-    assert sent["event"] == "follower_milestone"
-    assert (sent["previous"], sent["current"]) == (9900, 10_050)
-    assert sent["character_id"] == str(account.character_id)
+    daily_snapshot(TODAY)
+    # one event, for the account that grew, written with the snapshot
+    event = Event.objects.get()
+    assert (event.name, event.character_id) == (
+        "follower_milestone",
+        account.character_id,
+    )
+    assert event.payload == {
+        "platform": "instagram",
+        "platform_account_id": str(account.pk),
+        "previous": 9900,
+        "current": 10_050,
+    }
+    dispatch_events()
+    run = AutomationRun.objects.get(rule=rule)
+    assert (run.trigger, run.outcome) == ("event", "scheduled")

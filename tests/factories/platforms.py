@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 from factory import fuzzy
 
-from automation.engine import post_type_for
+from automation.captions import post_type_for
 from platforms.models import (
     EngagementAction,
     Platform,

@@ -1,0 +1,155 @@
+"""Events: what producers say happened, written to the outbox (`events`).
+
+`emit(name, payload, character_id=...)` inserts one row in the caller's
+transaction: the event exists exactly when what it reports was committed (a
+rolled-back approval emits nothing). After commit it kicks the dispatcher by
+task name, at most about once a second across all processes (a Redis
+SET NX PX, plus one delayed kick per second for what commits meanwhile); when
+Redis cannot be asked the kick is sent anyway (fails open), and beat runs the
+dispatcher every minute as the safety net. No message per
+event: the dispatcher (logs.outbox) drains the table in batches and hands
+them to the consumers in settings.EVENT_CONSUMERS, which decide who listens.
+
+Producers import only this module; nothing imports a consumer to tell it
+something happened.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from config.celery import app as celery_app
+from logs.models import Event
+
+logger = logging.getLogger(__name__)
+DISPATCH_TASK = "logs.tasks.dispatch_events"
+KICK_KEY = "events:dispatch-kick"
+
+# Every event name, with what it means (its payload's keys).
+NAMES = {
+    "content_approved": "Content was approved (content_ids).",
+    "generation_completed": "A generation job made content (generation_id, "
+    "content_ids).",
+    "generation_failed": "A generation job failed for good (generation_id, error).",
+    "post_published": "A scheduled post went out (post_id, scheduled_post_id, "
+    "platform_account_id, platform).",
+    "post_failed": "A scheduled post failed for good (scheduled_post_id, "
+    "platform_account_id, platform, error).",
+    "post_outcome_unknown": "Nobody can tell whether a post went out; a person "
+    "decides (scheduled_post_id, platform_account_id, platform, error).",
+    "account_needs_attention": "An account's credentials were refused "
+    "(platform_account_id, platform, reason).",
+    "follower_milestone": "An account's follower count grew in the daily "
+    "snapshot (platform_account_id, platform, previous, current).",
+    "rule_did_nothing": "A rule ran and scheduled nothing (automation_rule_id, "
+    "run_id, trigger, reason).",
+    "backup_failed": "The nightly backup failed (reason, database_backup).",
+}
+
+
+def emit(
+    name: str,
+    payload: Mapping[str, Any],
+    *,
+    character_id: uuid.UUID | str | None = None,
+) -> Event:
+    """Write one event in the caller's transaction; kick the dispatcher after
+    commit. The payload is JSON (ids as strings)."""
+    _known(name)
+    event = Event.objects.create(
+        name=name, character_id=character_id, payload=dict(payload)
+    )
+    kick_after_commit()
+    return event
+
+
+def emit_many(
+    name: str, items: Iterable[tuple[uuid.UUID | str | None, Mapping[str, Any]]]
+) -> int:
+    """Write one event per (character id, payload) in one INSERT."""
+    _known(name)
+    rows = [
+        Event(name=name, character_id=character_id, payload=dict(payload))
+        for character_id, payload in items
+    ]
+    if rows:
+        Event.objects.bulk_create(rows)
+        kick_after_commit()
+    return len(rows)
+
+
+def _known(name: str) -> None:
+    if name not in NAMES:
+        raise ValueError(f"Unknown event {name!r}; known: {', '.join(NAMES)}.")
+
+
+def kick_after_commit() -> None:
+    """Kick the dispatcher when the current transaction commits (once per
+    transaction however many events it wrote; at once in autocommit)."""
+    pending = getattr(connection, "run_on_commit", ())
+    if any(func is kick for _savepoints, func, _robust in pending):
+        return
+    transaction.on_commit(kick, robust=True)
+
+
+# This process sent a delayed kick that runs at this (monotonic) time: an
+# event committed before then is covered without asking Redis.
+_covered_until = 0.0
+_lock = threading.Lock()
+
+
+def kick() -> str | None:
+    """Send the dispatch task by name: at once if no kick went out in the
+    last EVENTS_KICK_INTERVAL_MS, else one delayed kick per interval (so an
+    event committed just after a run finished waits about a second, not for
+    beat). Returns "now", "later" or None (covered by a kick already sent)."""
+    global _covered_until
+    interval = settings.EVENTS_KICK_INTERVAL_MS
+    with _lock:
+        if time.monotonic() < _covered_until:
+            return None
+    try:
+        client = _redis()
+        if client.set(KICK_KEY, "1", nx=True, px=interval):
+            when = "now"
+        elif client.set(f"{KICK_KEY}:later", "1", nx=True, px=interval):
+            when = "later"
+        else:
+            return None
+    except redis.RedisError as exc:
+        # fail open: one more dispatch run is harmless, a missed one waits
+        # for beat's minute
+        logger.warning("event kick throttle unavailable (%s); kicking anyway", exc)
+        when = "now"
+    delay = interval / 1000 if when == "later" else None
+    try:
+        # retry=False: a broker that is down must not hold the caller up;
+        # beat's run picks the events up
+        celery_app.send_task(DISPATCH_TASK, countdown=delay, retry=False)
+    except Exception as exc:  # noqa: BLE001 - the broker is down: beat catches up
+        logger.warning("could not kick the event dispatcher: %s", exc)
+        return None
+    if delay:
+        with _lock:
+            # a little early: the delayed run must start after the commit
+            _covered_until = max(_covered_until, time.monotonic() + delay - 0.1)
+    return when
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def _redis() -> redis.Redis:
+    return _client(settings.REDIS_URL)
