@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from automation.models import AutomationRule, AutomationRun
 from config.celery import app as celery_app
+from content.captions import ai_caption_for, post_captions_request
 from content.models import Content, ContentGeneration
 from logs.services import system_log_write
 from platforms.models import Platform, PlatformAccount, ScheduledPost
@@ -110,6 +111,8 @@ PLACEHOLDERS = {
     "interests": "the character's interests, comma separated",
     "topics": "the personality's preferred topics, comma separated",
     "caption": "what the content shows (its prompt without the style prefix)",
+    "ai_caption": "the content's approved caption in the persona's voice, or one "
+    "written for the post (falls back to {caption} if the text backend fails)",
     "category": "the content's category",
     "tags": "the content's tags, comma separated",
     "platform": "the platform's name",
@@ -562,6 +565,12 @@ def _run(rule, now, trigger, event, payload) -> RunResult:
             )
         )
     created = ScheduledPost.objects.bulk_create(rows)
+    # {ai_caption} without an approved caption: the persona writes it (issue 15)
+    post_captions_request(
+        created,
+        subject=_content_caption(character, content),
+        fallback=_content_caption(character, content),
+    )
     return RunResult(
         str(rule.pk),
         "scheduled",
@@ -661,6 +670,7 @@ def render_caption(template, character, content, platform: str, local_now) -> st
         interests=", ".join(character.interests or []),
         topics=", ".join((personality.preferred_topics or []) if personality else []),
         caption=_content_caption(character, content),
+        ai_caption=ai_caption_for(content),
         category=(content.content_category or "") if content else "",
         tags=", ".join((content.tags or []) if content else []),
         platform=Platform(platform).label if platform in Platform.values else "",

@@ -39,6 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from automation.engine import emit_to, listening_characters
+from characters.models import adult_only_message, is_adult
 from config.workqueue import (
     Claimed,
     Drain,
@@ -46,7 +47,7 @@ from config.workqueue import (
     backoff_seconds,
     durably,
 )
-from content.models import Content
+from content.models import AI_CAPTION_MARKER, Content
 from platforms.adapters import (
     MediaInfo,
     PlatformAdapter,
@@ -67,6 +68,7 @@ from platforms.queues import (
 
 logger = logging.getLogger(__name__)
 SP = ScheduledPost.Status
+SPC = ScheduledPost.CaptionStatus
 CS = PlatformAccount.ConnectionStatus
 
 QUEUE = WorkQueue(
@@ -75,7 +77,8 @@ QUEUE = WorkQueue(
     processing=SP.PROCESSING,
     order_by=("scheduled_at",),
     lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
-    ready=lambda now: Q(scheduled_at__lte=now),
+    # a post whose caption is being written or is held by moderation waits
+    ready=lambda now: Q(scheduled_at__lte=now, caption_status=SPC.APPROVED),
     gate=account_ready_q,
 )
 
@@ -130,10 +133,11 @@ def _request_for(sp: ScheduledPost, *, media: bool = True) -> PublishRequest:
         media_info = MediaInfo.of(sp.content)
         path = media_file(sp.content) if media else None
         media_path = str(path) if path else None
+    caption, hashtags = sp.published_text()
     return PublishRequest(
         marker=str(sp.pk),
-        caption=sp.caption or "",
-        hashtags=list(sp.hashtags or []),
+        caption=caption,
+        hashtags=hashtags,
         post_type=sp.post_type,
         media_path=media_path,
         media_type=media_type,
@@ -171,10 +175,61 @@ def _check(sp: ScheduledPost) -> None:
             f"Content {sp.content_id} is not approved "
             f"({sp.content.approval_status}); only approved content is published."
         )
+    _check_text(sp)
+    _check_adult_only(sp)
     if not account.auto_posting_enabled:
         raise Refused("Auto-posting is disabled on this account.")
     if account.connection_status == CS.DISCONNECTED:
         raise Refused("The account is disconnected; connect it, then retry the post.")
+
+
+def _check_text(sp: ScheduledPost) -> None:
+    """Unapproved text is refused as unapproved media is (caption-only posts
+    included): the post's own caption must be approved, and a post without
+    one publishes its content's caption, which must be approved too."""
+    if sp.caption_status != SPC.APPROVED or AI_CAPTION_MARKER in (sp.caption or ""):
+        why = (
+            "is still being written"
+            if sp.caption_status == SPC.WRITING
+            else "is held by moderation"
+        )
+        raise Refused(
+            f"The post's caption {why}; approve the caption, then retry the post."
+        )
+    if (sp.caption or "").strip() or sp.content is None:
+        return
+    content = sp.content
+    if content.caption and content.caption_status != Content.CaptionStatus.APPROVED:
+        raise Refused(
+            f"Content {content.pk}: its caption is not approved "
+            f"({content.get_caption_status_display().lower()}); a caption written "
+            "or changed after approval is approved again before it is published."
+        )
+
+
+def _check_adult_only(sp: ScheduledPost) -> None:
+    """NSFW content goes out only for an adult character, even if the rows
+    were written around validation and the database's rules (plain SQL with
+    triggers off, a restore)."""
+    if is_adult(sp.character.age):
+        return
+    nsfw = [c.pk for c in _all_content(sp) if c.is_nsfw]
+    if nsfw:
+        raise Refused(
+            f"Content {', '.join(map(str, nsfw))} is NSFW and the character is not "
+            f"an adult ({adult_only_message(sp.character.age)})."
+        )
+
+
+def _all_content(sp: ScheduledPost) -> list[Content]:
+    rows = [sp.content] if sp.content is not None else []
+    if sp.additional_content_ids:
+        rows += list(
+            Content.objects.filter(pk__in=sp.additional_content_ids).only(
+                "pk", "is_nsfw"
+            )
+        )
+    return rows
 
 
 class _Batch:
@@ -184,7 +239,7 @@ class _Batch:
         self.rows = {
             sp.pk: sp
             for sp in ScheduledPost.objects.select_related(
-                "platform_account", "content"
+                "platform_account", "content", "character"
             )
             # decrypted per account when its adapter is made (BatchAccounts)
             .defer("platform_account__auth_data")
@@ -279,6 +334,7 @@ def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
 
 def _post_for(sp: ScheduledPost, result: PublishResult, now) -> Post:
     account = sp.platform_account
+    caption, hashtags = sp.published_text()
     return Post(
         character_id=sp.character_id,
         platform_account=account,
@@ -288,8 +344,8 @@ def _post_for(sp: ScheduledPost, result: PublishResult, now) -> Post:
         platform_post_url=result.url,
         content_id=sp.content_id,
         additional_content_ids=sp.additional_content_ids,
-        caption=sp.caption,
-        hashtags=sp.hashtags,
+        caption=caption or None,
+        hashtags=hashtags or None,
         status=Post.Status.PUBLISHED,
         published_at=now,
     )
