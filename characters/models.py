@@ -324,7 +324,11 @@ class CharacterPersonality(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if not self.flirts or self.character_id is None:
+        # the admin's inline holds the (unsaved) character in memory
+        known = self.character_id is not None or (
+            CharacterPersonality.character.is_cached(self)
+        )
+        if not self.flirts or not known:
             return
         age = self.character.age
         if not is_adult(age):

@@ -82,6 +82,15 @@ def get_text_backend() -> TextBackend:
     return backend
 
 
+def development_notice() -> str:
+    """What the configured backend says of itself in the admin (the local
+    development backend: that it is one)."""
+    try:
+        return get_text_backend().notice
+    except TextError:
+        return ""  # misconfigured: the text queue logs why
+
+
 # --- the OpenAI-compatible HTTP backend -------------------------------------------
 
 

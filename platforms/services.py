@@ -85,6 +85,22 @@ def scheduled_posts_retry(*, queryset, actor=None) -> int:
     )
 
 
+def scheduled_posts_approve_caption(*, queryset, actor=None) -> int:
+    """A person approves captions held by moderation: the posts may go out."""
+    return transition(
+        queryset=queryset.filter(status=SP.SCHEDULED),
+        field="caption_status",
+        allowed_from=[ScheduledPost.CaptionStatus.FLAGGED],
+        changes={
+            "caption_status": ScheduledPost.CaptionStatus.APPROVED,
+            "error_message": None,
+        },
+        actor=actor,
+        component=COMPONENT,
+        message="Scheduled post's caption approved",
+    )
+
+
 def engagement_actions_cancel(*, queryset, actor=None) -> int:
     return transition(
         queryset=queryset,

@@ -94,8 +94,12 @@ def test_every_change_page_renders_in_bounded_queries(administrator_client, labe
 def test_every_add_page_renders(administrator_client, label):
     app_label, model_name = label.split(".")
     response = administrator_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
-    # System logs and rule runs are written by the system only.
-    system_only = label in ("logs.systemlog", "automation.automationrun")
+    # System logs, rule runs and text jobs are written by the system only.
+    system_only = label in (
+        "logs.systemlog",
+        "automation.automationrun",
+        "content.textgeneration",
+    )
     assert response.status_code == (403 if system_only else 200)
 
 

@@ -30,7 +30,8 @@ def count_queries(client, url) -> tuple[int, bytes]:
 
 def test_every_project_model_is_registered_and_has_a_builder():
     models = [m for m in apps.get_models() if m._meta.app_label in PROJECT_APPS]
-    assert len(models) == 12 + 2  # the document's twelve, holds and rule runs
+    # the document's twelve, holds, rule runs and text jobs
+    assert len(models) == 12 + 3
     for model in models:
         assert admin.site.is_registered(model), model
         assert model._meta.label_lower in BUILDERS, model
