@@ -356,7 +356,9 @@ class ContentAdmin(BigTableAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Write caption (persona's voice)...", permissions=["change"])
+    @admin.action(
+        description="Write caption (persona's voice)...", permissions=["change"]
+    )
     def write_caption(self, request, queryset):
         count = selected_count(request)
 

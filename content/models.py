@@ -549,6 +549,8 @@ class TextGeneration(models.Model):
                 condition=models.Q(content__isnull=False),
             ),
             models.Index(fields=["status"], name="idx_text_generations_status"),
+            # The API's cursor pagination walks jobs by created_at.
+            models.Index(fields=["-created_at"], name="idx_text_generations_created"),
         ]
 
     def __str__(self) -> str:

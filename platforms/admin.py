@@ -574,7 +574,8 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
         report(self, request, changed, selected_count(request), "queued again")
 
     @admin.action(
-        description="Approve the held captions of selected posts", permissions=["change"]
+        description="Approve the held captions of selected posts",
+        permissions=["change"],
     )
     def approve_caption(self, request, queryset):
         changed = scheduled_posts_approve_caption(queryset=queryset, actor=request.user)
