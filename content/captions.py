@@ -163,6 +163,10 @@ def describe_content(content: Content | None) -> str:
     prefix = (appearance.default_prompt_prefix or "").strip() if appearance else ""
     if prefix and prompt.startswith(prefix):
         prompt = prompt[len(prefix) :].lstrip(" ,")
+    # the persona does not name itself in its own caption
+    name = content.character.name
+    if name and prompt.lower().startswith(name.lower()):
+        prompt = prompt[len(name) :].lstrip(" ,")
     return prompt[:300].strip()
 
 
