@@ -182,12 +182,12 @@ class Character(models.Model):
             return
         what = [
             label
-            for key, label in (
-                ("flirts", "a personality that flirts"),
-                ("nsfw_content", "NSFW content"),
-                ("nsfw_jobs", "NSFW generation jobs"),
+            for present, label in (
+                (found["flirts"], "a personality that flirts"),
+                (found["nsfw_content"], "NSFW content"),
+                (found["nsfw_jobs"], "NSFW generation jobs"),
             )
-            if found[key]
+            if present
         ]
         if what:
             raise ValidationError(

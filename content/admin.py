@@ -389,13 +389,13 @@ class ContentAdmin(BigTableAdmin):
     @admin.action(description="Approve selected captions", permissions=["change"])
     def approve_caption(self, request, queryset):
         changed = content_caption_approve(queryset=queryset, actor=request.user)
+        selected = selected_count(request) or 0
         self.message_user(
             request,
             f"{changed} caption(s) approved."
             + (
-                f" {selected_count(request) - changed} skipped (no caption, or "
-                "approved already)."
-                if selected_count(request) and selected_count(request) > changed
+                f" {selected - changed} skipped (no caption, or approved already)."
+                if selected > changed
                 else ""
             ),
             messages.SUCCESS if changed else messages.WARNING,

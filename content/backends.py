@@ -24,8 +24,10 @@ import hashlib
 import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -276,7 +278,7 @@ class StableDiffusionWebUIBackend(GenerationBackend):
 
     # --- what the server offers -------------------------------------------------
 
-    def _get(self, path: str, what: str):
+    def _get(self, path: str, what: str) -> Any:
         try:
             response = requests.get(f"{self.base_url}{path}", timeout=LOOKUP_TIMEOUT)
         except requests.Timeout as exc:
@@ -336,7 +338,7 @@ class StableDiffusionWebUIBackend(GenerationBackend):
             )
         models = [str(m) for m in (listed.get("model_list") or [])]
         modules_listed = self._get("/controlnet/module_list", "ControlNet modules")
-        modules = set((modules_listed or {}).get("module_list") or [])
+        modules = {str(m) for m in (modules_listed or {}).get("module_list") or []}
         image = face.url if face.url else base64.b64encode(face.read()).decode()
         units = []
         for module_choices, keep in FACE_UNITS[face.method]:
@@ -372,7 +374,7 @@ class StableDiffusionWebUIBackend(GenerationBackend):
 LOOKUP_TIMEOUT = 10.0
 FACE_LABELS = {"ip-adapter": "IP-Adapter", "instantid": "InstantID", "faceid": "FaceID"}
 # method -> its ControlNet units: (preprocessors by preference, which model)
-FACE_UNITS = {
+FACE_UNITS: dict[str, list[tuple[tuple[str, ...], Callable[[str], bool]]]] = {
     "ip-adapter": [
         (
             (

@@ -300,9 +300,9 @@ def engagement_texts_request(*, limit: int = 500) -> int:
                 priority=4,
                 context={
                     "action_type": a.action_type,
-                    "answering": (a.target_text or answering.get(a.target_id) or "")[
-                        :2000
-                    ],
+                    "answering": (
+                        a.target_text or answering.get(a.target_id or "") or ""
+                    )[:2000],
                     "max_chars": min(
                         REPLY_MAX, caption_limits(a.platform, media=False).max_chars
                     ),
@@ -325,7 +325,7 @@ def _answered_posts(actions: list[EngagementAction]) -> dict[str, str]:
     if not ids:
         return {}
     return {
-        pid: caption or ""
+        pid or "": caption or ""
         for pid, caption in Post.objects.filter(platform_post_id__in=ids).values_list(
             "platform_post_id", "caption"
         )
@@ -340,7 +340,7 @@ def apply_result(
 ) -> None:
     """Put a written text where it belongs (in the job's transaction). `held`:
     moderation's reason when the text is kept for review."""
-    if job.purpose == P.CONTENT_CAPTION:
+    if job.purpose == P.CONTENT_CAPTION and job.content_id is not None:
         Content.objects.filter(pk=job.content_id).update(
             caption=text,
             hashtags=hashtags or None,
@@ -416,7 +416,7 @@ def apply_failure(job: TextGeneration, message: str) -> None:
 def apply_review(job: TextGeneration, *, approved: bool) -> None:
     """A person approved (or rejected) a held text."""
     text = job.result_text or ""
-    if job.purpose == P.CONTENT_CAPTION:
+    if job.purpose == P.CONTENT_CAPTION and job.content_id is not None:
         rows = Content.objects.filter(pk=job.content_id, caption=text)
         if approved:
             rows.update(caption_status=CC.APPROVED, caption_note=None)
