@@ -183,7 +183,9 @@ CELERY_TASK_ACKS_LATE = False  # per task: only the idempotent ones set acks_lat
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, waiting out database outages instead
+# of exiting (config/beat_scheduler.py).
+CELERY_BEAT_SCHEDULER = "config.beat_scheduler:ResilientDatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

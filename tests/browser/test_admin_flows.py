@@ -167,8 +167,9 @@ def test_scheduling_from_the_character_page_offers_only_its_accounts(
 ):
     page = logged_in
     character = CharacterFactory(name="Noor Vale")
+    # Telegram takes a caption-only post (Instagram would ask for media)
     mine = PlatformAccountFactory(
-        character=character, platform="instagram", account_username="noor.vale"
+        character=character, platform="telegram", account_username="noor.vale"
     )
     PlatformAccountFactory(platform="twitter", account_username="someone.else")
     assert page.locator("#dashboard-engine").is_visible()
