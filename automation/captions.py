@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from automation.models import AutomationRule
+from content.captions import ai_caption_for
 from platforms.models import Platform
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def render_caption(
         interests=", ".join(character.interests or []),
         topics=", ".join((personality.preferred_topics or []) if personality else []),
         caption=content_caption(character, content),
+        ai_caption=ai_caption_for(content),
         category=(content.content_category or "") if content else "",
         tags=", ".join((content.tags or []) if content else []),
         platform=Platform(platform).label if platform in Platform.values else "",

@@ -17,9 +17,15 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from automation.captions import apply_hashtags, post_type_for, render_caption
+from automation.captions import (
+    apply_hashtags,
+    content_caption,
+    post_type_for,
+    render_caption,
+)
 from automation.models import AutomationRule
 from automation.selectors import pick_content, postable_accounts, rule_allowance
+from content.captions import post_captions_request
 from content.models import ContentGeneration
 from platforms.models import ScheduledPost
 from platforms.services import scheduled_post_problems, scheduled_posts_create
@@ -99,6 +105,12 @@ def schedule_posts(
             "every platform would refuse the post: " + "; ".join(refused),
         )
     created = scheduled_posts_create(posts=rows)
+    # {ai_caption} without an approved caption: the persona writes it (issue 15)
+    post_captions_request(
+        created,
+        subject=content_caption(character, content),
+        fallback=content_caption(character, content),
+    )
     return RunResult(
         str(rule.pk),
         "scheduled",

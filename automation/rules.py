@@ -41,6 +41,8 @@ PLACEHOLDERS = {
     "interests": "the character's interests, comma separated",
     "topics": "the personality's preferred topics, comma separated",
     "caption": "what the content shows (its prompt without the style prefix)",
+    "ai_caption": "the content's approved caption in the persona's voice, or one "
+    "written for the post (falls back to {caption} if the text backend fails)",
     "category": "the content's category",
     "tags": "the content's tags, comma separated",
     "platform": "the platform's name",

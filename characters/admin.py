@@ -1,11 +1,14 @@
 """Back-office for characters: the page an operator lives on."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.urls import reverse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -30,7 +33,9 @@ from config.admin_site import (
 )
 from config.charts import line_chart
 from config.transitions import transition
-from content.selectors import content_for_character
+from content.selectors import content_for_character, latest_voice_preview
+from content.services import character_voice_preview
+from content.text_backends import development_notice
 from platforms.models import Platform, PlatformAccount
 from platforms.selectors import character_accounts, upcoming_scheduled_posts
 
@@ -239,6 +244,7 @@ class CharacterAdmin(ProjectAdmin):
         "upcoming_posts_table",
         "analytics_charts",
         "quick_links",
+        "voice_preview",
     )
     inlines = (CharacterPersonalityInline, CharacterAppearanceInline)
     actions = ("restore_characters", "purge_characters")
@@ -255,6 +261,16 @@ class CharacterAdmin(ProjectAdmin):
                     ("profile_image_url", "profile_image_path"),
                     ("created_at", "updated_at", "deleted_at"),
                 )
+            },
+        ),
+        (
+            "Voice",
+            {
+                "description": (
+                    "Three sample captions in this persona's voice, from its saved "
+                    "personality (save your changes first)."
+                ),
+                "fields": ("voice_preview",),
             },
         ),
         ("Analytics", {"fields": ("quick_links", "analytics_charts")}),
@@ -397,6 +413,90 @@ class CharacterAdmin(ProjectAdmin):
                 (changelist_url(m, character__exact=obj.pk), label)
                 for label, m in targets
             ),
+        )
+
+    @admin.display(description="Preview voice")
+    def voice_preview(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        # a button of the change form posting to its own URL (no nested form)
+        button = format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post" '
+            'name="_preview_voice" formnovalidate>Preview voice</button>',
+            reverse("admin:characters_character_preview_voice", args=[obj.pk]),
+        )
+        job = latest_voice_preview(character_id=obj.pk)
+        if job is None:
+            return format_html("{}<p class='help'>No preview yet.</p>", button)
+        if job.status in ("pending", "processing"):
+            state = format_html(
+                "<p>Writing three sample captions (asked at {} UTC); reload the "
+                "page in a moment.</p>",
+                f"{job.created_at:%H:%M:%S}",
+            )
+        elif job.samples:
+            state = format_html(
+                "<ol>{}</ol>",
+                format_html_join(
+                    "",
+                    "<li style='white-space:pre-wrap'>{} <em>{}</em>{}</li>",
+                    (
+                        (
+                            s.get("caption", ""),
+                            " ".join(f"#{t}" for t in s.get("hashtags") or []),
+                            f" (held by moderation: {s['flagged']})"
+                            if s.get("flagged")
+                            else "",
+                        )
+                        for s in job.samples
+                    ),
+                ),
+            )
+        else:
+            state = format_html("<p>{}: {}</p>", job.status, job.error_message or "")
+        notice = (
+            format_html("<p class='help'><strong>{}</strong></p>", development_notice())
+            if (job.backend or "").startswith("local")
+            else ""
+        )
+        prompt = format_html(
+            "<details><summary>The prompt ({}; temperature {})</summary>"
+            "<pre style='white-space:pre-wrap'>{}</pre><pre style='white-space:"
+            "pre-wrap'>{}</pre></details>",
+            job.model or job.backend or "not written yet",
+            job.temperature if job.temperature is not None else "-",
+            job.system_prompt or "",
+            job.user_prompt or "",
+        )
+        return format_html("{}{}{}{}", button, notice, state, prompt)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preview-voice/",
+                self.admin_site.admin_view(self.preview_voice_view),
+                name="characters_character_preview_voice",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_voice_view(self, request, object_id):
+        """'Preview voice': the samples are written by the text queue, never in
+        this request."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        character = get_object_or_404(Character.all_objects, pk=object_id)
+        if not self.has_change_permission(request, character):
+            raise PermissionDenied
+        character_voice_preview(character=character, actor=request.user)
+        self.message_user(
+            request,
+            "Writing three sample captions in this persona's voice; they appear "
+            "under Voice in a moment.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:characters_character_change", args=[character.pk])
         )
 
     @admin.display(description="Charts")

@@ -2,6 +2,7 @@
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models.functions import Length, Upper
@@ -19,6 +20,23 @@ from config.fields import (
     validate_timezone,
 )
 from content.media_paths import validate_media_path
+
+# Adult-only settings (flirting, NSFW content and generation jobs) need a known
+# age of at least this. Enforced by model validation here and in content, by
+# triggers in the database (content migration 0005) and by the publish step.
+ADULT_AGE = 18
+ADULT_ONLY = "Adult-only: the character's age must be {age} or more (it is {actual})."
+
+
+def is_adult(age: int | None) -> bool:
+    """Adult-only settings need a known age of ADULT_AGE or more."""
+    return age is not None and age >= ADULT_AGE
+
+
+def adult_only_message(age: int | None) -> str:
+    return ADULT_ONLY.format(
+        age=ADULT_AGE, actual="not set" if age is None else str(age)
+    )
 
 
 class LiveCharacterManager(models.Manager["Character"]):
@@ -136,6 +154,53 @@ class Character(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        if self._state.adding or is_adult(self.age):
+            return
+        # lowering the age (or clearing it) of a character that has adult-only
+        # settings: one query over the three places they live
+        found = (
+            Character.all_objects.filter(pk=self.pk)
+            .annotate(
+                flirts=models.Exists(
+                    CharacterPersonality.objects.filter(
+                        character_id=models.OuterRef("pk")
+                    ).filter(FLIRTING_Q)
+                ),
+                nsfw_content=models.Exists(
+                    self.content.model.objects.filter(
+                        character_id=models.OuterRef("pk"), is_nsfw=True
+                    )
+                ),
+                nsfw_jobs=models.Exists(
+                    self.generations.model.objects.filter(
+                        character_id=models.OuterRef("pk"), is_nsfw=True
+                    )
+                ),
+            )
+            .values("flirts", "nsfw_content", "nsfw_jobs")
+            .first()
+        )
+        if not found:
+            return
+        what = [
+            label
+            for present, label in (
+                (found["flirts"], "a personality that flirts"),
+                (found["nsfw_content"], "NSFW content"),
+                (found["nsfw_jobs"], "NSFW generation jobs"),
+            )
+            if present
+        ]
+        if what:
+            raise ValidationError(
+                {
+                    "age": f"{adult_only_message(self.age)} This character has "
+                    f"{', '.join(what)}: remove those first, then change the age."
+                }
+            )
+
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
@@ -172,6 +237,12 @@ class CharacterPersonalityEmojiUsage(models.TextChoices):
     MINIMAL = "minimal"
     MODERATE = "moderate"
     HEAVY = "heavy"
+
+
+# A personality that flirts (adult-only).
+FLIRTING_Q = models.Q(flirtatiousness_level__gt=0) | (
+    models.Q(flirting_style__isnull=False) & ~models.Q(flirting_style="")
+)
 
 
 class CharacterPersonality(models.Model):
@@ -248,6 +319,30 @@ class CharacterPersonality(models.Model):
 
     def __str__(self) -> str:
         return f"Personality of {self.character_id}"
+
+    @property
+    def flirts(self) -> bool:
+        return bool(self.flirtatiousness_level) or bool(
+            (self.flirting_style or "").strip()
+        )
+
+    def clean(self) -> None:
+        super().clean()
+        # the admin's inline holds the (unsaved) character in memory
+        known = self.character_id is not None or (
+            CharacterPersonality.character.is_cached(self)
+        )
+        if not self.flirts or not known:
+            return
+        age = self.character.age
+        if not is_adult(age):
+            message = adult_only_message(age)
+            errors = {}
+            if self.flirtatiousness_level:
+                errors["flirtatiousness_level"] = f"{message} Set it to 0."
+            if (self.flirting_style or "").strip():
+                errors["flirting_style"] = f"{message} Leave it empty."
+            raise ValidationError(errors)
 
 
 class CharacterAppearanceFaceConsistencyMethod(models.TextChoices):

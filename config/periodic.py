@@ -82,6 +82,13 @@ PERIODIC_TASKS = [
         "Runs pending content generation jobs.",
     ),
     Periodic(
+        "text queue",
+        "content.tasks.process_text_queue",
+        Every(60),
+        "Writes captions, comments and voice previews in each persona's voice "
+        "(and asks for the texts comment and reply actions wait for).",
+    ),
+    Periodic(
         "due automation rules",
         "automation.tasks.dispatch_due_rules",
         Every(60),

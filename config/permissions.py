@@ -26,6 +26,8 @@ OPERATOR_ACTIONS = {
     "characters.characterappearance": ("view", "add", "change"),
     "content.content": ("view", "add", "change", "delete"),
     "content.contentgeneration": ("view", "add", "change", "delete"),
+    # review what the persona wrote (approve or reject held text, retry)
+    "content.textgeneration": ("view", "change"),
     "platforms.platformaccount": ("view", "change"),
     "platforms.post": ("view", "add", "change"),
     "platforms.scheduledpost": ("view", "add", "change", "delete"),

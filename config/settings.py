@@ -581,9 +581,26 @@ GENERATION_BACKEND = env.str(
 )
 SD_WEBUI_URL = env.str("SD_WEBUI_URL", default="")
 SD_WEBUI_TIMEOUT = env.float("SD_WEBUI_TIMEOUT", default=300.0)
-# A claimed job's lease outlives the slowest answer the backend may give.
+# Video jobs: a backend that makes video (content.comfyui.ComfyUIBackend); unset,
+# GENERATION_BACKEND is used when it can, otherwise a video job fails at once.
+GENERATION_VIDEO_BACKEND = env.str("GENERATION_VIDEO_BACKEND", default="")
+# ComfyUI (content/comfyui.py): its address, how long one job may take from
+# submission to its last file, how often its history is polled, and the folder
+# of workflow templates (<job type>.json, in ComfyUI's API format).
+COMFYUI_URL = env.str("COMFYUI_URL", default="")
+COMFYUI_TIMEOUT = env.float("COMFYUI_TIMEOUT", default=600.0)
+COMFYUI_POLL_SECONDS = env.float("COMFYUI_POLL_SECONDS", default=1.0)
+COMFYUI_WORKFLOWS = env.str(
+    "COMFYUI_WORKFLOWS", default=str(BASE_DIR / "content" / "workflows")
+)
+# A face reference given as a URL is fetched (ComfyUI needs the file) only
+# from public addresses unless this is on (development, loopback fakes).
+FACE_REFERENCE_ALLOW_PRIVATE = env.bool("FACE_REFERENCE_ALLOW_PRIVATE", default=DEBUG)
+FACE_REFERENCE_MAX_BYTES = env.int("FACE_REFERENCE_MAX_BYTES", default=10 * 1024 * 1024)
+# A claimed job's lease outlives the slowest answer a backend may give.
 GENERATION_LEASE_SECONDS = env.int(
-    "GENERATION_LEASE_SECONDS", default=int(SD_WEBUI_TIMEOUT) + 300
+    "GENERATION_LEASE_SECONDS",
+    default=int(max(SD_WEBUI_TIMEOUT, COMFYUI_TIMEOUT)) + 300,
 )
 GENERATION_RETRY_BASE_SECONDS = env.int("GENERATION_RETRY_BASE_SECONDS", default=60)
 GENERATION_RETRY_MAX_SECONDS = env.int("GENERATION_RETRY_MAX_SECONDS", default=3600)
@@ -636,3 +653,30 @@ OAUTH_REFRESH_AHEAD_MINUTES = {
     "google": env.int("GOOGLE_REFRESH_AHEAD_MINUTES", default=20),
     "meta": env.int("META_REFRESH_AHEAD_MINUTES", default=7 * 24 * 60),
 }
+
+# Text in the persona's voice (content/textgen.py): TEXT_BACKEND is
+# content.text_backends.LocalTextBackend (development: no model) or
+# content.text_backends.ChatCompletionsBackend, an OpenAI-compatible server
+# (OpenAI, Ollama, vLLM, llama.cpp, LM Studio) at TEXT_API_BASE_URL.
+TEXT_BACKEND = env.str("TEXT_BACKEND", default="content.text_backends.LocalTextBackend")
+TEXT_API_BASE_URL = env.str("TEXT_API_BASE_URL", default="")
+TEXT_API_KEY = env.str("TEXT_API_KEY", default="")
+TEXT_MODEL = env.str("TEXT_MODEL", default="")
+TEXT_TIMEOUT = env.float("TEXT_TIMEOUT", default=30.0)
+TEXT_MAX_TOKENS = env.int("TEXT_MAX_TOKENS", default=400)
+TEXT_LEASE_SECONDS = env.int("TEXT_LEASE_SECONDS", default=300)
+TEXT_RETRY_BASE_SECONDS = env.int("TEXT_RETRY_BASE_SECONDS", default=30)
+TEXT_RETRY_MAX_SECONDS = env.int("TEXT_RETRY_MAX_SECONDS", default=900)
+# Moderation of generated text (content/moderation.py): off, a local word list
+# (development) or an OpenAI-compatible /moderations endpoint.
+MODERATION_BACKEND = env.str(
+    "MODERATION_BACKEND",
+    default="content.moderation.WordListModerator" if DEBUG else "",
+)
+MODERATION_WORDS = env.list(
+    "MODERATION_WORDS",
+    default=["kill yourself", "kys", "nude", "nudes", "explicit", "onlyfans leak"],
+)
+MODERATION_API_BASE_URL = env.str("MODERATION_API_BASE_URL", default="")
+MODERATION_API_KEY = env.str("MODERATION_API_KEY", default="")
+MODERATION_MODEL = env.str("MODERATION_MODEL", default="omni-moderation-latest")

@@ -3,10 +3,11 @@
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from config.admin_site import (
     BigTableAdmin,
@@ -16,14 +17,23 @@ from config.admin_site import (
     selected_count,
 )
 from content.media_paths import media_path_problem
-from content.models import Content, ContentGeneration
+from content.models import Content, ContentGeneration, TextGeneration
 from content.services import (
     content_approve,
+    content_caption_approve,
+    content_caption_reject,
+    content_captions_request,
     content_mark_nsfw,
     content_reject,
     generations_cancel,
     generations_retry,
+    text_generations_approve,
+    text_generations_cancel,
+    text_generations_reject,
+    text_generations_retry,
 )
+from content.text_backends import development_notice
+from platforms.models import Platform
 
 
 def pretty_json(value) -> str:
@@ -57,6 +67,14 @@ class RejectForm(forms.Form):
         return reason
 
 
+class WriteCaptionForm(forms.Form):
+    platform = forms.ChoiceField(
+        choices=[("", "The character's strictest platform"), *Platform.choices],
+        required=False,
+        help_text="Whose caption length and hashtag limits the text must fit.",
+    )
+
+
 @admin.register(Content)
 class ContentAdmin(BigTableAdmin):
     list_display = (
@@ -65,6 +83,7 @@ class ContentAdmin(BigTableAdmin):
         "character",
         "content_type",
         "approval_status",
+        "caption_status",
         "is_nsfw",
         "quality_score",
         "times_used",
@@ -73,6 +92,7 @@ class ContentAdmin(BigTableAdmin):
     list_display_links = ("thumbnail", "file_name")
     list_filter = (
         "approval_status",
+        "caption_status",
         "content_type",
         "is_nsfw",
         recent_filter("created_at", title="created", parameter="created"),
@@ -82,7 +102,14 @@ class ContentAdmin(BigTableAdmin):
     sortable_by = ("created_at", "quality_score", "approval_status", "content_type")
     list_select_related = ("character",)
     autocomplete_fields = ("character",)
-    actions = ("approve", "reject", "mark_nsfw")
+    actions = (
+        "approve",
+        "reject",
+        "write_caption",
+        "approve_caption",
+        "reject_caption",
+        "mark_nsfw",
+    )
     # What the generator produced and what the system counts is read-only
     # once the row exists; staff own the tags, the category and the folder.
     system_fields = (
@@ -110,6 +137,9 @@ class ContentAdmin(BigTableAdmin):
         "approval_status",
         "is_approved",
         "rejection_reason",
+        "caption_status",
+        "caption_note",
+        "caption_source",
         "times_used",
         "last_used_at",
         "created_at",
@@ -125,10 +155,23 @@ class ContentAdmin(BigTableAdmin):
             "Review",
             {
                 "fields": (
-                    ("approval_status", "is_approved"),
+                    # the caption's approval next to the media's
+                    ("approval_status", "is_approved", "caption_status"),
                     "rejection_reason",
                     ("times_used", "last_used_at"),
                 )
+            },
+        ),
+        (
+            "Caption",
+            {
+                "description": (
+                    "Written in the persona's voice ('Write caption') or by hand. "
+                    "A caption changed after approval needs approval again; a "
+                    "scheduled post without its own caption publishes this one "
+                    "once it is approved."
+                ),
+                "fields": ("caption", "hashtags", "caption_note", "caption_source"),
             },
         ),
         (
@@ -253,6 +296,26 @@ class ContentAdmin(BigTableAdmin):
     def readable_prompt(self, obj):
         return readable_text(obj.prompt)
 
+    @admin.display(description="Written by")
+    def caption_source(self, obj):
+        """The last text job for this content: its prompt explains the text."""
+        job = (
+            TextGeneration.objects.filter(content=obj, purpose="content_caption")
+            .only("pk", "status", "model", "backend", "created_at")
+            .order_by("-created_at")
+            .first()
+        )
+        if job is None:
+            return "-"
+        url = reverse("admin:content_textgeneration_change", args=[job.pk])
+        return format_html(
+            '<a href="{}">text job {} ({}, {})</a>',
+            url,
+            str(job.pk)[:8],
+            job.get_status_display().lower(),
+            job.model or job.backend or "not run yet",
+        )
+
     @admin.display(description="Negative prompt")
     def readable_negative_prompt(self, obj):
         return readable_text(obj.negative_prompt)
@@ -292,6 +355,80 @@ class ContentAdmin(BigTableAdmin):
     def mark_nsfw(self, request, queryset):
         changed = content_mark_nsfw(queryset=queryset, actor=request.user)
         report(self, request, changed, selected_count(request), "marked NSFW")
+        if selected_count(request) != changed:
+            self.message_user(
+                request,
+                "NSFW is adult-only: content of characters under 18 (or without "
+                "an age) is left as it is.",
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description="Write caption (persona's voice)...", permissions=["change"]
+    )
+    def write_caption(self, request, queryset):
+        count = selected_count(request)
+
+        def apply(data):
+            jobs = content_captions_request(
+                queryset=queryset, platform=data["platform"] or None, actor=request.user
+            )
+            self.message_user(
+                request,
+                f"{len(jobs)} caption(s) asked for; the text queue writes them in a "
+                "moment. Content already waiting for a caption was skipped."
+                if count is None or len(jobs) < count
+                else f"{len(jobs)} caption(s) asked for; the text queue writes them "
+                "in a moment.",
+                messages.SUCCESS if jobs else messages.WARNING,
+            )
+
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            form_class=WriteCaptionForm,
+            title="Write captions in the persona's voice",
+            submit_label="Write captions",
+            apply=apply,
+        )
+
+    @admin.action(description="Approve selected captions", permissions=["change"])
+    def approve_caption(self, request, queryset):
+        changed = content_caption_approve(queryset=queryset, actor=request.user)
+        selected = selected_count(request) or 0
+        self.message_user(
+            request,
+            f"{changed} caption(s) approved."
+            + (
+                f" {selected - changed} skipped (no caption, or approved already)."
+                if selected > changed
+                else ""
+            ),
+            messages.SUCCESS if changed else messages.WARNING,
+        )
+
+    @admin.action(description="Reject selected captions...", permissions=["change"])
+    def reject_caption(self, request, queryset):
+        def apply(data):
+            changed = content_caption_reject(
+                queryset=queryset, reason=data["reason"], actor=request.user
+            )
+            self.message_user(
+                request,
+                f"{changed} caption(s) rejected.",
+                messages.SUCCESS if changed else messages.WARNING,
+            )
+
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            form_class=RejectForm,
+            title="Reject captions",
+            submit_label="Reject",
+            apply=apply,
+        )
 
 
 @admin.register(ContentGeneration)
@@ -341,7 +478,7 @@ class ContentGenerationAdmin(BigTableAdmin):
             {
                 "fields": (
                     "character",
-                    ("job_type", "status"),
+                    ("job_type", "status", "is_nsfw"),
                     ("priority", "batch_size", "max_retries"),
                     "prompt",
                     "negative_prompt",
@@ -387,3 +524,161 @@ class ContentGenerationAdmin(BigTableAdmin):
     def retry(self, request, queryset):
         changed = generations_retry(queryset=queryset, actor=request.user)
         report(self, request, changed, selected_count(request), "queued again")
+
+
+@admin.register(TextGeneration)
+class TextGenerationAdmin(BigTableAdmin):
+    """What the persona wrote, with the prompt that made it (read-only)."""
+
+    list_display = (
+        "short_id",
+        "character",
+        "purpose",
+        "status",
+        "platform",
+        "excerpt",
+        "model",
+        "tokens",
+        "duration_ms",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "purpose",
+        recent_filter("created_at", title="created", parameter="created"),
+    )
+    ordering = ("-created_at",)
+    sortable_by = ("created_at", "status", "purpose")
+    list_select_related = ("character",)
+    raw_id_fields = ("character", "content")
+    actions = ("approve_held", "reject_held", "retry", "cancel")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "notice",
+                    ("character", "purpose", "status"),
+                    ("content", "platform", "priority"),
+                    "error_message",
+                )
+            },
+        ),
+        (
+            "What was written",
+            {"fields": ("readable_result", "readable_samples", "moderation_reason")},
+        ),
+        (
+            "The prompt",
+            {
+                "fields": (
+                    "readable_system_prompt",
+                    "readable_user_prompt",
+                    ("temperature", "readable_context"),
+                )
+            },
+        ),
+        (
+            "The call",
+            {
+                "fields": (
+                    ("backend", "model"),
+                    ("prompt_tokens", "completion_tokens", "duration_ms"),
+                    ("retry_count", "max_retries", "attempt_count"),
+                    ("started_at", "completed_at", "locked_until"),
+                    ("requested_by", "created_at", "updated_at"),
+                )
+            },
+        ),
+    )
+
+    def has_add_permission(self, request):
+        # jobs are asked for by 'Write caption', 'Preview voice', rules and
+        # the engagement queue: never typed in
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            name
+            for fieldset in self.fieldsets
+            for row in fieldset[1]["fields"]
+            for name in (row if isinstance(row, tuple) else (row,))
+        ]
+
+    @admin.display(description="Job", ordering="created_at")
+    def short_id(self, obj):
+        return str(obj.pk)[:8]
+
+    @admin.display(description="Text")
+    def excerpt(self, obj):
+        text = obj.result_text or ""
+        return text[:80] + ("…" if len(text) > 80 else "") or "-"
+
+    @admin.display(description="Tokens")
+    def tokens(self, obj):
+        return obj.total_tokens if obj.total_tokens is not None else "-"
+
+    @admin.display(description="")
+    def notice(self, obj):
+        if obj.backend and obj.backend.startswith("local"):
+            return format_html(
+                '<p class="help" style="font-weight:bold">{}</p>', development_notice()
+            )
+        return "-"
+
+    @admin.display(description="Text")
+    def readable_result(self, obj):
+        tags = " ".join(f"#{t}" for t in obj.result_hashtags or [])
+        return readable_text("\n\n".join(p for p in (obj.result_text, tags) if p))
+
+    @admin.display(description="Samples")
+    def readable_samples(self, obj):
+        if not obj.samples:
+            return "-"
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li style='white-space:pre-wrap'>{} <em>{}</em> {}</li>",
+                (
+                    (
+                        s.get("caption", ""),
+                        " ".join(f"#{t}" for t in s.get("hashtags") or []),
+                        f"(held: {s['flagged']})" if s.get("flagged") else "",
+                    )
+                    for s in obj.samples
+                ),
+            ),
+        )
+
+    @admin.display(description="System prompt (the persona)")
+    def readable_system_prompt(self, obj):
+        return readable_text(obj.system_prompt)
+
+    @admin.display(description="User prompt (the task)")
+    def readable_user_prompt(self, obj):
+        return readable_text(obj.user_prompt)
+
+    @admin.display(description="Context")
+    def readable_context(self, obj):
+        return pretty_json(obj.context)
+
+    @admin.action(description="Approve selected held texts", permissions=["change"])
+    def approve_held(self, request, queryset):
+        changed = text_generations_approve(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "approved")
+
+    @admin.action(description="Reject selected held texts", permissions=["change"])
+    def reject_held(self, request, queryset):
+        changed = text_generations_reject(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "rejected")
+
+    @admin.action(description="Retry selected jobs", permissions=["change"])
+    def retry(self, request, queryset):
+        changed = text_generations_retry(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "queued again")
+
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
+    def cancel(self, request, queryset):
+        changed = text_generations_cancel(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "cancelled")

@@ -2,7 +2,7 @@ import django_filters as filters
 from django import forms
 
 from config.filters import UTCDateTimeFilter
-from content.models import Content, ContentGeneration
+from content.models import Content, ContentGeneration, TextGeneration
 
 
 class TagListFilter(filters.Filter):
@@ -22,6 +22,7 @@ class TagListFilter(filters.Filter):
 class ContentFilterSet(filters.FilterSet):
     content_type = filters.ChoiceFilter(choices=Content.ContentType.choices)
     approval_status = filters.ChoiceFilter(choices=Content.ApprovalStatus.choices)
+    caption_status = filters.ChoiceFilter(choices=Content.CaptionStatus.choices)
     tags = TagListFilter(
         field_name="tags", lookup_expr="contains", help_text="Has all these tags."
     )
@@ -51,3 +52,14 @@ class ContentGenerationFilterSet(filters.FilterSet):
     class Meta:
         model = ContentGeneration
         fields = ["character", "status", "job_type"]
+
+
+class TextGenerationFilterSet(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=TextGeneration.Status.choices)
+    purpose = filters.ChoiceFilter(choices=TextGeneration.Purpose.choices)
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = TextGeneration
+        fields = ["character", "content", "status", "purpose"]

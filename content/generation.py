@@ -14,6 +14,12 @@
    again after the backoff, within max_retries; the message names the
    interrupted attempt. A job is started only when the drain's budget can fit
    the backend's timeout.
+4. Each job type has its backend (content.backends.backend_for): a video job
+   without a video-capable backend, or an appearance whose face settings
+   cannot be used, fails at once, before any attempt begins. The appearance's
+   face reference, method, weight and LoRA go with the request.
+5. A job with `"write_caption": true` in its generation_settings (copied from
+   its rule's) asks the text queue for a caption of each content it made.
 """
 
 from __future__ import annotations
@@ -31,20 +37,23 @@ from django.utils import timezone
 
 from characters.models import CharacterAppearance
 from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds
+from content import captions
 from content.backends import (
     GeneratedImage,
     GenerationBackend,
     GenerationError,
     GenerationRequest,
     Unsupported,
-    get_backend,
+    backend_for,
 )
+from content.faces import FaceError, face_reference, lora_term
 from content.models import Content, ContentGeneration
 from logs.events import emit
 
 logger = logging.getLogger(__name__)
 S = ContentGeneration.Status
 IMAGE_JOBS = (ContentGeneration.JobType.IMAGE, ContentGeneration.JobType.BATCH)
+VIDEO = ContentGeneration.JobType.VIDEO
 
 
 QUEUE = WorkQueue(
@@ -80,30 +89,62 @@ def build_request(job: ContentGeneration) -> GenerationRequest:
             return default
         return min(high, max(low, value))
 
+    try:
+        face = face_reference(appearance)
+        lora = lora_term(appearance, opts.get("lora_weight"))
+    except FaceError as exc:
+        raise (GenerationError if exc.retryable else Unsupported)(
+            f"The character's appearance: {exc.message}"
+        ) from exc
+    video = job.job_type == VIDEO
     return GenerationRequest(
         prompt=prompt,
         negative_prompt=", ".join(n for n in negatives if n),
-        width=number("width", 512, int, 64, 2048),
-        height=number("height", 768, int, 64, 2048),
+        width=number("width", 832 if video else 512, int, 64, 2048),
+        height=number("height", 480 if video else 768, int, 64, 2048),
         steps=number("steps", 30, int, 1, 150),
         cfg_scale=number("cfg_scale", 7.0, float, 1.0, 30.0),
         seed=number("seed", -1, int, -1, 2**32 - 1),
         sampler=opts.get("sampler") or opts.get("sampler_name"),
         base_model=opts.get("base_model")
         or (appearance.base_model if appearance else None),
-        batch_size=job.batch_size,
+        batch_size=1 if video else job.batch_size,
+        kind="video" if video else "image",
+        job_type=job.job_type,
+        face=face,
+        lora=lora,
+        frames=number("frames", 49, int, 1, 1000),
+        fps=number("fps", 16, int, 1, 60),
     )
 
 
 class _Batch:
-    def __init__(self, items: list[Claimed], backend: GenerationBackend | None):
-        self.backend = backend or get_backend()
+    """One backend per job type for a batch (made when first needed)."""
+
+    def __init__(self, items: list[Claimed], backend: GenerationBackend | None = None):
+        self.default = backend
+        self.backends: dict[str, GenerationBackend] = {}
+        self.types = dict(
+            ContentGeneration.objects.filter(pk__in=[i.id for i in items]).values_list(
+                "pk", "job_type"
+            )
+        )
+
+    def backend(self, job_type: str) -> GenerationBackend:
+        """The job type's backend (Unsupported when there is none)."""
+        kind = VIDEO if job_type == VIDEO else "image"
+        if kind not in self.backends:
+            self.backends[kind] = backend_for(job_type, self.default)
+        return self.backends[kind]
 
     def call_timeout(self, item: Claimed) -> float:
-        return float(self.backend.call_timeout)
+        try:
+            return float(self.backend(self.types.get(item.id, "image")).call_timeout)
+        except Unsupported:
+            return 0.0  # fails at once, before any call
 
     def __call__(self, item: Claimed) -> str:
-        return _run(item, self.backend)
+        return _run(item, self)
 
 
 def run_generation(job_id, *, backend=None) -> str:
@@ -113,10 +154,10 @@ def run_generation(job_id, *, backend=None) -> str:
     if job is None or job.locked_until is None:
         return "skipped"  # cancelled (or taken over) before it started
     item = Claimed(job.pk, job.locked_until, job.attempt_started_at, job.attempt_count)
-    return _run(item, backend or get_backend())
+    return _run(item, _Batch([item], backend))
 
 
-def _run(item: Claimed, backend: GenerationBackend) -> str:
+def _run(item: Claimed, batch: _Batch) -> str:
     job = QUEUE.mine(item).first()
     if job is None:
         return "skipped"  # cancelled (or taken over) before it started
@@ -129,21 +170,21 @@ def _run(item: Claimed, backend: GenerationBackend) -> str:
             "before saving the result",
             retryable=True,
         )
+    # what cannot work at all fails at once, before an attempt begins
+    try:
+        backend = batch.backend(job.job_type)
+        request = build_request(job)
+    except GenerationError as exc:
+        return _failed(job, item, exc.message, retryable=exc.retryable)
     now = timezone.now()
     if not QUEUE.begin(item, started_at=now, completed_at=None, now=now):
         return "skipped"
     job.started_at = now
     started = time.monotonic()
     try:
-        if job.job_type not in IMAGE_JOBS:
-            raise Unsupported(
-                f"No generation backend makes {job.job_type} content yet; "
-                "only image and batch jobs run."
-            )
-        request = build_request(job)
-        images = backend.generate_images(request)
+        images = backend.generate(request)
         if not images:
-            raise GenerationError("The backend returned no image.")
+            raise GenerationError("The backend returned no file.")
     except GenerationError as exc:
         return _failed(job, item, exc.message, retryable=exc.retryable)
     elapsed = time.monotonic() - started
@@ -176,7 +217,9 @@ def _complete(job, item: Claimed, request, images, files, elapsed: float) -> str
             [
                 Content(
                     character_id=job.character_id,
-                    content_type=Content.ContentType.IMAGE,
+                    content_type=image.content_type,
+                    is_nsfw=job.is_nsfw,
+                    duration=image.duration,
                     content_category=category if isinstance(category, str) else None,
                     file_path=path,
                     file_size=len(image.data),
@@ -206,6 +249,9 @@ def _complete(job, item: Claimed, request, images, files, elapsed: float) -> str
             attempt_started_at=None,
             error_message=None,
         )
+        settings_ = job.generation_settings or {}
+        if isinstance(settings_, dict) and settings_.get("write_caption") is True:
+            captions.content_caption_jobs(rows)
         emit(
             "generation_completed",
             {
@@ -214,7 +260,7 @@ def _complete(job, item: Claimed, request, images, files, elapsed: float) -> str
             },
             character_id=job.character_id,
         )
-    logger.info("generation %s made %d image(s)", job.pk, len(rows))
+    logger.info("generation %s made %d file(s)", job.pk, len(rows))
     return "completed"
 
 

@@ -5,7 +5,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from content.models import Content, ContentGeneration
+from content.models import Content, ContentGeneration, TextGeneration
 
 
 def content_for_character(
@@ -43,4 +43,15 @@ def generation_queue_stats(*, failed_since: dt.datetime) -> dict[str, int]:
         pending=Count("pk", filter=Q(status=S.PENDING)),
         processing=Count("pk", filter=Q(status=S.PROCESSING)),
         failed=Count("pk", filter=Q(status=S.FAILED)),
+    )
+
+
+def latest_voice_preview(*, character_id: uuid.UUID | str) -> TextGeneration | None:
+    """The character's newest voice preview (idx_text_generations_character)."""
+    return (
+        TextGeneration.objects.filter(
+            character_id=character_id, purpose=TextGeneration.Purpose.VOICE_PREVIEW
+        )
+        .order_by("-created_at")
+        .first()
     )

@@ -2,9 +2,16 @@
 
 from typing import Any
 
+from django.db import transaction
+from django.db.models import QuerySet
+
+from characters.models import ADULT_AGE, Character
 from config.transitions import transition
-from content.models import Content, ContentGeneration
+from content import captions
+from content.models import Content, ContentGeneration, TextGeneration
 from logs.events import emit_many
+from logs.services import actor_metadata, system_log_write
+from platforms.models import Platform
 
 COMPONENT = "content_service"
 APPROVED = Content.ApprovalStatus.APPROVED
@@ -58,8 +65,13 @@ def content_reject(*, queryset, reason: str, actor=None) -> int:
 
 
 def content_mark_nsfw(*, queryset, actor=None) -> int:
+    """Mark content NSFW: only an adult character's (adult-only, issue 15)."""
     return transition(
-        queryset=queryset,
+        queryset=queryset.filter(
+            character_id__in=Character.all_objects.filter(age__gte=ADULT_AGE).values(
+                "pk"
+            )
+        ),
         field="is_nsfw",
         allowed_from=[False],
         changes={"is_nsfw": True},
@@ -100,4 +112,156 @@ def generations_retry(*, queryset, actor=None) -> int:
         actor=actor,
         component=COMPONENT,
         message="Generation queued again",
+    )
+
+
+# --- captions and text in the persona's voice (issue 15) ------------------------------
+
+CS = Content.CaptionStatus
+TS = TextGeneration.Status
+
+
+def content_captions_request(
+    *, queryset: QuerySet[Content], platform: str | None = None, actor: Any = None
+) -> list[TextGeneration]:
+    """'Write caption': a caption job per content (admin action, API). The
+    text is written by the text queue, never in the request."""
+    if platform is not None and platform not in Platform.values:
+        raise ValueError(f"Unknown platform {platform!r}.")
+    jobs = captions.content_caption_jobs(
+        queryset.select_related("character"), platform=platform, actor=actor
+    )
+    if jobs:
+        system_log_write(
+            level="info",
+            component=COMPONENT,
+            message=f"Caption requested for {len(jobs)} content item(s)",
+            metadata={
+                "by": actor_metadata(actor),
+                "text_job_ids": [str(j.pk) for j in jobs],
+            },
+        )
+    return jobs
+
+
+def content_caption_approve(*, queryset: QuerySet[Content], actor: Any = None) -> int:
+    """Approve the current caption (and hashtags) of the content."""
+    return transition(
+        queryset=queryset,
+        field="caption_status",
+        allowed_from=[CS.PENDING, CS.FLAGGED, CS.REJECTED],
+        changes={"caption_status": CS.APPROVED, "caption_note": None},
+        actor=actor,
+        component=COMPONENT,
+        message="Caption approved",
+    )
+
+
+def content_caption_reject(
+    *, queryset: QuerySet[Content], reason: str, actor: Any = None
+) -> int:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A rejection needs a reason.")
+    return transition(
+        queryset=queryset,
+        field="caption_status",
+        allowed_from=[CS.PENDING, CS.FLAGGED, CS.APPROVED],
+        changes={"caption_status": CS.REJECTED, "caption_note": reason},
+        actor=actor,
+        component=COMPONENT,
+        message=f"Caption rejected: {reason}",
+    )
+
+
+def character_voice_preview(
+    *, character: Character, platform: str | None = None, actor: Any = None
+) -> TextGeneration:
+    """'Preview voice': three sample captions, written by the text queue."""
+    if platform is not None and platform not in Platform.values:
+        raise ValueError(f"Unknown platform {platform!r}.")
+    job = TextGeneration.objects.create(
+        character=character,
+        purpose=TextGeneration.Purpose.VOICE_PREVIEW,
+        platform=platform,
+        priority=1,  # someone is looking at the page
+        requested_by=actor if getattr(actor, "pk", None) else None,
+    )
+    captions.kick()
+    return job
+
+
+def text_generations_approve(
+    *, queryset: QuerySet[TextGeneration], actor: Any = None
+) -> int:
+    """Approve texts held by moderation: they go where they were meant to."""
+    with transaction.atomic():
+        ids = list(queryset.filter(status=TS.HELD).values_list("pk", flat=True))
+        changed = transition(
+            queryset=TextGeneration.objects.filter(pk__in=ids),
+            allowed_from=[TS.HELD],
+            changes={"status": TS.COMPLETED},
+            actor=actor,
+            component=COMPONENT,
+            message="Held text approved",
+        )
+        for job in TextGeneration.objects.filter(pk__in=ids, status=TS.COMPLETED):
+            captions.apply_review(job, approved=True)
+    return changed
+
+
+def text_generations_reject(
+    *, queryset: QuerySet[TextGeneration], actor: Any = None
+) -> int:
+    """Reject texts held by moderation: a post falls back to its template's
+    text, an engagement action is cancelled, a content caption is rejected."""
+    with transaction.atomic():
+        ids = list(queryset.filter(status=TS.HELD).values_list("pk", flat=True))
+        changed = transition(
+            queryset=TextGeneration.objects.filter(pk__in=ids),
+            allowed_from=[TS.HELD],
+            changes={"status": TS.REJECTED},
+            actor=actor,
+            component=COMPONENT,
+            message="Held text rejected",
+        )
+        for job in TextGeneration.objects.filter(pk__in=ids, status=TS.REJECTED):
+            captions.apply_review(job, approved=False)
+    return changed
+
+
+def text_generations_retry(
+    *, queryset: QuerySet[TextGeneration], actor: Any = None
+) -> int:
+    """Failed or cancelled text jobs back in the queue with fresh retries."""
+    changed = transition(
+        queryset=queryset,
+        allowed_from=[TS.FAILED, TS.CANCELLED],
+        changes={
+            "status": TS.PENDING,
+            "retry_count": 0,
+            "error_message": None,
+            "started_at": None,
+            "completed_at": None,
+            "locked_until": None,
+        },
+        actor=actor,
+        component=COMPONENT,
+        message="Text job queued again",
+    )
+    if changed:
+        captions.kick()
+    return changed
+
+
+def text_generations_cancel(
+    *, queryset: QuerySet[TextGeneration], actor: Any = None
+) -> int:
+    return transition(
+        queryset=queryset,
+        allowed_from=[TS.PENDING, TS.PROCESSING],
+        changes={"status": TS.CANCELLED, "locked_until": None},
+        actor=actor,
+        component=COMPONENT,
+        message="Text job cancelled",
     )

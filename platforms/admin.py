@@ -64,6 +64,7 @@ from platforms.services import (
     publishing_hold_lift,
     publishing_hold_place,
     scheduled_post_mark_published,
+    scheduled_posts_approve_caption,
     scheduled_posts_cancel,
     scheduled_posts_create,
     scheduled_posts_publish_now,
@@ -916,11 +917,13 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
         "post_type",
         "status",
         "short_caption",
+        "caption_status",
         "retry_count",
         "published_at",
     )
     list_filter = (
         "status",
+        "caption_status",
         "post_type",
         "platform_account__platform",
         recent_filter("scheduled_at", title="scheduled", parameter="when", future=True),
@@ -932,8 +935,9 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
     list_select_related = ("character", "platform_account")
     autocomplete_fields = ("character", "platform_account", "automation_rule")
     raw_id_fields = ("content",)
-    actions = ("cancel", "reschedule", "publish_now", "retry_failed")
+    actions = ("cancel", "reschedule", "publish_now", "retry_failed", "approve_caption")
     readonly_fields = (
+        "caption_status",
         "retry_count",
         "locked_until",
         "published_at",
@@ -952,6 +956,7 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
                     "additional_content_ids",
                     "caption",
                     "hashtags",
+                    "caption_status",
                     "post_type",
                     "automation_rule",
                 )
@@ -1155,6 +1160,14 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
         changed = scheduled_posts_retry(queryset=queryset, actor=request.user)
         report(self, request, changed, selected_count(request), "queued again")
 
+    @admin.action(
+        description="Approve the held captions of selected posts",
+        permissions=["change"],
+    )
+    def approve_caption(self, request, queryset):
+        changed = scheduled_posts_approve_caption(queryset=queryset, actor=request.user)
+        report(self, request, changed, selected_count(request), "approved")
+
 
 # --- Engagement actions ------------------------------------------------------------
 
@@ -1186,6 +1199,7 @@ class EngagementActionAdmin(AccountOfCharacterMixin, BigTableAdmin):
     actions = ("cancel", "retry")
     readonly_fields = (
         "status",
+        "text_job",
         "completed_at",
         "retry_count",
         "locked_until",

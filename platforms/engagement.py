@@ -8,6 +8,10 @@ is never made twice: an action in doubt is reconciled through the adapter's
 `engagement_exists` and fails as "outcome unknown" when the platform cannot
 tell. Retries back off ("not before" in locked_until); rate limits and
 credential failures use no retry.
+
+A comment or reply without text is not taken: the persona's text is written
+for it first (content.captions.engagement_texts_request, the text queue), so
+no action is performed without its text, and the journal keeps it to once.
 """
 
 from __future__ import annotations
@@ -40,12 +44,18 @@ from platforms.queues import (
 logger = logging.getLogger(__name__)
 EA = EngagementAction.Status
 
+# Comment and reply actions still waiting for their text.
+AWAITING_TEXT = Q(action_type__in=EngagementAction.TEXT_ACTIONS) & (
+    Q(comment_text__isnull=True) | Q(comment_text="")
+)
+
 QUEUE = WorkQueue(
     EngagementAction,
     waiting=EA.PENDING,
     processing=EA.PROCESSING,
     order_by=("created_at",),
     lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
+    ready=lambda now: ~AWAITING_TEXT,
     gate=lambda now: (
         Q(platform_account__auto_engagement_enabled=True) & account_ready_q(now)
     ),
@@ -85,6 +95,18 @@ class _ActionWork(AccountWork):
 
     queue = QUEUE
     noun = "engagement action"
+
+    def run(self) -> str:
+        row = self.row
+        if (
+            row.action_type in EngagementAction.TEXT_ACTIONS
+            and not (row.comment_text or "").strip()
+            and self.item.in_doubt_since is None
+        ):
+            # taken back after a lease ran out before its text was written:
+            # it waits for the text queue like any other
+            return self.wait("Waiting for its text (the persona writes it).")
+        return super().run()
 
     def call(self, adapter: PlatformAdapter, prepared) -> str | None:
         return adapter.perform_engagement(self.row)

@@ -24,7 +24,7 @@ from config.fields import (
     uuid_pk,
     validate_timezone,
 )
-from content.models import Content
+from content.models import Content, TextGeneration
 from platforms.adapters import post_problems
 from platforms.adapters.rules import MediaInfo, PostDraft
 
@@ -373,10 +373,23 @@ class ScheduledPostStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+class ScheduledPostCaptionStatus(models.TextChoices):
+    """Whether the post's own caption may go out (issue 15)."""
+
+    # written by staff (admin, API) or approved by a person
+    APPROVED = "approved"
+    # the persona's text is being written for it (the queue waits for it)
+    WRITING = "writing", "Being written"
+    # the written text was held by moderation: a person reviews it
+    FLAGGED = "flagged", "Held by moderation"
+
+
 class ScheduledPost(models.Model):
     """A post waiting in the publishing queue for its time."""
 
     Status = ScheduledPostStatus
+
+    CaptionStatus = ScheduledPostCaptionStatus
 
     id = uuid_pk()
     character = models.ForeignKey(
@@ -406,6 +419,24 @@ class ScheduledPost(models.Model):
     additional_content_ids = ArrayField(models.UUIDField(), null=True, blank=True)
     caption = models.TextField(null=True, blank=True)
     hashtags = ArrayField(models.TextField(), null=True, blank=True)
+    # Deviation: the review of the post's own caption; a post without one
+    # publishes its content's caption, which must be approved on the content.
+    caption_status = models.CharField(
+        max_length=20,
+        choices=CaptionStatus.choices,
+        **defaulted(CaptionStatus.APPROVED),
+        editable=False,
+    )
+    # Deviation: the text job writing this post's caption ({ai_caption}).
+    caption_job = models.ForeignKey(
+        TextGeneration,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
     post_type = models.CharField(
         max_length=50, choices=PostType.choices, null=True, blank=True
     )
@@ -473,6 +504,11 @@ class ScheduledPost(models.Model):
                 name="scheduled_posts_published_at_check",
                 violation_error_message="A published scheduled post needs published_at.",
             ),
+            choices_check(
+                "caption_status",
+                ScheduledPostCaptionStatus,
+                name="scheduled_posts_caption_status_check",
+            ),
         ]
         indexes = [
             models.Index(fields=["character"], name="idx_scheduled_posts_character"),
@@ -501,6 +537,12 @@ class ScheduledPost(models.Model):
                 fields=["post"],
                 name="idx_scheduled_posts_post",
                 condition=models.Q(post__isnull=False),
+            ),
+            # ON DELETE SET NULL from text_generations.
+            models.Index(
+                fields=["caption_job"],
+                name="idx_sched_posts_caption_job",
+                condition=models.Q(caption_job__isnull=False),
             ),
         ]
 
@@ -557,10 +599,11 @@ class ScheduledPost(models.Model):
                     }
                 )
             files += [rows[pk] for pk in self.additional_content_ids]
+        caption, hashtags = self.published_text()
         draft = PostDraft(
             post_type=self.post_type,
-            caption=self.caption or "",
-            hashtags=tuple(self.hashtags or ()),
+            caption=caption,
+            hashtags=tuple(hashtags),
             media=tuple(
                 MediaInfo.of(c) for c in files if c.content_type in Content.VISUAL_TYPES
             ),
@@ -568,6 +611,16 @@ class ScheduledPost(models.Model):
         problems = post_problems(self.platform_account.platform, draft)
         if problems:
             raise ValidationError(problems)
+
+    def published_text(self) -> tuple[str, list[str]]:
+        """The caption and hashtags that go out: the post's own, or (a post
+        without a caption) its content's, whose approval the publish step
+        checks."""
+        if (self.caption or "").strip() or self.content is None:
+            return self.caption or "", list(self.hashtags or [])
+        return self.content.caption or "", list(
+            self.hashtags or self.content.hashtags or []
+        )
 
     @property
     def local_scheduled_at(self):
@@ -600,6 +653,10 @@ class EngagementAction(models.Model):
 
     Status = EngagementActionStatus
 
+    # Actions whose comment_text the persona writes when none is given; they
+    # are not performed before it exists (platforms.engagement's claim).
+    TEXT_ACTIONS = (ActionType.COMMENT.value, ActionType.REPLY.value)
+
     id = uuid_pk()
     character = models.ForeignKey(
         Character,
@@ -620,6 +677,20 @@ class EngagementAction(models.Model):
     target_url = models.TextField(null=True, blank=True, validators=[URLValidator()])
     comment_text = models.TextField(null=True, blank=True)
     message_text = models.TextField(null=True, blank=True)
+    # Deviation: the text of the post or comment this action answers (the
+    # persona's reply is written with it in the prompt).
+    target_text = models.TextField(null=True, blank=True)
+    # Deviation: the text job writing comment_text (comment and reply actions
+    # without text wait for it; content.textgen).
+    text_job = models.ForeignKey(
+        TextGeneration,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
     status = models.CharField(
         max_length=20, choices=Status.choices, **defaulted(Status.PENDING)
     )
@@ -666,6 +737,12 @@ class EngagementAction(models.Model):
                 fields=["created_at"],
                 name="idx_engagement_pending",
                 condition=models.Q(status="pending"),
+            ),
+            # ON DELETE SET NULL from text_generations.
+            models.Index(
+                fields=["text_job"],
+                name="idx_engagement_text_job",
+                condition=models.Q(text_job__isnull=False),
             ),
         ]
 

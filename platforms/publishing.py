@@ -41,6 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from characters.models import adult_only_message, is_adult
 from config.workqueue import (
     Claimed,
     Drain,
@@ -49,7 +50,7 @@ from config.workqueue import (
     durably,
 )
 from content.media_paths import UnsafeMediaPath, media_path_problem, resolve_media_path
-from content.models import Content
+from content.models import AI_CAPTION_MARKER, Content
 from logs.events import emit, kick_after_commit
 from platforms.adapters import (
     MediaInfo,
@@ -71,6 +72,7 @@ from platforms.queues import (
 
 logger = logging.getLogger(__name__)
 SP = ScheduledPost.Status
+SPC = ScheduledPost.CaptionStatus
 CS = PlatformAccount.ConnectionStatus
 
 QUEUE = WorkQueue(
@@ -79,7 +81,8 @@ QUEUE = WorkQueue(
     processing=SP.PROCESSING,
     order_by=("scheduled_at",),
     lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
-    ready=lambda now: Q(scheduled_at__lte=now),
+    # a post whose caption is being written or is held by moderation waits
+    ready=lambda now: Q(scheduled_at__lte=now, caption_status=SPC.APPROVED),
     gate=account_ready_q,
 )
 
@@ -137,10 +140,11 @@ def _request_for(sp: ScheduledPost, *, media: bool = True) -> PublishRequest:
         media_info = MediaInfo.of(sp.content)
         path = media_file(sp.content) if media else None
         media_path = str(path) if path else None
+    caption, hashtags = sp.published_text()
     return PublishRequest(
         marker=str(sp.pk),
-        caption=sp.caption or "",
-        hashtags=list(sp.hashtags or []),
+        caption=caption,
+        hashtags=hashtags,
         post_type=sp.post_type,
         media_path=media_path,
         media_type=media_type,
@@ -182,10 +186,61 @@ def _check(sp: ScheduledPost) -> None:
         problem = media_path_problem(sp.content.file_path)
         if problem:
             raise Refused(_unsafe(sp.content, problem))
+    _check_text(sp)
+    _check_adult_only(sp)
     if not account.auto_posting_enabled:
         raise Refused("Auto-posting is disabled on this account.")
     if account.connection_status == CS.DISCONNECTED:
         raise Refused("The account is disconnected; connect it, then retry the post.")
+
+
+def _check_text(sp: ScheduledPost) -> None:
+    """Unapproved text is refused as unapproved media is (caption-only posts
+    included): the post's own caption must be approved, and a post without
+    one publishes its content's caption, which must be approved too."""
+    if sp.caption_status != SPC.APPROVED or AI_CAPTION_MARKER in (sp.caption or ""):
+        why = (
+            "is still being written"
+            if sp.caption_status == SPC.WRITING
+            else "is held by moderation"
+        )
+        raise Refused(
+            f"The post's caption {why}; approve the caption, then retry the post."
+        )
+    if (sp.caption or "").strip() or sp.content is None:
+        return
+    content = sp.content
+    if content.caption and content.caption_status != Content.CaptionStatus.APPROVED:
+        raise Refused(
+            f"Content {content.pk}: its caption is not approved "
+            f"({content.get_caption_status_display().lower()}); a caption written "
+            "or changed after approval is approved again before it is published."
+        )
+
+
+def _check_adult_only(sp: ScheduledPost) -> None:
+    """NSFW content goes out only for an adult character, even if the rows
+    were written around validation and the database's rules (plain SQL with
+    triggers off, a restore)."""
+    if is_adult(sp.character.age):
+        return
+    nsfw = [c.pk for c in _all_content(sp) if c.is_nsfw]
+    if nsfw:
+        raise Refused(
+            f"Content {', '.join(map(str, nsfw))} is NSFW and the character is not "
+            f"an adult ({adult_only_message(sp.character.age)})."
+        )
+
+
+def _all_content(sp: ScheduledPost) -> list[Content]:
+    rows = [sp.content] if sp.content is not None else []
+    if sp.additional_content_ids:
+        rows += list(
+            Content.objects.filter(pk__in=sp.additional_content_ids).only(
+                "pk", "is_nsfw"
+            )
+        )
+    return rows
 
 
 class _Batch:
@@ -195,7 +250,7 @@ class _Batch:
         self.rows = {
             sp.pk: sp
             for sp in ScheduledPost.objects.select_related(
-                "platform_account", "content"
+                "platform_account", "content", "character"
             )
             # decrypted per account when its adapter is made (BatchAccounts)
             .defer("platform_account__auth_data")
@@ -362,6 +417,8 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
     now = timezone.now()
     account = sp.platform_account
     post_id = uuid.uuid4()
+    # the text that went out (a post without its own: its content's caption)
+    caption, hashtags = sp.published_text()
     params: dict[str, Any] = {
         "now": now,
         "sp": sp.pk,
@@ -374,8 +431,8 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
         "url": result.url,
         "content": sp.content_id,
         "additional": sp.additional_content_ids,
-        "caption": sp.caption,
-        "hashtags": sp.hashtags,
+        "caption": caption or None,
+        "hashtags": hashtags or None,
     }
     # its own commit in production (autocommit); a savepoint inside a caller's
     # transaction, so that a refused insert does not break it

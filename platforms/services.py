@@ -194,6 +194,24 @@ def scheduled_posts_retry(
     )
 
 
+def scheduled_posts_approve_caption(
+    *, queryset: QuerySet[ScheduledPost], actor: Actor = None
+) -> int:
+    """A person approves captions held by moderation: the posts may go out."""
+    return transition(
+        queryset=queryset.filter(status=SP.SCHEDULED),
+        field="caption_status",
+        allowed_from=[ScheduledPost.CaptionStatus.FLAGGED],
+        changes={
+            "caption_status": ScheduledPost.CaptionStatus.APPROVED,
+            "error_message": None,
+        },
+        actor=actor,
+        component=COMPONENT,
+        message="Scheduled post's caption approved",
+    )
+
+
 def engagement_actions_cancel(
     *, queryset: QuerySet[EngagementAction], actor: Actor = None
 ) -> int:

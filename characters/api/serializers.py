@@ -1,7 +1,13 @@
 from django.db import transaction
 from rest_framework import serializers
 
-from characters.models import Character, CharacterAppearance, CharacterPersonality
+from characters.models import (
+    Character,
+    CharacterAppearance,
+    CharacterPersonality,
+    adult_only_message,
+    is_adult,
+)
 from characters.services import character_create
 from config.api import FullCleanModelSerializer
 
@@ -34,6 +40,25 @@ class CharacterSerializer(FullCleanModelSerializer):
         model = Character
         fields = "__all__"
         read_only_fields = ["deleted_at", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        # adult-only: the age and the personality of the same request together
+        age = attrs.get("age", getattr(self.instance, "age", None))
+        nested = attrs.get("personality") or {}
+        if not is_adult(age):
+            errors = {}
+            if nested.get("flirtatiousness_level"):
+                errors["flirtatiousness_level"] = [
+                    f"{adult_only_message(age)} Set it to 0."
+                ]
+            if (nested.get("flirting_style") or "").strip():
+                errors["flirting_style"] = [
+                    f"{adult_only_message(age)} Leave it empty."
+                ]
+            if errors:
+                raise serializers.ValidationError({"personality": errors})
+        return attrs
 
     def validate_status(self, value):
         if value == Character.Status.DELETED:

@@ -1,7 +1,8 @@
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
@@ -15,6 +16,8 @@ from characters.selectors import (
     characters_with_stats,
 )
 from characters.services import character_soft_delete
+from content.api.serializers import TextGenerationSerializer
+from content.services import character_voice_preview
 
 
 class CharacterViewSet(viewsets.ModelViewSet):
@@ -76,3 +79,14 @@ class CharacterViewSet(viewsets.ModelViewSet):
 
         character_soft_delete(character=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={202: TextGenerationSerializer})
+    @action(detail=True, methods=["post"], url_path="preview-voice")
+    def preview_voice(self, request, pk=None):
+        """Three sample captions in the persona's voice, written by the text
+        queue (202: the job; read it at /text-generations/{id}/)."""
+        character = self.get_object()
+        job = character_voice_preview(character=character, actor=request.user)
+        return Response(
+            TextGenerationSerializer(job).data, status=status.HTTP_202_ACCEPTED
+        )

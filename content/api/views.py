@@ -1,15 +1,24 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from config.api import ReasonSerializer
+from config.api import CreatedCursorPagination, ModelPermissions, ReasonSerializer
 from config.api_schema import ErrorSerializer
 from config.transitions import require_one
 from content import services
-from content.api.serializers import ContentGenerationSerializer, ContentSerializer
-from content.filtersets import ContentFilterSet, ContentGenerationFilterSet
-from content.models import Content, ContentGeneration
+from content.api.serializers import (
+    ContentGenerationSerializer,
+    ContentSerializer,
+    TextGenerationSerializer,
+    WriteCaptionSerializer,
+)
+from content.filtersets import (
+    ContentFilterSet,
+    ContentGenerationFilterSet,
+    TextGenerationFilterSet,
+)
+from content.models import Content, ContentGeneration, TextGeneration
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
 
@@ -48,6 +57,97 @@ class ContentViewSet(viewsets.ModelViewSet):
         )
         require_one(count, "Only pending or approved content can be rejected.")
         return self._answer()
+
+    @extend_schema(
+        request=WriteCaptionSerializer,
+        responses={202: TextGenerationSerializer, **CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path="write-caption")
+    def write_caption(self, request, pk=None):
+        """Ask the text queue for a caption in the persona's voice (202: the
+        job; the caption lands on the content, awaiting approval)."""
+        body = WriteCaptionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        jobs = services.content_captions_request(
+            queryset=self._one(),
+            platform=body.validated_data.get("platform"),
+            actor=request.user,
+        )
+        require_one(len(jobs), "A caption is already being written for this content.")
+        return Response(
+            TextGenerationSerializer(jobs[0]).data, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(request=None, responses={200: ContentSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"], url_path="approve-caption")
+    def approve_caption(self, request, pk=None):
+        count = services.content_caption_approve(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(
+            count, "Only a pending, flagged or rejected caption can be approved."
+        )
+        return self._answer()
+
+    @extend_schema(
+        request=ReasonSerializer, responses={200: ContentSerializer, **CONFLICT}
+    )
+    @action(detail=True, methods=["post"], url_path="reject-caption")
+    def reject_caption(self, request, pk=None):
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        count = services.content_caption_reject(
+            queryset=self._one(),
+            reason=body.validated_data["reason"],
+            actor=request.user,
+        )
+        require_one(
+            count, "Only a pending, flagged or approved caption can be rejected."
+        )
+        return self._answer()
+
+
+class ReviewPermissions(ModelPermissions):
+    """Text jobs are never added through the API: its POSTs are reviews."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "POST": ["%(app_label)s.change_%(model_name)s"],
+    }
+
+
+class TextGenerationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Text jobs: what the persona wrote, the prompt, the model and the tokens."""
+
+    permission_classes = [ReviewPermissions]
+    queryset = TextGeneration.objects.all()
+    serializer_class = TextGenerationSerializer
+    filterset_class = TextGenerationFilterSet
+    pagination_class = CreatedCursorPagination
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+
+    def _one(self):
+        return TextGeneration.objects.filter(pk=self.get_object().pk)
+
+    @extend_schema(request=None, responses={200: TextGenerationSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve a text held by moderation: it goes where it was meant to."""
+        count = services.text_generations_approve(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(count, "Only a text held by moderation can be approved.")
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses={200: TextGenerationSerializer, **CONFLICT})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        count = services.text_generations_reject(
+            queryset=self._one(), actor=request.user
+        )
+        require_one(count, "Only a text held by moderation can be rejected.")
+        return Response(self.get_serializer(self.get_object()).data)
 
 
 class ContentGenerationViewSet(viewsets.ModelViewSet):

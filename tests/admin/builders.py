@@ -18,6 +18,7 @@ from tests.factories import (
     PostFactory,
     ScheduledPostFactory,
     SystemLogFactory,
+    TextGenerationFactory,
     UserFactory,
 )
 
@@ -51,6 +52,11 @@ def content(n):
 def generations(n):
     character = CharacterFactory()
     ContentGenerationFactory.create_batch(n, character=character)
+
+
+def text_jobs(n):
+    character = CharacterFactory()
+    TextGenerationFactory.create_batch(n, character=character)
 
 
 def accounts(n):
@@ -128,6 +134,8 @@ BUILDERS = {
     "characters.characterappearance": profiles,
     "content.content": content,
     "content.contentgeneration": generations,
+    # added: what the persona writes (issue 15)
+    "content.textgeneration": text_jobs,
     "platforms.platformaccount": accounts,
     "platforms.post": posts,
     "platforms.scheduledpost": scheduled_posts,

@@ -12,6 +12,7 @@ ENDPOINTS = [
     ("characters", f.CharacterFactory),
     ("content", f.ContentFactory),
     ("generations", f.ContentGenerationFactory),
+    ("text-generations", f.TextGenerationFactory),
     ("platform-accounts", f.PlatformAccountFactory),
     ("posts", f.PostFactory),
     ("scheduled-posts", f.ScheduledPostFactory),

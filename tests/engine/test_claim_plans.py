@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from content.generation import QUEUE as GENERATIONS
+from content.textgen import QUEUE as TEXTS
 from logs.outbox import QUEUE as EVENTS
 from platforms.engagement import QUEUE as ENGAGEMENT
 from platforms.publishing import QUEUE as PUBLISHING
@@ -127,3 +128,51 @@ def test_the_outbox_claim_reads_through_its_partial_index():
     expired = plan(EVENTS.expired_rows(now)[:300])
     assert "events" not in seq_scanned(expired)
     assert len(EVENTS.claim(limit=1000, now=now)) == ROWS // 250
+
+
+def test_the_text_claim_reads_through_its_partial_index(account):
+    fill(
+        """
+        INSERT INTO text_generations (character_id, purpose, status, priority,
+                                      completed_at)
+        SELECT %s, 'voice_preview',
+               CASE WHEN g %% 250 = 0 THEN 'pending' ELSE 'completed' END,
+               1 + g %% 10,
+               CASE WHEN g %% 250 = 0 THEN NULL ELSE now() END
+        FROM generate_series(1, %s) g
+        """,
+        account.character_id,
+        ROWS,
+    )
+    analyze("text_generations")
+    now = timezone.now() + dt.timedelta(seconds=1)
+    waiting = plan(TEXTS.waiting_rows(now)[:10])
+    assert "idx_text_generations_pending" in waiting
+    assert "text_generations" not in seq_scanned(waiting)
+    assert "text_generations" not in seq_scanned(plan(TEXTS.expired_rows(now)[:10]))
+    assert len(TEXTS.claim(limit=1000, now=now)) == ROWS // 250
+
+
+def test_the_engagement_claim_skips_actions_waiting_for_text_in_its_index(account):
+    fill(
+        """
+        INSERT INTO engagement_actions (character_id, platform_account_id, platform,
+                                        action_type, status, completed_at,
+                                        comment_text)
+        SELECT %s, %s, %s, 'comment',
+               CASE WHEN g %% 250 = 0 THEN 'pending' ELSE 'completed' END,
+               CASE WHEN g %% 250 = 0 THEN NULL ELSE now() END,
+               CASE WHEN g %% 500 = 0 THEN NULL ELSE 'nice!' END
+        FROM generate_series(1, %s) g
+        """,
+        account.character_id,
+        account.pk,
+        account.platform,
+        ROWS,
+    )
+    analyze("engagement_actions", "platform_accounts")
+    now = timezone.now() + dt.timedelta(seconds=1)
+    waiting = plan(ENGAGEMENT.waiting_rows(now)[:50])
+    assert "idx_engagement_pending" in waiting
+    # half the pending comments have their text: only those are taken
+    assert len(ENGAGEMENT.claim(limit=1000, now=now)) == ROWS // 500

@@ -139,7 +139,10 @@ def test_the_web_ui_gets_the_prompt_appearance_and_settings(
     assert (payload["width"], payload["height"]) == (512, 768)
     assert (payload["steps"], payload["cfg_scale"], payload["seed"]) == (25, 6.5, 77)
     assert payload["batch_size"] == 3 and payload["sampler_name"] == "DPM++ 2M"
-    assert payload["override_settings"] == {"sd_model_checkpoint": "juggernautXL_v9"}
+    # the checkpoint as the server names it (its title)
+    assert payload["override_settings"] == {
+        "sd_model_checkpoint": "juggernautXL_v9.safetensors [a1b2c3d4e5]"
+    }
     job.refresh_from_db()
     assert job.status == S.COMPLETED and job.success_count == 3
     rows = Content.objects.filter(pk__in=job.generated_content_ids)
@@ -201,7 +204,8 @@ def test_video_jobs_fail_clearly_without_retries():
     process_generation_queue(backend=LocalImageBackend())
     job.refresh_from_db()
     assert job.status == S.FAILED and job.retry_count == 0
-    assert "only image and batch jobs run" in job.error_message
+    assert "No video-capable generation backend" in job.error_message
+    assert job.attempt_count == 0  # failed before any attempt began
 
 
 @pytest.mark.django_db

@@ -8,7 +8,11 @@ from tests.factories.characters import (
     CharacterFactory,
     CharacterPersonalityFactory,
 )
-from tests.factories.content import ContentFactory, ContentGenerationFactory
+from tests.factories.content import (
+    ContentFactory,
+    ContentGenerationFactory,
+    TextGenerationFactory,
+)
 from tests.factories.logs import SystemLogFactory
 from tests.factories.platforms import (
     EngagementActionFactory,
@@ -32,5 +36,6 @@ __all__ = [
     "PostFactory",
     "ScheduledPostFactory",
     "SystemLogFactory",
+    "TextGenerationFactory",
     "UserFactory",
 ]

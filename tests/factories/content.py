@@ -4,7 +4,7 @@ import factory
 from django.conf import settings
 from factory import fuzzy
 
-from content.models import Content, ContentGeneration
+from content.models import Content, ContentGeneration, TextGeneration
 from tests.factories.characters import CharacterFactory, unit
 
 MIME = {
@@ -80,3 +80,19 @@ class ContentGenerationFactory(factory.django.DjangoModelFactory):
     )
     priority = fuzzy.FuzzyInteger(1, 10)
     batch_size = 1
+
+
+class TextGenerationFactory(factory.django.DjangoModelFactory):
+    """A caption job for a content of the character (waiting in the queue)."""
+
+    class Meta:
+        model = TextGeneration
+
+    character = factory.SubFactory(CharacterFactory)
+    purpose = TextGeneration.Purpose.CONTENT_CAPTION
+    content = factory.SubFactory(
+        ContentFactory,
+        character=factory.SelfAttribute("..character"),
+        content_type="image",
+    )
+    platform = "instagram"

@@ -50,8 +50,10 @@ class LoopbackJSONServer:
     """Subclasses implement `record(path, headers, body)` (or
     `record_request(method, path, headers, body)` to see the method) and
     `answer(call)` returning (status, payload) or (status, payload, headers);
-    a payload of None sends no body. `mode == "slow"` delays every answer, or
-    only the calls `slow_when(call)` picks.
+    a payload of None sends no body, bytes are sent as they are (a file), and
+    a status of None drops the connection without an answer (a server going
+    down mid-request). `mode == "slow"` delays every answer, or only the calls
+    `slow_when(call)` picks.
 
     With `faults`, each call gets `call["fault"]`: None, "hang", "500" or "429",
     which `answer` honours. With `journal`, every call is appended to that file
@@ -91,17 +93,30 @@ class LoopbackJSONServer:
                     status, payload, *rest = fake.answer(call)
                     fake.write_journal(call, status, payload)
                 headers = rest[0] if rest else {}
+                if status is None:
+                    self.close_connection = True
+                    return
                 if call["fault"] == "hang":
                     time.sleep(fake.faults.hang_seconds)
                 elif fake.mode == "slow" and (
                     fake.slow_when is None or fake.slow_when(call)
                 ):
                     time.sleep(fake.slow_seconds)
-                data = b"" if payload is None else json.dumps(payload).encode()
+                raw = isinstance(payload, bytes)
+                data = (
+                    payload
+                    if raw
+                    else b""
+                    if payload is None
+                    else json.dumps(payload).encode()
+                )
                 try:
                     self.send_response(status)
                     if payload is not None:
-                        self.send_header("Content-Type", "application/json")
+                        self.send_header(
+                            "Content-Type",
+                            "application/octet-stream" if raw else "application/json",
+                        )
                     for name, value in headers.items():
                         self.send_header(name, str(value))
                     self.send_header("Content-Length", str(len(data)))

@@ -15,7 +15,10 @@ from analytics.models import Analytics
 from automation.models import AutomationRule
 from characters.models import Character
 from characters.services import character_create
+from content.captions import content_caption_jobs
 from content.models import Content, ContentGeneration
+from content.text_backends import LocalTextBackend
+from content.textgen import process_text_queue
 from logs.models import SystemLog
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 
@@ -81,7 +84,55 @@ PERSONAS = [
         ["instagram", "twitter", "youtube", "telegram"],
     ),
 ]
+# Each persona's voice, beyond style and tone: the local text backend writes
+# their captions from these, so the demo shows them differ (issue 15).
+VOICES = {
+    "Luna Reyes": {
+        "emoji_usage": "heavy",
+        "energy_level": "0.90",
+        "extroversion": "0.85",
+        "humor": "0.60",
+        "flirtatiousness_level": "0.30",
+        "flirting_style": "playful",
+    },
+    "Kai Nakamura": {
+        "emoji_usage": "minimal",
+        "humor": "0.90",
+        "professionalism": "0.20",
+        "energy_level": "0.50",
+    },
+    "Maya Laurent": {
+        "emoji_usage": "moderate",
+        "creativity": "0.90",
+        "authenticity": "0.80",
+        "energy_level": "0.40",
+    },
+    "Noah Brooks": {
+        "emoji_usage": "none",
+        "energy_level": "0.20",
+        "professionalism": "0.85",
+        "humor": "0.20",
+        "extroversion": "0.40",
+    },
+    "Sofia Marin": {
+        "emoji_usage": "moderate",
+        "authenticity": "0.90",
+        "energy_level": "0.70",
+    },
+    "Zara Quinn": {
+        "emoji_usage": "heavy",
+        "energy_level": "0.95",
+        "extroversion": "0.90",
+        "humor": "0.75",
+    },
+}
 HASHTAGS = ["ai", "influencer", "dailyvibes", "lifestyle", "travel", "fitness", "ootd"]
+FAN_COMMENTS = [
+    "Where was this taken?",
+    "Obsessed with this look!",
+    "Teach me your ways",
+    "This made my day",
+]
 CAPTIONS = [
     "Golden hour never gets old",
     "New week, new goals",
@@ -151,6 +202,10 @@ class Command(BaseCommand):
                 "creativity": Decimal(rng.randint(40, 95)) / 100,
                 "preferred_topics": interests[:2],
                 "llm_personality_prompt": f"You are {name}, a {age}-year-old from {location}.",
+                **{
+                    k: Decimal(v) if k not in ("emoji_usage", "flirting_style") else v
+                    for k, v in VOICES.get(name, {}).items()
+                },
             },
             appearance={
                 "hair_color": rng.choice(["blonde", "brown", "black", "auburn"]),
@@ -161,6 +216,7 @@ class Command(BaseCommand):
             },
         )
         content = self._content(character, rng, now)
+        self._captions(content)
         accounts = [
             PlatformAccount.objects.create(
                 character=character,
@@ -194,8 +250,8 @@ class Command(BaseCommand):
                         platform_post_id=f"demo-{account.pk.hex[:8]}-{i}",
                         platform_post_url=f"{account.account_url}/p/{i}",
                         content=item,
-                        caption=rng.choice(CAPTIONS),
-                        hashtags=rng.sample(HASHTAGS, 3),
+                        caption=item.caption or rng.choice(CAPTIONS),
+                        hashtags=item.hashtags or rng.sample(HASHTAGS, 3),
                         likes_count=rng.randint(50, 8_000),
                         comments_count=rng.randint(0, 400),
                         shares_count=rng.randint(0, 150),
@@ -217,7 +273,8 @@ class Command(BaseCommand):
             trigger_config={"cron": "0 9 * * *"},
             platforms=[a.platform for a in accounts if a.is_connected][:2],
             content_type="image",
-            caption_template="{caption} — {name} from {location}",
+            # the persona's approved caption, or one written for the post
+            caption_template="{ai_caption} — {name}",
             hashtag_strategy="auto",
             max_posts_per_day=2,
             max_posts_per_week=10,
@@ -255,8 +312,9 @@ class Command(BaseCommand):
                     scheduled_at=now + dt.timedelta(minutes=5 + i * 180),
                     timezone=character.timezone,
                     content=rng.choice(approved),
-                    caption=rng.choice(CAPTIONS),
-                    hashtags=rng.sample(HASHTAGS, 2),
+                    # half publish their content's approved caption
+                    caption=None if i % 2 else rng.choice(CAPTIONS),
+                    hashtags=None if i % 2 else rng.sample(HASHTAGS, 2),
                     post_type="post",
                     automation_rule=rule if i % 2 == 0 else None,
                 )
@@ -270,6 +328,8 @@ class Command(BaseCommand):
                 action_type=rng.choice(["like", "comment", "follow", "reply"]),
                 target_type="post",
                 target_id=f"target-{rng.randint(1000, 9999)}",
+                # comments and replies without text get the persona's
+                target_text=rng.choice(FAN_COMMENTS),
                 comment_text="Love this!" if i % 3 == 0 else None,
                 status="pending" if i < 6 else "completed",
                 completed_at=None if i < 6 else now - dt.timedelta(hours=i),
@@ -388,6 +448,25 @@ class Command(BaseCommand):
                 )
             )
         return Content.objects.bulk_create(rows)
+
+    def _captions(self, content: list[Content]) -> None:
+        """The persona writes the captions of its approved images (the text
+        queue with the local backend, as `make run` would a moment later),
+        approved for the demo so its posts can use them."""
+        images = [c for c in content if c.content_type == "image" and c.is_approved]
+        content_caption_jobs(images)
+        process_text_queue(backend=LocalTextBackend(), moderator=None)
+        Content.objects.filter(pk__in=[c.pk for c in images]).exclude(
+            caption=None
+        ).update(caption_status=Content.CaptionStatus.APPROVED)
+        written = {
+            pk: (caption, hashtags)
+            for pk, caption, hashtags in Content.objects.filter(
+                pk__in=[c.pk for c in images]
+            ).values_list("pk", "caption", "hashtags")
+        }
+        for item in images:
+            item.caption, item.hashtags = written[item.pk]
 
     def _analytics(self, character, accounts, rng, days: int) -> None:
         today = timezone.localdate()
