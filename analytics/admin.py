@@ -13,7 +13,7 @@ class AnalyticsAdmin(BigTableAdmin):
         "character",
         "platform",
         "metric_type",
-        "metric_value",
+        "value",
     )
     list_filter = (
         "metric_type",
@@ -23,7 +23,20 @@ class AnalyticsAdmin(BigTableAdmin):
     # characters.name has its trigram index; the join is to a small table.
     search_fields = ("character__name",)
     ordering = ("-metric_date",)
-    sortable_by = ("metric_date", "metric_type", "metric_value")
+    sortable_by = ("metric_date", "metric_type", "value")
     list_select_related = ("character",)
     autocomplete_fields = ("character", "platform_account")
     readonly_fields = ("created_at",)
+
+    @admin.display(description="Value", ordering="metric_value")
+    def value(self, obj):
+        return metric_display(obj.metric_type, obj.metric_value)
+
+
+def metric_display(metric_type: str, value) -> str:
+    """Counts are whole numbers ('259,156'); a rate is a percentage ('3.45 %')."""
+    if value is None:
+        return "-"
+    if metric_type == Analytics.MetricType.ENGAGEMENT_RATE:
+        return f"{value:.2f} %"
+    return f"{round(value):,}"

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # admin pages in the operator's own time zone (config/preferences.py)
+    "config.preferences.OperatorTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.preferences.operator_timezone",
             ],
         },
     },
@@ -203,6 +206,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# 24-hour times with their zone's abbreviation (config/formats/en/formats.py)
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Files ------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -247,6 +252,9 @@ BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 DBBACKUP_SEND_EMAIL = False
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# The media library takes files up to this size (content/media.py); bigger
+# uploads are refused with a form error and leave nothing behind.
+MEDIA_UPLOAD_MAX_BYTES = env.int("MEDIA_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
 
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -20,6 +20,7 @@ from config.fields import (
     updated_at,
     uuid_pk,
 )
+from content.generation_settings import validate_generation_settings
 
 
 class ContentContentType(models.TextChoices):
@@ -232,7 +233,10 @@ class ContentGeneration(models.Model):
     )
     prompt = models.TextField()
     negative_prompt = models.TextField(null=True, blank=True)
-    generation_settings = models.JSONField()
+    # {} is a valid job ("the defaults"): blank, never NULL
+    generation_settings = models.JSONField(
+        default=dict, blank=True, validators=[validate_generation_settings]
+    )
     batch_size = models.IntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(100)], **defaulted(1)
     )
