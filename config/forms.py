@@ -86,7 +86,7 @@ class UnitSlider(forms.NumberInput):
     """A 0..max slider that says what its ends mean and shows its value."""
 
     input_type = "range"
-    template_name = "admin/widgets/unit_slider.html"
+    template_name = "config/widgets/unit_slider.html"
 
     class Media:
         js = ("config/widgets.js",)

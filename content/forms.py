@@ -25,8 +25,8 @@ PICKER_SIZE = 60
 class ContentPickerWidget(forms.RadioSelect):
     """Radio buttons drawn as thumbnails, with "no media" first."""
 
-    template_name = "admin/widgets/content_picker.html"
-    option_template_name = "admin/widgets/content_picker_option.html"
+    template_name = "content/widgets/content_picker.html"
+    option_template_name = "content/widgets/content_picker_option.html"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

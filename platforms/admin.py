@@ -5,6 +5,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -516,9 +517,11 @@ class CharacterChoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         from django.contrib.admin.widgets import AutocompleteSelect
 
-        self.fields["character"].widget = AutocompleteSelect(
+        field = self.fields["character"]
+        field.widget = AutocompleteSelect(
             ScheduledPost._meta.get_field("character"), admin.site
         )
+        field.widget.choices = field.choices
 
 
 @admin.register(ScheduledPost)
@@ -548,6 +551,8 @@ class ScheduledPostAdmin(
     sortable_by = ("scheduled_local", "state", "published_local")
     list_select_related = ("character", "platform_account")
     autocomplete_fields = ("character", "platform_account", "automation_rule")
+    # where the character is not known yet; else the picker of its media
+    raw_id_fields = ("content",)
     actions = ("cancel", "reschedule", "publish_now", "retry_failed")
     readonly_fields = (
         "retry_count",
@@ -661,6 +666,8 @@ class ScheduledPostAdmin(
         return initial
 
     def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         if getattr(request, "_account_character", None) is None and not (
             request.POST.get("character") or request.GET.get("character")
         ):
