@@ -529,10 +529,11 @@ def _age(value: str | None, now) -> dt.timedelta | None:
 def engine_status(now) -> list[dict]:
     """One row per periodic task from its heartbeat (Redis; no SQL)."""
     from config import heartbeat
-    from config.periodic import PERIODIC_TASKS, Every, task_exists
+    from config.periodic import PERIODIC_TASKS, Daily, Every, task_exists
 
     tasks = [p for p in PERIODIC_TASKS if task_exists(p.task)]
-    beats = heartbeat.read([p.task for p in tasks])
+    beats = heartbeat.read([*(p.task for p in tasks), heartbeat.INSTALLED])
+    installed = _age(beats.get(heartbeat.INSTALLED, {}).get("finished_at"), now)
     rows = []
     for periodic in tasks:
         hb = beats.get(periodic.task, {})
@@ -543,7 +544,17 @@ def engine_status(now) -> list[dict]:
         sent = _age(hb.get("sent_at"), now)
         # late: nothing finished within three intervals (daily: 26 hours)
         allowed = dt.timedelta(seconds=interval * 3 if interval < 86400 else 93600)
-        if finished is None:
+        waiting = None
+        if finished is None and sent is None and isinstance(periodic.schedule, Daily):
+            # a nightly task that has not had its night yet is not a fault
+            if installed is None or installed <= allowed:
+                waiting = (
+                    f"first run at {periodic.schedule.hour:02d}:"
+                    f"{periodic.schedule.minute:02d} UTC"
+                )
+        if waiting:
+            health = waiting
+        elif finished is None:
             health = "never ran" if sent is None else "queued, not run"
         elif hb.get("state") == "failure":
             health = "failed"
@@ -562,6 +573,7 @@ def engine_status(now) -> list[dict]:
                 "health": health,
                 "error": hb.get("error"),
                 "ok": health == "ok",
+                "waiting": bool(waiting),
             }
         )
     return rows

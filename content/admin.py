@@ -265,6 +265,11 @@ class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
             return
         super().save_model(request, obj, form, change)
 
+    def save_related(self, request, form, formsets, change):
+        if not change and isinstance(form, ContentAddForm):
+            return  # no many-to-many fields, no inlines: the service did it all
+        super().save_related(request, form, formsets, change)
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()

@@ -246,7 +246,10 @@ def _as_audio_or_video(path: Path, size: int) -> MediaFacts | None:
     if not video and not audio:
         return None
     fmt = info.get("format") or {}
-    mime = _container_mime(str(fmt.get("format_name", "")), bool(video))
+    format_name = str(fmt.get("format_name", ""))
+    if format_name == "image2" or format_name.endswith("_pipe"):
+        return None  # a still image ffmpeg could read, but Pillow could not
+    mime = _container_mime(format_name, bool(video))
     if mime is None:
         kind = "video" if video else "audio"
         raise MediaRejected(
