@@ -52,7 +52,10 @@ def test_an_image_video_audio_and_text_are_read_from_their_bytes(character, tmp_
     assert (audio.duration, audio.mime_type, audio.width) == (3, "audio/mpeg", None)
     assert text.mime_type == "text/plain"
     assert all(c.approval_status == "pending" for c in rows.values())
-    assert all(c.file_size == (Path(settings.MEDIA_ROOT) / c.file_path).stat().st_size for c in rows.values())
+    assert all(
+        c.file_size == (Path(settings.MEDIA_ROOT) / c.file_path).stat().st_size
+        for c in rows.values()
+    )
     # thumbnails for what has a picture, made at upload
     assert image.thumbnail_path and video.thumbnail_path
     assert audio.thumbnail_path is None and text.thumbnail_path is None
@@ -125,7 +128,9 @@ def test_the_grid_uploads_several_files_and_reports_a_bad_one(
     assert Content.objects.filter(character=character).count() == 2
 
 
-def test_an_upload_of_good_files_redirects_with_a_message(administrator_client, character):
+def test_an_upload_of_good_files_redirects_with_a_message(
+    administrator_client, character
+):
     response = administrator_client.post(
         library(character), {"files": [upload("one.png", png_bytes())]}, follow=True
     )
@@ -172,7 +177,10 @@ def test_approve_and_reject_from_the_preview(administrator_client, character):
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.approval_status == "approved"
-    assert (second.approval_status, second.rejection_reason) == ("rejected", "blurry face")
+    assert (second.approval_status, second.rejection_reason) == (
+        "rejected",
+        "blurry face",
+    )
 
 
 def test_review_touches_only_the_characters_own_items(administrator_client, character):
@@ -191,7 +199,9 @@ def test_an_analyst_sees_the_library_but_cannot_upload_or_review(
     assert analyst_client.post(library(character), {"files": []}).status_code == 403
     review = reverse("admin:content_content_library_review", args=[character.pk])
     assert (
-        analyst_client.post(review, {"content": item.pk, "decision": "approve"}).status_code
+        analyst_client.post(
+            review, {"content": item.pk, "decision": "approve"}
+        ).status_code
         == 403
     )
 
@@ -219,7 +229,9 @@ def test_a_thumbnail_is_made_once_then_read(administrator_client, character):
 def test_files_outside_media_root_are_never_served(administrator_client, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("outside")
-    escape = ContentFactory(file_path="../../" + str(secret).lstrip("/"), media_file=False)
+    escape = ContentFactory(
+        file_path="../../" + str(secret).lstrip("/"), media_file=False
+    )
     link = Path(settings.MEDIA_ROOT) / "library" / "link.png"
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.exists() or link.is_symlink():
@@ -249,7 +261,9 @@ def test_adding_content_in_the_admin_is_an_upload(administrator_client, characte
     assert item.tags == ["beach", "summer"]
 
 
-def test_adding_a_bad_file_in_the_admin_is_a_form_error(administrator_client, character):
+def test_adding_a_bad_file_in_the_admin_is_a_form_error(
+    administrator_client, character
+):
     response = administrator_client.post(
         reverse("admin:content_content_add"),
         {"character": str(character.pk), "upload": upload("x.png", b"\x00\x01nope")},
