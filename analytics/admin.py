@@ -30,13 +30,4 @@ class AnalyticsAdmin(BigTableAdmin):
 
     @admin.display(description="Value", ordering="metric_value")
     def value(self, obj):
-        return metric_display(obj.metric_type, obj.metric_value)
-
-
-def metric_display(metric_type: str, value) -> str:
-    """Counts are whole numbers ('259,156'); a rate is a percentage ('3.45 %')."""
-    if value is None:
-        return "-"
-    if metric_type == Analytics.MetricType.ENGAGEMENT_RATE:
-        return f"{value:.2f} %"
-    return f"{round(value):,}"
+        return obj.display_value

@@ -147,9 +147,8 @@ class GenerationSettingsForm(forms.ModelForm):
         if other not in (None, "") and not isinstance(other, dict):
             self.add_error("gs_other", 'Enter a JSON object, e.g. {"hires_fix": true}.')
             return data
-        built: dict[str, Any] = {
-            k: v for k, v in (other or {}).items() if k not in BY_KEY
-        }
+        # a known key typed among the others is checked like its own field
+        built: dict[str, Any] = dict(other or {})
         for setting in SETTINGS:
             value = data.get(f"gs_{setting.key}")
             if value not in (None, ""):

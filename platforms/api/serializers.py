@@ -129,7 +129,9 @@ class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
             try:
                 attrs["scheduled_at"] = localize(when, zone_name)
             except DjangoValidationError as exc:
-                raise serializers.ValidationError({"scheduled_at": exc.messages}) from exc
+                raise serializers.ValidationError(
+                    {"scheduled_at": exc.messages}
+                ) from exc
         return super().validate(attrs)
 
     def to_representation(self, instance):
