@@ -545,13 +545,17 @@ def engine_status(now) -> list[dict]:
         # late: nothing finished within three intervals (daily: 26 hours)
         allowed = dt.timedelta(seconds=interval * 3 if interval < 86400 else 93600)
         waiting = None
-        if finished is None and sent is None and isinstance(periodic.schedule, Daily):
-            # a nightly task that has not had its night yet is not a fault
-            if installed is None or installed <= allowed:
-                waiting = (
-                    f"first run at {periodic.schedule.hour:02d}:"
-                    f"{periodic.schedule.minute:02d} UTC"
-                )
+        # a nightly task that has not had its night yet is not a fault
+        if (
+            finished is None
+            and sent is None
+            and isinstance(periodic.schedule, Daily)
+            and (installed is None or installed <= allowed)
+        ):
+            waiting = (
+                f"first run at {periodic.schedule.hour:02d}:"
+                f"{periodic.schedule.minute:02d} UTC"
+            )
         if waiting:
             health = waiting
         elif finished is None:
