@@ -403,7 +403,7 @@ def scheduled_posts_compose(
     Every account must be the character's, the content the character's own
     and approved, the time in the future, and each post what its platform
     accepts; otherwise ValidationError (keys: "accounts", "content",
-    "scheduled_at", or an account id with that post's {field: messages}).
+    "scheduled_at", or an account id with what its platform refuses).
     """
     if not drafts:
         raise ValidationError({"accounts": "Choose at least one account."})
@@ -415,7 +415,8 @@ def scheduled_posts_compose(
         str(content.character_id) != str(character_id) or not content.is_approved
     ):
         errors["content"] = ["Only this character's approved content can be posted."]
-    errors.update(draft_errors(drafts=drafts, content=content))
+    for account_id, found in draft_errors(drafts=drafts, content=content).items():
+        errors[account_id] = [m for messages in found.values() for m in messages]
     if errors:
         raise ValidationError(errors)
     stamp = timezone.now()
