@@ -203,9 +203,7 @@ class AutomationRuleAdmin(CharacterZoneMixin, ProjectAdmin):
         "is_enabled",
         "platform_list",
         "content_type",
-        "times_executed",
-        "success_count",
-        "failure_count",
+        "runs",
         "last_executed_local",
         "next_run_local",
     )
@@ -296,6 +294,14 @@ class AutomationRuleAdmin(CharacterZoneMixin, ProjectAdmin):
     )
 
     last_executed_local = local_time_column("last_executed_at", "Last run")
+
+    @admin.display(description="Runs", ordering="times_executed")
+    def runs(self, obj):
+        return (
+            f"{obj.times_executed} ({obj.success_count} scheduled, "
+            f"{obj.failure_count} nothing)"
+        )
+
     next_run_local = local_time_column("next_run_at", "Next run")
 
     def get_fieldsets(self, request, obj=None):

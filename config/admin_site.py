@@ -28,6 +28,9 @@ admin.site.site_header = "AInfluencer back-office"
 admin.site.site_title = "AInfluencer back-office"
 admin.site.index_title = "Overview"
 admin.site.site_url = None
+# The app list is on the index; the lists get the page's whole width (a list
+# of ten columns fits 1400 px beside its filters, not beside two sidebars).
+admin.site.enable_nav_sidebar = False
 
 
 # System-owned columns that have no value before the row exists (a read-only

@@ -62,7 +62,7 @@ class ContentPickerField(forms.ModelChoiceField):
         queryset = publishable_content(character_id=character_id)
         kwargs.setdefault("required", False)
         kwargs.setdefault("empty_label", "No media (text only)")
-        super().__init__(queryset=queryset, **kwargs)
+        super().__init__(queryset=queryset, blank=True, **kwargs)
         shown = list(queryset[:PICKER_SIZE])
         if current is not None and current not in shown:
             shown.append(current)
@@ -114,11 +114,18 @@ def _settings_field(setting: Setting) -> forms.Field:
 SETTING_FIELDS = tuple(f"gs_{s.key}" for s in SETTINGS)
 
 
+class JSONObjectField(forms.JSONField):
+    """A JSON box that shows nothing, not "null", when empty."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class GenerationSettingsForm(forms.ModelForm):
     """A model form whose `generation_settings` JSON is a field per known key
     (content.generation_settings), plus a JSON box for any other keys."""
 
-    gs_other = forms.JSONField(
+    gs_other = JSONObjectField(
         required=False,
         label="Other settings",
         help_text=(

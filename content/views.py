@@ -21,6 +21,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import reverse
 
 from characters.models import Character
@@ -311,13 +312,14 @@ def content_file(request: HttpRequest, pk: Any, *, thumbnail: bool) -> HttpRespo
         pk=pk,
     )
     relative = content_thumbnail_ensure(content) if thumbnail else content.file_path
-    if not relative:
-        raise Http404("No such file.")
     try:
-        real = media.inside_media_root(relative)
+        real = media.inside_media_root(relative) if relative else None
     except media.MediaRejected:
-        raise Http404("No such file.") from None
-    if not real.is_file():
+        real = None
+    if real is None or not real.is_file():
+        if thumbnail:
+            # a tile still shows something: "no preview", not a broken image
+            return redirect(static("config/no-preview.svg"))
         raise Http404("No such file.")
     if thumbnail:
         kind = "image/jpeg"

@@ -121,8 +121,6 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
     list_display = (
         "__str__",
         "character",
-        "platform",
-        "account_username",
         "connection_status",
         "is_connected",
         "followers",
@@ -436,7 +434,7 @@ class PostAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
 
     @admin.display(description="Caption")
     def short_caption(self, obj):
-        return short(obj.caption)
+        return short(obj.caption, 40)
 
 
 # --- Scheduled posts ---------------------------------------------------------------

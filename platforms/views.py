@@ -276,9 +276,10 @@ def calendar_move(request: HttpRequest) -> JsonResponse:
     if post is None:
         return JsonResponse({"detail": "This post no longer exists."}, status=404)
     if post.status not in MOVABLE:
+        state = {SP.PROCESSING: "being published", SP.PUBLISHED: "published already"}
         return JsonResponse(
             {
-                "detail": f"This post is {post.get_status_display().lower()}: "
+                "detail": f"This post is {state.get(post.status, post.status)}: "
                 "only waiting, failed or cancelled posts can be moved."
             },
             status=409,

@@ -272,3 +272,14 @@ def test_adding_a_bad_file_in_the_admin_is_a_form_error(
     errors = response.context["adminform"].form.errors
     assert "not an image, video, audio or text file" in errors["upload"][0]
     assert not Content.objects.exists() and files_of(character) == []
+
+
+def test_an_item_without_a_picture_gets_the_no_preview_tile(administrator_client):
+    item = ContentFactory(content_type="image")  # its file is not an image
+    response = administrator_client.get(
+        reverse("admin:content_content_thumbnail", args=[item.pk])
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("config/no-preview.svg")
+    item.refresh_from_db()
+    assert item.thumbnail_path is None  # nothing stored: tried again next time
