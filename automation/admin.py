@@ -140,7 +140,7 @@ class AutomationRuleForm(GenerationSettingsForm):
             )
             moved.setdefault(target, []).extend(moved.pop("trigger_config"))
             errors = ValidationError(moved)
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]
 
 
 RUNS_SHOWN = 10
@@ -405,7 +405,7 @@ class AutomationRuleAdmin(CharacterZoneMixin, ProjectAdmin):
                 changelist_url(AutomationRun, rule__in=ids),
             )
         if not result.queued:
-            text = "No run queued."
+            text = format_html("No run queued.")
         extra = []
         if result.busy:
             extra.append(

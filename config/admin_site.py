@@ -238,7 +238,7 @@ class CharacterZoneMixin(ModelAdminMixinBase):
                 request, object_id, form_url, extra_context
             )
             # a TemplateResponse renders later, outside this zone: render now
-            if hasattr(response, "render") and not response.is_rendered:
+            if isinstance(response, TemplateResponse) and not response.is_rendered:
                 response.render()
         return response
 
@@ -642,7 +642,9 @@ class PreferencesForm(forms.Form):
         from config.timezones import zone_choices
 
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = zone_choices()
+        field = self.fields["timezone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = zone_choices()
 
 
 def preferences_view(request):

@@ -27,7 +27,7 @@ class WallClockSplitDateTimeField(forms.SplitDateTimeField):
         kwargs.setdefault("widget", admin_widgets.AdminSplitDateTime)
         super().__init__(*args, **kwargs)
 
-    def compress(self, data_list: list[Any]) -> dt.datetime | None:
+    def compress(self, data_list: Any) -> dt.datetime | None:
         if not data_list:
             return None
         day, time = data_list
@@ -59,24 +59,19 @@ class WallClockDateTimeField(forms.DateTimeField):
             return wall_clock(value, zone)
         return value
 
+    def _parse(self, text: str) -> dt.datetime:
+        for fmt in self.input_formats:
+            try:
+                return dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
     def to_python(self, value: Any) -> dt.datetime | None:
         value = value.strip() if isinstance(value, str) else value
         if value in self.empty_values:
             return None
-        if isinstance(value, dt.datetime):
-            naive = value.replace(tzinfo=None) if timezone.is_naive(value) else value
-        else:
-            naive = None
-            for fmt in self.input_formats:
-                try:
-                    naive = dt.datetime.strptime(str(value), fmt)
-                    break
-                except ValueError:
-                    continue
-            if naive is None:
-                raise forms.ValidationError(
-                    self.error_messages["invalid"], code="invalid"
-                )
+        naive = value if isinstance(value, dt.datetime) else self._parse(str(value))
         if timezone.is_aware(naive):
             return naive
         return localize(naive, self.zone_name or timezone.get_current_timezone_name())

@@ -23,7 +23,7 @@ def operator_timezone_of(user: Any) -> str:
         .values_list("timezone", flat=True)
         .first()
     )
-    return name if is_known_zone(name) else DEFAULT_ZONE
+    return name if name and is_known_zone(name) else DEFAULT_ZONE
 
 
 def user_preferences_update(

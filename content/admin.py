@@ -89,7 +89,7 @@ class ContentAddForm(forms.ModelForm):
     created: Content | None = None
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         upload = data.get("upload")
         character = data.get("character")
         if self.errors or upload is None or character is None:
@@ -121,7 +121,7 @@ class ContentAddForm(forms.ModelForm):
     def _post_clean(self):
         # the row is the service's (validated there); nothing to copy onto it
         if self.created is None:
-            super()._post_clean()
+            super()._post_clean()  # type: ignore[misc]
 
 
 @admin.register(Content)

@@ -33,8 +33,15 @@ class ContentPickerWidget(forms.RadioSelect):
         self.items: list[Content] = []
 
     def create_option(
-        self, name, value, label, selected, index, subindex=None, attrs=None
-    ):
+        self,
+        name: str,
+        value: Any,
+        label: Any,
+        selected: Any,
+        index: int,
+        subindex: int | None = None,
+        attrs: Any = None,
+    ) -> dict[str, Any]:
         option = super().create_option(
             name, value, label, selected, index, subindex=subindex, attrs=attrs
         )
@@ -94,8 +101,8 @@ def _settings_field(setting: Setting) -> forms.Field:
         return forms.IntegerField(
             required=False,
             label=label,
-            min_value=setting.low,
-            max_value=setting.high,
+            min_value=None if setting.low is None else int(setting.low),
+            max_value=None if setting.high is None else int(setting.high),
             help_text=help_text,
         )
     if setting.kind is float:

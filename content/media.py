@@ -251,9 +251,9 @@ def _as_audio_or_video(path: Path, size: int) -> MediaFacts | None:
         return None  # a still image ffmpeg could read, but Pillow could not
     mime = _container_mime(format_name, bool(video))
     if mime is None:
-        kind = "video" if video else "audio"
+        what = "video" if video else "audio"
         raise MediaRejected(
-            f"This {kind} format ({fmt.get('format_long_name') or fmt.get('format_name')}) "
+            f"This {what} format ({fmt.get('format_long_name') or fmt.get('format_name')}) "
             f"is not taken (allowed: {allowed_summary()})."
         )
     try:

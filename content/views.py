@@ -57,7 +57,7 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    uploads = MultipleFileField(
         label="Files",
         help_text=(
             f"Images, videos, audio or text ({media.allowed_summary()}), up to "
@@ -67,7 +67,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["files"]
+        field = self.fields["uploads"]
         field.help_text = field.help_text.replace(
             "{limit}", filesizeformat(media.max_upload_bytes())
         )
@@ -163,12 +163,12 @@ def library_grid(
         if form.is_valid():
             result = content_upload(
                 character_id=character.pk,
-                files=form.cleaned_data["files"],
+                files=form.cleaned_data["uploads"],
                 actor=request.user,
             )
             added = len(result.created)
             for name, why in result.errors:
-                form.add_error("files", f"{name}: {why}")
+                form.add_error("uploads", f"{name}: {why}")
             if not result.errors:
                 messages.success(
                     request,
@@ -267,7 +267,7 @@ def library_review(request: HttpRequest, character_id: Any) -> HttpResponse:
     if not back.startswith(library_url(character_id)):
         back = library_url(character_id)
     if not form.is_valid():
-        errors = "; ".join(m for ms in form.errors.values() for m in ms)
+        errors = "; ".join(str(m) for ms in form.errors.values() for m in ms)
         messages.error(request, f"Nothing changed: {errors}")
         return redirect(back)
     queryset = Content.objects.filter(
@@ -293,7 +293,9 @@ def library_review(request: HttpRequest, character_id: Any) -> HttpResponse:
     return redirect(back)
 
 
-def content_file(request: HttpRequest, pk: Any, *, thumbnail: bool) -> HttpResponse:
+def content_file(
+    request: HttpRequest, pk: Any, *, thumbnail: bool
+) -> HttpResponse | FileResponse:
     """A library file (or its thumbnail) for staff who may see content.
 
     The stored path is resolved and must lie inside MEDIA_ROOT before the file

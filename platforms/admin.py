@@ -467,7 +467,9 @@ class ScheduledPostForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = zone_choices()
+        zones = self.fields["timezone"]
+        assert isinstance(zones, forms.ChoiceField)
+        zones.choices = zone_choices()
         field = self.fields.get("scheduled_at")
         if field is not None:
             field.label = f"Scheduled at ({timezone.get_current_timezone_name()})"
@@ -491,7 +493,7 @@ class ScheduledPostForm(forms.ModelForm):
         return value
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         content, character = data.get("content"), data.get("character")
         if content is not None and not content.is_approved:
             self.add_error("content", "Only approved content can be scheduled.")
@@ -519,7 +521,7 @@ class CharacterChoiceForm(forms.Form):
         field.widget = AutocompleteSelect(
             ScheduledPost._meta.get_field("character"), admin.site
         )
-        field.widget.choices = field.choices
+        field.widget.choices = field.choices  # type: ignore[attr-defined]
 
 
 @admin.register(ScheduledPost)

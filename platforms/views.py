@@ -41,7 +41,7 @@ from content.forms import ContentPickerField
 from content.models import Content
 from platforms.adapters import adapter_class_for
 from platforms.adapters.rules import PlatformRules, PostDraft
-from platforms.models import Platform, PlatformAccount, ScheduledPost
+from platforms.models import Platform, PlatformAccount, PostType, ScheduledPost
 from platforms.selectors import (
     CalendarFilter,
     calendar_published_posts,
@@ -236,7 +236,10 @@ def calendar_events(request: HttpRequest) -> JsonResponse:
                 "id": f"post:{post.pk}",
                 "title": f"{labels.get(post.platform, post.platform)} · "
                 f"{post.character.name}: " + (post.caption or "(no caption)")[:60],
-                "start": wall_clock(post.published_at, scope.zone).isoformat(),
+                # published posts always have published_at (a CHECK says so)
+                "start": wall_clock(
+                    post.published_at or post.created_at, scope.zone
+                ).isoformat(),
                 "url": reverse("admin:platforms_post_change", args=[post.pk]),
                 "editable": False,
                 "classNames": ["status-published", f"platform-{post.platform}"],
@@ -276,7 +279,10 @@ def calendar_move(request: HttpRequest) -> JsonResponse:
     if post is None:
         return JsonResponse({"detail": "This post no longer exists."}, status=404)
     if post.status not in MOVABLE:
-        state = {SP.PROCESSING: "being published", SP.PUBLISHED: "published already"}
+        state = {
+            str(SP.PROCESSING): "being published",
+            str(SP.PUBLISHED): "published already",
+        }
         return JsonResponse(
             {
                 "detail": f"This post is {state.get(post.status, post.status)}: "
@@ -382,18 +388,22 @@ class ComposerForm(forms.Form):
             .defer("auth_data")
             .order_by("platform")
         )
-        self.fields["accounts"].queryset = PlatformAccount.objects.filter(
+        accounts = self.fields["accounts"]
+        assert isinstance(accounts, forms.ModelMultipleChoiceField)
+        accounts.queryset = PlatformAccount.objects.filter(
             character_id=character.pk
         ).defer("auth_data")
-        self.fields["accounts"].choices = [
+        accounts.choices = [
             (a.pk, f"{a.get_platform_display()} @{a.account_username or '?'}")
             for a in self.account_rows
         ]
         self.fields["content"] = ContentPickerField(
             character_id=character.pk, label="Media"
         )
-        self.fields["scheduled_at"].zone_name = self.zone
-        self.fields["scheduled_at"].help_text = f"On {zone_label(self.zone)}."
+        when = self.fields["scheduled_at"]
+        assert isinstance(when, WallClockDateTimeField)
+        when.zone_name = self.zone
+        when.help_text = f"On {zone_label(self.zone)}."
         for account in self.account_rows:
             key = str(account.pk)
             label = account.get_platform_display()
@@ -409,9 +419,7 @@ class ComposerForm(forms.Form):
                 required=False, label=f"{label} hashtags"
             )
             rules = rules_summary(account.platform)
-            types = list(rules.get("post_types", {})) or [
-                v for v, _ in ScheduledPost._meta.get_field("post_type").choices
-            ]
+            types = list(rules.get("post_types", {})) or list(PostType.values)
             self.fields[f"post_type_{key}"] = forms.ChoiceField(
                 required=False,
                 label=f"{label} post type",

@@ -115,7 +115,7 @@ def test_the_grid_uploads_several_files_and_reports_a_bad_one(
     response = administrator_client.post(
         library(character),
         {
-            "files": [
+            "uploads": [
                 upload("one.png", png_bytes()),
                 upload("two.jpg", jpeg_bytes()),
                 upload("three.png", b"not an image at all, just text\x00\x01"),
@@ -132,7 +132,7 @@ def test_an_upload_of_good_files_redirects_with_a_message(
     administrator_client, character
 ):
     response = administrator_client.post(
-        library(character), {"files": [upload("one.png", png_bytes())]}, follow=True
+        library(character), {"uploads": [upload("one.png", png_bytes())]}, follow=True
     )
     assert b"1 file(s) added" in response.content
     assert response.redirect_chain[-1][0].endswith("?status=pending")
@@ -196,7 +196,7 @@ def test_an_analyst_sees_the_library_but_cannot_upload_or_review(
 ):
     item = ContentFactory(character=character)
     assert analyst_client.get(library(character)).status_code == 200
-    assert analyst_client.post(library(character), {"files": []}).status_code == 403
+    assert analyst_client.post(library(character), {"uploads": []}).status_code == 403
     review = reverse("admin:content_content_library_review", args=[character.pk])
     assert (
         analyst_client.post(

@@ -90,6 +90,8 @@
       headerToolbar: { left: "prev,next today", center: "title", right: "timeGridWeek,dayGridMonth" },
       buttonText: { timeGridWeek: "week", dayGridMonth: "month", today: "today" },
       firstDay: 1,
+      allDaySlot: false,
+      dayHeaderFormat: { weekday: "short", day: "numeric", month: "short" },
       height: "auto",
       nowIndicator: true,
       slotDuration: "00:30:00",
