@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serve test stop stop-web lint format services browser media-tools bench
+.PHONY: help setup run serve test stop stop-web lint format services browser media-tools bench chaos
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
 # its own Redis database: the tests flush theirs (cache.clear()) while they run
 BENCH_REDIS_URL ?= redis://127.0.0.1:$(or $(LOCAL_REDIS_PORT),6380)/2
 BENCH_ARGS ?=
+CHAOS_ARGS ?=
 # written by `make run`, read by `make stop`
 HONCHO_PID ?= .local/honcho.pid
 
@@ -21,6 +22,7 @@ help:
 	@echo "make stop   stop the local servers"
 	@echo "make lint   ruff, mypy and makemigrations --check"
 	@echo "make bench  benchmarks on a scale database (BENCHMARKS.md)"
+	@echo "make chaos  publishing under kills, outages and platform faults (~15 min; CHAOS_ARGS)"
 
 $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,6 +72,12 @@ bench: setup
 	@scripts/services.sh createdb ainfluencer_bench
 	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks $(BENCH_ARGS)
+
+# Not part of `make test` (its short variant is: tests/chaos/test_chaos.py).
+# Its own throwaway PostgreSQL and Redis; writes BENCHMARKS.md's Chaos section
+# and docs/chaos-latest.json. `make chaos CHAOS_ARGS="--help"` lists the knobs.
+chaos: setup
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .

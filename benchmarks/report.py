@@ -97,7 +97,28 @@ def write_reports(
         )
     for extra in meta.get("sections_text", []):
         lines += ["", extra]
+    lines += kept_sections(markdown)
     markdown.write_text("\n".join(lines) + "\n")
+
+
+# Sections of BENCHMARKS.md that other tools write (make chaos): a bench run
+# rewrites the rest of the file and keeps them.
+KEPT_SECTIONS = ("## Chaos",)
+
+
+def kept_sections(markdown: Path) -> list[str]:
+    if not markdown.exists():
+        return []
+    kept: list[str] = []
+    keep = False
+    for line in markdown.read_text().splitlines():
+        if line.startswith(("# ", "## ")):
+            keep = line.rstrip() in KEPT_SECTIONS
+            if keep:
+                kept.append("")
+        if keep:
+            kept.append(line)
+    return kept
 
 
 def compare(old_path: Path, new_path: Path) -> str:

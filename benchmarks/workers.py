@@ -9,6 +9,17 @@ import time
 from typing import Any
 
 
+def use_dry_run_everywhere() -> None:
+    """The scheduler section measures the dry-run adapter on every platform of
+    its scratch accounts (OnlyFans included, which is otherwise published by
+    hand), whatever PLATFORM_DRY_RUN says."""
+    from django.conf import settings
+
+    from platforms.adapters import DRY_RUN_ADAPTER
+
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN_ADAPTER}
+
+
 def publish_worker(
     go: Any, results: Any, cutoff_iso: str, batch: int, log_path: str
 ) -> None:
@@ -30,6 +41,7 @@ def publish_worker(
     from platforms.publishing import publish_due_posts
     from platforms.queues import clear_expired_rate_limits
 
+    use_dry_run_everywhere()
     cutoff = dt.datetime.fromisoformat(cutoff_iso)
     clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start
     go.wait()

@@ -393,6 +393,8 @@ def dashboard_context() -> dict:
     from logs.models import SystemLog
     from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
     from platforms.selectors import (
+        accounts_needing_attention,
+        assisted_work_counts,
         connected_accounts_by_platform,
         engagement_queue_stats,
         failed_posts_since,
@@ -411,6 +413,7 @@ def dashboard_context() -> dict:
     ).count()
 
     by_status = characters_count_by_status()
+    attention_total, attention = accounts_needing_attention(limit=5)
     failures = [
         {
             "label": "Scheduled posts failed",
@@ -489,6 +492,29 @@ def dashboard_context() -> dict:
         "failures_total": sum(f["count"] for f in failures),
         "engine": engine_status(now),
         "stuck": stuck_work(now),
+        "by_hand": {
+            **assisted_work_counts(now=now),
+            "url": reverse("admin:platforms_scheduledpost_by_hand"),
+        },
+        "attention": {
+            "total": attention_total,
+            "rows": [
+                {
+                    "label": f"{a.character.name}: {a.get_platform_display()}"
+                    + (f" @{a.account_username}" if a.account_username else ""),
+                    "status": a.get_connection_status_display(),
+                    "reason": a.connection_error
+                    or "Its credentials were refused; reconnect it.",
+                    "url": reverse(
+                        "admin:platforms_platformaccount_change", args=[a.pk]
+                    ),
+                }
+                for a in attention
+            ],
+            "url": changelist_url(
+                PlatformAccount, connection_status__in="error,suspended"
+            ),
+        },
         "hold": active_hold(),
         "accounts": [
             {
@@ -620,6 +646,17 @@ def stuck_work(now) -> dict | None:
                 "label": "Engagement with an expired lease",
                 "count": found.get("expired_engagement_leases", 0),
                 "url": changelist_url(EngagementAction, status__exact="processing"),
+            },
+            {
+                "label": "Posts to publish by hand, overdue",
+                "count": found.get("overdue_assisted_posts", 0),
+                "url": reverse("admin:platforms_scheduledpost_by_hand"),
+            },
+            {
+                "label": "Engagement to do by hand, overdue",
+                "count": found.get("overdue_assisted_engagement", 0),
+                "url": reverse("admin:platforms_scheduledpost_by_hand")
+                + "#by-hand-engagement",
             },
         ],
     }

@@ -14,7 +14,7 @@ class ConfigConfig(AppConfig):
         from dbbackup.signals import pre_restore
 
         from config.backups import pre_restore_guard
-        from config.checks import check_credentials_decrypt
+        from config.checks import check_credentials_decrypt, check_services_reachable
         from config.permissions import sync_groups_after_migrate
         from config.preferences import remember_timezone_at_login
 
@@ -29,6 +29,8 @@ class ConfigConfig(AppConfig):
         # A plain `dbrestore` checks the file and the migration state first.
         pre_restore.connect(pre_restore_guard, dispatch_uid="ainf_pre_restore_guard")
         checks.register(check_credentials_decrypt, "credentials")
+        # only with --deploy: development commands run without the servers too
+        checks.register(check_services_reachable, "services", deploy=True)
         user_logged_in.connect(
             remember_timezone_at_login, dispatch_uid="operator_timezone"
         )

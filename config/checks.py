@@ -1,11 +1,14 @@
-"""System checks: stored credentials still open with the configured keys."""
+"""System checks: stored credentials still open with the configured keys; with
+--deploy, the database and Redis answer."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.checks import Error
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 
 logger = logging.getLogger("config.checks")
 
@@ -53,3 +56,78 @@ def check_credentials_decrypt(app_configs=None, **kwargs) -> list[Error]:
             id="config.E001",
         )
     ]
+
+
+CONNECT_TIMEOUT = 5  # seconds: a start-up check must not hang on a dead host
+
+
+def _redis_urls() -> list[str]:
+    """Every Redis the settings point at: broker, results, cache."""
+    urls = [settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND]
+    for cache in settings.CACHES.values():
+        if cache["BACKEND"].endswith("RedisCache"):
+            location = cache["LOCATION"]
+            urls += [location] if isinstance(location, str) else list(location)
+    found = []
+    for url in urls:
+        if url and url.startswith(("redis://", "rediss://")) and url not in found:
+            found.append(url)
+    return found
+
+
+def _shown(url: str) -> str:
+    """scheme://host:port/path without the user and password."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+
+def check_services_reachable(app_configs=None, **kwargs) -> list[Error]:
+    """`check --deploy` (the container's start-up gate) fails when the database
+    or a Redis the settings name cannot be reached, instead of passing."""
+    import psycopg
+    import redis
+
+    errors = []
+    for alias in settings.DATABASES:
+        db = connections[alias].settings_dict
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+        try:
+            psycopg.connect(
+                dbname=db["NAME"],
+                user=db.get("USER") or None,
+                password=db.get("PASSWORD") or None,
+                host=db.get("HOST") or None,
+                port=db.get("PORT") or None,
+                connect_timeout=CONNECT_TIMEOUT,
+            ).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0][:300]
+            errors.append(
+                Error(
+                    f"The database '{alias}' ({where}) cannot be reached: {reason}",
+                    hint="Check DATABASE_URL and that PostgreSQL is running and "
+                    "accepts connections from this host.",
+                    id="config.E002",
+                )
+            )
+    for url in _redis_urls():
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=CONNECT_TIMEOUT,
+        )
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            errors.append(
+                Error(
+                    f"Redis at {_shown(url)} cannot be reached: "
+                    f"{type(exc).__name__}: {str(exc)[:300]}",
+                    hint="Check REDIS_URL (and CELERY_BROKER_URL, CACHE_URL if "
+                    "set) and that Redis is running.",
+                    id="config.E003",
+                )
+            )
+        finally:
+            client.close()
+    return errors

@@ -56,6 +56,13 @@ PERIODIC_TASKS = [
         "platform, per account every METRICS_SYNC_INTERVAL_MINUTES.",
     ),
     Periodic(
+        "refresh platform tokens",
+        "platforms.tasks.refresh_platform_tokens",
+        Every(300),
+        "Renews OAuth tokens (X, YouTube, Meta) before they expire; a refused "
+        "refresh parks the account in 'error' for staff.",
+    ),
+    Periodic(
         "generation queue",
         "content.tasks.process_generation_queue",
         Every(60),

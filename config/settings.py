@@ -184,9 +184,15 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = False  # per task: only the idempotent ones set acks_late
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Off: a broker blip must not kill running drains (they need only PostgreSQL
+# and keep their journal there; a redelivered drain is harmless). On, it
+# SIGTERMs them (an "outcome unknown" each) and can crash the worker on
+# reconnection (celery/celery#9250; seen in make chaos).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, waiting out database outages instead
+# of exiting (config/beat_scheduler.py).
+CELERY_BEAT_SCHEDULER = "config.beat_scheduler:ResilientDatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
@@ -360,6 +366,8 @@ LOGGING = {
         # urllib3 logs every request URL at DEBUG, and the Telegram Bot API puts
         # the bot token in the URL: never below WARNING.
         "urllib3": {"level": "WARNING"},
+        # Authlib's debug lines may carry token request bodies.
+        "authlib": {"level": "WARNING"},
     },
 }
 
@@ -368,24 +376,32 @@ SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
 # The stuck-work detector flags scheduled posts due longer than this.
 STUCK_POST_MINUTES = env.int("STUCK_POST_MINUTES", default=10)
 
-# Platform adapters (platforms/adapters): platform -> class; "*" for the rest.
-# Development publishes nowhere (dry run) unless told otherwise.
+# --- Platforms: live or dry run, adapters, app credentials -----------------------
+# One switch: PLATFORM_DRY_RUN. Dry run swaps every platform's adapter for the
+# dry-run adapter (nothing leaves the machine, posts are recorded as published
+# to dry-run.invalid); live uses the real adapters. Nothing else (DEBUG
+# included) changes what an adapter does. The admin shows which one is on.
+PLATFORM_DRY_RUN = env.bool("PLATFORM_DRY_RUN", default=DEBUG)
 _DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"
-PLATFORM_ADAPTERS = {
-    "*": env.str("PLATFORM_ADAPTER_DEFAULT", default=_DRY_RUN if DEBUG else "")
-    or "platforms.adapters.UnconfiguredAdapter",
-    **(
-        {}
-        if env.bool("PLATFORM_DRY_RUN", default=DEBUG)
-        else {
-            "telegram": "platforms.adapters.telegram.TelegramAdapter",
-            "instagram": "platforms.adapters.instagram.InstagramAdapter",
-            "facebook": "platforms.adapters.facebook.FacebookAdapter",
-            "twitter": "platforms.adapters.x.XAdapter",
-            "youtube": "platforms.adapters.youtube.YouTubeAdapter",
-        }
-    ),
+# The platforms that have an API adapter. A platform missing here (OnlyFans,
+# which has no API) is published by hand in both modes: its due posts become
+# tasks for a person ("To post by hand" in the admin), never a failure and
+# never a pretend publish.
+LIVE_PLATFORM_ADAPTERS = {
+    "telegram": "platforms.adapters.telegram.TelegramAdapter",
+    "instagram": "platforms.adapters.instagram.InstagramAdapter",
+    "facebook": "platforms.adapters.facebook.FacebookAdapter",
+    "twitter": "platforms.adapters.x.XAdapter",
+    "youtube": "platforms.adapters.youtube.YouTubeAdapter",
 }
+# platform -> adapter class; "*" (tests only) is the fallback for the rest.
+PLATFORM_ADAPTERS = {
+    platform: _DRY_RUN if PLATFORM_DRY_RUN else path
+    for platform, path in LIVE_PLATFORM_ADAPTERS.items()
+}
+# An assisted post or engagement action still waiting this long after its time
+# is flagged by the stuck-work detector.
+ASSISTED_OVERDUE_MINUTES = env.int("ASSISTED_OVERDUE_MINUTES", default=60)
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
 TELEGRAM_CONNECT_TIMEOUT = env.float("TELEGRAM_CONNECT_TIMEOUT", default=5.0)
 TELEGRAM_READ_TIMEOUT = env.float("TELEGRAM_READ_TIMEOUT", default=20.0)
@@ -420,9 +436,13 @@ YOUTUBE_PRIVACY_STATUS = env.str("YOUTUBE_PRIVACY_STATUS", default="public")
 # call it cannot finish): bigger videos need a bigger budget and this with it.
 YOUTUBE_UPLOAD_TIMEOUT = env.float("YOUTUBE_UPLOAD_TIMEOUT", default=60.0)
 # Called once when a platform says an access token expired: a dotted path to
-# f(account) -> bool that refreshes account.auth_data (the OAuth service);
-# unset, an expired token parks the account like a revoked one.
-PLATFORM_TOKEN_REFRESHER = env.str("PLATFORM_TOKEN_REFRESHER", default="")
+# f(account) -> bool that refreshes account.auth_data (the OAuth service,
+# platforms/oauth.py); empty, an expired token parks the account like a
+# revoked one.
+PLATFORM_TOKEN_REFRESHER = env.str(
+    "PLATFORM_TOKEN_REFRESHER",
+    default="platforms.services.platform_account_refresh_now",
+)
 # Instagram and Facebook fetch media by URL: scheduled posts' files are served
 # at this public base through signed links that expire (platforms/media_links.py).
 MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
@@ -455,3 +475,52 @@ GENERATION_LEASE_SECONDS = env.int(
 )
 GENERATION_RETRY_BASE_SECONDS = env.int("GENERATION_RETRY_BASE_SECONDS", default=60)
 GENERATION_RETRY_MAX_SECONDS = env.int("GENERATION_RETRY_MAX_SECONDS", default=3600)
+
+# --- Connecting accounts: OAuth 2.0 (platforms/oauth.py) ---------------------------
+# App credentials come from the environment only, never from the database. A
+# platform whose client id is unset cannot be connected; the admin names the
+# variable to set. Instagram and Facebook Pages share one Meta app.
+META_APP_ID = env.str("META_APP_ID", default="")
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
+X_CLIENT_ID = env.str("X_CLIENT_ID", default="")
+X_CLIENT_SECRET = env.str("X_CLIENT_SECRET", default="")
+GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
+GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+# The one callback registered with every provider (exactly this URL).
+OAUTH_REDIRECT_URI = env.str(
+    "OAUTH_REDIRECT_URI",
+    default="http://127.0.0.1:8000/admin/platforms/platformaccount/oauth/callback/"
+    if DEBUG
+    else "",
+)
+# The providers' OAuth endpoints (tests point them at a loopback fake); the
+# identity calls use the adapters' API bases above (GRAPH_API_BASE, ...).
+META_OAUTH_AUTHORIZE_URL = env.str(
+    "META_OAUTH_AUTHORIZE_URL",
+    default=f"https://www.facebook.com/{GRAPH_API_VERSION}/dialog/oauth",
+)
+X_OAUTH_AUTHORIZE_URL = env.str(
+    "X_OAUTH_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize"
+)
+X_OAUTH_TOKEN_URL = env.str(
+    "X_OAUTH_TOKEN_URL", default="https://api.x.com/2/oauth2/token"
+)
+GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
+    "GOOGLE_OAUTH_AUTHORIZE_URL",
+    default="https://accounts.google.com/o/oauth2/v2/auth",
+)
+GOOGLE_OAUTH_TOKEN_URL = env.str(
+    "GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"
+)
+# (connect, read) seconds for token and identity calls.
+OAUTH_TIMEOUT = (5.0, env.float("OAUTH_READ_TIMEOUT", default=10.0))
+# A started connect flow must come back within this many seconds.
+OAUTH_STATE_MAX_AGE = env.int("OAUTH_STATE_MAX_AGE", default=900)
+# The periodic refresh (platforms.tasks.refresh_platform_tokens) renews a token
+# this long before it expires: X and Google tokens live 1-2 hours, Meta's
+# long-lived tokens about 60 days.
+OAUTH_REFRESH_AHEAD_MINUTES = {
+    "x": env.int("X_REFRESH_AHEAD_MINUTES", default=30),
+    "google": env.int("GOOGLE_REFRESH_AHEAD_MINUTES", default=20),
+    "meta": env.int("META_REFRESH_AHEAD_MINUTES", default=7 * 24 * 60),
+}

@@ -15,6 +15,7 @@ from django.utils import timezone
 from content.models import ContentGeneration
 from logs.services import system_log_write
 from platforms.models import EngagementAction, ScheduledPost
+from platforms.modes import assisted_platforms
 
 logger = logging.getLogger(__name__)
 STUCK_CACHE_KEY = "engine:stuck-work"
@@ -58,21 +59,41 @@ def detect_stuck_work(*, now=None) -> dict:
       waiting out a retry's backoff are not counted);
     - posts, generations and engagement actions in 'processing' whose lease
       ran out (a worker died; the next run takes them again);
-    - generations processing for longer than their lease.
+    - generations processing for longer than their lease;
+    - posts and engagement actions a person does by hand (platforms without an
+      adapter) still waiting ASSISTED_OVERDUE_MINUTES after their time.
     The result is cached for the admin dashboard; when anything is stuck one
     warning row goes to system_logs.
     """
     now = now or timezone.now()
     overdue_since = now - dt.timedelta(minutes=settings.STUCK_POST_MINUTES)
     SP, GS = ScheduledPost.Status, ContentGeneration.Status
-    # a post waiting out a retry's backoff ("not before" ahead) is not stuck
-    overdue_posts = ScheduledPost.objects.filter(
-        status=SP.SCHEDULED, scheduled_at__lt=overdue_since
-    ).exclude(locked_until__gt=now)
-    overdue = overdue_posts.aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
-    overdue_sample = list(
-        overdue_posts.order_by("scheduled_at").values_list("pk", flat=True)[:5]
+    # posts of platforms without an adapter wait for a person, not for the
+    # engine: they are overdue later, and counted apart; a post waiting out a
+    # retry's backoff ("not before" ahead) is not stuck
+    assisted = assisted_platforms()
+    engine_overdue = (
+        ScheduledPost.objects.filter(
+            status=SP.SCHEDULED, scheduled_at__lt=overdue_since
+        )
+        .exclude(locked_until__gt=now)
+        .exclude(platform_account__platform__in=assisted)
     )
+    overdue = engine_overdue.aggregate(count=Count("pk"), oldest=Min("scheduled_at"))
+    overdue_sample = list(
+        engine_overdue.order_by("scheduled_at").values_list("pk", flat=True)[:5]
+    )
+    by_hand_since = now - dt.timedelta(minutes=settings.ASSISTED_OVERDUE_MINUTES)
+    assisted_posts = ScheduledPost.objects.filter(
+        status=SP.SCHEDULED,
+        scheduled_at__lt=by_hand_since,
+        platform_account__platform__in=assisted,
+    ).count()
+    assisted_engagement = EngagementAction.objects.filter(
+        status=EngagementAction.Status.PENDING,
+        created_at__lt=by_hand_since,
+        platform__in=assisted,
+    ).count()
     expired_posts = ScheduledPost.objects.filter(
         status=SP.PROCESSING, locked_until__lt=now
     ).count()
@@ -93,6 +114,8 @@ def detect_stuck_work(*, now=None) -> dict:
         "expired_post_leases": expired_posts,
         "stuck_generations": len(stuck_generations),
         "expired_engagement_leases": expired_engagement,
+        "overdue_assisted_posts": assisted_posts,
+        "overdue_assisted_engagement": assisted_engagement,
     }
     cache.set(STUCK_CACHE_KEY, result, timeout=None)
     stuck = {k: v for k, v in result.items() if isinstance(v, int) and v}

@@ -1,15 +1,23 @@
 """Back-office for accounts, posts, the publishing queue and engagement."""
 
 import datetime as dt
+import mimetypes
+import re
+import time
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from characters.models import Character
 from config.admin_site import (
@@ -25,9 +33,12 @@ from config.admin_site import (
     selected_count,
     without_fields,
 )
+from config.exceptions import InvalidTransition
 from config.forms import WallClockDateTimeField
 from config.timezones import is_known_zone, zone_choices
 from content.forms import ContentPickerField
+from logs.scrub import scrub_text
+from platforms import identity, oauth
 from platforms.models import (
     EngagementAction,
     PlatformAccount,
@@ -35,24 +46,42 @@ from platforms.models import (
     PublishingHold,
     ScheduledPost,
 )
+from platforms.modes import Mode, is_assisted, platform_mode
+from platforms.selectors import (
+    MediaNotFound,
+    assisted_engagement,
+    assisted_media_file,
+    assisted_posts,
+)
 from platforms.services import (
     DuePosts,
+    engagement_action_mark_done,
     engagement_actions_cancel,
     engagement_actions_retry,
     held_due_posts,
+    platform_account_connect,
     platform_account_set_credentials,
+    platform_account_test_connection,
     platform_accounts_disconnect,
     platform_accounts_mark_resync,
     platform_accounts_resume,
     publishing_hold_lift,
     publishing_hold_place,
+    scheduled_post_mark_published,
     scheduled_posts_cancel,
     scheduled_posts_publish_now,
     scheduled_posts_reschedule,
     scheduled_posts_retry,
 )
+from platforms.templatetags.platform_modes import mode_badge
 
 CREDENTIALS_PERMISSION = "platforms.manage_credentials"
+# Started connect flows live in the session under this key: state -> flow.
+OAUTH_FLOWS = "platforms:oauth-flows"
+# "Test connection" from the list calls each platform: a bounded batch, within
+# a time budget under gunicorn's timeout (60 s).
+TEST_CONNECTION_MAX = 20
+TEST_CONNECTION_BUDGET = 40.0
 
 
 def short(text, length=60) -> str:
@@ -115,12 +144,55 @@ class CredentialsForm(PlatformAccountForm):
         return cleaned
 
 
+class TelegramConnectForm(forms.Form):
+    """A Telegram account is a bot posting to a channel: its token from
+    @BotFather and the chat it posts to. Checked with getMe and getChat."""
+
+    bot_token = forms.CharField(
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "size": 60}
+        ),
+        help_text="The token @BotFather gave the bot. Write-only: never shown again.",
+    )
+    chat_id = forms.CharField(
+        max_length=100,
+        strip=True,
+        label="Channel or group",
+        help_text=(
+            "@channelname or the chat's numeric id (-100…). Add the bot to it as "
+            "an administrator allowed to post."
+        ),
+    )
+
+    def clean_bot_token(self):
+        token = self.cleaned_data["bot_token"]
+        if not re.fullmatch(r"\d{5,12}:[A-Za-z0-9_-]{30,}", token):
+            # never echo what was typed: it may be a real token with a typo
+            raise forms.ValidationError(
+                "This is not a bot token (digits, a colon, then about 35 letters, "
+                "digits, - or _)."
+            )
+        return token
+
+    def clean_chat_id(self):
+        chat = self.cleaned_data["chat_id"]
+        if not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,}|-?\d{1,20}", chat):
+            raise forms.ValidationError(
+                "Enter @channelname or a numeric chat id such as -1001234567890."
+            )
+        return chat
+
+
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
     form = PlatformAccountForm
+    change_form_template = "admin/platforms/platformaccount/change_form.html"
     list_display = (
         "__str__",
         "character",
+        "publishing_mode",
         "connection_status",
         "is_connected",
         "followers",
@@ -139,9 +211,17 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
     ordering = ("character__name", "platform")
     list_select_related = ("character",)
     autocomplete_fields = ("character",)
-    actions = ("disconnect", "mark_resync", "resume_publishing")
+    actions = (
+        "connect",
+        "test_connection",
+        "disconnect",
+        "mark_resync",
+        "resume_publishing",
+    )
     readonly_fields = (
         "has_credentials",
+        "token_expires_at",
+        "connection_error",
         "follower_count",
         "following_count",
         "post_count",
@@ -163,6 +243,7 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
                     ("account_username", "account_id"),
                     "account_url",
                     ("connection_status", "is_connected"),
+                    "connection_error",
                 )
             },
         ),
@@ -224,7 +305,7 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(self.base_fieldsets)
-        credentials = ["auth_type", "has_credentials"]
+        credentials = ["auth_type", ("has_credentials", "token_expires_at")]
         if self.can_manage_credentials(request) and self.has_change_permission(
             request, obj
         ):
@@ -235,6 +316,327 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
     @admin.display(description="Credentials set", boolean=True)
     def has_credentials(self, obj):
         return getattr(obj, "_has_credentials", None)
+
+    @admin.display(description="Publishing")
+    def publishing_mode(self, obj):
+        """Live, dry run or by hand (settings only: no query)."""
+        mode = platform_mode(obj.platform)
+        titles = {
+            Mode.LIVE: "Posts go out on the platform.",
+            Mode.DRY_RUN: "PLATFORM_DRY_RUN: posts are recorded, nothing is sent.",
+            Mode.ASSISTED: "No API: a person publishes the posts (To post by hand).",
+        }
+        return mode_badge(mode, title=titles[mode])
+
+    # --- connecting, testing --------------------------------------------------
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "oauth/callback/",
+                view(self.oauth_callback_view),
+                name=f"{prefix}_oauth_callback",
+            ),
+            path(
+                "<uuid:object_id>/connect/",
+                view(self.connect_view),
+                name=f"{prefix}_connect",
+            ),
+            path(
+                "<uuid:object_id>/test-connection/",
+                view(require_POST(self.test_connection_view)),
+                name=f"{prefix}_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {**(extra_context or {})}
+        account = (
+            PlatformAccount.objects.filter(pk=object_id).only("pk", "platform").first()
+            if _is_uuid(object_id)
+            else None
+        )
+        if account is not None:
+            extra.update(
+                can_connect=self.can_connect(request, account),
+                can_test_connection=self.has_change_permission(request, account),
+                publishing_mode=platform_mode(account.platform),
+                by_hand_url=(
+                    f"{reverse('admin:platforms_scheduledpost_by_hand')}"
+                    f"?account={account.pk}"
+                    if is_assisted(account.platform)
+                    else None
+                ),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def can_connect(self, request, account) -> bool:
+        return (
+            self.can_manage_credentials(request)
+            and self.has_change_permission(request, account)
+            and (
+                account.platform == "telegram"
+                or oauth.provider_for(account.platform) is not None
+            )
+        )
+
+    def _account_or_404(self, request, object_id) -> PlatformAccount:
+        account = get_object_or_404(
+            PlatformAccount.objects.defer("auth_data").select_related("character"),
+            pk=object_id,
+        )
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        return account
+
+    def _change_url(self, account) -> str:
+        return reverse("admin:platforms_platformaccount_change", args=[account.pk])
+
+    def connect_view(self, request, object_id):
+        """GET: what connecting does (or the Telegram bot form); POST: start."""
+        account = self._account_or_404(request, object_id)
+        if not self.can_manage_credentials(request):
+            raise PermissionDenied
+        label = account.get_platform_display()
+        if account.platform == "telegram":
+            return self._telegram_connect(request, account)
+        provider = oauth.provider_for(account.platform)
+        if provider is None:
+            self.message_user(
+                request,
+                f"{label} has no API to connect to: its posts are published by hand "
+                "(To post by hand).",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(self._change_url(account))
+        missing = oauth.missing_settings(provider)
+        if request.method == "POST" and not missing:
+            try:
+                started = oauth.begin(provider)
+            except oauth.OAuthFailure as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(self._change_url(account))
+            flows = _live_flows(request.session.get(OAUTH_FLOWS))
+            # bound to this session, this user and this account
+            flows[started.state] = {
+                "account": str(account.pk),
+                "platform": account.platform,
+                "user": request.user.pk,
+                "verifier": started.code_verifier,
+                "started": time.time(),
+            }
+            request.session[OAUTH_FLOWS] = flows
+            return HttpResponseRedirect(started.url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Connect {account}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": account,
+            "account": account,
+            "provider": provider,
+            "missing": missing,
+            "redirect_uri": settings.OAUTH_REDIRECT_URI,
+        }
+        return TemplateResponse(
+            request, "admin/platforms/platformaccount/connect.html", context
+        )
+
+    def _telegram_connect(self, request, account):
+        form = TelegramConnectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = {
+                "bot_token": form.cleaned_data["bot_token"],
+                "chat_id": form.cleaned_data["chat_id"],
+            }
+            try:
+                who = identity.telegram(data)
+            except identity.IdentityError as exc:
+                form.add_error(None, f"{exc.message} Nothing was saved.")
+            else:
+                data["chat_id"] = who.account_id or data["chat_id"]
+                platform_account_connect(
+                    account=account,
+                    auth_data=data,
+                    identity=who,
+                    auth_type=PlatformAccount.AuthType.API_KEY,
+                    actor=request.user,
+                )
+                self.message_user(
+                    request,
+                    f"Connected: the bot @{who.details.get('bot_username')} posts to "
+                    f"{who.name or who.username or who.account_id}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._change_url(account))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Connect {account}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": account,
+            "account": account,
+            "form": form,
+        }
+        return TemplateResponse(
+            request, "admin/platforms/platformaccount/connect.html", context
+        )
+
+    def oauth_callback_view(self, request):
+        """Where every provider sends the browser back (OAUTH_REDIRECT_URI)."""
+        flows = _live_flows(request.session.get(OAUTH_FLOWS))
+        state = request.GET.get("state", "")
+        flow = flows.pop(state, None) if state else None
+        request.session[OAUTH_FLOWS] = flows  # a state is good for one callback
+        changelist = reverse("admin:platforms_platformaccount_changelist")
+        if flow is None or flow.get("user") != request.user.pk:
+            self.message_user(
+                request,
+                "This connect answer does not match a connect started in this "
+                "browser session (or it came back too late, or twice): nothing "
+                "was changed. Start again with the account's Connect button.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(changelist)
+        account = (
+            PlatformAccount.objects.defer("auth_data")
+            .filter(pk=flow["account"])
+            .first()
+        )
+        if account is None or account.platform != flow["platform"]:
+            self.message_user(
+                request,
+                "The account was deleted or changed platform while it was being "
+                "connected: nothing was changed.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(changelist)
+        if not self.can_connect(request, account):
+            raise PermissionDenied
+        provider = oauth.provider_for(account.platform)
+        if provider is None:  # can_connect let only Telegram through without one
+            raise PermissionDenied
+        label = provider.label
+        if request.GET.get("error"):
+            reason = scrub_text(
+                request.GET.get("error_description")
+                or request.GET.get("error_reason")
+                or ""
+            )[:200]
+            error = scrub_text(request.GET["error"])[:60]
+            refused = error == "access_denied"
+            self.message_user(
+                request,
+                (
+                    f"{label} was not connected: the consent was refused"
+                    if refused
+                    else f"{label} was not connected: {error}"
+                )
+                + (f" ({reason})" if reason else "")
+                + ". The account is unchanged.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._change_url(account))
+        code = request.GET.get("code", "")
+        if not code or len(code) > 2048:
+            self.message_user(
+                request,
+                f"{label} sent no authorization code back: the account is unchanged.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._change_url(account))
+        try:
+            connected = oauth.complete(
+                provider,
+                code=code,
+                code_verifier=flow.get("verifier"),
+                account_id=account.account_id,
+            )
+        except oauth.OAuthFailure as exc:
+            self.message_user(
+                request,
+                f"{label} was not connected: {exc.message} The account is unchanged.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._change_url(account))
+        account = platform_account_connect(
+            account=account,
+            auth_data=connected.auth_data,
+            identity=connected.identity,
+            actor=request.user,
+        )
+        who = connected.identity
+        self.message_user(
+            request,
+            f"Connected {label} account {who.username or who.account_id} "
+            f"(id {who.account_id}).",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(self._change_url(account))
+
+    def test_connection_view(self, request, object_id):
+        account = self._account_or_404(request, object_id)
+        self._report_test(request, account)
+        return HttpResponseRedirect(self._change_url(account))
+
+    def _report_test(self, request, account) -> None:
+        result = platform_account_test_connection(account_id=account.pk)
+        level = {"ok": messages.SUCCESS, "failed": messages.ERROR}.get(
+            result.status, messages.WARNING
+        )
+        self.message_user(request, f"{account}: {result.message}", level)
+
+    @admin.action(description="Connect the selected account…", permissions=["change"])
+    def connect(self, request, queryset):
+        accounts = list(queryset.defer("auth_data")[:2])
+        if len(accounts) != 1:
+            self.message_user(
+                request, "Select exactly one account to connect.", messages.WARNING
+            )
+            return None
+        account = accounts[0]
+        if not self.can_connect(request, account):
+            self.message_user(
+                request,
+                f"{account}: cannot be connected here"
+                + (
+                    " (its platform has no API: published by hand)."
+                    if is_assisted(account.platform)
+                    and oauth.provider_for(account.platform) is None
+                    else " (connecting needs the 'manage credentials' permission)."
+                ),
+                messages.WARNING,
+            )
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:platforms_platformaccount_connect", args=[account.pk])
+        )
+
+    @admin.action(
+        description="Test the connection of selected accounts", permissions=["change"]
+    )
+    def test_connection(self, request, queryset):
+        accounts = list(queryset.defer("auth_data")[: TEST_CONNECTION_MAX + 1])
+        # each test may wait for its platform up to the OAuth timeouts (twice
+        # for Telegram): stop before the web server's own timeout would
+        deadline = time.monotonic() + TEST_CONNECTION_BUDGET
+        one_call = 2 * sum(settings.OAUTH_TIMEOUT)
+        tested = 0
+        for account in accounts[:TEST_CONNECTION_MAX]:
+            if tested and time.monotonic() + one_call > deadline:
+                break
+            self._report_test(request, account)
+            tested += 1
+        if len(accounts) > tested:
+            self.message_user(
+                request,
+                f"Tested {tested} of the selected accounts; select fewer to test "
+                "the others.",
+                messages.WARNING,
+            )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -270,6 +672,46 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
         """After staff fixed the credentials: waiting posts move again."""
         changed = platform_accounts_resume(queryset=queryset, actor=request.user)
         report(self, request, changed, selected_count(request), "resumed")
+
+
+# Shown inline on the page (an <img>); anything else downloads. No SVG: it
+# can carry script.
+INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def _post_text(sp) -> str:
+    return (sp.caption or "").strip()
+
+
+def _messages_of(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "message_dict"):
+        return [m for ms in exc.message_dict.values() for m in ms]
+    return list(exc.messages)
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _live_flows(flows) -> dict:
+    """The session's started connect flows, without those too old to finish
+    (OAUTH_STATE_MAX_AGE) and at most the 5 newest."""
+    if not isinstance(flows, dict):
+        return {}
+    oldest = time.time() - settings.OAUTH_STATE_MAX_AGE
+    live = sorted(
+        (
+            (state, flow)
+            for state, flow in flows.items()
+            if isinstance(flow, dict) and flow.get("started", 0) >= oldest
+        ),
+        key=lambda item: item[1]["started"],
+    )
+    return dict(live[-5:])
 
 
 class AccountJoinMixin(ModelAdminMixinBase):
@@ -609,9 +1051,8 @@ class ScheduledPostAdmin(
             obj.get_status_display(),
         )
 
-    def get_urls(self):
-        from django.urls import path
-
+    def _operator_urls(self):
+        """The calendar (page, feed, drop) and the composer."""
         from platforms import views
 
         site = self.admin_site
@@ -643,7 +1084,6 @@ class ScheduledPostAdmin(
                 page(views.composer_page),
                 name="platforms_scheduledpost_compose",
             ),
-            *super().get_urls(),
         ]
 
     def entry_zone(self, request, obj):
@@ -712,6 +1152,140 @@ class ScheduledPostAdmin(
     def get_readonly_fields(self, request, obj=None):
         # The queue owns the state: the actions change it, with an audit row.
         return ("status", "error_message", *self.readonly_fields)
+
+    # --- assisted publishing: "To post by hand" --------------------------------
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path("by-hand/", view(self.by_hand_view), name=f"{prefix}_by_hand"),
+            path(
+                "<uuid:object_id>/media/",
+                view(self.media_view),
+                name=f"{prefix}_media",
+            ),
+            path(
+                "<uuid:object_id>/mark-published/",
+                view(require_POST(self.mark_published_view)),
+                name=f"{prefix}_mark_published",
+            ),
+            *self._operator_urls(),
+            *super().get_urls(),
+        ]
+
+    def by_hand_view(self, request):
+        """Posts and engagement of platforms without an adapter, for a person:
+        the media to download, the caption and hashtags to copy, and "mark
+        published" with the post's URL. A constant number of queries."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        account = None
+        raw = request.GET.get("account")
+        if raw:
+            if not _is_uuid(raw):
+                raise Http404("No such account.")
+            account = get_object_or_404(
+                PlatformAccount.objects.defer("auth_data").select_related("character"),
+                pk=raw,
+            )
+        now = timezone.now()
+        overdue = now - dt.timedelta(minutes=settings.ASSISTED_OVERDUE_MINUTES)
+        posts = [
+            {
+                "sp": sp,
+                "due": sp.scheduled_at <= now,
+                "overdue": sp.scheduled_at < overdue,
+                "text": _post_text(sp),
+                "hashtags": " ".join(
+                    f"#{t.lstrip('#')}" for t in sp.hashtags or [] if t
+                ),
+                "approved": sp.content is None or sp.content.is_approved,
+                "image": bool(
+                    sp.content
+                    and sp.content.content_type == "image"
+                    and (sp.content.mime_type or "").lower() in INLINE_IMAGE_TYPES
+                ),
+                "media": [
+                    sp.content_id,
+                    *(sp.additional_content_ids or []),
+                ]
+                if sp.content_id or sp.additional_content_ids
+                else [],
+            }
+            for sp in assisted_posts(
+                now=now, account_id=account.pk if account else None
+            )
+        ]
+        actions = list(assisted_engagement(account_id=account.pk if account else None))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "To post by hand"
+            + (f": {account} of {account.character.name}" if account else ""),
+            "subtitle": None,
+            "opts": self.opts,
+            "account": account,
+            "posts": posts,
+            "actions": actions,
+            "overdue_minutes": settings.ASSISTED_OVERDUE_MINUTES,
+            "can_change": self.has_change_permission(request),
+            "can_change_engagement": request.user.has_perm(
+                "platforms.change_engagementaction"
+            ),
+        }
+        return TemplateResponse(request, "admin/platforms/by_hand.html", context)
+
+    def media_view(self, request, object_id):
+        """One of the post's own media files, as a download (images inline for
+        the page's preview). Nothing outside MEDIA_ROOT, never a listing."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        item = request.GET.get("item")
+        if item is not None and not _is_uuid(item):
+            raise Http404("No such media.")
+        try:
+            target, mime, _ = assisted_media_file(
+                scheduled_post_id=object_id,
+                content_id=uuid.UUID(item) if item else None,
+            )
+        except MediaNotFound:
+            raise Http404("No such media.") from None
+        mime = (mime or mimetypes.guess_type(target.name)[0] or "").lower()
+        inline = request.GET.get("inline") == "1" and mime in INLINE_IMAGE_TYPES
+        response = FileResponse(
+            target.open("rb"),
+            as_attachment=not inline,
+            filename=target.name,
+            content_type=mime if inline else "application/octet-stream",
+        )
+        # whatever the file holds, it never runs as a page of this site
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+    def mark_published_view(self, request, object_id):
+        back = request.POST.get("next") or ""
+        if not back.startswith("/admin/"):
+            back = reverse("admin:platforms_scheduledpost_by_hand")
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        url = request.POST.get("url", "")
+        try:
+            post = scheduled_post_mark_published(
+                scheduled_post_id=object_id, url=url, actor=request.user
+            )
+        except ScheduledPost.DoesNotExist:
+            raise Http404("No such scheduled post.") from None
+        except ValidationError as exc:
+            self.message_user(request, " ".join(_messages_of(exc)), messages.ERROR)
+        except InvalidTransition as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Recorded as published: {post.platform_post_url}",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(back)
 
     @admin.display(description="Caption")
     def short_caption(self, obj):
@@ -795,6 +1369,35 @@ class EngagementActionAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTabl
         if obj is not None:
             return ("error_message", *self.readonly_fields)
         return self.readonly_fields
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<uuid:object_id>/mark-done/",
+                self.admin_site.admin_view(require_POST(self.mark_done_view)),
+                name=f"{prefix}_mark_done",
+            ),
+            *super().get_urls(),
+        ]
+
+    def mark_done_view(self, request, object_id):
+        """A person performed an assisted engagement action by hand."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        back = request.POST.get("next") or ""
+        if not back.startswith("/admin/"):
+            back = reverse("admin:platforms_scheduledpost_by_hand")
+        if engagement_action_mark_done(action_id=object_id, actor=request.user):
+            self.message_user(request, "Marked done.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                "Not marked: the action is no longer pending, or its platform is "
+                "handled by the engine.",
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(back)
 
     @admin.action(description="Cancel selected actions", permissions=["change"])
     def cancel(self, request, queryset):

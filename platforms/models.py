@@ -116,6 +116,13 @@ class PlatformAccount(models.Model):
         choices=ConnectionStatus.choices,
         **defaulted(ConnectionStatus.DISCONNECTED),
     )
+    # Deviation: why the account needs a person (a failed token refresh, ...),
+    # shown on the dashboard; cleared when it connects again. Never a secret.
+    connection_error = models.TextField(null=True, blank=True, editable=False)
+    # Deviation: when the stored access token expires, in clear (auth_data is
+    # encrypted and cannot be queried): the periodic refresh finds the tokens
+    # to renew with one indexed query.
+    token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     follower_count = non_negative(editable=False)
     following_count = non_negative(editable=False)
     post_count = non_negative(editable=False)
@@ -197,6 +204,12 @@ class PlatformAccount(models.Model):
             GinIndex(
                 OpClass(Upper("account_username"), name="gin_trgm_ops"),
                 name="trgm_accounts_username",
+            ),
+            # Polled by the token refresh (platforms.tasks.refresh_platform_tokens).
+            models.Index(
+                fields=["token_expires_at"],
+                name="idx_plat_accounts_token_exp",
+                condition=models.Q(token_expires_at__isnull=False),
             ),
         ]
 

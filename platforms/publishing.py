@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from automation.engine import emit_to, listening_characters
@@ -277,26 +280,41 @@ def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
     return "retry"
 
 
-def _post_for(sp: ScheduledPost, result: PublishResult, now) -> Post:
-    account = sp.platform_account
-    return Post(
-        character_id=sp.character_id,
-        platform_account=account,
-        platform=account.platform,
-        post_type=sp.post_type,
-        platform_post_id=result.platform_post_id,
-        platform_post_url=result.url,
-        content_id=sp.content_id,
-        additional_content_ids=sp.additional_content_ids,
-        caption=sp.caption,
-        hashtags=sp.hashtags,
-        status=Post.Status.PUBLISHED,
-        published_at=now,
-    )
+# One statement records a post that went out: the scheduled post linked and
+# published, the posts row, the content's and the account's counters. One
+# round trip and one commit per post (the ORM's five statements in a
+# transaction cost seven round trips); a row already linked writes nothing.
+RECORD_SQL = """
+WITH sp AS (
+    UPDATE scheduled_posts
+       SET status = 'published', published_at = %(now)s, locked_until = NULL,
+           attempt_started_at = NULL, error_message = NULL, post_id = %(post)s
+     WHERE id = %(sp)s AND post_id IS NULL
+ RETURNING id
+), post AS (
+    INSERT INTO posts (id, character_id, platform_account_id, platform, post_type,
+                       platform_post_id, platform_post_url, content_id,
+                       additional_content_ids, caption, hashtags, status,
+                       published_at)
+    SELECT %(post)s, %(character)s, %(account)s, %(platform)s, %(post_type)s,
+           %(platform_post_id)s, %(url)s, %(content)s, %(additional)s::uuid[],
+           %(caption)s, %(hashtags)s::text[], 'published', %(now)s
+     WHERE EXISTS (SELECT 1 FROM sp)
+ RETURNING id
+), used AS (
+    UPDATE content SET times_used = times_used + 1, last_used_at = %(now)s
+     WHERE id = %(content)s AND EXISTS (SELECT 1 FROM post)
+), account AS (
+    UPDATE platform_accounts
+       SET post_count = post_count + 1, last_activity_at = %(now)s
+     WHERE id = %(account)s AND EXISTS (SELECT 1 FROM post)
+)
+SELECT count(*) FROM post
+"""
 
 
 def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
-    """Record a post that went out, in one transaction.
+    """Record a post that went out (RECORD_SQL: all of it or nothing).
 
     Written whoever holds the lease now: the post did go out, so the truth
     wins over a later "outcome unknown". The only condition is that the
@@ -304,23 +322,29 @@ def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
     """
     now = timezone.now()
     account = sp.platform_account
-    post = _post_for(sp, result, now)
+    post_id = uuid.uuid4()
+    params: dict[str, Any] = {
+        "now": now,
+        "sp": sp.pk,
+        "post": post_id,
+        "character": sp.character_id,
+        "account": account.pk,
+        "platform": account.platform,
+        "post_type": sp.post_type,
+        "platform_post_id": result.platform_post_id,
+        "url": result.url,
+        "content": sp.content_id,
+        "additional": sp.additional_content_ids,
+        "caption": sp.caption,
+        "hashtags": sp.hashtags,
+    }
+    # its own commit in production (autocommit); a savepoint inside a caller's
+    # transaction, so that a refused insert does not break it
+    scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        with transaction.atomic():
-            post.save(force_insert=True)
-            if not _link(sp, post, now):
-                # recorded meanwhile by another worker: keep the first record
-                transaction.set_rollback(True)
-                return
-            if sp.content_id:
-                Content.objects.filter(pk=sp.content_id).update(
-                    times_used=F("times_used") + 1, last_used_at=now
-                )
-            PlatformAccount.objects.filter(pk=account.pk).update(
-                last_activity_at=now, post_count=F("post_count") + 1
-            )
-            if sp.character_id in listening:
-                emit_to("post_published", sp.character_id, {"post_id": str(post.pk)})
+        with scope, connection.cursor() as cursor:
+            cursor.execute(RECORD_SQL, params)
+            recorded = cursor.fetchone()[0] == 1
     except IntegrityError:
         # the platform gave an id we recorded already (it deduplicated our
         # request): link this scheduled post to that posts row
@@ -329,6 +353,9 @@ def _record(sp: ScheduledPost, result: PublishResult, listening: set) -> None:
                 platform=account.platform, platform_post_id=result.platform_post_id
             ).first()
             _link(sp, existing, now)
+        return
+    if recorded and sp.character_id in listening:
+        emit_to("post_published", sp.character_id, {"post_id": str(post_id)})
 
 
 def _link(sp: ScheduledPost, post: Post | None, now) -> bool:

@@ -35,6 +35,7 @@ from platforms.adapters import (
     get_adapter,
 )
 from platforms.models import PlatformAccount
+from platforms.modes import assisted_platforms
 
 logger = logging.getLogger(__name__)
 CS = PlatformAccount.ConnectionStatus
@@ -53,12 +54,17 @@ LOOK_UP_AGAIN = dt.timedelta(minutes=1)
 
 
 def account_ready_q(now: dt.datetime, *, prefix: str = "platform_account__") -> Q:
-    """Rows whose account can take work now: not rate-limited, not waiting."""
-    return ~Q(**{f"{prefix}connection_status__in": WAITING_STATUSES}) & ~Q(
-        **{
-            f"{prefix}connection_status": CS.RATE_LIMITED,
-            f"{prefix}rate_limit_reset_at__gt": now,
-        }
+    """Rows whose account can take work now: not rate-limited, not waiting, and
+    on a platform with an adapter (the others are worked by hand: assisted)."""
+    return (
+        ~Q(**{f"{prefix}connection_status__in": WAITING_STATUSES})
+        & ~Q(
+            **{
+                f"{prefix}connection_status": CS.RATE_LIMITED,
+                f"{prefix}rate_limit_reset_at__gt": now,
+            }
+        )
+        & ~Q(**{f"{prefix}platform__in": assisted_platforms()})
     )
 
 

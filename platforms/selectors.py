@@ -3,9 +3,13 @@
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
+from django.db.models import Count, Q, Window
 from django.utils import timezone
 
+from content.models import Content
 from platforms.models import (
     EngagementAction,
     Platform,
@@ -13,6 +17,7 @@ from platforms.models import (
     Post,
     ScheduledPost,
 )
+from platforms.modes import assisted_platforms
 
 
 def due_scheduled_posts(*, now=None, limit: int = 100):
@@ -243,3 +248,138 @@ def calendar_published_posts(flt: CalendarFilter) -> list[Post]:
         )
         .order_by("published_at")[:CALENDAR_LIMIT]
     )
+
+
+# --- Assisted publishing: work a person does by hand --------------------------------
+
+
+def assisted_posts(
+    *,
+    now=None,
+    account_id=None,
+    horizon: dt.timedelta = dt.timedelta(hours=24),
+    limit: int = 100,
+):
+    """Scheduled posts of platforms without an adapter (a person publishes them),
+    due or due within `horizon`, soonest first; one query with their account
+    (no credentials), character and content. Served by the partial index
+    idx_sched_posts_scheduled_at."""
+    now = now or timezone.now()
+    qs = ScheduledPost.objects.filter(
+        status=ScheduledPost.Status.SCHEDULED,
+        scheduled_at__lte=now + horizon,
+        platform_account__platform__in=assisted_platforms(),
+    )
+    if account_id is not None:
+        qs = qs.filter(platform_account_id=account_id)
+    return (
+        qs.select_related("platform_account", "character", "content")
+        .defer("platform_account__auth_data")
+        .order_by("scheduled_at")[:limit]
+    )
+
+
+def assisted_engagement(*, account_id=None, limit: int = 100):
+    """Pending engagement actions of platforms without an adapter, oldest first
+    (through idx_engagement_pending)."""
+    qs = EngagementAction.objects.filter(
+        status=EngagementAction.Status.PENDING, platform__in=assisted_platforms()
+    )
+    if account_id is not None:
+        qs = qs.filter(platform_account_id=account_id)
+    return (
+        qs.select_related("platform_account", "character")
+        .defer("platform_account__auth_data")
+        .order_by("created_at")[:limit]
+    )
+
+
+def assisted_work_counts(*, now=None) -> dict[str, int]:
+    """For the dashboard: assisted posts due now (and overdue), assisted
+    engagement pending (and overdue). Two aggregate queries."""
+    now = now or timezone.now()
+    overdue = now - dt.timedelta(minutes=settings.ASSISTED_OVERDUE_MINUTES)
+    platforms = assisted_platforms()
+    if not platforms:
+        return {
+            "posts_due": 0,
+            "posts_overdue": 0,
+            "engagement": 0,
+            "engagement_overdue": 0,
+        }
+    posts = ScheduledPost.objects.filter(
+        status=ScheduledPost.Status.SCHEDULED,
+        scheduled_at__lte=now,
+        platform_account__platform__in=platforms,
+    ).aggregate(
+        posts_due=Count("pk"),
+        posts_overdue=Count("pk", filter=Q(scheduled_at__lt=overdue)),
+    )
+    engagement = EngagementAction.objects.filter(
+        status=EngagementAction.Status.PENDING, platform__in=platforms
+    ).aggregate(
+        engagement=Count("pk"),
+        engagement_overdue=Count("pk", filter=Q(created_at__lt=overdue)),
+    )
+    return {**posts, **engagement}
+
+
+def accounts_needing_attention(*, limit: int = 5) -> tuple[int, list]:
+    """Accounts in 'error' or 'suspended' (their posts wait for a person): how
+    many, and the first `limit` with why; one query (a window count)."""
+    S = PlatformAccount.ConnectionStatus
+    rows = list(
+        PlatformAccount.objects.filter(connection_status__in=[S.ERROR, S.SUSPENDED])
+        .select_related("character")
+        .only(
+            "pk",
+            "platform",
+            "account_username",
+            "connection_status",
+            "connection_error",
+            "updated_at",
+            "character__name",
+        )
+        .annotate(total=Window(Count("pk")))
+        .order_by("-updated_at")[:limit]
+    )
+    return (rows[0].total if rows else 0), rows
+
+
+class MediaNotFound(Exception):
+    """No file of this post to serve (not its content, missing, or outside
+    MEDIA_ROOT)."""
+
+
+def assisted_media_file(*, scheduled_post_id, content_id=None):
+    """The file of one of a scheduled post's own media items, for a person to
+    download: (absolute path, mime type, content).
+
+    Only the post's content or one of its additional_content_ids, of the post's
+    character; the stored file_path is resolved (symlinks included) and must
+    stay inside MEDIA_ROOT. Anything else is MediaNotFound, never a path
+    outside it and never a listing.
+    """
+    sp = (
+        ScheduledPost.objects.filter(pk=scheduled_post_id)
+        .only("pk", "character_id", "content_id", "additional_content_ids")
+        .first()
+    )
+    if sp is None:
+        raise MediaNotFound("no such scheduled post")
+    wanted = content_id or sp.content_id
+    own = {sp.content_id, *(sp.additional_content_ids or [])} - {None}
+    if wanted is None or wanted not in own:
+        raise MediaNotFound("not one of the post's media")
+    content = (
+        Content.objects.filter(pk=wanted, character_id=sp.character_id)
+        .only("pk", "file_path", "mime_type", "content_type")
+        .first()
+    )
+    if content is None or not content.file_path:
+        raise MediaNotFound("no file")
+    root = Path(settings.MEDIA_ROOT).resolve()
+    target = (root / content.file_path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise MediaNotFound("outside MEDIA_ROOT or missing")
+    return target, content.mime_type, content

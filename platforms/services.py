@@ -1,17 +1,29 @@
 """Writes on accounts, the publishing queue and engagement actions (staff/API)."""
 
 import datetime as dt
+import logging
+import time
+from collections import Counter
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from automation.engine import listening_characters
+from config.exceptions import InvalidTransition
 from config.transitions import transition
 from content.models import Content
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
-from platforms.adapters import get_adapter
+from platforms import identity, oauth
+from platforms.adapters import (
+    PublishResult,
+    get_adapter,
+)
 from platforms.models import (
     EngagementAction,
     PlatformAccount,
@@ -19,7 +31,13 @@ from platforms.models import (
     PublishingHold,
     ScheduledPost,
 )
+from platforms.modes import assisted_platforms, is_assisted, platform_mode
 
+# The publisher's own success recorder: a post published by hand is recorded
+# exactly as one published by an adapter.
+from platforms.publishing import _record as record_published
+
+logger = logging.getLogger(__name__)
 COMPONENT = "platform_service"
 SP = ScheduledPost.Status
 EA = EngagementAction.Status
@@ -452,3 +470,416 @@ def scheduled_posts_compose(
             },
         )
     return created
+
+
+# --- Connecting accounts, testing them, keeping their tokens fresh ------------------
+
+
+def platform_account_connect(
+    *,
+    account: PlatformAccount,
+    auth_data: dict,
+    identity,
+    auth_type: str = PlatformAccount.AuthType.OAUTH,
+    actor=None,
+) -> PlatformAccount:
+    """Store what a finished connect brought: the credentials (encrypted), the
+    account's platform id, username and URL, when the token expires. An account
+    that was waiting (error, suspended, disconnected) is resumed: its posts
+    move again. One transaction; the audit row names the keys, never a value.
+    """
+    with transaction.atomic():
+        locked = PlatformAccount.objects.select_for_update().get(pk=account.pk)
+        locked.auth_data = auth_data
+        locked.auth_type = auth_type
+        locked.account_id = identity.account_id or locked.account_id
+        locked.account_username = identity.username or locked.account_username
+        locked.account_url = identity.url or locked.account_url
+        locked.token_expires_at = oauth.expires_at(auth_data)
+        locked.connection_error = None
+        locked.save(
+            update_fields=[
+                "auth_data",
+                "auth_type",
+                "account_id",
+                "account_username",
+                "account_url",
+                "token_expires_at",
+                "connection_error",
+                "updated_at",
+            ]
+        )
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component="credentials",
+            message=(
+                f"Platform account connected ({auth_type}) as "
+                f"{identity.username or identity.account_id or '?'}"
+            ),
+            character_id=locked.character_id,
+            platform_account_id=locked.pk,
+            metadata={
+                "by": actor_metadata(actor),
+                "keys": sorted(auth_data),
+                "scopes": list(auth_data.get("scopes") or []),
+                "platform_account_id": identity.account_id,
+            },
+        )
+        if locked.connection_status != CS.RATE_LIMITED:
+            platform_accounts_resume(
+                queryset=PlatformAccount.objects.filter(pk=locked.pk), actor=actor
+            )
+    locked.refresh_from_db()
+    return locked
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """What "Test connection" saw. `status`: ok, failed, no_api, no_credentials."""
+
+    status: str
+    message: str
+    platform: str
+    mode: str
+    account_id: str = ""
+    username: str = ""
+    url: str = ""
+    matches_account: bool | None = None
+    expires_at: dt.datetime | None = None
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def platform_account_test_connection(*, account_id) -> ConnectionTest:
+    """Ask the platform who the stored credentials belong to (read only)."""
+    account = PlatformAccount.objects.get(pk=account_id)
+    label = account.get_platform_display()
+    mode = platform_mode(account.platform)
+    platform = account.platform
+    if account.platform not in identity.WHOAMI:
+        return ConnectionTest(
+            status="no_api",
+            message=(
+                f"{label} has no API: nothing to test. Its posts are published "
+                "by hand (To post by hand)."
+            ),
+            platform=platform,
+            mode=mode,
+        )
+    data = account.auth_data or {}
+    if not data:
+        return ConnectionTest(
+            status="no_credentials",
+            message=f"No credentials stored: connect the {label} account first.",
+            platform=platform,
+            mode=mode,
+        )
+    expires = oauth.expires_at(data)
+    try:
+        who = identity.whoami(account.platform, data)
+    except identity.IdentityError as exc:
+        return ConnectionTest(
+            status="failed",
+            message=exc.message,
+            expires_at=expires,
+            scopes=tuple(data.get("scopes") or ()),
+            platform=platform,
+            mode=mode,
+        )
+    matches = None
+    if account.account_id and who.account_id:
+        matches = str(account.account_id) == str(who.account_id)
+    seen = f"@{who.username}" if who.username else who.account_id
+    message = f"{label} answered: this is {seen} (id {who.account_id})."
+    if matches is False:
+        message += (
+            f" The account row says id {account.account_id}: these credentials "
+            "belong to another account."
+        )
+    if expires:
+        message += f" The token expires {expires:%Y-%m-%d %H:%M} UTC."
+    return ConnectionTest(
+        status="ok",
+        message=message,
+        account_id=who.account_id,
+        username=who.username,
+        url=who.url,
+        matches_account=matches,
+        expires_at=expires,
+        scopes=tuple(data.get("scopes") or ()),
+        platform=platform,
+        mode=mode,
+    )
+
+
+def platform_account_mark_error(*, account_id, message: str) -> int:
+    """Park an account whose credentials no longer work: its posts wait (the
+    publisher's rule for 'error'), staff see why on the dashboard."""
+    changed = PlatformAccount.objects.filter(pk=account_id).update(
+        connection_status=CS.ERROR, is_connected=False, connection_error=message[:2000]
+    )
+    if changed:
+        account = PlatformAccount.objects.only("character_id").get(pk=account_id)
+        system_log_write(
+            level=SystemLog.Level.WARNING,
+            component="credentials",
+            message=f"Platform account needs reconnecting: {message}"[:2000],
+            character_id=account.character_id,
+            platform_account_id=account_id,
+        )
+    return changed
+
+
+def platform_account_refresh_token(*, account_id, now=None) -> str:
+    """Renew one account's token. Returns refreshed, skipped, failed or retry.
+
+    The row stays locked (FOR UPDATE SKIP LOCKED) during the provider call: a
+    second refresh of the same account skips it, since X rotates refresh tokens
+    and the loser of a race would store a dead one. A provider refusal parks
+    the account ('error'); a timeout or 5xx leaves it for the next run.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = (
+            PlatformAccount.objects.select_for_update(skip_locked=True)
+            .filter(pk=account_id, auth_type=PlatformAccount.AuthType.OAUTH)
+            .exclude(connection_status__in=REFRESH_SKIPPED_STATUSES)
+            .first()
+        )
+        ahead = oauth.refresh_ahead(account.platform) if account else None
+        if (
+            account is None
+            or ahead is None
+            or account.token_expires_at is None
+            or account.token_expires_at > now + ahead
+        ):
+            return "skipped"  # refreshed meanwhile, locked, reconnected or gone
+        try:
+            auth_data = oauth.refresh(account.platform, account.auth_data)
+        except oauth.OAuthFailure as exc:
+            if not exc.permanent:
+                logger.warning(
+                    "token refresh of platform account %s will be tried again: %s",
+                    account.pk,
+                    exc.message,
+                )
+                return "retry"
+            failure = exc.message
+        else:
+            account.auth_data = auth_data
+            account.token_expires_at = oauth.expires_at(auth_data)
+            account.connection_error = None
+            account.save(
+                update_fields=[
+                    "auth_data",
+                    "token_expires_at",
+                    "connection_error",
+                    "updated_at",
+                ]
+            )
+            logger.info("token of platform account %s refreshed", account.pk)
+            return "refreshed"
+    platform_account_mark_error(
+        account_id=account_id,
+        message=f"Token refresh failed: {failure} Connect the account again.",
+    )
+    return "failed"
+
+
+def platform_account_refresh_now(account: PlatformAccount) -> bool:
+    """settings.PLATFORM_TOKEN_REFRESHER: a platform told an adapter that the
+    access token expired. Renew it now, under the row lock the periodic refresh
+    takes, and put the new credentials on `account` (the adapter re-reads
+    them). False when it cannot be renewed: the adapter then treats the token
+    as refused, which parks the account; the reason is kept for the dashboard.
+    """
+    if (
+        account.auth_type != PlatformAccount.AuthType.OAUTH
+        or oauth.provider_for(account.platform) is None
+    ):
+        return False
+    used = (account.auth_data or {}).get("access_token")
+    with transaction.atomic():
+        locked = (
+            PlatformAccount.objects.select_for_update().filter(pk=account.pk).first()
+        )
+        if locked is None:
+            return False
+        current = locked.auth_data or {}
+        if current.get("access_token") and current.get("access_token") != used:
+            # renewed meanwhile (another worker, the periodic task): use it
+            account.auth_data, account.token_expires_at = (
+                current,
+                locked.token_expires_at,
+            )
+            return True
+        try:
+            renewed = oauth.refresh(locked.platform, current)
+        except oauth.OAuthFailure as exc:
+            logger.warning(
+                "token of platform account %s could not be renewed: %s",
+                account.pk,
+                exc.message,
+            )
+            if exc.permanent:
+                locked.connection_error = (
+                    f"Token refresh failed: {exc.message} Connect the account again."
+                )[:2000]
+                locked.save(update_fields=["connection_error", "updated_at"])
+            return False
+        locked.auth_data = renewed
+        locked.token_expires_at = oauth.expires_at(renewed)
+        locked.connection_error = None
+        locked.save(
+            update_fields=[
+                "auth_data",
+                "token_expires_at",
+                "connection_error",
+                "updated_at",
+            ]
+        )
+    account.auth_data, account.token_expires_at = renewed, locked.token_expires_at
+    return True
+
+
+# Accounts that wait for a person anyway: their tokens are left alone.
+REFRESH_SKIPPED_STATUSES = (CS.DISCONNECTED, CS.ERROR, CS.SUSPENDED)
+
+
+def platform_accounts_refresh_tokens(
+    *, now=None, limit: int = 200, time_budget: float = 200.0
+) -> Counter:
+    """Renew every OAuth token that expires within its provider's window
+    (OAUTH_REFRESH_AHEAD_MINUTES): one query through idx_plat_accounts_token_exp,
+    then one provider call per account, within the time budget."""
+    now = now or timezone.now()
+    due = Q(pk__in=[])
+    for platform, provider in oauth.PROVIDERS.items():
+        ahead = oauth.refresh_ahead(provider.platform)
+        due |= Q(platform=platform, token_expires_at__lte=now + ahead)
+    ids = list(
+        PlatformAccount.objects.filter(
+            due,
+            token_expires_at__isnull=False,
+            auth_type=PlatformAccount.AuthType.OAUTH,
+        )
+        .exclude(connection_status__in=REFRESH_SKIPPED_STATUSES)
+        .order_by("token_expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    deadline = time.monotonic() + time_budget
+    outcomes: Counter = Counter()
+    for pk in ids:
+        # one more provider call must fit: (connect + read) timeouts
+        if time.monotonic() + sum(settings.OAUTH_TIMEOUT) > deadline:
+            outcomes["left"] += 1
+            continue
+        outcomes[platform_account_refresh_token(account_id=pk, now=now)] += 1
+    return outcomes
+
+
+# --- Assisted publishing: a person posts, the back-office records it ---------------
+
+
+MANUAL_URL_MAX = 255  # the URL doubles as the post's platform_post_id
+
+
+def _validated_post_url(url: str) -> str:
+    url = (url or "").strip()
+    if not url:
+        raise ValidationError({"url": "Enter the URL of the post on the platform."})
+    if len(url) > MANUAL_URL_MAX:
+        raise ValidationError(
+            {"url": f"The URL is longer than {MANUAL_URL_MAX} characters."}
+        )
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ValidationError(
+            {"url": "Enter a valid http(s) URL of the post on the platform."}
+        ) from None
+    return url
+
+
+def scheduled_post_mark_published(*, scheduled_post_id, url: str, actor=None) -> Post:
+    """A person published an assisted post by hand: record it as a publish does.
+
+    The posts row, the scheduled post's 'published' state, the content's use
+    count, the account's post count and the post_published event are written by
+    the publisher's own success recorder (platforms.publishing), in one
+    transaction with this row locked, so two clicks record one post. The URL is
+    the post's platform id: the same URL cannot be recorded for two posts.
+    """
+    url = _validated_post_url(url)
+    with transaction.atomic():
+        sp = (
+            ScheduledPost.objects.select_for_update(of=("self",))
+            .select_related("platform_account", "content")
+            .defer("platform_account__auth_data")
+            .get(pk=scheduled_post_id)
+        )
+        account = sp.platform_account
+        if sp.status != SP.SCHEDULED:
+            raise InvalidTransition(
+                f"This post is {sp.status}: only a scheduled post can be marked "
+                "published."
+            )
+        if not is_assisted(account.platform):
+            raise InvalidTransition(
+                f"{account.get_platform_display()} posts are published by the "
+                "engine, not by hand."
+            )
+        if sp.content is not None and not sp.content.is_approved:
+            raise InvalidTransition(
+                "The post's content is not approved: approve it (or change the "
+                "post) before publishing it."
+            )
+        if Post.objects.filter(
+            platform=account.platform, platform_post_id=url
+        ).exists():
+            raise ValidationError({"url": "This URL is already recorded for a post."})
+        record_published(
+            sp,
+            PublishResult(platform_post_id=url, url=url),
+            listening_characters("post_published", {sp.character_id}),
+        )
+        sp.refresh_from_db(fields=["post", "status"])
+        if sp.status != SP.PUBLISHED or sp.post_id is None:
+            raise ValidationError({"url": "This URL is already recorded for a post."})
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message="Scheduled post published by hand",
+            character_id=sp.character_id,
+            platform_account_id=account.pk,
+            post_id=sp.post_id,
+            metadata={
+                "by": actor_metadata(actor),
+                "model": ScheduledPost._meta.label,
+                "object_id": str(sp.pk),
+                "url": url,
+            },
+        )
+        return Post.objects.get(pk=sp.post_id)
+
+
+def engagement_action_mark_done(*, action_id, actor=None) -> int:
+    """A person performed an assisted engagement action by hand."""
+    return transition(
+        queryset=EngagementAction.objects.filter(
+            pk=action_id, platform__in=assisted_platforms()
+        ),
+        allowed_from=[EA.PENDING],
+        changes={
+            "status": EA.COMPLETED,
+            "completed_at": timezone.now(),
+            "error_message": None,
+            "locked_until": None,
+        },
+        actor=actor,
+        component=COMPONENT,
+        message="Engagement action done by hand",
+    )

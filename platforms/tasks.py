@@ -48,3 +48,16 @@ def sync_platform_metrics() -> dict:
 
     result = run(time_budget=240.0)
     return {"rows": result["accounts"], **result}
+
+
+@shared_task(
+    name="platforms.tasks.refresh_platform_tokens",
+    acks_late=True,  # idempotent: each account is refreshed under a row lock
+    soft_time_limit=240,
+    time_limit=270,
+)
+def refresh_platform_tokens() -> dict:
+    from platforms.services import platform_accounts_refresh_tokens as run
+
+    outcomes = run(time_budget=200.0)
+    return {"rows": outcomes["refreshed"], **outcomes}

@@ -21,7 +21,11 @@ from benchmarks.context import Bench, BenchError
 from benchmarks.floors import pg_connect
 from benchmarks.report import Result, measure
 from benchmarks.scratch import ScratchPosts
-from benchmarks.workers import profile_summary, publish_worker
+from benchmarks.workers import (
+    profile_summary,
+    publish_worker,
+    use_dry_run_everywhere,
+)
 from platforms.publishing import claim_due_posts, publish_due_posts
 
 
@@ -144,6 +148,7 @@ def claim_row(bench: Bench, cutoff: dt.datetime) -> Result:
 
 
 def run(bench: Bench) -> list[Result]:
+    use_dry_run_everywhere()
     n = bench.due_posts
     scratch = ScratchPosts()
     cutoff = scratch.make(n)

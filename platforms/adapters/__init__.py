@@ -213,8 +213,16 @@ def post_problems(platform: str, draft: PostDraft) -> dict[str, list[str]]:
     return cls.validate(draft) if cls else {}
 
 
-def get_adapter(account) -> PlatformAdapter:
+def adapter_path(platform: str) -> str | None:
+    """The dotted path of `platform`'s adapter, None when it has none."""
     adapters = settings.PLATFORM_ADAPTERS
-    path = adapters.get(account.platform) or adapters.get("*")
+    return adapters.get(platform) or adapters.get("*") or None
+
+
+def get_adapter(account) -> PlatformAdapter:
+    path = adapter_path(account.platform)
     cls = import_string(path) if path else UnconfiguredAdapter
     return cls(account)
+
+
+DRY_RUN_ADAPTER = "platforms.adapters.dryrun.DryRunAdapter"

@@ -154,3 +154,26 @@ class RescheduleSerializer(serializers.Serializer):
     scheduled_at = WallClockDateTimeField(
         help_text="With an offset: that instant; without: on the post's own clock."
     )
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    """What "Test connection" saw (platforms.services.ConnectionTest)."""
+
+    status = serializers.ChoiceField(
+        choices=["ok", "failed", "no_api", "no_credentials"]
+    )
+    message = serializers.CharField()
+    platform = serializers.CharField()
+    mode = serializers.ChoiceField(choices=["live", "dry_run", "assisted"])
+    account_id = serializers.CharField(allow_blank=True)
+    username = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    matches_account = serializers.BooleanField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    scopes = serializers.ListField(child=serializers.CharField())
+
+
+class MarkPublishedSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        max_length=255, help_text="The post's link on the platform."
+    )

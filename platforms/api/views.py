@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import CreatedCursorPagination
@@ -13,7 +14,9 @@ from config.transitions import require_one
 from platforms import services
 from platforms.adapters import AdapterError
 from platforms.api.serializers import (
+    ConnectionTestSerializer,
     EngagementActionSerializer,
+    MarkPublishedSerializer,
     PlatformAccountSerializer,
     PostSerializer,
     RescheduleSerializer,
@@ -30,6 +33,18 @@ from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledP
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
 
 
+class CanChange(BasePermission):
+    """Actions that change a row (or call its platform) need change_<model>,
+    whatever their HTTP method maps to."""
+
+    def has_permission(self, request, view):
+        opts = view.queryset.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
+CHANGE = [IsAuthenticated, CanChange]
+
+
 class PlatformAccountViewSet(viewsets.ModelViewSet):
     # defer: auth_data is never returned, so it is never decrypted either.
     queryset = PlatformAccount.objects.defer("auth_data")
@@ -42,6 +57,26 @@ class PlatformAccountViewSet(viewsets.ModelViewSet):
         if not self.request.user.has_perm("platforms.delete_platformaccount"):
             raise PermissionDenied()
         instance.delete()
+
+    @extend_schema(
+        request=None,
+        responses={200: ConnectionTestSerializer},
+        description=(
+            "Asks the platform who the stored credentials belong to (its identity "
+            "call) and reports what it saw; changes nothing. `status` is ok, "
+            "failed, no_api (a platform published by hand) or no_credentials."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="test-connection",
+        permission_classes=CHANGE,
+    )
+    def test_connection(self, request, pk=None):
+        account = self.get_object()
+        result = services.platform_account_test_connection(account_id=account.pk)
+        return Response(ConnectionTestSerializer(result).data)
 
 
 class PostViewSet(viewsets.ModelViewSet):
@@ -110,6 +145,31 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
         return self._answer()
 
     @extend_schema(
+        request=MarkPublishedSerializer,
+        responses={200: ScheduledPostSerializer, **CONFLICT},
+        description=(
+            "A person published this post by hand (a platform without an "
+            "adapter): records it as a publish does, with its URL. 409 when the "
+            "post is not scheduled or its platform is published by the engine."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="mark-published",
+        permission_classes=CHANGE,
+    )
+    def mark_published(self, request, pk=None):
+        body = MarkPublishedSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.scheduled_post_mark_published(
+            scheduled_post_id=self.get_object().pk,
+            url=body.validated_data["url"],
+            actor=request.user,
+        )
+        return self._answer()
+
+    @extend_schema(
         request=RescheduleSerializer,
         responses={200: ScheduledPostSerializer, **CONFLICT},
     )
@@ -161,4 +221,23 @@ class EngagementActionViewSet(viewsets.ModelViewSet):
             queryset=self._one(), actor=request.user
         )
         require_one(count, "Only failed or cancelled actions can be retried.")
+        return self._answer()
+
+    @extend_schema(
+        request=None,
+        responses={200: EngagementActionSerializer, **CONFLICT},
+        description="A person performed this action by hand (a platform without "
+        "an adapter).",
+    )
+    @action(
+        detail=True, methods=["post"], url_path="mark-done", permission_classes=CHANGE
+    )
+    def mark_done(self, request, pk=None):
+        count = services.engagement_action_mark_done(
+            action_id=self.get_object().pk, actor=request.user
+        )
+        require_one(
+            count,
+            "Only a pending action of a platform published by hand can be marked done.",
+        )
         return self._answer()

@@ -78,6 +78,19 @@ def test_no_admin_page_contains_the_secret(request, who, secret_account):
             if who == "administrator_client"
             else []
         ),
+        # connecting: only who manages credentials gets the page
+        *(
+            [
+                reverse(
+                    "admin:platforms_platformaccount_connect", args=[secret_account.pk]
+                )
+            ]
+            if who == "administrator_client"
+            else []
+        ),
+        reverse("admin:platforms_scheduledpost_by_hand"),
+        reverse("admin:platforms_scheduledpost_by_hand")
+        + f"?account={secret_account.pk}",
         change_url(secret_account.character),
         change_url(post),
         change_url(scheduled),
@@ -92,6 +105,18 @@ def test_no_admin_page_contains_the_secret(request, who, secret_account):
         response = client.get(url)
         assert response.status_code == 200, url
         assert SECRET.encode() not in response.content, url
+    # Test connection reports what the platform saw, never the credentials.
+    if who != "analyst_client":
+        tested = client.post(
+            reverse(
+                "admin:platforms_platformaccount_test_connection",
+                args=[secret_account.pk],
+            ),
+            follow=True,
+        )
+        assert tested.status_code == 200
+        assert b"no ig_user_id in its credentials" in tested.content
+        assert SECRET.encode() not in tested.content
     # The page says whether credentials are set, and nothing more.
     page = client.get(change_url(secret_account)).content
     assert (b'name="new_credentials"' in page) == (who == "administrator_client")

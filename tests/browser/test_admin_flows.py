@@ -182,7 +182,7 @@ def test_scheduling_from_the_character_page_offers_only_its_accounts(
 ):
     page = logged_in
     character = CharacterFactory(name="Noor Vale")
-    # Telegram takes text-only posts (Instagram would refuse one without media)
+    # Telegram takes a caption-only post (Instagram would ask for media)
     mine = PlatformAccountFactory(
         character=character, platform="telegram", account_username="noor.vale"
     )

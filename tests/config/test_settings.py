@@ -1,5 +1,6 @@
 """Settings come from the environment; production refuses weak or missing keys."""
 
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,42 @@ def test_workers_can_turn_the_pool_off():
         timeout=60,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def platform_modes(**env) -> dict:
+    code = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "from platforms.modes import platform_mode; "
+        "print(json.dumps({'dry_run': settings.PLATFORM_DRY_RUN, "
+        "'adapters': settings.PLATFORM_ADAPTERS, "
+        "'modes': {p: platform_mode(p) for p in ('telegram', 'onlyfans')}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_live_with_debug_on_never_falls_back_to_the_dry_run_adapter():
+    """DEBUG on and PLATFORM_DRY_RUN=false used to send every platform without an
+    adapter to the dry-run adapter, which reported posts "published" that went
+    nowhere. Live is live: such a platform is published by hand."""
+    found = platform_modes(DEBUG="true", PLATFORM_DRY_RUN="false")
+    assert found["dry_run"] is False
+    assert "DryRunAdapter" not in json.dumps(found["adapters"])
+    assert "*" not in found["adapters"]
+    assert found["modes"] == {"telegram": "live", "onlyfans": "assisted"}
+
+
+def test_dry_run_is_one_switch_and_platforms_without_an_adapter_stay_by_hand():
+    found = platform_modes(**{**PRODUCTION, "PLATFORM_DRY_RUN": "true"})
+    assert found["dry_run"] is True
+    assert found["modes"] == {"telegram": "dry_run", "onlyfans": "assisted"}
+    # production defaults to live
+    assert platform_modes(**PRODUCTION)["modes"]["telegram"] == "live"

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from platforms.adapters import DRY_RUN_ADAPTER
 from tests import factories as f
 from tests.engine import adapters
 
@@ -12,6 +13,15 @@ from tests.engine import adapters
 def _reset_sent():
     adapters.SENT.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _dry_run_on_every_platform(settings):
+    """Engine tests publish through the dry-run adapter on every platform unless
+    a test picks another (use_adapter, settings.PLATFORM_ADAPTERS): what they
+    show must not hang on .env's DEBUG or on which platforms have an adapter
+    yet. Assisted publishing (no adapter) has its own tests."""
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN_ADAPTER}
 
 
 @pytest.fixture

@@ -1,9 +1,49 @@
-"""A JSON HTTP server on loopback for fakes of external services."""
+"""A JSON HTTP server on loopback for fakes of external services.
 
+A fake runs inside the test's process (`with FakeX() as server:`), or in a
+process of its own with injected faults and a journal of every call
+(`serve_main`, used by `python -m tests.fakes.telegram` and the chaos suite).
+"""
+
+from __future__ import annotations
+
+import argparse
 import json
+import random
+import signal
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Per-call probabilities of an injected fault, drawn independently per call.
+
+    hang: the call is accepted (and journalled) like any other, but the answer
+    comes `hang_seconds` late, past the client's read timeout, as a slow real
+    server would do. error500 / error429: the call is refused and not accepted.
+    """
+
+    hang: float = 0.0
+    error500: float = 0.0
+    error429: float = 0.0
+    hang_seconds: float = 10.0
+    retry_after: int = 2
+    seed: int | None = None
+
+    def __post_init__(self):
+        rates = (self.hang, self.error500, self.error429)
+        if any(r < 0 for r in rates) or sum(rates) > 1:
+            raise ValueError("fault rates must be >= 0 and add up to at most 1")
+
+
+class _Server(ThreadingHTTPServer):
+    # bursts of connections from several worker processes at once
+    request_queue_size = 128
 
 
 class LoopbackJSONServer:
@@ -11,14 +51,28 @@ class LoopbackJSONServer:
     `record_request(method, path, headers, body)` to see the method) and
     `answer(call)` returning (status, payload) or (status, payload, headers);
     a payload of None sends no body. `mode == "slow"` delays every answer, or
-    only the calls `slow_when(call)` picks."""
+    only the calls `slow_when(call)` picks.
 
-    def __init__(self):
+    With `faults`, each call gets `call["fault"]`: None, "hang", "500" or "429",
+    which `answer` honours. With `journal`, every call is appended to that file
+    as one JSON line (`journal_entry`), flushed before the answer is sent.
+    """
+
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        journal: str | Path | None = None,
+        port: int = 0,
+    ):
         self.calls: list[dict] = []
         self.mode = "ok"
         self.slow_seconds = 2.0
         self.slow_when = None
         self.lock = threading.Lock()
+        self.faults = faults
+        self._rng = random.Random(faults.seed if faults else None)
+        self._journal = open(journal, "a", buffering=1) if journal else None  # noqa: SIM115 - closed in __exit__
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,10 +86,14 @@ class LoopbackJSONServer:
                     call = fake.record_request(
                         self.command, self.path, self.headers, body
                     )
+                    call["fault"] = fake.draw_fault()
                     fake.calls.append(call)
                     status, payload, *rest = fake.answer(call)
+                    fake.write_journal(call, status, payload)
                 headers = rest[0] if rest else {}
-                if fake.mode == "slow" and (
+                if call["fault"] == "hang":
+                    time.sleep(fake.faults.hang_seconds)
+                elif fake.mode == "slow" and (
                     fake.slow_when is None or fake.slow_when(call)
                 ):
                     time.sleep(fake.slow_seconds)
@@ -54,7 +112,7 @@ class LoopbackJSONServer:
 
             do_POST = do_GET = do_PUT = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def record_request(self, method: str, path: str, headers, body: bytes) -> dict:
@@ -65,6 +123,36 @@ class LoopbackJSONServer:
 
     def answer(self, call: dict) -> tuple:
         raise NotImplementedError
+
+    def journal_entry(self, call: dict, status: int, payload) -> dict:
+        """What the journal keeps of a call (subclasses add the message's text)."""
+        return {}
+
+    def draw_fault(self) -> str | None:
+        """Called under `self.lock`."""
+        if self.faults is None:
+            return None
+        draw = self._rng.random()
+        f = self.faults
+        if draw < f.hang:
+            return "hang"
+        if draw < f.hang + f.error500:
+            return "500"
+        if draw < f.hang + f.error500 + f.error429:
+            return "429"
+        return None
+
+    def write_journal(self, call: dict, status: int, payload) -> None:
+        """Called under `self.lock`."""
+        if self._journal is None:
+            return
+        entry = {
+            "t": round(time.time(), 3),
+            "status": status,
+            "fault": call.get("fault"),
+            **self.journal_entry(call, status, payload),
+        }
+        self._journal.write(json.dumps(entry) + "\n")
 
     @property
     def url(self) -> str:
@@ -77,3 +165,44 @@ class LoopbackJSONServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+        if self._journal is not None:
+            self._journal.close()
+
+
+def serve_main(fake_class: type[LoopbackJSONServer], argv: list[str] | None = None):
+    """Run a fake in this process until SIGTERM/SIGINT: `python -m tests.fakes.X`.
+
+    Prints `listening <url>` on the first line of stdout once it accepts calls.
+    """
+    parser = argparse.ArgumentParser(description=fake_class.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--journal", type=Path, required=True)
+    parser.add_argument("--hang", type=float, default=0.0)
+    parser.add_argument("--error500", type=float, default=0.0)
+    parser.add_argument("--error429", type=float, default=0.0)
+    parser.add_argument("--hang-seconds", type=float, default=10.0)
+    parser.add_argument("--retry-after", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        faults = Faults(
+            hang=args.hang,
+            error500=args.error500,
+            error429=args.error429,
+            hang_seconds=args.hang_seconds,
+            retry_after=args.retry_after,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with fake_class(faults=faults, journal=args.journal, port=args.port) as fake:
+        print(f"listening {fake.url}", flush=True)
+        while not stop.wait(0.5):
+            # the journal may be all that is left of this process: keep calls
+            # in memory only up to a point
+            if len(fake.calls) > 1000:
+                del fake.calls[:500]
+    sys.exit(0)

@@ -8,10 +8,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from benchmarks.floors import pg_connect, statements_runner
+from benchmarks.report import Result, write_reports
 from benchmarks.runner import main
 from benchmarks.scratch import ScratchPosts
 from benchmarks.sections import SECTIONS, section
 from characters.models import Character
+from platforms.adapters import DRY_RUN_ADAPTER
 from platforms.models import Post, ScheduledPost
 from platforms.publishing import publish_due_posts
 from tests.factories.characters import CharacterFactory
@@ -76,6 +78,9 @@ def test_the_floor_runs_the_captured_sql_on_its_own_connection():
 @pytest.mark.usefixtures("dry_run")
 def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+    # the dry-run adapter on every platform, as the scheduler section and its
+    # workers set it (benchmarks.workers.use_dry_run_everywhere)
+    settings.PLATFORM_ADAPTERS = {"*": DRY_RUN_ADAPTER}
     scratch = ScratchPosts()
     cutoff = scratch.make(40)
     rows = ScheduledPost.objects.filter(pk__in=scratch.ids)
@@ -93,3 +98,22 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings, tmp_p
     assert not (tmp_path / "bench").exists()
     assert not Character.all_objects.filter(name=scratch.NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=scratch.ids).exists()
+
+
+def test_a_bench_run_keeps_the_chaos_section_of_benchmarks_md(tmp_path):
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text(
+        "# Benchmarks\n\n| old | row |\n\n## Findings\n\nold\n\n"
+        "## Chaos\n\n| run | engine |\n| before | abc |\n"
+    )
+    meta = {"machine": "m", "started": "s", "duration_s": 1.0, "data": "d"}
+    write_reports(
+        [Result("api", "new row", 1.0, 2.0)],
+        meta=meta,
+        markdown=markdown,
+        json_path=tmp_path / "bench.json",
+    )
+    text = markdown.read_text()
+    assert "| old | row |" not in text and "new row" in text
+    assert "## Findings" not in text
+    assert text.endswith("## Chaos\n\n| run | engine |\n| before | abc |\n")

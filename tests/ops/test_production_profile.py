@@ -4,6 +4,7 @@ Dockerfile and compose file run work (docker itself cannot run here)."""
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,45 @@ def test_production_refuses_weak_or_missing_settings(
     assert message in proc.stderr
     if variable != "SECRET_KEY":
         assert production_env["SECRET_KEY"] not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "message"),
+    [
+        (
+            "DATABASE_URL",
+            "postgres://ainfluencer:db-pass-not-shown@127.0.0.1:{port}/ainfluencer",
+            "(config.E002) The database 'default' (127.0.0.1:{port}/ainfluencer) "
+            "cannot be reached",
+        ),
+        (
+            "REDIS_URL",
+            "redis://:redis-pass-not-shown@127.0.0.1:{port}/4",
+            "(config.E003) Redis at redis://127.0.0.1:{port}/4 cannot be reached",
+        ),
+    ],
+)
+def test_check_deploy_fails_when_the_database_or_redis_is_unreachable(
+    production_env, variable, url, message
+):
+    port = _free_port()  # nothing listens there
+    production_env[variable] = url.format(port=port)
+    proc = manage(production_env, "check", "--deploy", "--fail-level", "ERROR")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert message.format(port=port) in proc.stderr
+    assert "pass-not-shown" not in proc.stdout + proc.stderr
+
+
+def test_check_without_deploy_does_not_need_the_servers(production_env):
+    production_env["REDIS_URL"] = f"redis://127.0.0.1:{_free_port()}/4"
+    proc = manage(production_env, "check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_check_deploy_flags_a_disabled_security_setting(production_env):
@@ -166,3 +206,19 @@ def test_celery_app_loads_with_the_nightly_backup_task(production_env):
     )
     # Found by the worker's autodiscovery, under the names beat schedules.
     assert proc.stdout.strip() == "True True", proc.stderr
+
+
+def test_every_beat_runs_the_scheduler_that_outlives_database_outages(settings):
+    """tests/ops/test_beat_outage.py shows that scheduler riding out an outage."""
+    assert settings.CELERY_BEAT_SCHEDULER == (
+        "config.beat_scheduler:ResilientDatabaseScheduler"
+    )
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+    )
+    assert f"--scheduler {settings.CELERY_BEAT_SCHEDULER}" in procfile["beat"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    beat = compose["services"]["beat"]
+    # no --scheduler: the settings' one
+    assert not any(arg.startswith(("-S", "--scheduler")) for arg in beat["command"])
+    assert beat["restart"] == "unless-stopped"
