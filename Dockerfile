@@ -10,8 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # pg_dump/pg_restore for django-dbbackup: same major version as the server (15).
 # pgBackRest for the nightly base backup (point-in-time recovery): the same
 # version as the db image in docker-compose.yml (remotes must match).
+# ffmpeg (ffprobe) for the media library's videos and audio.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client-15 pgbackrest=2.45-1 \
+    && apt-get install -y --no-install-recommends postgresql-client-15 pgbackrest=2.45-1 ffmpeg \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 1000 app
 

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serve test stop stop-web lint format services browser bench chaos
+.PHONY: help setup run serve test stop stop-web lint format services browser media-tools bench chaos
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
 # its own Redis database: the tests flush theirs (cache.clear()) while they run
 BENCH_REDIS_URL ?= redis://127.0.0.1:$(or $(LOCAL_REDIS_PORT),6380)/2
@@ -36,7 +36,7 @@ $(VENV)/.stamp: pyproject.toml
 services:
 	@scripts/services.sh start
 
-setup: $(VENV)/.stamp .env services
+setup: $(VENV)/.stamp .env services media-tools
 	$(MANAGE) migrate --noinput
 
 run: setup
@@ -56,6 +56,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }
+
+# ffprobe/ffmpeg (Debian's ffmpeg): the media library reads videos' and audio's
+# size and duration and draws video thumbnails with them.
+media-tools:
+	@command -v ffprobe >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else echo "ffmpeg missing: sudo apt-get install -y ffmpeg" >&2; exit 1; fi; }
 
 test: setup browser
 	$(MANAGE) makemigrations --check --dry-run

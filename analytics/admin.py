@@ -13,7 +13,7 @@ class AnalyticsAdmin(BigTableAdmin):
         "character",
         "platform",
         "metric_type",
-        "metric_value",
+        "value",
     )
     list_filter = (
         "metric_type",
@@ -23,7 +23,11 @@ class AnalyticsAdmin(BigTableAdmin):
     # characters.name has its trigram index; the join is to a small table.
     search_fields = ("character__name",)
     ordering = ("-metric_date",)
-    sortable_by = ("metric_date", "metric_type", "metric_value")
+    sortable_by = ("metric_date", "metric_type", "value")
     list_select_related = ("character",)
     autocomplete_fields = ("character", "platform_account")
     readonly_fields = ("created_at",)
+
+    @admin.display(description="Value", ordering="metric_value")
+    def value(self, obj):
+        return obj.display_value

@@ -98,7 +98,16 @@ class Analytics(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.metric_type} {self.metric_date}: {self.metric_value}"
+        return f"{self.metric_type} {self.metric_date}: {self.display_value}"
+
+    @property
+    def display_value(self) -> str:
+        """Counts as whole numbers ('259,156'), a rate as a percentage ('3.45 %')."""
+        if self.metric_value is None:
+            return "-"
+        if self.metric_type == AnalyticsMetricType.ENGAGEMENT_RATE:
+            return f"{self.metric_value:.2f} %"
+        return f"{round(self.metric_value):,}"
 
     def clean(self) -> None:
         super().clean()

@@ -25,6 +25,7 @@ from config.fields import (
     updated_at,
     uuid_pk,
 )
+from content.generation_settings import validate_generation_settings
 from platforms.models import Platform
 
 
@@ -92,7 +93,9 @@ class AutomationRule(models.Model):
     )
     content_category = models.CharField(max_length=50, null=True, blank=True)
     prompt_template = models.TextField(null=True, blank=True)
-    generation_settings = models.JSONField(null=True, blank=True)
+    generation_settings = models.JSONField(
+        null=True, blank=True, validators=[validate_generation_settings]
+    )
     min_content_quality = unit_interval("0.7")
     caption_template = models.TextField(null=True, blank=True)
     hashtag_strategy = models.CharField(

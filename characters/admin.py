@@ -24,14 +24,18 @@ from characters.services import (
 from config.admin_site import (
     FORMFIELD_OVERRIDES,
     AddPageMixin,
+    CharacterZoneMixin,
     ProjectAdmin,
     action_with_form,
+    local_time,
     recent_filter,
     report,
     selected_count,
     without_fields,
 )
 from config.charts import line_chart
+from config.forms import UnitSlider
+from config.timezones import format_local
 from config.transitions import transition
 from content.selectors import content_for_character, latest_voice_preview
 from content.services import character_voice_preview
@@ -148,9 +152,32 @@ class ProfileInline(AddPageMixin, admin.StackedInline):
     template = "admin/characters/profile_inline.html"
 
 
+# What the ends of each 0-1 trait mean, said next to its slider.
+TRAIT_MEANINGS = {
+    "extroversion": ("reserved, keeps to herself", "outgoing, talks to everyone"),
+    "creativity": ("plain, conventional ideas", "inventive, surprising ideas"),
+    "humor": ("serious throughout", "jokes all the time"),
+    "professionalism": ("casual, loose", "polished, businesslike"),
+    "authenticity": ("curated, aspirational", "candid, unfiltered"),
+    "energy_level": ("calm, low-key", "high-energy, excitable"),
+    "flirtatiousness_level": ("never flirts", "flirts openly (adults only)"),
+}
+
+
 class CharacterPersonalityInline(ProfileInline):
     model = CharacterPersonality
     verbose_name = "personality"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in TRAIT_MEANINGS:
+            kwargs["widget"] = UnitSlider(*TRAIT_MEANINGS[db_field.name])
+        elif db_field.name == "temperature":
+            kwargs["widget"] = UnitSlider(
+                "the same words every time", "wild, unpredictable", high=2.0
+            )
+            kwargs["help_text"] = "How freely the text generator varies its wording."
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     fieldsets = (
         (
             "Traits",
@@ -213,8 +240,9 @@ class CharacterAppearanceInline(ProfileInline):
 
 
 @admin.register(Character)
-class CharacterAdmin(ProjectAdmin):
+class CharacterAdmin(CharacterZoneMixin, ProjectAdmin):
     form = CharacterForm
+    character_path = ""  # the row is the character
     list_display = (
         "name",
         "status",
@@ -329,7 +357,7 @@ class CharacterAdmin(ProjectAdmin):
                 a.account_username or "-",
                 a.get_connection_status_display(),
                 f"{a.follower_count:,}",
-                a.last_synced_at or "never",
+                local_time(a.last_synced_at, obj.timezone, empty="never"),
             )
             for a in self._accounts(obj)
         ]
@@ -348,7 +376,7 @@ class CharacterAdmin(ProjectAdmin):
             return "-"
         rows = [
             (
-                _admin_link(sp, f"{sp.scheduled_at:%Y-%m-%d %H:%M} UTC"),
+                _admin_link(sp, format_local(sp.scheduled_at, obj.timezone)),
                 sp.platform_account.get_platform_display(),
                 sp.get_post_type_display() if sp.post_type else "-",
                 (sp.caption or "")[:80],
@@ -360,10 +388,20 @@ class CharacterAdmin(ProjectAdmin):
             + "?"
             + urlencode({"character": obj.pk})
         )
+        calendar = (
+            reverse("admin:platforms_scheduledpost_calendar")
+            + "?"
+            + urlencode({"character": obj.pk})
+        )
+        compose = reverse("admin:platforms_scheduledpost_compose", args=[obj.pk])
         return format_html(
-            '{}<p><a class="addlink" href="{}">Schedule a post</a></p>',
+            '{}<p><a class="addlink" href="{}">Compose a post for several accounts</a>'
+            ' · <a class="addlink" href="{}">Schedule one post</a>'
+            ' · <a href="{}">Calendar</a></p>',
             _table(("When", "Platform", "Type", "Caption"), rows),
+            compose,
             add,
+            calendar,
         )
 
     @admin.display(description="Latest")
@@ -377,11 +415,16 @@ class CharacterAdmin(ProjectAdmin):
                 c.get_content_type_display(),
                 c.get_approval_status_display(),
                 "NSFW" if c.is_nsfw else "",
-                f"{c.created_at:%Y-%m-%d %H:%M}",
+                local_time(c.created_at, obj.timezone),
             )
             for c in content_for_character(character_id=obj.pk, approved=None, limit=10)
         ]
-        return _table(("", "File", "Type", "Approval", "", "Created"), rows)
+        library = reverse("admin:content_content_library", args=[obj.pk])
+        return format_html(
+            '{}<p><a class="addlink" href="{}">Media library: upload and review</a></p>',
+            _table(("", "File", "Type", "Approval", "", "Created"), rows),
+            library,
+        )
 
     @admin.display(description="Everything of this character")
     def quick_links(self, obj):
@@ -511,9 +554,7 @@ class CharacterAdmin(ProjectAdmin):
             (
                 (
                     a.get_platform_display(),
-                    f"{a.last_synced_at:%Y-%m-%d %H:%M} UTC"
-                    if a.last_synced_at
-                    else "never",
+                    format_local(a.last_synced_at, obj.timezone, empty="never"),
                 )
                 for a in self._accounts(obj)
             ),

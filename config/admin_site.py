@@ -4,27 +4,35 @@ the dashboard shown on the admin index (templates/admin/index.html)."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from config.forms import WallClockSplitDateTimeField
 from config.json_limits import LimitedJSONField
 from config.paginators import EstimatedCountPaginator
+from config.timezones import format_local, is_known_zone, zone_label
 
 # The stock site, named for what it is. There is no public site to "view".
 admin.site.site_header = "AInfluencer back-office"
 admin.site.site_title = "AInfluencer back-office"
 admin.site.index_title = "Overview"
 admin.site.site_url = None
+# The app list is on the index; the lists get the page's whole width (a list
+# of ten columns fits 1400 px beside its filters, not beside two sidebars).
+admin.site.enable_nav_sidebar = False
 
 
 # System-owned columns that have no value before the row exists (a read-only
@@ -50,10 +58,13 @@ def without_fields(fieldsets, names=NOT_ON_ADD) -> list:
 
 
 # Text columns hold prompts and paths, not essays: smaller boxes by default.
+# Date-times are typed on the page's wall clock (the character's or the
+# operator's), with a clear error for a time the clocks skip.
 FORMFIELD_OVERRIDES: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
     models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 80})},
     # deep JSON is a form error, not a RecursionError (config.json_limits)
     models.JSONField: {"form_class": LimitedJSONField},
+    models.DateTimeField: {"form_class": WallClockSplitDateTimeField},
 }
 
 
@@ -151,6 +162,110 @@ def _page_only(delete_selected):
     )(action)
 
 
+# --- Time in the character's zone ---------------------------------------------
+
+
+def local_time(value, tz_name: str | None, *, empty: str = "-") -> str:
+    """An aware time on `tz_name`'s wall clock, naming the zone (HTML)."""
+    if value is None:
+        return empty
+    return format_html(
+        '<span class="nowrap" title="{}">{}</span>',
+        tz_name or "UTC",
+        format_local(value, tz_name),
+    )
+
+
+def local_time_column(field: str, description: str, *, zone_of=None):
+    """A changelist column showing `field` on its row's character's clock.
+
+    `zone_of(obj)` names the zone (default: obj.character.timezone, so the
+    admin's list_select_related must include the character).
+    """
+
+    def column(self, obj):
+        tz_name = zone_of(obj) if zone_of else obj.character.timezone
+        return local_time(getattr(obj, field), tz_name)
+
+    return admin.display(description=description, ordering=field)(column)
+
+
+class CharacterZoneMixin(ModelAdminMixinBase):
+    """A character's rows are read and entered on the character's clock.
+
+    The change page (and an add page that names its character with
+    ?character=<id>) runs in the character's zone, and says so above the
+    form; `entry_zone` may pick another zone (a scheduled post's own).
+    """
+
+    # how to reach the character's zone from a row (a select_related path)
+    character_path = "character"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs.select_related(self.character_path) if self.character_path else qs
+
+    def character_zone(self, obj) -> str | None:
+        target = obj
+        for part in filter(None, self.character_path.split("__")):
+            target = getattr(target, part, None)
+            if target is None:
+                return None
+        return target.timezone
+
+    def entry_zone(self, request, obj) -> tuple[str, str] | None:
+        """(zone, why) for this page, or None for the operator's own zone."""
+        if obj is not None:
+            name = self.character_zone(obj)
+            return (name, "the character's time zone") if name else None
+        raw = request.POST.get("character") or request.GET.get("character")
+        from characters.models import Character
+
+        try:
+            name = (
+                Character.all_objects.filter(pk=raw)
+                .values_list("timezone", flat=True)
+                .first()
+                if raw
+                else None
+            )
+        except (ValueError, DjangoValidationError):
+            name = None
+        return (name, "the character's time zone") if name else None
+
+    def get_object(self, request, object_id, from_field=None):
+        # the zone is decided before the view reads its object: one read
+        cache = request.__dict__.setdefault("_zone_objects", {})
+        key = (self.model, object_id, from_field)
+        if key not in cache:
+            cache[key] = super().get_object(request, object_id, from_field)
+        return cache[key]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        from django.contrib.admin.utils import unquote
+
+        obj = None
+        if object_id is not None:
+            obj = self.get_object(request, unquote(object_id))
+        zone = self.entry_zone(request, obj)
+        if zone is None or not is_known_zone(zone[0]):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        name, why = zone
+        extra_context = {
+            **(extra_context or {}),
+            "zone_note": f"Times on this page are in {zone_label(name)}, {why}.",
+            "page_zone": name,
+        }
+        with timezone.override(name):
+            response = super().changeform_view(
+                request, object_id, form_url, extra_context
+            )
+            # a TemplateResponse renders later, outside this zone: render now
+            if isinstance(response, TemplateResponse) and not response.is_rendered:
+                response.render()
+        return response
+
+
 # --- Date filters by simple choices -------------------------------------------
 
 PAST_WINDOWS = {
@@ -235,6 +350,8 @@ def action_with_form(
         if form.is_valid():
             try:
                 apply(form.cleaned_data)
+            except DjangoValidationError as exc:
+                form.add_error(None, exc.messages)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -464,10 +581,11 @@ def _age(value: str | None, now) -> dt.timedelta | None:
 def engine_status(now) -> list[dict]:
     """One row per periodic task from its heartbeat (Redis; no SQL)."""
     from config import heartbeat
-    from config.periodic import PERIODIC_TASKS, task_exists
+    from config.periodic import PERIODIC_TASKS, Daily, Weekly, task_exists
 
     tasks = [p for p in PERIODIC_TASKS if task_exists(p.task)]
-    beats = heartbeat.read([p.task for p in tasks])
+    beats = heartbeat.read([*(p.task for p in tasks), heartbeat.INSTALLED])
+    installed = _age((beats or {}).get(heartbeat.INSTALLED, {}).get("finished_at"), now)
     rows = []
     for periodic in tasks:
         hb = (beats or {}).get(periodic.task, {})
@@ -479,8 +597,25 @@ def engine_status(now) -> list[dict]:
         allowed = dt.timedelta(
             seconds=interval * 3 if interval < 86400 else interval + 7200
         )
+        waiting = None
+        # a nightly or weekly task that has not had its night yet is not a fault
+        schedule = periodic.schedule
+        if (
+            finished is None
+            and sent is None
+            and isinstance(schedule, Daily | Weekly)
+            and (installed is None or installed <= allowed)
+        ):
+            day = (
+                f"{calendar.day_name[(schedule.day_of_week - 1) % 7]} "
+                if isinstance(schedule, Weekly)
+                else ""
+            )
+            waiting = f"first run {day}at {schedule.hour:02d}:{schedule.minute:02d} UTC"
         if beats is None:
             health = "unknown (Redis unreachable)"
+        elif waiting:
+            health = waiting
         elif finished is None:
             health = "never ran" if sent is None else "queued, not run"
         elif hb.get("state") == "failure":
@@ -500,6 +635,7 @@ def engine_status(now) -> list[dict]:
                 "health": health,
                 "error": hb.get("error"),
                 "ok": health == "ok",
+                "waiting": bool(waiting),
             }
         )
     return rows
@@ -553,3 +689,55 @@ def stuck_work(now) -> dict | None:
             },
         ],
     }
+
+
+# --- The operator's own preferences ------------------------------------------------
+
+
+class PreferencesForm(forms.Form):
+    timezone = forms.ChoiceField(
+        label="Your time zone",
+        help_text=(
+            "Date-times in the back-office are shown and entered in this zone, "
+            "except on a character's pages, posts, schedules and rules, which "
+            "use the character's own zone (and say so)."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from config.timezones import zone_choices
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["timezone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = zone_choices()
+
+
+def preferences_view(request):
+    """/admin/preferences/: the logged-in user's own settings."""
+    from config.preferences import operator_timezone_of, user_preferences_update
+
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            user_preferences_update(
+                user=request.user,
+                timezone_name=form.cleaned_data["timezone"],
+                request=request,
+            )
+            messages.success(
+                request,
+                f"Your time zone is now {form.cleaned_data['timezone']}.",
+            )
+            from django.shortcuts import redirect
+
+            return redirect("operator-preferences")
+    else:
+        form = PreferencesForm(initial={"timezone": operator_timezone_of(request.user)})
+    context = {
+        **admin.site.each_context(request),
+        "title": "Your preferences",
+        "subtitle": None,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/preferences.html", context)

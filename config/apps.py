@@ -1,10 +1,11 @@
 from django.apps import AppConfig, apps
+from django.contrib.auth.signals import user_logged_in
 from django.core import checks
 from django.db.models.signals import post_migrate
 
 
 class ConfigConfig(AppConfig):
-    """Project-wide plumbing and management commands (no models)."""
+    """Project-wide plumbing, management commands and user preferences."""
 
     name = "config"
     verbose_name = "Project"
@@ -15,6 +16,7 @@ class ConfigConfig(AppConfig):
         from config.backups import pre_restore_guard
         from config.checks import check_credentials_decrypt, check_services_reachable
         from config.permissions import sync_groups_after_migrate
+        from config.preferences import remember_timezone_at_login
 
         # post_migrate is sent only for apps with models, and "config" has
         # none: listen to logs' (the last project app with models), sent
@@ -29,6 +31,9 @@ class ConfigConfig(AppConfig):
         checks.register(check_credentials_decrypt, "credentials")
         # only with --deploy: development commands run without the servers too
         checks.register(check_services_reachable, "services", deploy=True)
+        user_logged_in.connect(
+            remember_timezone_at_login, dispatch_uid="operator_timezone"
+        )
         self._watch_permissions()
 
     def _watch_permissions(self) -> None:

@@ -37,6 +37,14 @@ def beat(task: str, **fields) -> None:
         logger.debug("heartbeat for %s not recorded", task, exc_info=True)
 
 
+# When `setup_periodic_tasks` last wrote the schedule (a pseudo task's beat).
+INSTALLED = "setup_periodic_tasks"
+
+
+def mark_installed() -> None:
+    beat(INSTALLED, finished_at=timezone.now().isoformat())
+
+
 def read(tasks: list[str]) -> dict[str, dict] | None:
     """The tasks' heartbeats, or None when Redis cannot tell (the dashboard
     then shows the engine as "unknown", not as "never ran")."""

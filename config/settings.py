@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # the audit trail's context for writes: door, user, request (logs/audit.py)
     "logs.audit.AuditContextMiddleware",
+    # admin pages in the operator's own time zone (config/preferences.py)
+    "config.preferences.OperatorTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY below)
@@ -112,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.preferences.operator_timezone",
             ],
         },
     },
@@ -227,6 +230,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# 24-hour times with their zone's abbreviation (config/formats/en/formats.py)
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Files ------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -315,6 +320,9 @@ PITR_RESTORE_ROOT = Path(
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 # JSON from outside (API bodies, admin JSON fields) nested deeper is refused (400).
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+# The media library takes files up to this size (content/media.py); bigger
+# uploads are refused with a form error and leave nothing behind.
+MEDIA_UPLOAD_MAX_BYTES = env.int("MEDIA_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
 
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static as static_url
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -9,14 +11,28 @@ import characters.api.urls  # noqa: F401
 import content.api.urls  # noqa: F401
 import logs.api.urls  # noqa: F401
 import platforms.api.urls  # noqa: F401
+from config.admin_site import preferences_view
 from config.api import api_not_found, router
 from config.api_tokens import RevokeAllTokensView, RevokeTokenView
 from config.health import health
 from content.views import media_file
 from platforms import media_links
 
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # resolved per request: the hashed name exists once collectstatic has run
+    return HttpResponsePermanentRedirect(static_url("config/favicon.svg"))
+
+
 urlpatterns = [
+    path(
+        "admin/preferences/",
+        admin.site.admin_view(preferences_view),
+        name="operator-preferences",
+    ),
     path("admin/", admin.site.urls),
+    # browsers ask for /favicon.ico where a page names no icon (the API's pages)
+    path("favicon.ico", favicon),
     path("health/", health, name="health"),
     path("api/v1/auth/revoke/", RevokeTokenView.as_view(), name="token-revoke"),
     path(

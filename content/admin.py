@@ -4,18 +4,20 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_site import (
     BigTableAdmin,
+    CharacterZoneMixin,
     action_with_form,
     recent_filter,
     report,
     selected_count,
 )
+from content import media
+from content.forms import GenerationSettingsForm
 from content.media_paths import media_path_problem
 from content.models import Content, ContentGeneration, TextGeneration
 from content.services import (
@@ -25,6 +27,7 @@ from content.services import (
     content_captions_request,
     content_mark_nsfw,
     content_reject,
+    content_upload,
     generations_cancel,
     generations_retry,
     text_generations_approve,
@@ -75,8 +78,72 @@ class WriteCaptionForm(forms.Form):
     )
 
 
+class ContentAddForm(forms.ModelForm):
+    """Adding content is uploading a file: what it is (type, size, pixels,
+    duration, mime type) is read from the file, not typed in."""
+
+    upload = forms.FileField(
+        label="File",
+        help_text=(
+            f"An image, video, audio or text file ({media.allowed_summary()}). "
+            "Its type, size, dimensions and duration are read from the file; it "
+            "is stored under the character's library and awaits approval. "
+            "Several at once: use the character's media library."
+        ),
+    )
+
+    class Meta:
+        model = Content
+        fields = (
+            "character",
+            "tags",
+            "content_category",
+            "folder_path",
+            "is_nsfw",
+            "prompt",
+            "negative_prompt",
+        )
+
+    created: Content | None = None
+
+    def clean(self):
+        data = super().clean() or {}
+        upload = data.get("upload")
+        character = data.get("character")
+        if self.errors or upload is None or character is None:
+            return data
+        result = content_upload(
+            character_id=character.pk,
+            files=[upload],
+            actor=getattr(self, "actor", None),
+            defaults={
+                k: data.get(k)
+                for k in (
+                    "tags",
+                    "content_category",
+                    "folder_path",
+                    "is_nsfw",
+                    "prompt",
+                    "negative_prompt",
+                )
+                if data.get(k) not in (None, "", [])
+            },
+        )
+        for _, why in result.errors:
+            self.add_error("upload", why)
+        if result.created:
+            self.created = result.created[0]
+            self.instance = self.created
+        return data
+
+    def _post_clean(self):
+        # the row is the service's (validated there); nothing to copy onto it
+        if self.created is None:
+            super()._post_clean()  # type: ignore[misc]
+
+
 @admin.register(Content)
-class ContentAdmin(BigTableAdmin):
+class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
     list_display = (
         "thumbnail",
         "file_name",
@@ -206,18 +273,13 @@ class ContentAdmin(BigTableAdmin):
             {
                 "fields": (
                     "character",
-                    "content_type",
-                    "file_path",
-                    "file_url",
-                    ("mime_type", "file_size"),
-                    ("width", "height", "duration"),
+                    "upload",
                     "tags",
                     "content_category",
                     "folder_path",
                     "is_nsfw",
                     "prompt",
                     "negative_prompt",
-                    "generation_settings",
                 )
             },
         ),
@@ -226,6 +288,31 @@ class ContentAdmin(BigTableAdmin):
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else self.fieldsets
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            # the upload's audit row names who added it
+            kwargs["form"] = type(
+                "ContentAddForm", (ContentAddForm,), {"actor": request.user}
+            )
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_form(self, request, form, change):
+        if not change and isinstance(form, ContentAddForm):
+            # the upload service wrote the row while the form was validated
+            # (so that a bad file is a form error): nothing more to save
+            return form.created
+        return super().save_form(request, form, change)
+
+    def save_model(self, request, obj, form, change):
+        if not change and isinstance(form, ContentAddForm):
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if not change and isinstance(form, ContentAddForm):
+            return  # no many-to-many fields, no inlines: the service did it all
+        super().save_related(request, form, formsets, change)
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
@@ -233,19 +320,61 @@ class ContentAdmin(BigTableAdmin):
 
     # --- display -------------------------------------------------------------------
 
+    def get_urls(self):
+        from functools import partial
+
+        from django.urls import path
+
+        from content import views
+
+        site = self.admin_site
+
+        def page(view):
+            """An admin page: logged-in staff, the admin's own context."""
+
+            def with_context(request, **kwargs):
+                return view(request, admin_context=site.each_context(request), **kwargs)
+
+            return site.admin_view(with_context)
+
+        return [
+            path(
+                "library/",
+                page(views.library_index),
+                name="content_content_library_index",
+            ),
+            path(
+                "library/<uuid:character_id>/",
+                page(views.library_grid),
+                name="content_content_library",
+            ),
+            path(
+                "library/<uuid:character_id>/review/",
+                site.admin_view(views.library_review),
+                name="content_content_library_review",
+            ),
+            path(
+                "<uuid:pk>/file/",
+                site.admin_view(partial(views.content_file, thumbnail=False)),
+                name="content_content_file",
+            ),
+            path(
+                "<uuid:pk>/thumbnail/",
+                site.admin_view(partial(views.content_file, thumbnail=True)),
+                name="content_content_thumbnail",
+            ),
+            *super().get_urls(),
+        ]
+
     @staticmethod
     def image_url(obj) -> str | None:
-        """A URL for the preview: a stored path only when it stays in MEDIA_ROOT."""
-        if obj.content_type != Content.ContentType.IMAGE:
+        """The picture that stands for the item (its thumbnail, made once),
+        served by the staff-only file view; None for audio and text."""
+        if obj.content_type not in Content.VISUAL_TYPES:
             return None
-        if obj.thumbnail_url:
+        if obj.thumbnail_url and not obj.thumbnail_path:
             return obj.thumbnail_url
-        for path in (obj.thumbnail_path, obj.file_path):
-            if path and media_path_problem(path) is None:
-                return default_storage.url(path)
-        if obj.thumbnail_path or obj.file_path:
-            return None  # unsafe stored paths: no preview (preview says why)
-        return obj.file_url
+        return reverse("admin:content_content_thumbnail", args=[obj.pk])
 
     @admin.display(description="File")
     def file_name(self, obj):
@@ -264,20 +393,31 @@ class ContentAdmin(BigTableAdmin):
 
     @admin.display(description="Preview")
     def preview(self, obj):
-        url = self.image_url(obj)
+        if obj is None or obj._state.adding:
+            return "-"
         problem = media_path_problem(obj.file_path) if obj.file_path else None
         if problem:
             return format_html("No preview: {}", problem)
-        if url:
+        url = reverse("admin:content_content_file", args=[obj.pk])
+        if obj.content_type == Content.ContentType.IMAGE:
             return format_html(
                 '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" alt="{1}" '
                 'style="max-width:320px;max-height:320px;border-radius:4px"></a>',
                 url,
                 f"{obj.file_path} (file not found)",
             )
+        if obj.content_type == Content.ContentType.VIDEO:
+            return format_html(
+                '<video src="{}" controls preload="metadata" '
+                'style="max-width:420px;max-height:320px"></video>',
+                url,
+            )
+        if obj.content_type == Content.ContentType.AUDIO:
+            return format_html('<audio src="{}" controls preload="none"></audio>', url)
         return format_html(
-            "{} file: {}",
+            '{} file: <a href="{}" target="_blank" rel="noopener">{}</a>',
             obj.get_content_type_display(),
+            url,
             self.file_info(obj),
         )
 
@@ -431,8 +571,15 @@ class ContentAdmin(BigTableAdmin):
         )
 
 
+class ContentGenerationForm(GenerationSettingsForm):
+    class Meta:
+        model = ContentGeneration
+        exclude = ("generation_settings",)
+
+
 @admin.register(ContentGeneration)
-class ContentGenerationAdmin(BigTableAdmin):
+class ContentGenerationAdmin(CharacterZoneMixin, BigTableAdmin):
+    form = ContentGenerationForm
     list_display = (
         "short_id",
         "character",
@@ -482,8 +629,23 @@ class ContentGenerationAdmin(BigTableAdmin):
                     ("priority", "batch_size", "max_retries"),
                     "prompt",
                     "negative_prompt",
-                    "generation_settings",
                 )
+            },
+        ),
+        (
+            "Generation settings",
+            {
+                "description": (
+                    "Empty fields use the backend's defaults and the character's "
+                    "appearance (base model, prompt prefix, negative prompt)."
+                ),
+                "fields": (
+                    ("gs_width", "gs_height"),
+                    ("gs_steps", "gs_cfg_scale", "gs_seed"),
+                    ("gs_sampler", "gs_base_model"),
+                    "gs_content_category",
+                    "gs_other",
+                ),
             },
         ),
         (

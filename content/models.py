@@ -22,6 +22,7 @@ from config.fields import (
     updated_at,
     uuid_pk,
 )
+from content.generation_settings import validate_generation_settings
 from content.media_paths import validate_media_path
 
 
@@ -307,7 +308,10 @@ class ContentGeneration(models.Model):
     )
     prompt = models.TextField()
     negative_prompt = models.TextField(null=True, blank=True)
-    generation_settings = models.JSONField()
+    # {} is a valid job ("the defaults"): blank, never NULL
+    generation_settings = models.JSONField(
+        default=dict, blank=True, validators=[validate_generation_settings]
+    )
     # Deviation: the job draws adult-only (NSFW) content; its results are
     # marked NSFW. Only for adult characters (see Content.is_nsfw).
     is_nsfw = models.BooleanField(**defaulted(False))

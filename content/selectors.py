@@ -55,3 +55,58 @@ def latest_voice_preview(*, character_id: uuid.UUID | str) -> TextGeneration | N
         .order_by("-created_at")
         .first()
     )
+
+
+# --- The media library ---------------------------------------------------------------
+
+LIBRARY_STATUSES = ("pending", "approved", "rejected")
+
+
+def library_items(
+    *,
+    character_id: uuid.UUID | str,
+    status: str | None = None,
+    content_type: str | None = None,
+    offset: int = 0,
+    limit: int = 48,
+) -> tuple[list[Content], bool]:
+    """One page of a character's library, newest first, and whether more
+    follow (one query: LIMIT n+1, never a COUNT over the library).
+
+    idx_content_character narrows to the character; the page is a top-N sort
+    of that character's rows.
+    """
+    qs = Content.objects.filter(character_id=character_id)
+    if status in LIBRARY_STATUSES:
+        qs = qs.filter(approval_status=status)
+    if content_type in Content.ContentType.values:
+        qs = qs.filter(content_type=content_type)
+    rows = list(qs.order_by("-created_at", "-pk")[offset : offset + limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def library_counts(*, character_id: uuid.UUID | str) -> dict[str, int]:
+    """{status: n, "all": n} for a character's library (one aggregate)."""
+    from django.db.models import Count, Q
+
+    counts = Content.objects.filter(character_id=character_id).aggregate(
+        all=Count("pk"),
+        **{s: Count("pk", filter=Q(approval_status=s)) for s in LIBRARY_STATUSES},
+    )
+    return {k: int(v or 0) for k, v in counts.items()}
+
+
+def publishable_content(
+    *, character_id: uuid.UUID | str, content_types: tuple[str, ...] | None = None
+) -> QuerySet[Content]:
+    """What may be put in a character's post: its own approved content (what
+    the publisher accepts; NSFW items are marked where they are shown), newest
+    first. Served by idx_content_char_type_created (WHERE is_approved)."""
+    qs = Content.objects.filter(
+        character_id=character_id,
+        is_approved=True,
+        approval_status=Content.ApprovalStatus.APPROVED,
+    )
+    if content_types:
+        qs = qs.filter(content_type__in=content_types)
+    return qs.order_by("-created_at", "-pk")

@@ -19,19 +19,25 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from characters.models import Character
 from config.admin_site import (
     BigTableAdmin,
+    CharacterZoneMixin,
     ModelAdminMixinBase,
     ProjectAdmin,
     action_with_form,
     changelist_url,
+    local_time_column,
     recent_filter,
     report,
     selected_count,
     without_fields,
 )
 from config.exceptions import InvalidTransition
+from config.forms import WallClockDateTimeField
 from config.json_limits import LimitedJSONField
+from config.timezones import is_known_zone, zone_choices
+from content.forms import ContentPickerField
 from logs.scrub import scrub_text
 from platforms import identity, oauth
 from platforms.models import (
@@ -183,20 +189,18 @@ class TelegramConnectForm(forms.Form):
 
 
 @admin.register(PlatformAccount)
-class PlatformAccountAdmin(ProjectAdmin):
+class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
     form = PlatformAccountForm
     change_form_template = "admin/platforms/platformaccount/change_form.html"
     list_display = (
         "__str__",
         "character",
-        "platform",
         "publishing_mode",
-        "account_username",
         "connection_status",
         "is_connected",
-        "follower_count",
+        "followers",
         "has_credentials",
-        "last_synced_at",
+        "last_synced_local",
         "auto_posting_enabled",
     )
     list_filter = (
@@ -271,6 +275,12 @@ class PlatformAccountAdmin(ProjectAdmin):
             },
         ),
     )
+
+    last_synced_local = local_time_column("last_synced_at", "Last synced")
+
+    @admin.display(description="Followers", ordering="follower_count")
+    def followers(self, obj):
+        return f"{obj.follower_count:,}"
 
     def can_manage_credentials(self, request) -> bool:
         return request.user.has_perm(CREDENTIALS_PERMISSION)
@@ -766,7 +776,7 @@ class AccountOfCharacterMixin(ModelAdminMixinBase):
 
 
 @admin.register(Post)
-class PostAdmin(AccountOfCharacterMixin, BigTableAdmin):
+class PostAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
     list_display = (
         "label",
         "character",
@@ -778,7 +788,7 @@ class PostAdmin(AccountOfCharacterMixin, BigTableAdmin):
         "comments_count",
         "shares_count",
         "views_count",
-        "published_at",
+        "published_local",
     )
     list_filter = (
         "status",
@@ -789,7 +799,17 @@ class PostAdmin(AccountOfCharacterMixin, BigTableAdmin):
     )
     search_fields = ("caption",)
     ordering = ("-published_at",)
-    sortable_by = ("published_at",)
+    sortable_by = ("published_local",)
+    # what went out is a record: read-only once published (or taken down)
+    LOCKED = (Post.Status.PUBLISHED, Post.Status.DELETED)
+
+    published_local = local_time_column("published_at", "Published at")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status in self.LOCKED:
+            return False
+        return super().has_change_permission(request, obj)
+
     # Each has a partial index over published posts (idx_posts_engagement for
     # likes, idx_posts_comments/_shares/_views for the others).
     engagement_columns = (
@@ -859,32 +879,49 @@ class PostAdmin(AccountOfCharacterMixin, BigTableAdmin):
 
     @admin.display(description="Caption")
     def short_caption(self, obj):
-        return short(obj.caption)
+        return short(obj.caption, 40)
 
 
 # --- Scheduled posts ---------------------------------------------------------------
 
 
 class RescheduleForm(forms.Form):
-    scheduled_at = forms.DateTimeField(
-        label="New time (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    scheduled_at = WallClockDateTimeField(
+        label="New time",
         help_text="Posts that are scheduled, failed or cancelled move to this time.",
     )
 
-    def clean_scheduled_at(self):
-        value = self.cleaned_data["scheduled_at"]
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value, dt.UTC)
-        if value < timezone.now():
-            raise forms.ValidationError("Choose a time in the future.")
-        return value
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zone = timezone.get_current_timezone_name()
+        self.fields["scheduled_at"].label = f"New time ({zone})"
 
 
 class ScheduledPostForm(forms.ModelForm):
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        help_text=(
+            "The zone the time above is entered and shown in; a new post takes "
+            "its character's. Stored as UTC."
+        ),
+    )
+
     class Meta:
         model = ScheduledPost
         fields = "__all__"  # noqa: DJ007 (the admin narrows it to its fieldsets)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zones = self.fields["timezone"]
+        assert isinstance(zones, forms.ChoiceField)
+        zones.choices = zone_choices()
+        field = self.fields.get("scheduled_at")
+        if field is not None:
+            field.label = f"Scheduled at ({timezone.get_current_timezone_name()})"
+            field.help_text = (
+                "On the wall clock of the time zone below; a time the clocks "
+                "skip is refused, a time they show twice is the first of the two."
+            )
 
     def clean_scheduled_at(self):
         value = self.cleaned_data["scheduled_at"]
@@ -900,26 +937,53 @@ class ScheduledPostForm(forms.ModelForm):
             )
         return value
 
-    def clean_content(self):
-        content = self.cleaned_data.get("content")
+    def clean(self):
+        data = super().clean() or {}
+        content, character = data.get("content"), data.get("character")
         if content is not None and not content.is_approved:
-            raise forms.ValidationError("Only approved content can be scheduled.")
-        return content
+            self.add_error("content", "Only approved content can be scheduled.")
+        elif content is not None and character and content.character_id != character.pk:
+            self.add_error("content", "This content belongs to another character.")
+        return data
+
+
+class CharacterChoiceForm(forms.Form):
+    """The first step of scheduling a post: whose post it is."""
+
+    character = forms.ModelChoiceField(
+        queryset=Character.objects.all(),
+        help_text=(
+            "The post's accounts, time zone and content picker (its approved "
+            "media) follow from the character."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.contrib.admin.widgets import AutocompleteSelect
+
+        field = self.fields["character"]
+        field.widget = AutocompleteSelect(
+            ScheduledPost._meta.get_field("character"), admin.site
+        )
+        field.widget.choices = field.choices  # type: ignore[attr-defined]
 
 
 @admin.register(ScheduledPost)
-class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmin):
+class ScheduledPostAdmin(
+    AccountOfCharacterMixin, CharacterZoneMixin, AccountJoinMixin, BigTableAdmin
+):
     form = ScheduledPostForm
     list_display = (
-        "scheduled_at",
+        "scheduled_local",
         "character",
         "platform_account",
         "post_type",
-        "status",
+        "state",
         "short_caption",
         "caption_status",
         "retry_count",
-        "published_at",
+        "published_local",
     )
     list_filter = (
         "status",
@@ -931,9 +995,10 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
     )
     search_fields = ("caption",)
     ordering = ("scheduled_at",)
-    sortable_by = ("scheduled_at", "status", "published_at")
+    sortable_by = ("scheduled_local", "state", "published_local")
     list_select_related = ("character", "platform_account")
     autocomplete_fields = ("character", "platform_account", "automation_rule")
+    # where the character is not known yet; else the picker of its media
     raw_id_fields = ("content",)
     actions = ("cancel", "reschedule", "publish_now", "retry_failed", "approve_caption")
     readonly_fields = (
@@ -975,6 +1040,121 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
             },
         ),
     )
+    # published or being published: a record, not a draft
+    LOCKED = (ScheduledPost.Status.PUBLISHED, ScheduledPost.Status.PROCESSING)
+
+    scheduled_local = local_time_column(
+        "scheduled_at", "Scheduled at", zone_of=lambda sp: sp.timezone
+    )
+    published_local = local_time_column(
+        "published_at", "Published at", zone_of=lambda sp: sp.timezone
+    )
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, obj):
+        return format_html(
+            '<span class="state state-{}">{}</span>',
+            obj.status,
+            obj.get_status_display(),
+        )
+
+    def _operator_urls(self):
+        """The calendar (page, feed, drop) and the composer."""
+        from platforms import views
+
+        site = self.admin_site
+
+        def page(view):
+            def with_context(request, **kwargs):
+                return view(request, admin_context=site.each_context(request), **kwargs)
+
+            return site.admin_view(with_context)
+
+        return [
+            path(
+                "calendar/",
+                page(views.calendar_page),
+                name="platforms_scheduledpost_calendar",
+            ),
+            path(
+                "calendar/events/",
+                site.admin_view(views.calendar_events),
+                name="platforms_scheduledpost_calendar_events",
+            ),
+            path(
+                "calendar/move/",
+                site.admin_view(views.calendar_move),
+                name="platforms_scheduledpost_calendar_move",
+            ),
+            path(
+                "compose/<uuid:character_id>/",
+                page(views.composer_page),
+                name="platforms_scheduledpost_compose",
+            ),
+        ]
+
+    def entry_zone(self, request, obj):
+        """A post's times are on its own zone's clock (a new post: the
+        character's). A posted form is read in the zone it names."""
+        posted = request.POST.get("timezone") if request.method == "POST" else None
+        if is_known_zone(posted):
+            return posted, "the time zone chosen for this post"
+        if obj is not None and is_known_zone(obj.timezone):
+            character_zone = self.character_zone(obj)
+            why = "this post's time zone"
+            if character_zone and character_zone != obj.timezone:
+                why += f" (its character's is {character_zone})"
+            return obj.timezone, why
+        return super().entry_zone(request, obj)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("timezone", timezone.get_current_timezone_name())
+        return initial
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if getattr(request, "_account_character", None) is None and not (
+            request.POST.get("character") or request.GET.get("character")
+        ):
+            return self._choose_character(request)
+        return super().add_view(request, form_url, extra_context)
+
+    def _choose_character(self, request):
+        form = CharacterChoiceForm(request.GET or None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Schedule a post: whose?",
+            "subtitle": None,
+            "form": form,
+            "opts": self.opts,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(
+            request, "admin/platforms/choose_character.html", context
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        character_id = getattr(request, "_account_character", None)
+        if db_field.name == "content" and character_id:
+            current = getattr(request, "_zone_objects", {})
+            obj = next(iter(current.values()), None) if current else None
+            return ContentPickerField(
+                character_id=character_id,
+                current=obj.content if obj is not None and obj.content_id else None,
+                label="Content",
+                help_text=(
+                    "The character's approved media, newest first (the "
+                    "platform's rules are checked when you save)."
+                ),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status in self.LOCKED:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         # The queue owns the state: the actions change it, with an audit row.
@@ -1005,6 +1185,7 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
                 view(require_POST(self.mark_published_view)),
                 name=f"{prefix}_mark_published",
             ),
+            *self._operator_urls(),
             *super().get_urls(),
         ]
 
@@ -1173,9 +1354,9 @@ class ScheduledPostAdmin(AccountOfCharacterMixin, AccountJoinMixin, BigTableAdmi
 
 
 @admin.register(EngagementAction)
-class EngagementActionAdmin(AccountOfCharacterMixin, BigTableAdmin):
+class EngagementActionAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
     list_display = (
-        "created_at",
+        "created_local",
         "character",
         "platform",
         "action_type",
@@ -1183,8 +1364,10 @@ class EngagementActionAdmin(AccountOfCharacterMixin, BigTableAdmin):
         "target_type",
         "target_id",
         "retry_count",
-        "completed_at",
+        "completed_local",
     )
+    created_local = local_time_column("created_at", "Created")
+    completed_local = local_time_column("completed_at", "Completed")
     list_filter = (
         "status",
         "platform",
@@ -1193,7 +1376,7 @@ class EngagementActionAdmin(AccountOfCharacterMixin, BigTableAdmin):
     )
     search_fields = ("=target_id",)
     ordering = ("-created_at",)
-    sortable_by = ("created_at", "status", "action_type", "platform")
+    sortable_by = ("created_local", "status", "action_type", "platform")
     list_select_related = ("character",)
     autocomplete_fields = ("character", "platform_account")
     actions = ("cancel", "retry")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from config.exceptions import InvalidTransition
 from config.fields import validate_timezone
 from config.transitions import transition
+from content.models import Content
 from logs.models import SystemLog
 from logs.services import Actor, actor_metadata, actor_user, system_log_write
 from platforms import identity, oauth
@@ -139,11 +140,26 @@ def scheduled_posts_cancel(
     )
 
 
+# A time "now" typed by a person is a few seconds old when it arrives.
+PAST_GRACE = dt.timedelta(minutes=1)
+
+
+def scheduled_at_check(
+    scheduled_at: dt.datetime, *, now: dt.datetime | None = None
+) -> None:
+    """A planned time must be aware and not in the past (a field error)."""
+    if timezone.is_naive(scheduled_at):
+        raise ValueError("scheduled_at needs a time zone.")
+    if scheduled_at < (now or timezone.now()) - PAST_GRACE:
+        raise ValidationError({"scheduled_at": "Choose a time in the future."})
+
+
 def scheduled_posts_reschedule(
     *, queryset: QuerySet[ScheduledPost], scheduled_at: dt.datetime, actor: Actor = None
 ) -> int:
-    if timezone.is_naive(scheduled_at):
-        raise ValueError("scheduled_at needs a time zone.")
+    """Move waiting, failed or cancelled posts to a new planned time (a field
+    error for a time in the past). Published and publishing posts stay."""
+    scheduled_at_check(scheduled_at)
     return transition(
         queryset=queryset,
         allowed_from=[SP.SCHEDULED, SP.FAILED, SP.CANCELLED],
@@ -485,6 +501,106 @@ def publishing_hold_lift(
             metadata={"hold_id": str(hold.pk), "by": actor_metadata(actor)},
         )
     return cancelled
+
+
+# --- The composer: one post for several of a character's accounts ------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What one account will publish: its caption, hashtags and post type."""
+
+    account: PlatformAccount
+    caption: str
+    hashtags: tuple[str, ...] = ()
+    post_type: str | None = None
+
+
+def draft_errors(
+    *, drafts: list[Draft], content: Content | None
+) -> dict[str, dict[str, list[str]]]:
+    """{account id: {field: [messages]}}: what each platform would refuse.
+
+    The same rules as every other way of scheduling (ScheduledPost.clean, the
+    adapters' `rules`), so the composer's preview and its save agree.
+    """
+    found = {}
+    for draft in drafts:
+        post = ScheduledPost(
+            character_id=draft.account.character_id,
+            platform_account=draft.account,
+            content=content,
+            caption=draft.caption or None,
+            hashtags=list(draft.hashtags) or None,
+            post_type=draft.post_type,
+        )
+        try:
+            post.platform_rules_clean()
+        except ValidationError as exc:
+            found[str(draft.account.pk)] = exc.message_dict
+    return found
+
+
+def scheduled_posts_compose(
+    *,
+    character_id: uuid.UUID | str,
+    drafts: list[Draft],
+    content: Content | None,
+    scheduled_at: dt.datetime,
+    timezone_name: str,
+    actor: Actor = None,
+) -> list[ScheduledPost]:
+    """Schedule one post per draft at the same time, all or none.
+
+    Every account must be the character's, the content the character's own
+    and approved, the time in the future, and each post what its platform
+    accepts; otherwise ValidationError (keys: "accounts", "content",
+    "scheduled_at", or an account id with what its platform refuses).
+    """
+    if not drafts:
+        raise ValidationError({"accounts": "Choose at least one account."})
+    scheduled_at_check(scheduled_at)
+    errors: dict = {}
+    if any(str(d.account.character_id) != str(character_id) for d in drafts):
+        errors["accounts"] = ["Every account must be this character's."]
+    if content is not None and (
+        str(content.character_id) != str(character_id) or not content.is_approved
+    ):
+        errors["content"] = ["Only this character's approved content can be posted."]
+    for account_id, found in draft_errors(drafts=drafts, content=content).items():
+        errors[account_id] = [m for messages in found.values() for m in messages]
+    if errors:
+        raise ValidationError(errors)
+    rows = [
+        ScheduledPost(
+            character_id=character_id,
+            platform_account=d.account,
+            scheduled_at=scheduled_at,
+            timezone=timezone_name,
+            content=content,
+            caption=d.caption or None,
+            hashtags=list(d.hashtags) or None,
+            post_type=d.post_type,
+        )
+        for d in drafts
+    ]
+    with transaction.atomic():
+        created = scheduled_posts_create(posts=rows)
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message=(
+                f"{len(created)} post(s) scheduled from the composer for "
+                f"{scheduled_at.isoformat()}"
+            ),
+            character_id=character_id,
+            content_id=content.pk if content else None,
+            metadata={
+                "by": actor_metadata(actor),
+                "scheduled_post_ids": [str(r.pk) for r in created],
+            },
+        )
+    return created
 
 
 # --- Connecting accounts, testing them, keeping their tokens fresh ------------------

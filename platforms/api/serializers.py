@@ -1,8 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from characters.models import Character
 from config.api import FullCleanModelSerializer
+from config.timezones import is_known_zone, localize, zone
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.services import (
     CREDENTIALS_PERMISSION,
@@ -74,7 +77,33 @@ class PostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
         fields = "__all__"
 
 
+class WallClockDateTimeField(serializers.DateTimeField):
+    """An ISO time with an offset is an instant; one without is a wall-clock
+    time in the post's zone (resolved by the serializer's validate)."""
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            return value
+        return super().enforce_timezone(value)
+
+
 class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
+    scheduled_at = WallClockDateTimeField(
+        help_text=(
+            "With an offset (2026-12-24T19:00:00+01:00 or ...Z): that instant. "
+            "Without one (2026-12-24T19:00:00): that time on the wall clock of "
+            "`timezone`. Answers give it in the post's own zone."
+        )
+    )
+    timezone = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text=(
+            "IANA zone the post is planned in (default: the character's); a "
+            "time without an offset is read in it."
+        ),
+    )
+
     class Meta:
         model = ScheduledPost
         fields = "__all__"
@@ -91,6 +120,42 @@ class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
         [post] = scheduled_posts_create(posts=[ScheduledPost(**validated_data)])
         return post
 
+    def validate(self, attrs):
+        instance = self.instance
+        character = attrs.get("character") or getattr(instance, "character", None)
+        zone_name = (
+            attrs.get("timezone")
+            or getattr(instance, "timezone", None)
+            or getattr(character, "timezone", None)
+            or "UTC"
+        )
+        if instance is None or "timezone" in attrs:
+            if not is_known_zone(zone_name):
+                raise serializers.ValidationError(
+                    {
+                        "timezone": f"{zone_name} is not a known time zone; use an "
+                        "IANA name such as Europe/Berlin."
+                    }
+                )
+            attrs["timezone"] = zone_name
+        when = attrs.get("scheduled_at")
+        if when is not None and timezone.is_naive(when):
+            try:
+                attrs["scheduled_at"] = localize(when, zone_name)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(
+                    {"scheduled_at": exc.messages}
+                ) from exc
+        return super().validate(attrs)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.scheduled_at is not None:
+            data["scheduled_at"] = instance.scheduled_at.astimezone(
+                zone(instance.timezone)
+            ).isoformat()
+        return data
+
 
 class EngagementActionSerializer(CharacterFieldMixin, FullCleanModelSerializer):
     class Meta:
@@ -100,7 +165,9 @@ class EngagementActionSerializer(CharacterFieldMixin, FullCleanModelSerializer):
 
 
 class RescheduleSerializer(serializers.Serializer):
-    scheduled_at = serializers.DateTimeField()
+    scheduled_at = WallClockDateTimeField(
+        help_text="With an offset: that instant; without: on the post's own clock."
+    )
 
 
 class ConnectionTestSerializer(serializers.Serializer):

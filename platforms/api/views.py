@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +9,7 @@ from rest_framework.response import Response
 from config.api import CreatedCursorPagination
 from config.api_schema import ErrorSerializer
 from config.exceptions import InvalidTransition
+from config.timezones import localize
 from config.transitions import require_one
 from platforms import services
 from platforms.adapters import AdapterError
@@ -175,10 +177,11 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
     def reschedule(self, request, pk=None):
         body = RescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        when = body.validated_data["scheduled_at"]
+        if timezone.is_naive(when):  # a wall-clock time in the post's own zone
+            when = localize(when, self.get_object().timezone, field="scheduled_at")
         count = services.scheduled_posts_reschedule(
-            queryset=self._one(),
-            scheduled_at=body.validated_data["scheduled_at"],
-            actor=request.user,
+            queryset=self._one(), scheduled_at=when, actor=request.user
         )
         require_one(count, "Published or publishing posts cannot be rescheduled.")
         return self._answer()

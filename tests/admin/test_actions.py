@@ -265,11 +265,13 @@ def test_rule_enable_disable_and_run_now(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = run_action(administrator_client, AutomationRule, "run_now", rules)
-    assert messages_of(response) == [
-        "1 rule(s) queued to run; 1 disabled (enable them first). "
-        "Each run's outcome appears under Automation runs."
-    ]
     run = AutomationRun.objects.get()
+    rule_page = reverse("admin:automation_automationrule_change", args=[rules[0].pk])
+    assert messages_of(response) == [
+        "Run queued. Its outcome (posts scheduled, or why not) appears under "
+        f'<a href="{rule_page}#runs">the rule\'s latest runs</a> when a worker has '
+        "run it, usually within a minute. 1 disabled (enable them first)."
+    ]
     assert (run.rule_id, run.trigger, run.status) == (rules[0].pk, "manual", "queued")
     assert sent == [
         (
@@ -279,10 +281,9 @@ def test_rule_enable_disable_and_run_now(
     ]
     # a second "Run now" while that run is queued leaves the rule alone
     response = run_action(administrator_client, AutomationRule, "run_now", rules[:1])
-    assert (
-        "0 rule(s) queued to run; 1 already queued or running"
-        in (messages_of(response)[0])
-    )
+    assert messages_of(response) == [
+        "No run queued. 1 already had a run queued or running (left alone)."
+    ]
     assert AutomationRun.objects.count() == 1 and len(sent) == 1
 
 

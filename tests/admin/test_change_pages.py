@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config.timezones import format_local
 from tests.admin.builders import BUILDERS
 from tests.factories import (
     AnalyticsFactory,
@@ -134,7 +135,9 @@ def test_character_charts_say_when_each_account_was_last_synced(
     queries_for(administrator_client, change_url(character))  # warm the caches
     with_accounts, html = queries_for(administrator_client, change_url(character))
     assert b"Platform numbers last synced: " in html
-    assert b"Instagram: 2026-03-04 05:06 UTC" in html and b"YouTube: never" in html
+    # on the character's clock, naming its zone
+    local = format_local(synced, character.timezone)
+    assert f"Instagram: {local}".encode() in html and b"YouTube: never" in html
     # the charts reuse the accounts table's query
     PlatformAccountFactory(character=character, platform="telegram")
     assert queries_for(administrator_client, change_url(character))[0] == with_accounts

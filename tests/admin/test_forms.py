@@ -90,16 +90,17 @@ def test_rule_platforms_are_checkboxes_and_validated(administrator_client, chara
         "name": "Morning post",
         "is_enabled": "on",
         "trigger_type": "schedule",
-        "trigger_config": '{"cron": "0 9 * * *"}',
+        "tc_cron": "0 9 * * *",
         "min_content_quality": "0.7",
         "cooldown_minutes": "60",
     }
     missing = administrator_client.post(url, data)
     assert missing.status_code == 200 and b"errornote" in missing.content
-    bad_json = administrator_client.post(
-        url, {**data, "platforms": ["instagram"], "trigger_config": "{oops"}
+    bad_cron = administrator_client.post(
+        url, {**data, "platforms": ["instagram"], "tc_cron": "oops"}
     )
-    assert bad_json.status_code == 200 and b"errornote" in bad_json.content
+    assert bad_cron.status_code == 200 and b"errornote" in bad_cron.content
+    assert "tc_cron" in bad_cron.context["adminform"].form.errors
     ok = administrator_client.post(url, {**data, "platforms": ["instagram", "twitter"]})
     assert ok.status_code == 302, ok.content[-2000:]
     assert AutomationRule.objects.get().platforms == ["instagram", "twitter"]
@@ -125,18 +126,21 @@ def test_a_duplicate_metric_is_a_form_error(administrator_client, account):
     assert b"already recorded" in response.content
 
 
-def test_an_image_without_dimensions_is_a_form_error(administrator_client, character):
+def test_adding_content_asks_for_a_file_not_its_dimensions(
+    administrator_client, character
+):
+    """Dimensions, size and type are read from the file (the media library);
+    a form without one says the file is missing, not that width is."""
+    page = administrator_client.get(reverse("admin:content_content_add"))
+    assert b'type="file" name="upload"' in page.content
+    assert b'name="width"' not in page.content
     response = administrator_client.post(
         reverse("admin:content_content_add"),
-        {
-            "character": str(character.pk),
-            "content_type": "image",
-            "file_path": "content/x.png",
-            "generation_settings": "null",
-        },
+        {"character": str(character.pk), "content_type": "image"},
     )
     assert response.status_code == 200
-    assert b"Images and videos need a width and a height." in response.content
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["upload"]
 
 
 def test_the_account_picker_lists_only_the_characters_accounts(

@@ -31,6 +31,14 @@ def pick_autocomplete(page, field: str, term: str) -> None:
     page.keyboard.press("Enter")
 
 
+def set_slider(page, selector: str, value: str) -> None:
+    """Move a range input as a person would end up: value set, input event."""
+    page.locator(selector).evaluate(
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }",
+        value,
+    )
+
+
 def test_dashboard_and_creating_a_character(logged_in, live_server):
     page = logged_in
     assert page.locator("#dashboard-failures").is_visible()
@@ -43,7 +51,11 @@ def test_dashboard_and_creating_a_character(logged_in, live_server):
     page.fill("#id_timezone", "Europe/Lisbon")
     page.fill("#id_interests", "surf,photography")
     page.select_option("#id_personality-0-communication_style", "friendly")
-    page.fill("#id_personality-0-extroversion", "0.85")
+    set_slider(page, "#id_personality-0-extroversion", "0.85")
+    # the slider says what its ends mean and shows its value
+    slider = page.locator("#id_personality-0-extroversion").locator("xpath=..")
+    assert "0 = reserved" in slider.inner_text()
+    assert slider.locator("output").inner_text() == "0.85"
     page.fill("#id_personality-0-llm_personality_prompt", "Warm, curious, sunny.")
     page.fill("#id_appearance-0-hair_color", "auburn")
     page.fill("#id_appearance-0-eye_color", "green")
@@ -144,12 +156,15 @@ def test_approving_content_and_scheduling_a_post(logged_in, live_server):
     shot(page, "07b-content-change")
 
     page.goto(f"{live_server.url}/admin/platforms/scheduledpost/add/")
+    # whose post first: then its accounts, its zone and its approved media
     pick_autocomplete(page, "character", "Iris")
-    pick_autocomplete(page, "platform_account", "iris.lake")
+    page.click("#choose-character input[type=submit]")
+    page.wait_for_selector("#id_platform_account")
+    page.select_option("#id_platform_account", label="Instagram @iris.lake")
     when = timezone.now() + dt.timedelta(days=1)
     page.fill("#id_scheduled_at_0", when.strftime("%Y-%m-%d"))
     page.fill("#id_scheduled_at_1", "10:30:00")
-    page.fill("#id_content", str(content.pk))
+    page.click(f".content-picker input[value='{content.pk}'] >> xpath=..")
     page.fill("#id_caption", "Morning light over the lake")
     page.select_option("#id_post_type", "post")
     page.click("input[name=_save]")
@@ -176,7 +191,7 @@ def test_scheduling_from_the_character_page_offers_only_its_accounts(
     assert "Publish due posts" in page.inner_text("#dashboard-engine")
 
     page.goto(f"{live_server.url}/admin/characters/character/{character.pk}/change/")
-    page.click("text=Schedule a post")
+    page.click("text=Schedule one post")
     page.wait_for_selector("#id_platform_account")
     options = page.locator("#id_platform_account option").all_inner_texts()
     assert any("noor.vale" in o for o in options)

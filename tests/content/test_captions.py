@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automation import engine
+from automation import runs
 from content.backends import LocalImageBackend
 from content.captions import SENTINEL
 from content.generation import process_generation_queue
@@ -205,7 +205,7 @@ def ai_rule(character):
 def test_ai_caption_is_the_contents_approved_caption(ai_rule, character):
     content = approved_content(character, caption="Beach day!")
     content_caption_approve(queryset=Content.objects.filter(pk=content.pk))
-    assert engine.run_rule(ai_rule.pk).outcome == "scheduled"
+    assert runs.run_rule(ai_rule.pk).outcome == "scheduled"
     sp = ScheduledPost.objects.get(automation_rule=ai_rule)
     assert sp.caption == f"Beach day! (from {character.name})"
     assert sp.caption_status == "approved" and sp.caption_job is None
@@ -213,7 +213,7 @@ def test_ai_caption_is_the_contents_approved_caption(ai_rule, character):
 
 def test_ai_caption_is_written_for_the_post_while_it_waits(ai_rule, character, chat):
     approved_content(character)
-    engine.run_rule(ai_rule.pk)
+    runs.run_rule(ai_rule.pk)
     sp = ScheduledPost.objects.get(automation_rule=ai_rule)
     assert sp.caption_status == "writing" and SENTINEL in sp.caption
     assert publish_due_posts(now=timezone.now()) == 0  # waits for its caption
@@ -233,7 +233,7 @@ def test_ai_caption_is_written_for_the_post_while_it_waits(ai_rule, character, c
 def test_ai_caption_falls_back_to_the_template_and_says_so(ai_rule, character, chat):
     chat.mode = "400"
     approved_content(character)
-    engine.run_rule(ai_rule.pk)
+    runs.run_rule(ai_rule.pk)
     process_text_queue()
     sp = ScheduledPost.objects.get(automation_rule=ai_rule)
     assert sp.caption_status == "approved"
@@ -334,7 +334,7 @@ def test_a_flagged_post_caption_waits_and_a_rejection_falls_back(
 ):
     chat.reply = lambda request: "send nudes"
     approved_content(character)
-    engine.run_rule(ai_rule.pk)
+    runs.run_rule(ai_rule.pk)
     process_text_queue()
     sp = ScheduledPost.objects.get(automation_rule=ai_rule)
     assert sp.caption_status == "flagged" and "held by moderation" in sp.error_message

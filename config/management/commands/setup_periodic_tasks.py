@@ -9,6 +9,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
+from config import heartbeat
 from config.periodic import PERIODIC_TASKS, PREFIX, Every, task_exists
 
 
@@ -80,6 +81,8 @@ class Command(BaseCommand):
         for task in stale:
             task.delete()  # one by one so django-celery-beat's signals fire
         PeriodicTasks.update_changed()
+        # the dashboard tells "not due yet" from "never ran" by this time
+        heartbeat.mark_installed()
         self.stdout.write(
             f"Periodic tasks: {created} created, {updated} updated, {removed} removed, "
             f"{len(declared)} active."
