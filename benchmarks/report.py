@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.load_report import load_table
+
 
 @dataclass
 class Result:
@@ -89,12 +91,17 @@ def write_reports(
         "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
+        if r.section == "load":
+            continue  # its own table, below
         lines.append(
             f"| {r.section} | {r.what} | {r.median_ms:.2f} | {r.p95_ms:.2f} | "
             f"{'' if r.floor_ms is None else f'{r.floor_ms:.2f}'} | "
             f"{'' if r.ratio is None else r.ratio} | "
             f"{'' if r.queries is None else r.queries} | {r.target} | {r.note} |"
         )
+    load = load_table(results)
+    if load:
+        lines += ["", *load]
     for extra in meta.get("sections_text", []):
         lines += ["", extra]
     lines += kept_sections(markdown)

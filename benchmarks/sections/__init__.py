@@ -22,6 +22,7 @@ SECTIONS: tuple[str, ...] = (
     "snapshot",
     "backup",
     "partitions",
+    "load",
 )
 
 
