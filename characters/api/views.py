@@ -16,11 +16,12 @@ from characters.selectors import (
     characters_with_stats,
 )
 from characters.services import character_soft_delete
+from config.api_fast import ValuesListMixin
 from content.api.serializers import TextGenerationSerializer
 from content.services import character_voice_preview
 
 
-class CharacterViewSet(viewsets.ModelViewSet):
+class CharacterViewSet(ValuesListMixin, viewsets.ModelViewSet):
     """Characters with nested personality and appearance, post and platform counts."""
 
     # for permissions (the model); the data comes from get_queryset()

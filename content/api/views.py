@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api import CreatedCursorPagination, ModelPermissions, ReasonSerializer
+from config.api_fast import ValuesListMixin
 from config.api_schema import ErrorSerializer
 from config.transitions import require_one
 from content import services
@@ -23,7 +24,7 @@ from content.models import Content, ContentGeneration, TextGeneration
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
 
 
-class ContentViewSet(viewsets.ModelViewSet):
+class ContentViewSet(ValuesListMixin, viewsets.ModelViewSet):
     queryset = Content.objects.all()
     serializer_class = ContentSerializer
     filterset_class = ContentFilterSet

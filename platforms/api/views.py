@@ -7,6 +7,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import CreatedCursorPagination
+from config.api_fast import ValuesListMixin
 from config.api_schema import ErrorSerializer
 from config.exceptions import InvalidTransition
 from config.timezones import localize
@@ -79,7 +80,7 @@ class PlatformAccountViewSet(viewsets.ModelViewSet):
         return Response(ConnectionTestSerializer(result).data)
 
 
-class PostViewSet(viewsets.ModelViewSet):
+class PostViewSet(ValuesListMixin, viewsets.ModelViewSet):
     queryset = Post.objects.all()
     serializer_class = PostSerializer
     filterset_class = PostFilterSet
