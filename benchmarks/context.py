@@ -28,6 +28,8 @@ class Bench:
     load_workers: int = 2
     load_cold_characters: int = 1000
     load_env: dict[str, str] = field(default_factory=dict)
+    # only these endpoints (their keys in benchmarks/sections/load.py); empty: all
+    load_endpoints: tuple[str, ...] = ()
 
     def say(self, line: str) -> None:
         self.out.write(line + "\n")

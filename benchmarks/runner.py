@@ -75,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
         help="Load section: extra environment for gunicorn (repeatable), "
         "e.g. GUNICORN_THREADS=4.",
     )
+    p.add_argument(
+        "--load-endpoints",
+        default="",
+        help="Load section: only these endpoints (comma-separated keys: "
+        "detail-cached, detail-uncached, posts, content, series, characters, "
+        "patch, admin-posts, admin-character); default all.",
+    )
     p.add_argument("--output", default="BENCHMARKS.md")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"))
     return p
@@ -112,6 +119,9 @@ def run(o: argparse.Namespace) -> None:
         load_seconds=o.load_seconds,
         load_workers=o.load_workers,
         load_env=_env_pairs(o.load_env),
+        load_endpoints=tuple(
+            k.strip() for k in o.load_endpoints.split(",") if k.strip()
+        ),
     )
     _seed_once(bench, o)
     bench.character = _busiest_character()

@@ -9,6 +9,8 @@ querysets), goes through DRF's own encoder, so every answer is unchanged.
 
 from __future__ import annotations
 
+import hashlib
+
 import orjson
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
@@ -34,3 +36,9 @@ class ORJSONRenderer(JSONRenderer):
                 _LINE_SEPARATORS[1], b"\\u2029"
             )
         return out
+
+
+def answer_etag(data) -> str:
+    """A strong ETag of the JSON answer `data` (what ORJSONRenderer writes)."""
+    body = ORJSONRenderer().render(data)
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'

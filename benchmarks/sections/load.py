@@ -82,8 +82,15 @@ def run(bench: Bench) -> list[Result]:
     workdir.mkdir(parents=True)
     fixture = _Fixture(bench)
     endpoints = fixture.endpoints()
+    if bench.load_endpoints:
+        unknown = set(bench.load_endpoints) - {e.key for e in endpoints}
+        if unknown:
+            raise BenchError(f"Unknown load endpoints: {', '.join(sorted(unknown))}")
+        endpoints = [e for e in endpoints if e.key in bench.load_endpoints]
+    fixture.selected = endpoints
     django = _django_server(bench, workdir)
-    _collectstatic(django.env)
+    if any(e.kind == "admin" for e in endpoints):
+        _collectstatic(django.env)
     reference = _reference_server(bench, workdir)
     results: list[Result] = []
     samplers: dict[str, MemorySampler] = {}
@@ -133,6 +140,7 @@ class _Fixture:
     def __init__(self, bench: Bench) -> None:
         self.bench = bench
         self.character = str(bench.character)
+        self.selected: list[Endpoint] = []
         api_user = bench_user("bench-api", group=ADMINISTRATORS)
         api_tokens_revoke(user=api_user)  # knox keeps digests only: a fresh one
         _, self.token = api_token_create(user=api_user)
@@ -275,7 +283,7 @@ class _Fixture:
         import urllib.error
         import urllib.request
 
-        for endpoint in self.endpoints():
+        for endpoint in self.selected:
             ports = [django_port] + ([reference_port] if endpoint.reference else [])
             path, body = endpoint.requests[0]
             headers = (

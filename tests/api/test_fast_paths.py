@@ -79,3 +79,22 @@ def test_orjson_writes_what_drf_writes():
     }
     assert ORJSONRenderer().render(data) == JSONRenderer().render(data)
     assert ORJSONRenderer().render(None) == b""
+
+
+@pytest.mark.django_db
+def test_the_character_detail_answers_304_to_its_etag_until_the_character_changes(
+    admin_api, character
+):
+    url = f"/api/v1/characters/{character.pk}/"
+    first = admin_api.get(url)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    again = admin_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == etag
+
+    admin_api.patch(url, {"bio": "A new bio."}, format="json")
+    changed = admin_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed.json()["bio"] == "A new bio."
+    assert changed.headers["ETag"] != etag
