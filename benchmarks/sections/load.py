@@ -70,6 +70,8 @@ class Endpoint:
     before: Callable[[str], None] | None = None
     # each request once: stop after this many (0: run for the duration)
     once: bool = False
+    # a slow request (a write) runs at least this long, whatever --load-seconds
+    min_seconds: float = 0.0
 
 
 def run(bench: Bench) -> list[Result]:
@@ -254,6 +256,7 @@ class _Fixture:
                 method="PATCH",
                 kind="write",
                 reference=False,
+                min_seconds=3,
             ),
             Endpoint(
                 "admin-posts",
@@ -338,7 +341,7 @@ def _load(
             f"http://{HOST}:{server.port}",
             endpoint.requests,
             clients=clients,
-            seconds=bench.load_seconds,
+            seconds=max(bench.load_seconds, endpoint.min_seconds),
             method=endpoint.method,
             headers=headers,
             limit=limit,
