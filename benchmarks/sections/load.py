@@ -425,9 +425,9 @@ def _reference_server(bench: Bench, workdir: Path) -> Server:
             str(port),
             "--workers",
             str(bench.load_workers),
-            "--no-access-log",
+            # uvicorn's default access log stays on, as gunicorn's does
             "--log-level",
-            "warning",
+            "info",
         ],
         env=env,
         port=port,

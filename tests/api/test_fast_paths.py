@@ -62,6 +62,14 @@ def test_the_character_page_nests_profiles_and_a_missing_one_is_null(admin_api):
     assert by_name["Without profiles"]["personality"] is None
 
 
+@pytest.mark.django_db
+def test_the_character_detail_is_what_the_serializer_says(admin_api, character):
+    answer = admin_api.get(f"/api/v1/characters/{character.pk}/").json()
+    expected = CharacterSerializer(characters_with_stats().get(pk=character.pk)).data
+    assert answer == _plain(expected)
+    assert admin_api.get(f"/api/v1/characters/{uuid.uuid4()}/").status_code == 404
+
+
 def test_a_serializer_with_its_own_representation_takes_the_ordinary_path():
     assert build_plan(ScheduledPostSerializer()) is None
     assert build_plan(PostSerializer()) is not None
