@@ -282,11 +282,13 @@ class _Fixture:
 
     def check(self, django_port: int, reference_port: int) -> None:
         """One request of each endpoint answers 2xx on its stacks (a wrong id or
-        a refused token would otherwise be measured as fast errors)."""
+        a refused token would otherwise be measured as fast errors), and both
+        stacks answer with the same JSON fields."""
         import urllib.error
         import urllib.request
 
         for endpoint in self.selected:
+            shapes: list[object] = []
             ports = [django_port] + ([reference_port] if endpoint.reference else [])
             path, body = endpoint.requests[0]
             headers = (
@@ -304,6 +306,8 @@ class _Fixture:
                 try:
                     with urllib.request.urlopen(request, timeout=30) as response:
                         status = response.status
+                        if endpoint.kind == "api":
+                            shapes.append(json_shape(json.loads(response.read())))
                 except urllib.error.HTTPError as exc:
                     raise BenchError(
                         f"{endpoint.method} {path} on port {port} answered "
@@ -311,12 +315,26 @@ class _Fixture:
                     ) from None
                 if status >= 300:
                     raise BenchError(f"{endpoint.method} {path} answered {status}")
+            if len(shapes) == 2 and shapes[0] != shapes[1]:
+                raise BenchError(
+                    f"{path}: the reference answers other fields than Django: "
+                    f"{shapes[1]} against {shapes[0]}"
+                )
 
     def cleanup(self) -> None:
         """The PATCHed captions back as they were; the detail caches emptied."""
         for pk, caption in self._captions.items():
             ScheduledPost.objects.filter(pk=pk).update(caption=caption)
         self._empty_detail_cache()
+
+
+def json_shape(data: object) -> object:
+    """The field names of a JSON answer, nested (a list: its first item's)."""
+    if isinstance(data, dict):
+        return {key: json_shape(value) for key, value in sorted(data.items())}
+    if isinstance(data, list):
+        return [json_shape(data[0])] if data else []
+    return None
 
 
 def _load(
