@@ -92,10 +92,13 @@ class Server:
             return ""
 
     def workers(self) -> list[int]:
-        """Pids of the worker processes (the master's children)."""
+        """Pids of the worker processes: the master's children (not
+        multiprocessing's resource tracker), or the server itself when it runs
+        alone (uvicorn with one worker)."""
         if self.proc is None:
             return []
-        return children(self.proc.pid)
+        pids = [pid for pid in children(self.proc.pid) if not _helper(pid)]
+        return pids or [self.proc.pid]
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -126,6 +129,13 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def _helper(pid: int) -> bool:
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # gone
 
 
 def memory_kib(pid: int) -> tuple[int, int]:
