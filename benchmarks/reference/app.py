@@ -32,6 +32,7 @@ import hmac
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Any
@@ -105,7 +106,9 @@ def _python_type(column: Column[Any]) -> Any:
     return kind
 
 
-def _model(name: str, table: Table, *, skip=(), **extra: Any) -> type[BaseModel]:
+def _model(
+    name: str, table: Table, *, skip: tuple[str, ...] = (), **extra: Any
+) -> type[BaseModel]:
     fields: dict[str, Any] = {
         json_name(c): (_python_type(c) | None, None)
         for c in table.columns
@@ -115,7 +118,7 @@ def _model(name: str, table: Table, *, skip=(), **extra: Any) -> type[BaseModel]
     return create_model(name, **fields)
 
 
-def _columns(table: Table, *, skip=()) -> list[Any]:
+def _columns(table: Table, *, skip: tuple[str, ...] = ()) -> list[Any]:
     return [c.label(json_name(c)) for c in table.columns if c.name not in skip]
 
 
@@ -139,7 +142,7 @@ def setup() -> None:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     setup()
     yield
     engine.dispose()
@@ -151,7 +154,7 @@ app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
 # --- authentication: django-rest-knox's token table ---------------------------
 
 
-def get_db():
+def get_db() -> Iterator[Session]:
     with SessionLocal() as db:
         yield db
 
@@ -187,7 +190,7 @@ PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 # --- characters ------------------------------------------------------------------
 
 
-def _characters_query():
+def _characters_query() -> Any:
     ch, pe, ap = (
         t["characters"],
         t["character_personalities"],
@@ -239,8 +242,8 @@ def _character_dict(row: Any) -> dict[str, Any]:
     return out
 
 
-@app.get("/api/v1/characters/{character_id}/")
-def character_detail(character_id: uuid.UUID, db: Db, user: User):
+@app.get("/api/v1/characters/{character_id}/", response_model=None)
+def character_detail(character_id: uuid.UUID, db: Db, user: User) -> Any:
     key = f"ref:character:{character_id}"
     cached = cache.get(key)
     if cached is not None:
@@ -276,10 +279,10 @@ def _page_links(
     )
 
 
-@app.get("/api/v1/characters/")
+@app.get("/api/v1/characters/", response_model=None)
 def character_list(
     request: Request, db: Db, user: User, page: int = 1, page_size: PageSize = 50
-):
+) -> Page:
     ch = t["characters"]
     count = db.execute(
         select(func.count()).select_from(ch).where(ch.c.deleted_at.is_(None))
@@ -320,7 +323,7 @@ def _decode_cursor(cursor: str) -> dt.datetime:
         raise HTTPException(404, "Invalid cursor") from None
 
 
-@app.get("/api/v1/posts/")
+@app.get("/api/v1/posts/", response_model=None)
 def post_list(
     request: Request,
     db: Db,
@@ -330,7 +333,7 @@ def post_list(
     ordering: str = "-published_at",
     page_size: PageSize = 50,
     cursor: str | None = None,
-):
+) -> CursorPage:
     if ordering != "-published_at":
         raise HTTPException(400, {"ordering": ["Only -published_at here."]})
     posts = t["posts"]
@@ -366,7 +369,7 @@ def post_list(
 # --- content by character, type and approval ----------------------------------------
 
 
-@app.get("/api/v1/content/")
+@app.get("/api/v1/content/", response_model=None)
 def content_list(
     request: Request,
     db: Db,
@@ -376,7 +379,7 @@ def content_list(
     approval_status: str | None = None,
     page: int = 1,
     page_size: PageSize = 50,
-):
+) -> Page:
     content = t["content"]
     conditions = []
     if character is not None:
@@ -427,7 +430,7 @@ def analytics_series(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     bucket: str = "day",
-):
+) -> list[SeriesPoint]:
     if bucket not in BUCKETS:
         raise HTTPException(400, {"bucket": [f"One of {', '.join(BUCKETS)}."]})
     a = t["analytics"]
