@@ -58,9 +58,9 @@ def load_table(results: list[Result]) -> list[str]:
             f"{r.extra['p99_ms']:.1f} | {r.extra['errors']} "
         )
 
-    for key, clients in order:
-        d = runs.get((key, DJANGO, clients))
-        f = runs.get((key, REFERENCE, clients))
+    for endpoint, clients in order:
+        d = runs.get((endpoint, DJANGO, clients))
+        f = runs.get((endpoint, REFERENCE, clients))
         title = (d or f).extra["title"]  # type: ignore[union-attr]
         lines.append(
             f"| {title} | {clients} {cells(d)}{cells(f)}"

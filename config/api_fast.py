@@ -67,21 +67,22 @@ def build_plan(serializer: serializers.Serializer, prefix: str = "") -> Plan | N
         return None
     plan = Plan()
     for f in serializer._readable_fields:
-        if isinstance(f, _UNSUPPORTED) or f.source == "*" or "." in f.source:
+        source, name = f.source or "", f.field_name or ""
+        if isinstance(f, _UNSUPPORTED) or not source or source == "*" or "." in source:
             return None
-        key = prefix + f.source
+        key = prefix + source
         if isinstance(f, serializers.ModelSerializer):
             nested = build_plan(f, prefix=key + "__")
             if nested is None:
                 return None
             plan.sources += [*nested.sources, key + "__pk"]
-            plan.nested.append((f.field_name, key + "__pk", nested))
+            plan.nested.append((name, key + "__pk", nested))
             continue
         if isinstance(f, serializers.BaseSerializer):
             return None
         plan.sources.append(key)
         convert = _related(f) if isinstance(f, RelatedField) else f.to_representation
-        plan.simple.append((f.field_name, key, convert))
+        plan.simple.append((name, key, convert))
     return plan
 
 

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import threading
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -134,11 +135,12 @@ class ReusedRedisCacheClient(RedisCacheClient):
         self._clients: dict[int, object] = {}
 
     def get_client(self, key=None, *, write=False):
-        index = self._get_connection_pool_index(write)
+        this: Any = self  # Django's client class is untyped in django-stubs
+        index = this._get_connection_pool_index(write)
         client = self._clients.get(index)
         if client is None:
-            pool = self._get_connection_pool(write)
-            client = self._clients.setdefault(index, self._client(connection_pool=pool))
+            pool = this._get_connection_pool(write)
+            client = self._clients.setdefault(index, this._client(connection_pool=pool))
         return client
 
 

@@ -167,12 +167,12 @@ class _Fixture:
         ]
         if not self.scheduled:
             raise BenchError("No scheduled post due after the next hour to PATCH.")
-        self._captions: dict[str, str] = dict(
-            ScheduledPost.objects.filter(pk__in=self.scheduled).values_list(
-                "pk", "caption"
-            )
-        )
-        self._captions = {str(k): v for k, v in self._captions.items()}
+        self._captions: dict[str, str | None] = {
+            str(pk): caption
+            for pk, caption in ScheduledPost.objects.filter(
+                pk__in=self.scheduled
+            ).values_list("pk", "caption")
+        }
 
     def api_headers(self) -> dict[str, str]:
         return {
