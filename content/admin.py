@@ -36,6 +36,7 @@ from content.services import (
     text_generations_retry,
 )
 from content.text_backends import development_notice
+from platforms.bulk_views import spread_action
 from platforms.models import Platform
 
 
@@ -172,6 +173,7 @@ class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
     actions = (
         "approve",
         "reject",
+        "spread_over_slots",
         "write_caption",
         "approve_caption",
         "reject_caption",
@@ -465,6 +467,18 @@ class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
         return pretty_json(obj.generation_settings)
 
     # --- actions -----------------------------------------------------------------
+
+    def has_spread_permission(self, request) -> bool:
+        return request.user.has_perm("platforms.add_scheduledpost")
+
+    @admin.action(
+        description="Spread selected approved items over the next free slots...",
+        permissions=["spread"],
+    )
+    def spread_over_slots(self, request, queryset):
+        """Each item a post on each chosen account at its next free posting
+        slot: a preview, then all or none (platforms.bulk_views)."""
+        return spread_action(self, request, queryset)
 
     @admin.action(description="Approve selected content", permissions=["change"])
     def approve(self, request, queryset):
