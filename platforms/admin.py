@@ -18,6 +18,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV
 
 from characters.models import Character
 from config.admin_site import (
@@ -49,6 +51,7 @@ from platforms.models import (
     ScheduledPost,
 )
 from platforms.modes import Mode, is_assisted, platform_mode
+from platforms.resources import ScheduledPostResource
 from platforms.selectors import (
     MediaNotFound,
     assisted_engagement,
@@ -988,9 +991,17 @@ class CharacterChoiceForm(forms.Form):
 
 @admin.register(ScheduledPost)
 class ScheduledPostAdmin(
-    AccountOfCharacterMixin, CharacterZoneMixin, AccountJoinMixin, BigTableAdmin
+    ImportExportMixin,
+    AccountOfCharacterMixin,
+    CharacterZoneMixin,
+    AccountJoinMixin,
+    BigTableAdmin,
 ):
     form = ScheduledPostForm
+    # CSV import (a dry-run preview with each row's errors, then all rows
+    # through scheduled_posts_create) and export (the list's filters)
+    resource_classes = [ScheduledPostResource]
+    formats = [CSV]
     list_display = (
         "scheduled_local",
         "character",
