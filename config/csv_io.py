@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from import_export.formats.base_formats import CSV
 from rest_framework.exceptions import ParseError
+from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 
 from config.api_parsers import PayloadTooLarge
@@ -99,3 +100,21 @@ def export_response(resource: Any, queryset: Any, filename: str) -> HttpResponse
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+class ImportRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1 is the first row under the header.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField())
+    )
+
+
+class ImportReportSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    imported = serializers.IntegerField(
+        help_text="Rows written (0 on a dry run or an error)."
+    )
+    rows = serializers.IntegerField()
+    valid = serializers.IntegerField()
+    errors = ImportRowSerializer(many=True)
+    file_errors = serializers.ListField(child=serializers.CharField())

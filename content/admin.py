@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV
 
 from config.admin_site import (
     BigTableAdmin,
@@ -20,6 +22,7 @@ from content import media
 from content.forms import GenerationSettingsForm
 from content.media_paths import media_path_problem
 from content.models import Content, ContentGeneration, TextGeneration
+from content.resources import ContentResource
 from content.services import (
     content_approve,
     content_caption_approve,
@@ -144,7 +147,11 @@ class ContentAddForm(forms.ModelForm):
 
 
 @admin.register(Content)
-class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
+class ContentAdmin(ImportExportMixin, CharacterZoneMixin, BigTableAdmin):
+    # CSV of content metadata: a dry-run preview with each row's errors, then
+    # all rows through content.services.content_metadata_import
+    resource_classes = [ContentResource]
+    formats = [CSV]
     list_display = (
         "thumbnail",
         "file_name",

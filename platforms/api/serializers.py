@@ -242,21 +242,3 @@ class SpreadPlanSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
     rows = SpreadRowSerializer(many=True)
     created = serializers.ListField(child=serializers.UUIDField(), required=False)
-
-
-class ImportRowSerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text="1 is the first row under the header.")
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField())
-    )
-
-
-class ImportReportSerializer(serializers.Serializer):
-    dry_run = serializers.BooleanField()
-    imported = serializers.IntegerField(
-        help_text="Rows written (0 on a dry run or an error)."
-    )
-    rows = serializers.IntegerField()
-    valid = serializers.IntegerField()
-    errors = ImportRowSerializer(many=True)
-    file_errors = serializers.ListField(child=serializers.CharField())

@@ -10,7 +10,12 @@ from rest_framework.response import Response
 from characters.models import Character
 from config.api import CreatedCursorPagination
 from config.api_schema import ErrorSerializer
-from config.csv_io import CSVTextParser, export_response, import_report
+from config.csv_io import (
+    CSVTextParser,
+    ImportReportSerializer,
+    export_response,
+    import_report,
+)
 from config.exceptions import InvalidTransition
 from config.timezones import localize
 from config.transitions import require_one
@@ -19,7 +24,6 @@ from platforms.adapters import AdapterError
 from platforms.api.serializers import (
     ConnectionTestSerializer,
     EngagementActionSerializer,
-    ImportReportSerializer,
     MarkPublishedSerializer,
     PlatformAccountSerializer,
     PostingSlotsSerializer,

@@ -73,9 +73,7 @@ def test_a_bad_slot_is_a_400_naming_the_field(operator_api, luna):
 
 def test_analysts_cannot_change_slots(analyst_api, luna):
     _, insta, _ = luna
-    response = analyst_api.put(
-        SLOTS.format(insta.pk), {"slots": []}, format="json"
-    )
+    response = analyst_api.put(SLOTS.format(insta.pk), {"slots": []}, format="json")
     assert response.status_code == 403
 
 

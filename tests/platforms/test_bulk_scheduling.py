@@ -60,7 +60,9 @@ def test_weekday_slots_land_on_the_characters_clock():
         )
     )
     assert len(found) == 10  # Monday to Friday, twice; nothing at the weekend
-    assert found[0] == berlin(2027, 1, 4, 9, 0) == dt.datetime(2027, 1, 4, 8, tzinfo=UTC)
+    assert (
+        found[0] == berlin(2027, 1, 4, 9, 0) == dt.datetime(2027, 1, 4, 8, tzinfo=UTC)
+    )
     assert found[1] == berlin(2027, 1, 4, 19, 0)
     assert found[-1] == berlin(2027, 1, 8, 19, 0)
 
@@ -168,9 +170,7 @@ def test_items_are_spread_over_each_accounts_next_free_slots(luna):
         start=MONDAY,
     )
 
-    planned = {
-        (p.content_id, p.platform_account_id): p.scheduled_at for p in created
-    }
+    planned = {(p.content_id, p.platform_account_id): p.scheduled_at for p in created}
     assert len(created) == 6
     # Instagram: Monday 09:00 was taken; Monday 19:00, Tuesday 09:00, 19:00
     assert [planned[(c.pk, insta.pk)] for c in items] == [
