@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from import_export.formats.base_formats import CSV
-from rest_framework.exceptions import ParseError
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 from config.api_parsers import PayloadTooLarge
