@@ -143,9 +143,9 @@ class ContentResource(resources.ModelResource):
         ids = {_uuid(row[column("id")]) for row in dataset if "id" in headers} - {None}
         self.rows_existing = {
             c.pk: c
-            for c in Content.objects.filter(pk__in=ids)
-            .select_related("character")
-            .defer("generation_settings")
+            # every field: the rules check each of them (a deferred one would
+            # be a query per row)
+            for c in Content.objects.filter(pk__in=ids).select_related("character")
         }
         names, char_ids = set(), set()
         if "character" in headers:
