@@ -50,7 +50,7 @@ def test_rows_with_an_id_change_that_items_metadata(operator_api):
     a, b = ContentFactory.create_batch(2, content_type="image", tags=["old"])
     text = (
         "id,tags,content_category,caption\n"
-        f"{a.pk},\"beach, summer\",reel,New caption\n"
+        f'{a.pk},"beach, summer",reel,New caption\n'
         f"{b.pk},,story,\n"
     )
     response = post_csv(operator_api, text)
