@@ -165,9 +165,10 @@ def test_the_spread_preview_costs_the_same_for_2_and_10_items(
     posting_slots_set(account=insta, slots=[Slot(d, dt.time(9)) for d in range(7)])
     choice = {"accounts": [str(insta.pk)], "spread": "preview"}
     spread_post(operator_client, items, **choice)  # session, permissions
-    # session, user; the selected items; their character; the form's
-    # accounts and slots; the changelist's count; the plan's accounts,
-    # items, slots and taken minutes; the permission checks' and messages'
+    # session, user; the changelist's estimate and count (the admin's action
+    # handling); the selected items; their character; the form's accounts,
+    # their slots and its check of the chosen ones; the plan's accounts,
+    # items, slots and taken minutes
     with django_assert_num_queries(13) as few:
         spread_post(operator_client, items, **choice)
     more = items + [
