@@ -5,6 +5,7 @@ The admin uses the same resources through the library's own pages."""
 from __future__ import annotations
 
 import codecs
+import uuid
 from typing import Any
 
 import tablib
@@ -19,13 +20,31 @@ from rest_framework.parsers import BaseParser
 from config.api_parsers import PayloadTooLarge
 
 
+def uuid_or_none(value: Any) -> uuid.UUID | None:
+    """A cell's UUID, or None when it holds none."""
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError:
+        return None
+
+
+def column_uuids(dataset: tablib.Dataset, name: str) -> set[uuid.UUID]:
+    """Every UUID in one column (none when the file has no such column)."""
+    if name not in (dataset.headers or []):
+        return set()
+    index = dataset.headers.index(name)
+    return {pk for row in dataset if (pk := uuid_or_none(row[index])) is not None}
+
+
 class CSVTextParser(BaseParser):
     """A text/csv body as its text (UTF-8, a BOM dropped), within
     DATA_UPLOAD_MAX_MEMORY_SIZE."""
 
     media_type = "text/csv"
 
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None):
+    def parse(
+        self, stream: Any, media_type: Any = None, parser_context: Any = None
+    ) -> str:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
@@ -104,7 +123,9 @@ def export_response(resource: Any, queryset: Any, filename: str) -> HttpResponse
 
 class ImportRowSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text="1 is the first row under the header.")
-    errors = serializers.DictField(
+    # the answer's key; only ever serialized, never validated, so the
+    # Serializer.errors property it shadows is not used
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField())
     )
 
@@ -116,5 +137,5 @@ class ImportReportSerializer(serializers.Serializer):
     )
     rows = serializers.IntegerField()
     valid = serializers.IntegerField()
-    errors = ImportRowSerializer(many=True)
+    errors = ImportRowSerializer(many=True)  # type: ignore[assignment]
     file_errors = serializers.ListField(child=serializers.CharField())

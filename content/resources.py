@@ -18,7 +18,6 @@ true/false (yes/no, 1/0).
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,6 +26,7 @@ from django.db.models import Q
 from import_export import fields, resources
 
 from characters.models import Character
+from config.csv_io import column_uuids, uuid_or_none
 from content.models import Content
 from content.services import (
     METADATA_FIELDS,
@@ -40,13 +40,6 @@ TRUE = {"1", "true", "yes", "y"}
 FALSE = {"0", "false", "no", "n", ""}
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value).strip())
-    except ValueError:
-        return None
-
-
 def _words(text: str, *, strip_hash: bool = False) -> list[str] | None:
     found: list[str] = []
     for word in re.split(r"[\s,;]+", text or ""):
@@ -57,6 +50,10 @@ def _words(text: str, *, strip_hash: bool = False) -> list[str] | None:
 
 
 class ContentResource(resources.ModelResource):
+    # the library's pending rows (filled per row, written by bulk_create)
+    create_instances: list[Content]
+    update_instances: list[Content]
+
     id = fields.Field(attribute="id", column_name="id", readonly=True)
     character = fields.Field(column_name="character", readonly=True)
     file_path = fields.Field(
@@ -140,7 +137,7 @@ class ContentResource(resources.ModelResource):
         if self.file_problem:
             raise ValidationError(self.file_problem)
         column = dataset.headers.index
-        ids = {_uuid(row[column("id")]) for row in dataset if "id" in headers} - {None}
+        ids = column_uuids(dataset, "id")
         self.rows_existing = {
             c.pk: c
             # every field: the rules check each of them (a deferred one would
@@ -151,7 +148,11 @@ class ContentResource(resources.ModelResource):
         if "character" in headers:
             for row in dataset:
                 value = str(row[column("character")] or "").strip()
-                (char_ids.add(_uuid(value)) if _uuid(value) else names.add(value))
+                (
+                    char_ids.add(uuid_or_none(value))
+                    if uuid_or_none(value)
+                    else names.add(value)
+                )
         for character in Character.objects.filter(
             Q(name__in=names) | Q(pk__in=char_ids)
         ):
@@ -165,7 +166,7 @@ class ContentResource(resources.ModelResource):
             raise ValidationError(f"Not read: {self.file_problem}")
         given_id = str(row.get("id") or "").strip()
         if given_id:
-            existing = self.rows_existing.get(_uuid(given_id))
+            existing = self.rows_existing.get(uuid_or_none(given_id))
             if existing is None:
                 raise ValidationError({"id": f"No content {given_id}."})
             path = str(row.get("file_path") or "").strip()
@@ -175,7 +176,9 @@ class ContentResource(resources.ModelResource):
                 )
             return existing, False
         who = str(row.get("character") or "").strip()
-        character = self.characters.get(str(_uuid(who)) if _uuid(who) else who)
+        character = self.characters.get(
+            str(uuid_or_none(who)) if uuid_or_none(who) else who
+        )
         if character is None:
             raise ValidationError({"character": f"No character '{who}'."})
         path = str(row.get("file_path") or "").strip()
@@ -211,8 +214,10 @@ class ContentResource(resources.ModelResource):
         result: Any = None,
     ) -> None:
         """New rows and changes through the content service, all or none."""
-        created, self.create_instances = list(self.create_instances), []
-        updated, self.update_instances = list(self.update_instances), []
+        created: list[Content] = list(self.create_instances)
+        updated: list[Content] = list(self.update_instances)
+        self.create_instances.clear()
+        self.update_instances.clear()
         if result is not None and result.has_validation_errors():
             return
         if not (created or updated) or (dry_run and not using_transactions):

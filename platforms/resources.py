@@ -17,7 +17,6 @@ id exists) unless its id is left empty.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,6 +24,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from import_export import fields, resources
 
+from config.csv_io import column_uuids, uuid_or_none
 from config.timezones import is_known_zone, localize, zone
 from content.models import Content
 from platforms.models import Platform, PlatformAccount, PostType, ScheduledPost
@@ -38,13 +38,6 @@ ISO_WALL = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
 )
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value).strip())
-    except ValueError:
-        return None
 
 
 def parse_time(text: str, zone_name: str) -> dt.datetime:
@@ -72,6 +65,9 @@ def parse_time(text: str, zone_name: str) -> dt.datetime:
 
 
 class ScheduledPostResource(resources.ModelResource):
+    # the library's pending rows (filled per row, written by bulk_create)
+    create_instances: list[ScheduledPost]
+
     id = fields.Field(attribute="id", column_name="id", readonly=True)
     character = fields.Field(column_name="character", readonly=True)
     platform = fields.Field(column_name="platform", readonly=True)
@@ -166,7 +162,7 @@ class ScheduledPostResource(resources.ModelResource):
         names, ids = set(), set()
         for row in dataset:
             value = str(row[column("character")] or "").strip()
-            (ids.add(_uuid(value)) if _uuid(value) else names.add(value))
+            (ids.add(uuid_or_none(value)) if uuid_or_none(value) else names.add(value))
         for account in (
             PlatformAccount.objects.filter(
                 Q(character__name__in=names) | Q(character_id__in=ids),
@@ -177,17 +173,14 @@ class ScheduledPostResource(resources.ModelResource):
         ):
             self.accounts[(account.character.name, account.platform)] = account
             self.accounts[(str(account.character_id), account.platform)] = account
-        content_ids = {
-            _uuid(row[column("content")])
-            for row in dataset
-            if "content" in dataset.headers and row[column("content")]
-        } - {None}
-        self.contents = {c.pk: c for c in Content.objects.filter(pk__in=content_ids)}
-        given = {
-            _uuid(row[column("id")]) for row in dataset if "id" in dataset.headers
-        } - {None}
+        self.contents = {
+            c.pk: c
+            for c in Content.objects.filter(pk__in=column_uuids(dataset, "content"))
+        }
         self.existing = set(
-            ScheduledPost.objects.filter(pk__in=given).values_list("pk", flat=True)
+            ScheduledPost.objects.filter(
+                pk__in=column_uuids(dataset, "id")
+            ).values_list("pk", flat=True)
         )
 
     def import_instance(
@@ -201,14 +194,16 @@ class ScheduledPostResource(resources.ModelResource):
         def fail(column: str, message: str) -> None:
             errors.setdefault(column, []).append(message)
 
-        if _uuid(row.get("id")) in self.existing:
+        if uuid_or_none(row.get("id")) in self.existing:
             fail(
                 "id",
                 "This post is scheduled already; leave id empty to schedule a copy.",
             )
         who = str(row.get("character") or "").strip()
         platform = str(row.get("platform") or "").strip().lower()
-        account = self.accounts.get((str(_uuid(who)) if _uuid(who) else who, platform))
+        account = self.accounts.get(
+            (str(uuid_or_none(who)) if uuid_or_none(who) else who, platform)
+        )
         if platform not in Platform.values:
             fail(
                 "platform", f"'{platform}' is not one of {', '.join(Platform.values)}."
@@ -227,7 +222,7 @@ class ScheduledPostResource(resources.ModelResource):
                 )
             except ValidationError as exc:
                 fail("scheduled_at", " ".join(exc.messages))
-        content_id = _uuid(row.get("content")) if row.get("content") else None
+        content_id = uuid_or_none(row.get("content")) if row.get("content") else None
         if row.get("content") and content_id not in self.contents:
             fail("content", f"No content {row.get('content')}.")
         post_type = str(row.get("post_type") or "").strip() or None
@@ -260,7 +255,8 @@ class ScheduledPostResource(resources.ModelResource):
     ) -> None:
         """All the rows through the scheduling service, in one INSERT; none
         when a row is invalid (all or none)."""
-        posts, self.create_instances = list(self.create_instances), []
+        posts: list[ScheduledPost] = list(self.create_instances)
+        self.create_instances.clear()
         if not posts or (result is not None and result.has_validation_errors()):
             return
         if dry_run and not using_transactions:

@@ -645,6 +645,18 @@ class SpreadRow:
     scheduled_at: dt.datetime | None
     problems: list[str]
 
+    def post(self, *, character_id: Any, zone_name: str) -> ScheduledPost:
+        """The unsaved post of a row that has its slot."""
+        if self.scheduled_at is None:
+            raise ValueError("This row has no free slot.")
+        return ScheduledPost(
+            character_id=character_id,
+            platform_account=self.account,
+            content=self.content,
+            scheduled_at=self.scheduled_at,
+            timezone=zone_name,
+        )
+
 
 @dataclass
 class SpreadPlan:
@@ -660,13 +672,7 @@ class SpreadPlan:
 
     def posts(self) -> list[ScheduledPost]:
         return [
-            ScheduledPost(
-                character_id=r.account.character_id,
-                platform_account=r.account,
-                content=r.content,
-                scheduled_at=r.scheduled_at,
-                timezone=self.timezone,
-            )
+            r.post(character_id=r.account.character_id, zone_name=self.timezone)
             for r in self.rows
         ]
 
@@ -754,16 +760,7 @@ def scheduled_posts_spread_plan(
     plan = SpreadPlan(timezone=zone_name, rows=rows, errors=errors)
     placed = [r for r in rows if r.scheduled_at is not None]
     problems = scheduled_post_problems(
-        [
-            ScheduledPost(
-                character_id=character_id,
-                platform_account=r.account,
-                content=r.content,
-                scheduled_at=r.scheduled_at,
-                timezone=zone_name,
-            )
-            for r in placed
-        ],
+        [r.post(character_id=character_id, zone_name=zone_name) for r in placed],
         now=now,
     )
     for row, found in zip(placed, problems, strict=True):

@@ -202,7 +202,7 @@ class PostingSlotSerializer(serializers.Serializer):
 
 
 class PostingSlotsSerializer(serializers.Serializer):
-    slots = PostingSlotSerializer(many=True, max_length=7 * 24)
+    slots = PostingSlotSerializer(many=True, max_length=7 * 24)  # type: ignore[call-arg]
     timezone = serializers.CharField(read_only=True)
 
 
@@ -239,6 +239,8 @@ class SpreadRowSerializer(serializers.Serializer):
 class SpreadPlanSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     timezone = serializers.CharField()
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField()
+    )
     rows = SpreadRowSerializer(many=True)
     created = serializers.ListField(child=serializers.UUIDField(), required=False)

@@ -44,7 +44,7 @@ def test_the_slot_editor_takes_times_per_weekday(operator_client, luna):
     page = operator_client.get(slots_url(insta))
     assert page.status_code == 200
     assert "Europe/Berlin" in page.content.decode()
-    data = {d: "09:00, 19:00" for d in ("monday", "tuesday", "wednesday")}
+    data = dict.fromkeys(("monday", "tuesday", "wednesday"), "09:00, 19:00")
     response = operator_client.post(slots_url(insta), {**data, "saturday": "11:30"})
     assert response.status_code == 302
     assert PostingSlot.objects.filter(platform_account=insta).count() == 7
@@ -134,12 +134,16 @@ def test_a_pending_item_shows_its_reason_and_blocks_the_spread(operator_client, 
     posting_slots_set(account=insta, slots=[Slot(0, dt.time(9))])
     pending = ContentFactory(character=character, content_type="image")
     choice = {"accounts": [str(insta.pk)]}
-    preview = spread_post(operator_client, [*items, pending], spread="preview", **choice)
+    preview = spread_post(
+        operator_client, [*items, pending], spread="preview", **choice
+    )
     page = preview.content.decode()
     assert "Only approved content can be scheduled." in page
     assert 'id="spread-confirm"' not in page
     # a confirm posted anyway schedules nothing and says why
-    refused = spread_post(operator_client, [*items, pending], spread="confirm", **choice)
+    refused = spread_post(
+        operator_client, [*items, pending], spread="confirm", **choice
+    )
     assert refused.status_code == 200
     assert "Only approved content can be scheduled." in refused.content.decode()
     assert not ScheduledPost.objects.exists()
@@ -194,9 +198,7 @@ def upload(client, url, text):
     )
 
 
-def test_the_import_preview_shows_a_bad_row_and_imports_nothing(
-    operator_client, luna
-):
+def test_the_import_preview_shows_a_bad_row_and_imports_nothing(operator_client, luna):
     _, _, items = luna
     text = (
         "character,platform,scheduled_at,content,caption\n"
@@ -240,7 +242,7 @@ def test_analysts_cannot_import(analyst_client, luna):
 
 def test_the_content_import_changes_metadata_after_its_preview(operator_client, luna):
     _, _, items = luna
-    text = f"id,tags\n{items[0].pk},\"night, city\"\n"
+    text = f'id,tags\n{items[0].pk},"night, city"\n'
     page = upload(operator_client, "/admin/content/content/import/", text)
     assert page.status_code == 200, page.content
     response = operator_client.post(

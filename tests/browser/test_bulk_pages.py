@@ -50,7 +50,9 @@ def test_slots_then_spreading_items_over_them(logged_in, live_server, luna):
     shot(page, "bulk-01-posting-slots")
     assert PostingSlot.objects.filter(platform_account=insta).count() == 10
 
-    page.goto(f"{live_server.url}/admin/content/content/?character__id__exact={character.pk}")
+    page.goto(
+        f"{live_server.url}/admin/content/content/?character__id__exact={character.pk}"
+    )
     for item in items:
         page.check(f"input[name=_selected_action][value='{item.pk}']")
     page.select_option("select[name=action]", "spread_over_slots")
