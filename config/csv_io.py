@@ -12,10 +12,12 @@ import tablib
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from import_export.formats.base_formats import CSV
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
+from rest_framework.response import Response
 
 from config.api_parsers import PayloadTooLarge
 
@@ -44,7 +46,7 @@ class CSVTextParser(BaseParser):
 
     def parse(
         self, stream: Any, media_type: Any = None, parser_context: Any = None
-    ) -> str:
+    ) -> Any:  # the text: DRF hands it on as request.data
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
@@ -105,6 +107,17 @@ def import_report(
     }
 
 
+def import_response(resource: Any, request: Any) -> Response:
+    """An API import: the CSV body through the resource, ?dry_run=1 for the
+    report only. 200 (dry run) / 201 (imported) / 400 with the row errors."""
+    dry_run = request.query_params.get("dry_run") in ("1", "true", "yes")
+    text = request.data if isinstance(request.data, str) else ""
+    report = import_report(resource, text, dry_run=dry_run, user=request.user)
+    failed = report["errors"] or report["file_errors"]
+    code = 400 if failed else (200 if dry_run else 201)
+    return Response(ImportReportSerializer(report).data, status=code)
+
+
 def _message(error: Any) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
@@ -139,3 +152,22 @@ class ImportReportSerializer(serializers.Serializer):
     valid = serializers.IntegerField()
     errors = ImportRowSerializer(many=True)  # type: ignore[assignment]
     file_errors = serializers.ListField(child=serializers.CharField())
+
+
+# what an import action declares in the OpenAPI schema
+IMPORT_SCHEMA: dict[str, Any] = {
+    "request": {"text/csv": str},
+    "responses": {
+        200: ImportReportSerializer,
+        201: ImportReportSerializer,
+        400: OpenApiResponse(
+            description="The report (as for 200) with each bad row's errors by "
+            "column, or a body that is not a UTF-8 CSV ({detail})."
+        ),
+    },
+    "parameters": [
+        OpenApiParameter(
+            "dry_run", bool, description="1: check every row, write nothing."
+        )
+    ],
+}

@@ -316,20 +316,7 @@ def _take_file(
         final = media.inside_media_root(relative)
         os.replace(incoming, final)
         written = [final]
-        row = Content(
-            id=uuid.uuid4(),
-            character_id=character_id,
-            content_type=facts.content_type,
-            file_path=relative,
-            file_size=facts.file_size,
-            width=facts.width,
-            height=facts.height,
-            duration=facts.duration,
-            mime_type=facts.mime_type,
-            **defaults,
-            approval_status=Content.ApprovalStatus.PENDING,
-            is_approved=False,
-        )
+        row = _pending_row(relative, facts, character_id=character_id, **defaults)
         thumb = media.thumbnail_name(character_id, row.id)
         thumb_path = media.inside_media_root(thumb)
         if media.make_thumbnail(final, thumb_path, facts.content_type):
@@ -339,6 +326,24 @@ def _take_file(
     except Exception:
         _remove_files(written)
         raise
+
+
+def _pending_row(relative: str, facts: media.MediaFacts, **fields: Any) -> Content:
+    """An unsaved library row for a file, described by what it is; awaits
+    approval."""
+    return Content(
+        id=uuid.uuid4(),
+        content_type=facts.content_type,
+        file_path=relative,
+        file_size=facts.file_size,
+        width=facts.width,
+        height=facts.height,
+        duration=facts.duration,
+        mime_type=facts.mime_type,
+        **fields,
+        approval_status=Content.ApprovalStatus.PENDING,
+        is_approved=False,
+    )
 
 
 def _remove_files(paths: list[Path]) -> None:
@@ -478,20 +483,7 @@ def content_for_file(*, character: Character, file_path: str) -> Content:
         facts = media.inspect(real)
     except media.MediaRejected as exc:
         raise ValidationError({"file_path": exc.message}) from None
-    row = Content(
-        id=uuid.uuid4(),
-        character=character,
-        content_type=facts.content_type,
-        file_path=file_path,
-        file_size=facts.file_size,
-        width=facts.width,
-        height=facts.height,
-        duration=facts.duration,
-        mime_type=facts.mime_type,
-        approval_status=Content.ApprovalStatus.PENDING,
-        is_approved=False,
-    )
-    return row
+    return _pending_row(file_path, facts, character=character)
 
 
 def content_problems(content: Content) -> dict[str, list[str]]:

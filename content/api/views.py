@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -7,10 +7,10 @@ from rest_framework.response import Response
 from config.api import CreatedCursorPagination, ModelPermissions, ReasonSerializer
 from config.api_schema import ErrorSerializer
 from config.csv_io import (
+    IMPORT_SCHEMA,
     CSVTextParser,
-    ImportReportSerializer,
     export_response,
-    import_report,
+    import_response,
 )
 from config.transitions import require_one
 from content import services
@@ -55,17 +55,7 @@ class ContentViewSet(viewsets.ModelViewSet):
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(
-        request={"text/csv": str},
-        responses={
-            200: ImportReportSerializer,
-            201: ImportReportSerializer,
-            400: ImportReportSerializer,
-        },
-        parameters=[
-            OpenApiParameter(
-                "dry_run", bool, description="1: check every row, write nothing."
-            )
-        ],
+        **IMPORT_SCHEMA,
         description=(
             "Import content metadata from a CSV body (Content-Type: text/csv). A "
             "row with an id changes that item's content_category, tags, "
@@ -83,14 +73,7 @@ class ContentViewSet(viewsets.ModelViewSet):
         permission_classes=[IsAuthenticated, CanImport],
     )
     def import_csv(self, request):
-        dry_run = request.query_params.get("dry_run") in ("1", "true", "yes")
-        text = request.data if isinstance(request.data, str) else ""
-        report = import_report(
-            ContentResource(), text, dry_run=dry_run, user=request.user
-        )
-        failed = report["errors"] or report["file_errors"]
-        code = 400 if failed else (200 if dry_run else 201)
-        return Response(ImportReportSerializer(report).data, status=code)
+        return import_response(ContentResource(), request)
 
     @extend_schema(
         responses={(200, "text/csv"): str},

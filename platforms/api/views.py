@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -11,10 +11,10 @@ from characters.models import Character
 from config.api import CreatedCursorPagination
 from config.api_schema import ErrorSerializer
 from config.csv_io import (
+    IMPORT_SCHEMA,
     CSVTextParser,
-    ImportReportSerializer,
     export_response,
-    import_report,
+    import_response,
 )
 from config.exceptions import InvalidTransition
 from config.timezones import localize
@@ -238,7 +238,10 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
         responses={
             200: SpreadPlanSerializer,
             201: SpreadPlanSerializer,
-            400: SpreadPlanSerializer,
+            400: OpenApiResponse(
+                description="A field's error ({field: [messages]}), or the plan "
+                "(as for 200) with each row's problems."
+            ),
         },
         description=(
             "Spread approved items of one character over the next free posting "
@@ -290,17 +293,7 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
         return Response(answer, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request={"text/csv": str},
-        responses={
-            200: ImportReportSerializer,
-            201: ImportReportSerializer,
-            400: ImportReportSerializer,
-        },
-        parameters=[
-            OpenApiParameter(
-                "dry_run", bool, description="1: check every row, write nothing."
-            )
-        ],
+        **IMPORT_SCHEMA,
         description=(
             "Import scheduled posts from a CSV body (Content-Type: text/csv; "
             "columns character, platform, scheduled_at, timezone, content, caption, "
@@ -319,14 +312,7 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
         permission_classes=[IsAuthenticated, CanAdd],
     )
     def import_csv(self, request):
-        dry_run = request.query_params.get("dry_run") in ("1", "true", "yes")
-        text = request.data if isinstance(request.data, str) else ""
-        report = import_report(
-            ScheduledPostResource(), text, dry_run=dry_run, user=request.user
-        )
-        failed = report["errors"] or report["file_errors"]
-        code = 400 if failed else (200 if dry_run else 201)
-        return Response(ImportReportSerializer(report).data, status=code)
+        return import_response(ScheduledPostResource(), request)
 
     @extend_schema(
         responses={(200, "text/csv"): str},
