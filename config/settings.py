@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     # the audit trail: triggers (pgtrigger) write event rows (pghistory)
     "pgtrigger",
     "pghistory",
+    # CSV import/export in the admin (bulk scheduling, platforms/resources.py)
+    "import_export",
     *PROJECT_APPS,
 ]
 
@@ -258,6 +260,14 @@ STORAGES = {
         },
     },
 }
+# django-import-export (CSV in the admin): an uploaded file waits for its
+# confirmation in the shared Redis cache under a random key, not in a temp
+# folder of one web process; CSV only; import needs add_, export view_.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # --- Backups (django-dbbackup; see docs/operations.md) -------------------------------
 # Our ENGINE is the project's own backend, which dbbackup does not know: without
 # this mapping it would fall back to its DjangoConnector (a JSON dump holding the

@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV
 
 from config.admin_site import (
     BigTableAdmin,
@@ -20,6 +22,7 @@ from content import media
 from content.forms import GenerationSettingsForm
 from content.media_paths import media_path_problem
 from content.models import Content, ContentGeneration, TextGeneration
+from content.resources import ContentResource
 from content.services import (
     content_approve,
     content_caption_approve,
@@ -36,6 +39,7 @@ from content.services import (
     text_generations_retry,
 )
 from content.text_backends import development_notice
+from platforms.bulk_views import spread_action
 from platforms.models import Platform
 
 
@@ -143,7 +147,11 @@ class ContentAddForm(forms.ModelForm):
 
 
 @admin.register(Content)
-class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
+class ContentAdmin(ImportExportMixin, CharacterZoneMixin, BigTableAdmin):
+    # CSV of content metadata: a dry-run preview with each row's errors, then
+    # all rows through content.services.content_metadata_import
+    resource_classes = [ContentResource]
+    formats = [CSV]
     list_display = (
         "thumbnail",
         "file_name",
@@ -172,6 +180,7 @@ class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
     actions = (
         "approve",
         "reject",
+        "spread_over_slots",
         "write_caption",
         "approve_caption",
         "reject_caption",
@@ -465,6 +474,18 @@ class ContentAdmin(CharacterZoneMixin, BigTableAdmin):
         return pretty_json(obj.generation_settings)
 
     # --- actions -----------------------------------------------------------------
+
+    def has_spread_permission(self, request) -> bool:
+        return request.user.has_perm("platforms.add_scheduledpost")
+
+    @admin.action(
+        description="Spread selected approved items over the next free slots...",
+        permissions=["spread"],
+    )
+    def spread_over_slots(self, request, queryset):
+        """Each item a post on each chosen account at its next free posting
+        slot: a preview, then all or none (platforms.bulk_views)."""
+        return spread_action(self, request, queryset)
 
     @admin.action(description="Approve selected content", permissions=["change"])
     def approve(self, request, queryset):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
@@ -315,20 +316,7 @@ def _take_file(
         final = media.inside_media_root(relative)
         os.replace(incoming, final)
         written = [final]
-        row = Content(
-            id=uuid.uuid4(),
-            character_id=character_id,
-            content_type=facts.content_type,
-            file_path=relative,
-            file_size=facts.file_size,
-            width=facts.width,
-            height=facts.height,
-            duration=facts.duration,
-            mime_type=facts.mime_type,
-            **defaults,
-            approval_status=Content.ApprovalStatus.PENDING,
-            is_approved=False,
-        )
+        row = _pending_row(relative, facts, character_id=character_id, **defaults)
         thumb = media.thumbnail_name(character_id, row.id)
         thumb_path = media.inside_media_root(thumb)
         if media.make_thumbnail(final, thumb_path, facts.content_type):
@@ -338,6 +326,24 @@ def _take_file(
     except Exception:
         _remove_files(written)
         raise
+
+
+def _pending_row(relative: str, facts: media.MediaFacts, **fields: Any) -> Content:
+    """An unsaved library row for a file, described by what it is; awaits
+    approval."""
+    return Content(
+        id=uuid.uuid4(),
+        content_type=facts.content_type,
+        file_path=relative,
+        file_size=facts.file_size,
+        width=facts.width,
+        height=facts.height,
+        duration=facts.duration,
+        mime_type=facts.mime_type,
+        **fields,
+        approval_status=Content.ApprovalStatus.PENDING,
+        is_approved=False,
+    )
 
 
 def _remove_files(paths: list[Path]) -> None:
@@ -437,3 +443,102 @@ def content_thumbnail_ensure(content: Content) -> str | None:
     )
     content.thumbnail_path = relative
     return relative
+
+
+# --- Content metadata from a CSV (content.resources) --------------------------------
+
+# what an import may change on content that exists (what staff own in the
+# admin: the library's fields, the caption and the prompt)
+METADATA_FIELDS = (
+    "content_category",
+    "tags",
+    "folder_path",
+    "is_nsfw",
+    "caption",
+    "hashtags",
+    "prompt",
+    "negative_prompt",
+)
+
+
+def content_for_file(*, character: Character, file_path: str) -> Content:
+    """An unsaved content row for a file already under MEDIA_ROOT (put there
+    by a generator or a copy): the path is checked by content.media_paths
+    (relative, inside the root, symlinks resolved), and what the file is
+    (type, size, pixels, duration) is read from it. Awaits approval.
+    Raises ValidationError {"file_path": ...}."""
+    try:
+        real = media.inside_media_root(file_path)
+    except media.MediaRejected as exc:
+        raise ValidationError({"file_path": exc.message}) from None
+    if not real.is_file():
+        raise ValidationError({"file_path": f"No file {file_path} under MEDIA_ROOT."})
+    if media.extension_of(real.name) not in media.ALLOWED_EXTENSIONS:
+        raise ValidationError(
+            {
+                "file_path": f"Files of this type are not taken ({media.allowed_summary()})."
+            }
+        )
+    try:
+        facts = media.inspect(real)
+    except media.MediaRejected as exc:
+        raise ValidationError({"file_path": exc.message}) from None
+    return _pending_row(file_path, facts, character=character)
+
+
+def content_problems(content: Content) -> dict[str, list[str]]:
+    """What a content row (new or changed) breaks: its fields' validators
+    (content.media_paths for the paths) and Content.clean (sizes, adult-only
+    NSFW, the caption's review state), without a query when its character is
+    loaded. {} when nothing."""
+    errors: dict[str, list[str]] = {}
+    try:
+        content.clean_fields(exclude=["character", "id"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        content.clean()
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(key, []).extend(messages)
+    return errors
+
+
+def content_metadata_import(
+    *,
+    created: list[Content],
+    updated: list[Content],
+    fields: list[str],
+    actor: Any = None,
+) -> int:
+    """Write an import, all or none: new rows in one INSERT, changed rows in
+    one UPDATE of `fields` (METADATA_FIELDS only). Every row is checked
+    again (`content_problems`); ValidationError {"rows": [...]} on any."""
+    unknown = set(fields) - set(METADATA_FIELDS)
+    if unknown:
+        raise ValueError(f"Not changed by an import: {', '.join(sorted(unknown))}.")
+    problems = [
+        f"{row.file_path}: {m}"
+        for row in [*created, *updated]
+        for messages in content_problems(row).values()
+        for m in messages
+    ]
+    if problems:
+        raise ValidationError({"rows": problems})
+    with transaction.atomic():
+        if created:
+            Content.objects.bulk_create(created)
+        if updated and fields:
+            Content.objects.bulk_update(updated, fields)
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message=f"Content metadata imported: {len(created)} new, "
+            f"{len(updated)} changed",
+            metadata={
+                "by": actor_metadata(actor),
+                "created": [str(r.pk) for r in created][:500],
+                "updated": [str(r.pk) for r in updated][:500],
+            },
+        )
+    return len(created) + len(updated)

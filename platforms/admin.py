@@ -19,6 +19,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV
 
 from characters.models import Character
 from config.admin_site import (
@@ -40,15 +42,17 @@ from config.json_limits import LimitedJSONField
 from config.timezones import is_known_zone, zone_choices
 from content.forms import ContentPickerField
 from logs.scrub import scrub_text
-from platforms import identity, oauth
+from platforms import bulk_views, identity, oauth
 from platforms.models import (
     EngagementAction,
     PlatformAccount,
     Post,
+    PostingSlot,
     PublishingHold,
     ScheduledPost,
 )
 from platforms.modes import Mode, is_assisted, platform_mode
+from platforms.resources import ScheduledPostResource
 from platforms.selectors import (
     MediaNotFound,
     assisted_engagement,
@@ -361,8 +365,21 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
                 view(require_POST(self.test_connection_view)),
                 name=f"{prefix}_test_connection",
             ),
+            path(
+                "<uuid:object_id>/slots/",
+                self._page(bulk_views.slots_page),
+                name=f"{prefix}_slots",
+            ),
             *super().get_urls(),
         ]
+
+    def _page(self, view):
+        site = self.admin_site
+
+        def with_context(request, **kwargs):
+            return view(request, admin_context=site.each_context(request), **kwargs)
+
+        return site.admin_view(with_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {**(extra_context or {})}
@@ -375,6 +392,9 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
             extra.update(
                 can_connect=self.can_connect(request, account),
                 can_test_connection=self.has_change_permission(request, account),
+                slots_url=reverse(
+                    "admin:platforms_platformaccount_slots", args=[account.pk]
+                ),
                 publishing_mode=platform_mode(account.platform),
                 by_hand_url=(
                     f"{reverse('admin:platforms_scheduledpost_by_hand')}"
@@ -986,9 +1006,17 @@ class CharacterChoiceForm(forms.Form):
 
 @admin.register(ScheduledPost)
 class ScheduledPostAdmin(
-    AccountOfCharacterMixin, CharacterZoneMixin, AccountJoinMixin, BigTableAdmin
+    ImportExportMixin,
+    AccountOfCharacterMixin,
+    CharacterZoneMixin,
+    AccountJoinMixin,
+    BigTableAdmin,
 ):
     form = ScheduledPostForm
+    # CSV import (a dry-run preview with each row's errors, then all rows
+    # through scheduled_posts_create) and export (the list's filters)
+    resource_classes = [ScheduledPostResource]
+    formats = [CSV]
     list_display = (
         "scheduled_local",
         "character",
@@ -1551,3 +1579,32 @@ class PublishingHoldAdmin(ProjectAdmin):
     )
     def lift_cancel(self, request, queryset):
         self._lift(request, queryset, DuePosts.CANCEL)
+
+
+# --- Posting slots -----------------------------------------------------------------
+
+
+@admin.register(PostingSlot)
+class PostingSlotAdmin(ProjectAdmin):
+    """Every account's weekly slots; edit them per account (Posting slots on
+    the account's page: one box of times per weekday)."""
+
+    list_display = ("platform_account", "character", "weekday", "time")
+    list_filter = ("weekday", "platform_account__platform")
+    search_fields = ("platform_account__account_username",)
+    ordering = ("platform_account", "weekday", "time")
+    list_select_related = ("platform_account", "platform_account__character")
+    autocomplete_fields = ("platform_account",)
+
+    @admin.display(description="Character")
+    def character(self, obj):
+        return obj.platform_account.character.name
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .defer(
+                "platform_account__auth_data",
+            )
+        )

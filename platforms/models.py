@@ -27,6 +27,7 @@ from config.fields import (
 from content.models import Content, TextGeneration
 from platforms.adapters import post_problems
 from platforms.adapters.rules import MediaInfo, PostDraft
+from platforms.slots import WEEKDAYS
 
 
 class Platform(models.TextChoices):
@@ -822,3 +823,41 @@ class PublishingHold(models.Model):
     @classmethod
     def active(cls) -> bool:
         return cls.objects.filter(lifted_at__isnull=True).exists()
+
+
+class PostingSlot(models.Model):
+    """One weekly time an account posts at (a weekday and a wall-clock time on
+    its character's clock); bulk scheduling fills the free ones."""
+
+    id = uuid_pk()
+    platform_account = models.ForeignKey(
+        PlatformAccount,
+        on_delete=models.CASCADE,
+        related_name="posting_slots",
+        db_index=False,  # the unique key below leads with it
+    )
+    # 0 = Monday ... 6 = Sunday (Python's date.weekday())
+    weekday = models.SmallIntegerField(
+        choices=[(i, name) for i, name in enumerate(WEEKDAYS)],
+        validators=[MinValueValidator(0), MaxValueValidator(6)],
+    )
+    # on the wall clock of the account's character's time zone
+    time = models.TimeField()
+    created_at = created_at()
+
+    class Meta:
+        db_table = "posting_slots"
+        ordering = ["platform_account_id", "weekday", "time"]
+        constraints = [
+            range_check("weekday", 0, 6, table="posting_slots"),
+            # also the index of "an account's slots" (the spread, the
+            # composer's next free slot, the slot editor)
+            models.UniqueConstraint(
+                fields=["platform_account", "weekday", "time"],
+                name="posting_slots_unique",
+                violation_error_message="This account has this slot already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.time:%H:%M}"

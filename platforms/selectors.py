@@ -2,8 +2,10 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, Window
@@ -15,9 +17,11 @@ from platforms.models import (
     Platform,
     PlatformAccount,
     Post,
+    PostingSlot,
     ScheduledPost,
 )
 from platforms.modes import assisted_platforms
+from platforms.slots import Slot, minute_of, slot_instants
 
 
 def due_scheduled_posts(*, now=None, limit: int = 100):
@@ -114,25 +118,47 @@ def upcoming_scheduled_posts(*, character_id, limit: int = 10, now=None):
 
 # --- The operator's calendar and the composer ------------------------------------
 
-# Where "the next free slot" looks (until posting slots per account exist):
+# Where "the next free slot" looks for accounts without posting slots:
 # whole hours of the character's day, at most one post per account an hour.
 FREE_SLOT_HOURS = range(9, 22)
 FREE_SLOT_DAYS = 14
+# how far ahead a spread over posting slots looks
+SPREAD_DAYS = 366
 
 
 def next_free_slot(
     *, account_ids: list, tz_name: str, after: dt.datetime | None = None
 ) -> dt.datetime | None:
-    """The first whole hour after `after`, between 09:00 and 21:00 on the
-    character's clock, at which none of the accounts has a post waiting or
-    being published (one query over the next FREE_SLOT_DAYS days)."""
+    """The composer's "next free slot" for these accounts.
+
+    When one of them has posting slots: the soonest of their slots at which
+    none of the accounts has a post (scheduled, being published or published)
+    at that minute. Otherwise the first whole hour after `after`, between
+    09:00 and 21:00 on the character's clock, at which none of the accounts
+    has a post waiting or being published. Looks FREE_SLOT_DAYS ahead; two
+    queries with slots, one without.
+    """
     from config.timezones import zone
 
-    tz = zone(tz_name)
     after = after or timezone.now()
     horizon = after + dt.timedelta(days=FREE_SLOT_DAYS)
+    slots = account_slots(account_ids=account_ids)
+    if any(slots.values()):
+        taken = taken_minutes(account_ids=account_ids, after=after, until=horizon)
+        busy = set().union(*taken.values()) if taken else set()
+        candidates = sorted(
+            {
+                when
+                for account_slots_ in slots.values()
+                for when in slot_instants(
+                    account_slots_, tz_name, after=after, until=horizon
+                )
+            }
+        )
+        return next((when for when in candidates if when not in busy), None)
+    tz = zone(tz_name)
     # wall-clock hours (naive) already taken by one of the accounts
-    taken = {
+    taken_hours = {
         when.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)
         for when in ScheduledPost.objects.filter(
             platform_account_id__in=account_ids,
@@ -150,10 +176,79 @@ def next_free_slot(
     while candidate.astimezone(dt.UTC) < horizon:
         # walk in UTC so that a DST change neither skips nor repeats an hour
         wall = candidate.astimezone(tz)
-        if wall.hour in FREE_SLOT_HOURS and wall.replace(tzinfo=None) not in taken:
+        if (
+            wall.hour in FREE_SLOT_HOURS
+            and wall.replace(tzinfo=None) not in taken_hours
+        ):
             return wall.astimezone(dt.UTC)
         candidate = (candidate.astimezone(dt.UTC) + step).astimezone(tz)
     return None
+
+
+# --- Posting slots (bulk scheduling) --------------------------------------------
+
+# A post holds its account's slot in these states (a failed or cancelled
+# post leaves it free for another).
+SLOT_HOLDING = (
+    ScheduledPost.Status.SCHEDULED,
+    ScheduledPost.Status.PROCESSING,
+    ScheduledPost.Status.PUBLISHED,
+)
+
+
+def account_slots(*, account_ids: Iterable) -> dict[Any, list[Slot]]:
+    """{account id: its weekly slots} (an account without slots: []), one
+    query through posting_slots_unique."""
+    found: dict[Any, list[Slot]] = {pk: [] for pk in account_ids}
+    for account_id, weekday, at in PostingSlot.objects.filter(
+        platform_account_id__in=list(found)
+    ).values_list("platform_account_id", "weekday", "time"):
+        found[account_id].append(Slot(weekday, at))
+    return found
+
+
+def taken_minutes(
+    *, account_ids: Iterable, after: dt.datetime, until: dt.datetime
+) -> dict[Any, set[dt.datetime]]:
+    """{account id: the minutes (UTC) at which it has a post holding a slot},
+    one query through idx_scheduled_posts_platform."""
+    found: dict[Any, set[dt.datetime]] = {pk: set() for pk in account_ids}
+    for account_id, when in ScheduledPost.objects.filter(
+        platform_account_id__in=list(found),
+        status__in=SLOT_HOLDING,
+        scheduled_at__gte=after - dt.timedelta(minutes=1),
+        scheduled_at__lt=until,
+    ).values_list("platform_account_id", "scheduled_at"):
+        found[account_id].add(minute_of(when))
+    return found
+
+
+def free_slots(
+    *,
+    account_ids: Iterable,
+    tz_name: str,
+    count: int,
+    after: dt.datetime,
+    days: int = SPREAD_DAYS,
+) -> dict[Any, list[dt.datetime]]:
+    """{account id: its next `count` free slots after `after` (fewer when
+    the next `days` days do not hold that many)}: two queries for any number
+    of accounts."""
+    ids = list(account_ids)
+    until = after + dt.timedelta(days=days)
+    slots = account_slots(account_ids=ids)
+    taken = taken_minutes(account_ids=ids, after=after, until=until)
+    found: dict[Any, list[dt.datetime]] = {}
+    for pk in ids:
+        free = []
+        for when in slot_instants(slots[pk], tz_name, after=after, until=until):
+            if when in taken[pk]:
+                continue
+            free.append(when)
+            if len(free) == count:
+                break
+        found[pk] = free
+    return found
 
 
 @dataclass(frozen=True)

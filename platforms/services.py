@@ -33,6 +33,7 @@ from platforms.models import (
     EngagementAction,
     PlatformAccount,
     Post,
+    PostingSlot,
     PublishingHold,
     ScheduledPost,
 )
@@ -41,6 +42,8 @@ from platforms.modes import assisted_platforms, is_assisted, platform_mode
 # The publisher's own success recorder: a post published by hand is recorded
 # exactly as one published by an adapter.
 from platforms.publishing import _record as record_published
+from platforms.selectors import SPREAD_DAYS, free_slots
+from platforms.slots import Slot
 
 logger = logging.getLogger(__name__)
 COMPONENT = "platform_service"
@@ -597,6 +600,220 @@ def scheduled_posts_compose(
             content_id=content.pk if content else None,
             metadata={
                 "by": actor_metadata(actor),
+                "scheduled_post_ids": [str(r.pk) for r in created],
+            },
+        )
+    return created
+
+
+# --- Bulk scheduling: posting slots, and spreading content over them ---------------
+
+
+def posting_slots_set(
+    *, account: PlatformAccount, slots: Sequence[Slot], actor: Actor = None
+) -> list[PostingSlot]:
+    """Replace an account's weekly posting slots (one DELETE, one INSERT)."""
+    wanted = sorted(set(slots))
+    for slot in wanted:
+        if not 0 <= slot.weekday <= 6:
+            raise ValidationError({"slots": f"{slot.weekday} is not a weekday (0-6)."})
+    rows = [
+        PostingSlot(platform_account_id=account.pk, weekday=s.weekday, time=s.time)
+        for s in wanted
+    ]
+    with transaction.atomic():
+        PostingSlot.objects.filter(platform_account_id=account.pk).delete()
+        created = PostingSlot.objects.bulk_create(rows)
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message=f"Posting slots of {account} set: "
+            + (", ".join(str(s) for s in wanted) or "none"),
+            character_id=account.character_id,
+            platform_account_id=account.pk,
+            metadata={"by": actor_metadata(actor), "slots": len(wanted)},
+        )
+    return created
+
+
+@dataclass
+class SpreadRow:
+    """One post of a spread: an item on an account at its slot, or why not."""
+
+    content: Content
+    account: PlatformAccount
+    scheduled_at: dt.datetime | None
+    problems: list[str]
+
+    def post(self, *, character_id: Any, zone_name: str) -> ScheduledPost:
+        """The unsaved post of a row that has its slot."""
+        if self.scheduled_at is None:
+            raise ValueError("This row has no free slot.")
+        return ScheduledPost(
+            character_id=character_id,
+            platform_account=self.account,
+            content=self.content,
+            scheduled_at=self.scheduled_at,
+            timezone=zone_name,
+        )
+
+
+@dataclass
+class SpreadPlan:
+    """What "spread these items over the next free slots" would schedule."""
+
+    timezone: str
+    rows: list[SpreadRow]
+    errors: list[str]  # what stops the whole spread (not one row's)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not any(r.problems for r in self.rows)
+
+    def posts(self) -> list[ScheduledPost]:
+        return [
+            r.post(character_id=r.account.character_id, zone_name=self.timezone)
+            for r in self.rows
+        ]
+
+    def messages(self) -> list[str]:
+        return self.errors + [
+            f"{r.content} on {r.account}: {problem}"
+            for r in self.rows
+            for problem in r.problems
+        ]
+
+
+SPREAD_MAX_ITEMS = 500
+
+
+def scheduled_posts_spread_plan(
+    *,
+    character_id: uuid.UUID | str,
+    content_ids: Sequence[uuid.UUID | str],
+    account_ids: Sequence[uuid.UUID | str],
+    start: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    lock: bool = False,
+) -> SpreadPlan:
+    """Each item, in the given order, on each account at that account's next
+    free posting slot after `start` (default: now): the first item at the
+    first free slot, the second at the second, ... A slot is free when the
+    account has no post scheduled, being published or published at that
+    minute. Every row is checked by `scheduled_post_problems` (the rules of
+    every scheduled post). A constant number of queries for any number of
+    items and accounts; `lock` holds the accounts' rows (FOR UPDATE) so that
+    two spreads at once cannot take the same slots.
+    """
+    now = now or timezone.now()
+    after = max(start or now, now)
+    errors: list[str] = []
+    if not content_ids:
+        errors.append("Choose the items to spread.")
+    if len(content_ids) > SPREAD_MAX_ITEMS:
+        errors.append(f"Spread at most {SPREAD_MAX_ITEMS} items at once.")
+    if not account_ids:
+        errors.append("Choose at least one account.")
+    accounts_qs = (
+        PlatformAccount.objects.filter(pk__in=list(account_ids))
+        .select_related("character")
+        .defer("auth_data")
+        .order_by("platform")
+    )
+    if lock:
+        accounts_qs = accounts_qs.select_for_update(of=("self",))
+    accounts = list(accounts_qs)
+    if len(accounts) != len(set(map(str, account_ids))):
+        errors.append("One of the accounts no longer exists.")
+    if any(str(a.character_id) != str(character_id) for a in accounts):
+        errors.append("Every account must be this character's.")
+    zone_name = next(
+        (a.character.timezone for a in accounts if a.character.timezone), "UTC"
+    )
+    by_id = {
+        c.pk: c
+        for c in Content.objects.filter(pk__in=list(content_ids)).defer(
+            "generation_settings"
+        )
+    }
+    items = [by_id[pk] for pk in _as_uuids(content_ids) if pk in by_id]
+    if len(items) != len(by_id) or len(by_id) != len(set(map(str, content_ids))):
+        errors.append("One of the items no longer exists.")
+    slots = free_slots(
+        account_ids=[a.pk for a in accounts],
+        tz_name=zone_name,
+        count=len(items),
+        after=after,
+    )
+    for account in accounts:
+        if not slots[account.pk] and items:
+            errors.append(
+                f"{account} has no free posting slot in the next {SPREAD_DAYS} "
+                "days: set its slots first (Posting slots on the account)."
+            )
+    rows = []
+    for index, item in enumerate(items):
+        for account in accounts:
+            free = slots[account.pk]
+            when = free[index] if index < len(free) else None
+            rows.append(SpreadRow(item, account, when, []))
+    plan = SpreadPlan(timezone=zone_name, rows=rows, errors=errors)
+    placed = [r for r in rows if r.scheduled_at is not None]
+    problems = scheduled_post_problems(
+        [r.post(character_id=character_id, zone_name=zone_name) for r in placed],
+        now=now,
+    )
+    for row, found in zip(placed, problems, strict=True):
+        row.problems = [m for messages in found.values() for m in messages]
+    for row in rows:
+        if row.scheduled_at is None and slots[row.account.pk]:
+            row.problems.append(
+                f"No free slot left: {row.account} has "
+                f"{len(slots[row.account.pk])} in the next {SPREAD_DAYS} days."
+            )
+    return plan
+
+
+def _as_uuids(values: Sequence[uuid.UUID | str]) -> list[uuid.UUID]:
+    found = []
+    for value in values:
+        try:
+            found.append(value if isinstance(value, uuid.UUID) else uuid.UUID(value))
+        except ValueError:
+            continue
+    return found
+
+
+def scheduled_posts_spread(
+    *,
+    character_id: uuid.UUID | str,
+    content_ids: Sequence[uuid.UUID | str],
+    account_ids: Sequence[uuid.UUID | str],
+    start: dt.datetime | None = None,
+    actor: Actor = None,
+) -> list[ScheduledPost]:
+    """Schedule the spread `scheduled_posts_spread_plan` shows, all or none
+    (ValidationError {"posts": [every reason, naming item and account]}), in
+    one INSERT through `scheduled_posts_create`."""
+    with transaction.atomic():
+        plan = scheduled_posts_spread_plan(
+            character_id=character_id,
+            content_ids=content_ids,
+            account_ids=account_ids,
+            start=start,
+            lock=True,
+        )
+        if not plan.ok:
+            raise ValidationError({"posts": plan.messages()})
+        created = scheduled_posts_create(posts=plan.posts())
+        system_log_write(
+            level=SystemLog.Level.INFO,
+            component=COMPONENT,
+            message=f"{len(created)} post(s) spread over the next free posting slots",
+            character_id=character_id,
+            metadata={
+                "by": actor_metadata(actor),
+                "content_ids": [str(pk) for pk in content_ids],
                 "scheduled_post_ids": [str(r.pk) for r in created],
             },
         )

@@ -1,11 +1,18 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import CreatedCursorPagination, ModelPermissions, ReasonSerializer
 from config.api_fast import ValuesListMixin
 from config.api_schema import ErrorSerializer
+from config.csv_io import (
+    IMPORT_SCHEMA,
+    CSVTextParser,
+    export_response,
+    import_response,
+)
 from config.transitions import require_one
 from content import services
 from content.api.serializers import (
@@ -20,8 +27,19 @@ from content.filtersets import (
     TextGenerationFilterSet,
 )
 from content.models import Content, ContentGeneration, TextGeneration
+from content.resources import ContentResource
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
+EXPORT_MAX = 20_000
+
+
+class CanImport(BasePermission):
+    """An import adds and changes content: both permissions."""
+
+    def has_permission(self, request, view):
+        return request.user.has_perm("content.add_content") and request.user.has_perm(
+            "content.change_content"
+        )
 
 
 class ContentViewSet(ValuesListMixin, viewsets.ModelViewSet):
@@ -36,6 +54,40 @@ class ContentViewSet(ValuesListMixin, viewsets.ModelViewSet):
 
     def _answer(self):
         return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        **IMPORT_SCHEMA,
+        description=(
+            "Import content metadata from a CSV body (Content-Type: text/csv). A "
+            "row with an id changes that item's content_category, tags, "
+            "folder_path, is_nsfw, caption, hashtags, prompt, negative_prompt (the "
+            "columns present); a row without one adds a file already under "
+            "MEDIA_ROOT (character, file_path) awaiting approval. All rows or "
+            "none; ?dry_run=1 answers the row report and writes nothing."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[CSVTextParser],
+        permission_classes=[IsAuthenticated, CanImport],
+    )
+    def import_csv(self, request):
+        return import_response(ContentResource(), request)
+
+    @extend_schema(
+        responses={(200, "text/csv"): str},
+        description="Content metadata as CSV (the list's filters apply).",
+    )
+    @action(detail=False, methods=["get"], url_path="export")
+    def export_csv(self, request):
+        queryset = ContentResource.export_queryset(
+            self.filter_queryset(self.get_queryset())
+        )
+        return export_response(
+            ContentResource(), queryset[:EXPORT_MAX], "content-metadata.csv"
+        )
 
     @extend_schema(request=None, responses={200: ContentSerializer, **CONFLICT})
     @action(detail=True, methods=["post"])

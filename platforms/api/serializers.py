@@ -191,3 +191,56 @@ class MarkPublishedSerializer(serializers.Serializer):
     url = serializers.URLField(
         max_length=255, help_text="The post's link on the platform."
     )
+
+
+class PostingSlotSerializer(serializers.Serializer):
+    """One weekly slot: weekday 0 (Monday) to 6 and a time on the
+    character's clock."""
+
+    weekday = serializers.IntegerField(min_value=0, max_value=6)
+    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
+
+
+class PostingSlotsSerializer(serializers.Serializer):
+    slots = PostingSlotSerializer(many=True, max_length=7 * 24)  # type: ignore[call-arg]
+    timezone = serializers.CharField(read_only=True)
+
+
+class SpreadSerializer(serializers.Serializer):
+    character = serializers.UUIDField()
+    content = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=500,
+        help_text="Approved items of the character, in the order they go out.",
+    )
+    accounts = serializers.ListField(
+        child=serializers.UUIDField(), min_length=1, max_length=20
+    )
+    start = WallClockDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="The first slot after this time (default: now). Without an "
+        "offset: on the character's clock.",
+    )
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Only answer the plan; schedule nothing."
+    )
+
+
+class SpreadRowSerializer(serializers.Serializer):
+    content = serializers.UUIDField(source="content.pk")
+    account = serializers.UUIDField(source="account.pk")
+    platform = serializers.CharField(source="account.platform")
+    scheduled_at = serializers.DateTimeField(allow_null=True)
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class SpreadPlanSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    timezone = serializers.CharField()
+    errors = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField()
+    )
+    rows = SpreadRowSerializer(many=True)
+    created = serializers.ListField(child=serializers.UUIDField(), required=False)

@@ -1,14 +1,22 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from characters.models import Character
 from config.api import CreatedCursorPagination
 from config.api_fast import ValuesListMixin
 from config.api_schema import ErrorSerializer
+from config.csv_io import (
+    IMPORT_SCHEMA,
+    CSVTextParser,
+    export_response,
+    import_response,
+)
 from config.exceptions import InvalidTransition
 from config.timezones import localize
 from config.transitions import require_one
@@ -19,9 +27,12 @@ from platforms.api.serializers import (
     EngagementActionSerializer,
     MarkPublishedSerializer,
     PlatformAccountSerializer,
+    PostingSlotsSerializer,
     PostSerializer,
     RescheduleSerializer,
     ScheduledPostSerializer,
+    SpreadPlanSerializer,
+    SpreadSerializer,
 )
 from platforms.filtersets import (
     EngagementActionFilterSet,
@@ -30,6 +41,9 @@ from platforms.filtersets import (
     ScheduledPostFilterSet,
 )
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
+from platforms.resources import ScheduledPostResource
+from platforms.selectors import account_slots
+from platforms.slots import Slot
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
 
@@ -44,6 +58,17 @@ class CanChange(BasePermission):
 
 
 CHANGE = [IsAuthenticated, CanChange]
+
+
+class CanAdd(BasePermission):
+    """Scheduling in bulk needs add_<model> (whatever the HTTP method)."""
+
+    def has_permission(self, request, view):
+        opts = view.queryset.model._meta
+        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+
+
+EXPORT_MAX = 20_000
 
 
 class PlatformAccountViewSet(viewsets.ModelViewSet):
@@ -78,6 +103,45 @@ class PlatformAccountViewSet(viewsets.ModelViewSet):
         account = self.get_object()
         result = services.platform_account_test_connection(account_id=account.pk)
         return Response(ConnectionTestSerializer(result).data)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: PostingSlotsSerializer},
+        description="The account's weekly posting slots (weekday 0 = Monday), on "
+        "its character's clock (`timezone`).",
+    )
+    @extend_schema(
+        methods=["PUT"],
+        request=PostingSlotsSerializer,
+        responses={200: PostingSlotsSerializer},
+        description="Replace the account's weekly posting slots.",
+    )
+    @action(detail=True, methods=["get", "put"], url_path="slots")
+    def slots(self, request, pk=None):
+        account = self.get_object()
+        if request.method == "PUT":
+            if not request.user.has_perm("platforms.change_platformaccount"):
+                raise PermissionDenied()
+            body = PostingSlotsSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            services.posting_slots_set(
+                account=account,
+                slots=[
+                    Slot(s["weekday"], s["time"]) for s in body.validated_data["slots"]
+                ],
+                actor=request.user,
+            )
+        slots = sorted(account_slots(account_ids=[account.pk])[account.pk])
+        zone_name = account.character.timezone or "UTC"
+        return Response(
+            PostingSlotsSerializer(
+                {
+                    "slots": [{"weekday": s.weekday, "time": s.time} for s in slots],
+                    "timezone": zone_name,
+                }
+            ).data
+        )
 
 
 class PostViewSet(ValuesListMixin, viewsets.ModelViewSet):
@@ -169,6 +233,101 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
             actor=request.user,
         )
         return self._answer()
+
+    @extend_schema(
+        request=SpreadSerializer,
+        responses={
+            200: SpreadPlanSerializer,
+            201: SpreadPlanSerializer,
+            400: OpenApiResponse(
+                description="A field's error ({field: [messages]}), or the plan "
+                "(as for 200) with each row's problems."
+            ),
+        },
+        description=(
+            "Spread approved items of one character over the next free posting "
+            "slots of the chosen accounts: each item a post on each account, the "
+            "first item at the first free slot. A slot is free when the account "
+            "has no post scheduled, being published or published at that minute. "
+            "All or none: 201 with the plan and the new posts' ids; 400 with every "
+            "row's problems; `dry_run` answers the plan (200) and schedules nothing."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="spread",
+        permission_classes=[IsAuthenticated, CanAdd],
+    )
+    def spread(self, request):
+        body = SpreadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        start = data.get("start")
+        character = (
+            Character.objects.only("pk", "timezone")
+            .filter(pk=data["character"])
+            .first()
+        )
+        if character is None:
+            raise ValidationError({"character": "No such character."})
+        if start is not None and timezone.is_naive(start):
+            start = localize(start, character.timezone or "UTC", field="start")
+        args = {
+            "character_id": character.pk,
+            "content_ids": data["content"],
+            "account_ids": data["accounts"],
+            "start": start,
+        }
+        plan = services.scheduled_posts_spread_plan(**args)
+        if data["dry_run"] or not plan.ok:
+            answer = SpreadPlanSerializer(plan).data
+            return Response(answer, status=200 if plan.ok else 400)
+        try:
+            created = services.scheduled_posts_spread(**args, actor=request.user)
+        except DjangoValidationError:
+            # taken meanwhile: answer the plan as it is now
+            plan = services.scheduled_posts_spread_plan(**args)
+            return Response(SpreadPlanSerializer(plan).data, status=400)
+        answer = SpreadPlanSerializer(plan).data
+        answer["created"] = [str(p.pk) for p in created]
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        **IMPORT_SCHEMA,
+        description=(
+            "Import scheduled posts from a CSV body (Content-Type: text/csv; "
+            "columns character, platform, scheduled_at, timezone, content, caption, "
+            "hashtags, post_type). scheduled_at: ISO with an offset, or a wall-clock "
+            "time read in the row's timezone (default: the character's). Every row "
+            "goes through the scheduling rules; all rows or none are scheduled. "
+            "?dry_run=1 answers the row report (200) and writes nothing; otherwise "
+            "201, or 400 with each wrong row's errors by column."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[CSVTextParser],
+        permission_classes=[IsAuthenticated, CanAdd],
+    )
+    def import_csv(self, request):
+        return import_response(ScheduledPostResource(), request)
+
+    @extend_schema(
+        responses={(200, "text/csv"): str},
+        description="The scheduled posts as CSV (the list's filters apply), in the "
+        "columns the import reads plus id, account and status.",
+    )
+    @action(detail=False, methods=["get"], url_path="export")
+    def export_csv(self, request):
+        queryset = ScheduledPostResource.export_queryset(
+            self.filter_queryset(self.get_queryset())
+        )
+        return export_response(
+            ScheduledPostResource(), queryset[:EXPORT_MAX], "scheduled-posts.csv"
+        )
 
     @extend_schema(
         request=RescheduleSerializer,

@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from automation.models import AutomationRun
 from logs.events import emit_many
+from platforms.services import posting_slots_set
+from platforms.slots import Slot
 from tests.factories import (
     AnalyticsFactory,
     AutomationRuleFactory,
@@ -128,6 +130,14 @@ def events(n):
     emit_many("post_published", ((character.pk, {"post_id": str(i)}) for i in range(n)))
 
 
+def slots(n):
+    """n slots over accounts of several characters (each one its own list row)."""
+    accounts = _accounts()
+    for index, account in enumerate(accounts):
+        mine = [Slot(i % 7, dt.time(i // 7, 0)) for i in range(index, n, len(accounts))]
+        posting_slots_set(account=account, slots=mine)
+
+
 BUILDERS = {
     "characters.character": characters,
     "characters.characterpersonality": profiles,
@@ -148,4 +158,6 @@ BUILDERS = {
     "automation.automationrun": runs,
     # and the outbox of events
     "logs.event": events,
+    # bulk scheduling (issue 16): the accounts' weekly posting slots
+    "platforms.postingslot": slots,
 }

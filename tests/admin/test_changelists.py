@@ -37,8 +37,8 @@ def test_every_project_model_is_registered_and_has_a_builder():
         for m in apps.get_models()
         if m._meta.app_label in PROJECT_APPS and not issubclass(m, AuditEvent)
     ]
-    # the document's twelve, holds, rule runs, events and text jobs
-    assert len(models) == 12 + 4
+    # the document's twelve, holds, rule runs, events, text jobs and slots
+    assert len(models) == 12 + 5
     for model in models:
         assert admin.site.is_registered(model), model
         assert model._meta.label_lower in BUILDERS, model
