@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,11 +122,16 @@ FREE_SLOT_DAYS = 14
 
 
 def next_free_slot(
-    *, account_ids: list, tz_name: str, after: dt.datetime | None = None
+    *,
+    account_ids: list,
+    tz_name: str,
+    after: dt.datetime | None = None,
+    hours: Collection[int] | None = None,
 ) -> dt.datetime | None:
     """The first whole hour after `after`, between 09:00 and 21:00 on the
-    character's clock, at which none of the accounts has a post waiting or
-    being published (one query over the next FREE_SLOT_DAYS days)."""
+    character's clock (or at one of `hours`, such as the accounts' best
+    hours), at which none of the accounts has a post waiting or being
+    published (one query over the next FREE_SLOT_DAYS days)."""
     from config.timezones import zone
 
     tz = zone(tz_name)
@@ -144,13 +150,14 @@ def next_free_slot(
             scheduled_at__lt=horizon,
         ).values_list("scheduled_at", flat=True)
     }
+    allowed = FREE_SLOT_HOURS if hours is None else frozenset(hours)
     local = after.astimezone(tz).replace(minute=0, second=0, microsecond=0)
     step = dt.timedelta(hours=1)
     candidate = local + step
     while candidate.astimezone(dt.UTC) < horizon:
         # walk in UTC so that a DST change neither skips nor repeats an hour
         wall = candidate.astimezone(tz)
-        if wall.hour in FREE_SLOT_HOURS and wall.replace(tzinfo=None) not in taken:
+        if wall.hour in allowed and wall.replace(tzinfo=None) not in taken:
             return wall.astimezone(dt.UTC)
         candidate = (candidate.astimezone(dt.UTC) + step).astimezone(tz)
     return None

@@ -55,7 +55,5 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
         query = SeriesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         bucket = query.validated_data.get("bucket", "day")
-        rows = metric_series(
-            self.filter_queryset(self.get_queryset()), bucket=bucket
-        )
+        rows = metric_series(self.filter_queryset(self.get_queryset()), bucket=bucket)
         return Response(SeriesPointSerializer(rows, many=True).data)

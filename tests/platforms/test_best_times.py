@@ -5,12 +5,17 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
+from platforms.models import ScheduledPost
 from platforms.selectors import account_best_times, accounts_best_times
 from tests.factories import (
     CharacterFactory,
+    ContentFactory,
     PlatformAccountFactory,
     PostFactory,
+    ScheduledPostFactory,
 )
 
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
@@ -74,9 +79,7 @@ def test_the_same_instants_in_another_zone_give_other_hours(db):
             when = dt.datetime(2026, 6, 1, 19, tzinfo=berlin) + dt.timedelta(days=day)
             _post(accounts[zone], when, 50)
 
-    found = accounts_best_times(
-        account_ids=[a.pk for a in accounts.values()], now=NOW
-    )
+    found = accounts_best_times(account_ids=[a.pk for a in accounts.values()], now=NOW)
 
     assert found[accounts["Europe/Berlin"].pk].hours[0].value == 19
     assert found[accounts["UTC"].pk].hours[0].value == 17
@@ -108,12 +111,12 @@ def test_a_dst_change_moves_the_utc_hour_not_the_local_one(db):
     for day in range(20, 31):  # the change is on 29 March 2026
         for minute in (0, 10):
             _post(account, dt.datetime(2026, 3, day, 19, minute, tzinfo=berlin), 10)
-    utc_hours = {
-        p.published_at.astimezone(dt.UTC).hour for p in account.posts.all()
-    }
+    utc_hours = {p.published_at.astimezone(dt.UTC).hour for p in account.posts.all()}
     assert utc_hours == {17, 18}
 
-    best = account_best_times(account_id=account.pk, now=dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+    best = account_best_times(
+        account_id=account.pk, now=dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    )
 
     assert [(s.value, s.posts) for s in best.hours] == [(19, 22)]
 
@@ -180,3 +183,107 @@ def test_an_account_without_posts_and_many_accounts_in_one_query(
 
     assert found[empty.pk].posts == 0 and not found[empty.pk].has_suggestion
     assert all(found[a.pk].posts == 21 for a in busy)
+
+
+# --- where people see it: the account's page and the composer -----------------------
+
+
+def _evening_account(character, platform="instagram", count=21):
+    account = PlatformAccountFactory(character=character, platform=platform)
+    tz = zoneinfo.ZoneInfo(character.timezone)
+    start = dt.datetime.now(tz).replace(minute=0, second=0, microsecond=0)
+    for n in range(count):
+        when = (start - dt.timedelta(days=n + 1)).replace(hour=20)
+        _post(account, when, 100)
+    return account
+
+
+def test_the_account_page_shows_the_best_times(administrator_client):
+    character = CharacterFactory(timezone="Europe/Berlin")
+    account = _evening_account(character)
+    url = reverse("admin:platforms_platformaccount_change", args=[account.pk])
+
+    response = administrator_client.get(url)
+
+    page = response.content.decode()
+    assert "Best time to post" in page
+    assert "From 21 published posts of the last 180 days" in page
+    assert "Europe/Berlin" in page
+    assert '<tr class="best-hour"><td>20:00</td><td class="num">21</td>' in page
+
+
+def test_the_account_page_says_when_there_are_too_few_posts(administrator_client):
+    account = _evening_account(CharacterFactory(), count=4)
+    response = administrator_client.get(
+        reverse("admin:platforms_platformaccount_change", args=[account.pk])
+    )
+    assert "Not enough published posts to suggest a time: 4" in (
+        response.content.decode()
+    )
+
+
+def test_the_composer_offers_the_best_hours_and_schedules_into_one(
+    administrator_client,
+):
+    character = CharacterFactory(timezone="Europe/Berlin")
+    insta = _evening_account(character)
+    quiet = PlatformAccountFactory(character=character, platform="telegram")
+    image = ContentFactory(
+        character=character,
+        approved=True,
+        content_type="image",
+        width=1080,
+        height=1350,
+    )
+    url = reverse("admin:platforms_scheduledpost_compose", args=[character.pk])
+
+    page = administrator_client.get(url).content.decode()
+    assert 'id="composer-best-times"' in page
+    assert "20:00" in page and "Not enough published posts" in page
+
+    response = administrator_client.post(
+        url,
+        {
+            "accounts": [str(insta.pk)],
+            "content": str(image.pk),
+            "caption": "Evening light",
+            "when": "best_slot",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    post = ScheduledPost.objects.get(platform_account=insta)
+    local = post.scheduled_at.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert (local.hour, local.minute) == (20, 0)
+    assert post.scheduled_at > timezone.now()
+
+    refused = administrator_client.post(
+        url,
+        {
+            "accounts": [str(quiet.pk)],
+            "content": str(image.pk),
+            "caption": "Evening light",
+            "when": "best_slot",
+        },
+    )
+    assert refused.status_code == 400
+    assert "None of the chosen accounts has a best time yet" in (
+        refused.content.decode()
+    )
+
+
+def test_next_free_slot_keeps_to_the_given_hours(db):
+    from platforms.selectors import next_free_slot
+
+    account = PlatformAccountFactory()
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    tomorrow = (timezone.now().astimezone(berlin) + dt.timedelta(days=1)).date()
+    after = dt.datetime.combine(tomorrow, dt.time(10, 30), tzinfo=berlin)
+    ScheduledPostFactory(
+        platform_account=account,
+        scheduled_at=dt.datetime.combine(tomorrow, dt.time(20), tzinfo=berlin),
+    )
+    slot = next_free_slot(
+        account_ids=[account.pk], tz_name="Europe/Berlin", after=after, hours={20}
+    )
+    day_after = tomorrow + dt.timedelta(days=1)
+    assert slot == dt.datetime.combine(day_after, dt.time(20), tzinfo=berlin)
