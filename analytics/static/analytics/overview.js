@@ -39,7 +39,10 @@
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         plugins: {
-          legend: { position: "bottom" },
+          legend: {
+            position: "bottom",
+            labels: type === "line" ? { usePointStyle: true, pointStyle: "line" } : {}
+          },
           tooltip: {
             callbacks: {
               label: function (ctx) {
@@ -53,7 +56,7 @@
         scales: {
           x: {
             title: { display: true, text: "Day (UTC)" },
-            ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 }
+            ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 16, maxTicksLimit: 8 }
           },
           y: {
             beginAtZero: type === "bar",
