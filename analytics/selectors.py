@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import (
     Count,
     DateField,
@@ -181,7 +181,9 @@ def _day_points(
     if character_id is not None:
         character_filter = "AND a.character_id = %(character)s"
         params["character"] = character_id
-    with connection.cursor() as cursor:
+    # where the analytics app's reads go (the replica, when one is configured)
+    alias = router.db_for_read(Analytics)
+    with connections[alias].cursor() as cursor:
         cursor.execute(DAILY_SQL.format(character_filter=character_filter), params)
         return [
             DayPoint(

@@ -288,7 +288,7 @@ def overview_page(
             return _export(export, overview, slug)
     here = request.path
     query = {
-        k: v for k, v in request.GET.items() if k in ("days", "start", "end") and v
+        k: str(request.GET[k]) for k in ("days", "start", "end") if request.GET.get(k)
     }
     context = {
         **admin_context,

@@ -198,7 +198,7 @@ class TimeSlotSerializer(serializers.Serializer):
     value = serializers.IntegerField(
         help_text="The hour (0-23) or the weekday (0 = Monday)."
     )
-    label = serializers.CharField(help_text="'19:00' or 'Tuesday'.")
+    name = serializers.CharField(help_text="'19:00' or 'Tuesday'.")
     posts = serializers.IntegerField(help_text="Published posts behind it.")
     average = serializers.FloatField(help_text="Likes + comments + shares per post.")
     lift = serializers.FloatField(
@@ -225,10 +225,12 @@ class BestTimesSerializer(serializers.Serializer):
     weekdays = serializers.SerializerMethodField()
 
     @staticmethod
-    def _slots(slots, label: str) -> list[dict]:
-        return TimeSlotSerializer(
-            [{**vars(s), "label": getattr(s, label)} for s in slots], many=True
-        ).data
+    def _slots(slots, name: str) -> list[dict]:
+        return list(
+            TimeSlotSerializer(
+                [{**vars(s), "name": getattr(s, name)} for s in slots], many=True
+            ).data
+        )
 
     @extend_schema_field(TimeSlotSerializer(many=True))
     def get_hours(self, best) -> list[dict]:

@@ -44,13 +44,13 @@ def test_it_answers_the_best_hours_with_their_evidence(admin_api, db):
     assert body["has_suggestion"] is True and body["reason"] == ""
     assert body["hours"][0] == {
         "value": 19,
-        "label": "19:00",
+        "name": "19:00",
         "posts": 12,
         "average": 300.0,
         "lift": 1.5,
     }
     assert [h["value"] for h in body["hours"]] == [19, 8]
-    assert all(w["label"] for w in body["weekdays"])
+    assert all(w["name"] for w in body["weekdays"])
     # token, the account, the aggregation
     assert len(ctx.captured_queries) == 3
 
