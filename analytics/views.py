@@ -101,8 +101,22 @@ def _thumb(post: Post) -> str:
     return reverse("admin:content_content_thumbnail", args=[content.pk])
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    """Text a spreadsheet would run as a formula gets a leading ' (numbers
+    such as '-145' stay numbers)."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _is_number(value)
+    ):
         return "'" + value
     return value
 

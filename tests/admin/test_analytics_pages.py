@@ -164,6 +164,7 @@ def test_csv_exports_hold_what_the_page_shows_without_formulas(admin_client, mia
     per_platform = list(csv.DictReader(io.StringIO(platforms.content.decode())))
     assert [r["platform"] for r in per_platform] == ["instagram", "youtube", "all"]
     assert per_platform[0]["growth"] == "60"
+    assert per_platform[1]["growth"] == "-30"  # a number, not escaped text
     top = list(csv.DictReader(io.StringIO(posts.content.decode())))
     assert top[0]["interactions"] == "999"
     assert top[0]["caption"].startswith("'=HYPERLINK")
