@@ -144,7 +144,9 @@ def test_only_published_posts_of_the_window_count(berlin_account, settings):
         _post(berlin_account, NOW - dt.timedelta(days=day + 1), 10)
     _post(berlin_account, NOW - dt.timedelta(days=400), 10_000)  # outside
     _post(berlin_account, NOW - dt.timedelta(days=2), 10_000, status="failed")
-    other = PlatformAccountFactory(character=berlin_account.character)
+    other = PlatformAccountFactory(
+        character=berlin_account.character, platform="twitter"
+    )
     _post(other, NOW - dt.timedelta(days=1), 10_000)
 
     best = account_best_times(account_id=berlin_account.pk, now=NOW)
