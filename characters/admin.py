@@ -561,9 +561,12 @@ class CharacterAdmin(CharacterZoneMixin, ProjectAdmin):
         )
         return format_html(
             '<p class="charts-synced">Platform numbers last synced: {}</p>'
+            '<p><a href="{}" id="character-analytics-link">Analytics: any range of '
+            "days, growth, per platform, top posts, CSV</a></p>"
             '<div class="character-charts" style="display:flex;flex-wrap:wrap;gap:2em">'
             "{}{}</div>",
             synced or "no accounts",
+            reverse("admin:analytics_analytics_character_overview", args=[obj.pk]),
             line_chart(series["follower_count"], title="Followers", labels=labels),
             line_chart(
                 series["engagement_rate"],

@@ -588,6 +588,16 @@ MEDIA_LINK_MAX_AGE = env.int("MEDIA_LINK_MAX_AGE", default=6 * 3600)
 METRICS_SYNC_INTERVAL_MINUTES = env.int("METRICS_SYNC_INTERVAL_MINUTES", default=60)
 METRICS_SYNC_POST_DAYS = env.int("METRICS_SYNC_POST_DAYS", default=30)
 METRICS_SYNC_LEASE_SECONDS = env.int("METRICS_SYNC_LEASE_SECONDS", default=600)
+
+# Best time to post (platforms.selectors.account_best_times): an account's
+# published posts of the last BEST_TIME_WINDOW_DAYS days, grouped by hour and
+# weekday on its character's clock. No suggestion from fewer than
+# BEST_TIME_MIN_POSTS posts in all, and no hour or weekday backed by fewer
+# than BEST_TIME_MIN_SLOT_POSTS of them.
+BEST_TIME_MIN_POSTS = env.int("BEST_TIME_MIN_POSTS", default=20)
+BEST_TIME_MIN_SLOT_POSTS = env.int("BEST_TIME_MIN_SLOT_POSTS", default=3)
+BEST_TIME_WINDOW_DAYS = env.int("BEST_TIME_WINDOW_DAYS", default=180)
+BEST_TIME_SUGGESTIONS = env.int("BEST_TIME_SUGGESTIONS", default=3)
 # Publishing queue: lease on a claimed post, backoff between retries.
 # A drain task (publishing, engagement) works for at most this long; an item
 # starts only when its adapter's call timeout still fits (config/workqueue.py).

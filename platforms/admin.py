@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -55,6 +56,7 @@ from platforms.modes import Mode, is_assisted, platform_mode
 from platforms.resources import ScheduledPostResource
 from platforms.selectors import (
     MediaNotFound,
+    account_best_times,
     assisted_engagement,
     assisted_media_file,
     assisted_posts,
@@ -248,6 +250,7 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
         "last_activity_at",
         "created_at",
         "updated_at",
+        "best_times",
     )
     base_fieldsets = (
         (
@@ -327,7 +330,16 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
         ):
             credentials += ["new_credentials", "clear_credentials"]
         fieldsets.insert(1, ("Credentials", {"fields": credentials}))
-        return without_fields(fieldsets) if obj is None else fieldsets
+        if obj is None:
+            return without_fields(fieldsets)
+        return [*fieldsets, ("Best time to post", {"fields": ("best_times",)})]
+
+    @admin.display(description="Best times")
+    def best_times(self, obj):
+        """The hours and weekdays that worked best for this account (one query:
+        platforms.selectors.account_best_times)."""
+        best = account_best_times(account_id=obj.pk)
+        return render_to_string("admin/platforms/best_times.html", {"best": best})
 
     @admin.display(description="Credentials set", boolean=True)
     def has_credentials(self, obj):

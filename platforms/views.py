@@ -44,6 +44,7 @@ from platforms.adapters.rules import PlatformRules, PostDraft
 from platforms.models import Platform, PlatformAccount, PostType, ScheduledPost
 from platforms.selectors import (
     CalendarFilter,
+    accounts_best_times,
     calendar_published_posts,
     calendar_scheduled_posts,
     next_free_slot,
@@ -373,7 +374,11 @@ class ComposerForm(forms.Form):
         help_text="Words, with or without #, separated by spaces or commas.",
     )
     when = forms.ChoiceField(
-        choices=[("time", "At this time"), ("next_slot", "In the next free slot")],
+        choices=[
+            ("time", "At this time"),
+            ("next_slot", "In the next free slot"),
+            ("best_slot", "In the next free slot at a best hour"),
+        ],
         widget=forms.RadioSelect,
         initial="time",
     )
@@ -387,6 +392,10 @@ class ComposerForm(forms.Form):
             PlatformAccount.objects.filter(character_id=character.pk)
             .defer("auth_data")
             .order_by("platform")
+        )
+        # every account's best hours and weekdays, in one query
+        self.best_times = accounts_best_times(
+            account_ids=[a.pk for a in self.account_rows]
         )
         accounts = self.fields["accounts"]
         assert isinstance(accounts, forms.ModelMultipleChoiceField)
@@ -430,6 +439,7 @@ class ComposerForm(forms.Form):
         return [
             {
                 "account": a,
+                "best": self.best_times.get(a.pk),
                 "own": self[f"own_{a.pk}"],
                 "caption": self[f"caption_{a.pk}"],
                 "hashtags": self[f"hashtags_{a.pk}"],
@@ -468,13 +478,34 @@ class ComposerForm(forms.Form):
             and "scheduled_at" not in self.errors
         ):
             self.add_error("scheduled_at", "Choose a time, or the next free slot.")
+        if (
+            data.get("when") == "best_slot"
+            and data.get("accounts")
+            and not self.best_hours()
+        ):
+            self.add_error(
+                "when",
+                "None of the chosen accounts has a best time yet (too few "
+                "published posts): choose a time or the next free slot.",
+            )
         return data
 
+    def best_hours(self) -> set[int]:
+        """The best hours of the chosen accounts that have a suggestion."""
+        return {
+            slot.value
+            for account in self.cleaned_data.get("accounts") or []
+            if (best := self.best_times.get(account.pk)) and best.has_suggestion
+            for slot in best.hours
+        }
+
     def planned_time(self) -> dt.datetime | None:
-        if self.cleaned_data.get("when") == "next_slot":
+        when = self.cleaned_data.get("when")
+        if when in ("next_slot", "best_slot"):
             return next_free_slot(
                 account_ids=[a.pk for a in self.cleaned_data.get("accounts") or []],
                 tz_name=self.zone,
+                hours=self.best_hours() if when == "best_slot" else None,
             )
         return self.cleaned_data.get("scheduled_at")
 

@@ -1,5 +1,3 @@
-from django.db.models import Count, DateField, Sum
-from django.db.models.functions import Cast, Trunc
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -13,6 +11,7 @@ from analytics.api.serializers import (
 )
 from analytics.filtersets import AnalyticsFilterSet, AnalyticsSeriesFilterSet
 from analytics.models import Analytics
+from analytics.selectors import metric_series
 from config.api import CreatedCursorPagination
 
 
@@ -56,13 +55,5 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
         query = SeriesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         bucket = query.validated_data.get("bucket", "day")
-        qs = self.filter_queryset(self.get_queryset()).order_by()
-        rows = (
-            qs.annotate(
-                bucket=Cast(Trunc("metric_date", bucket), output_field=DateField())
-            )
-            .values("bucket")
-            .annotate(total=Sum("metric_value"), samples=Count("id"))
-            .order_by("bucket")
-        )
+        rows = metric_series(self.filter_queryset(self.get_queryset()), bucket=bucket)
         return Response(SeriesPointSerializer(rows, many=True).data)

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from characters.models import Character
@@ -244,3 +245,50 @@ class SpreadPlanSerializer(serializers.Serializer):
     )
     rows = SpreadRowSerializer(many=True)
     created = serializers.ListField(child=serializers.UUIDField(), required=False)
+
+
+class TimeSlotSerializer(serializers.Serializer):
+    value = serializers.IntegerField(
+        help_text="The hour (0-23) or the weekday (0 = Monday)."
+    )
+    name = serializers.CharField(help_text="'19:00' or 'Tuesday'.")
+    posts = serializers.IntegerField(help_text="Published posts behind it.")
+    average = serializers.FloatField(help_text="Likes + comments + shares per post.")
+    lift = serializers.FloatField(
+        help_text="Its average over the account's average (1.5: 50 % better)."
+    )
+
+
+class BestTimesSerializer(serializers.Serializer):
+    account = serializers.UUIDField(source="account_id")
+    timezone = serializers.CharField(
+        help_text="The character's time zone: the clock of the hours and weekdays."
+    )
+    posts = serializers.IntegerField(
+        help_text="Published posts of the window the suggestion is drawn from."
+    )
+    minimum = serializers.IntegerField(
+        help_text="Posts needed for a suggestion (BEST_TIME_MIN_POSTS)."
+    )
+    window_days = serializers.IntegerField()
+    average = serializers.FloatField(help_text="Likes + comments + shares per post.")
+    has_suggestion = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why there is no suggestion, or ''.")
+    hours = serializers.SerializerMethodField()
+    weekdays = serializers.SerializerMethodField()
+
+    @staticmethod
+    def _slots(slots, name: str) -> list[dict]:
+        return list(
+            TimeSlotSerializer(
+                [{**vars(s), "name": getattr(s, name)} for s in slots], many=True
+            ).data
+        )
+
+    @extend_schema_field(TimeSlotSerializer(many=True))
+    def get_hours(self, best) -> list[dict]:
+        return self._slots(best.hours, "hour_label")
+
+    @extend_schema_field(TimeSlotSerializer(many=True))
+    def get_weekdays(self, best) -> list[dict]:
+        return self._slots(best.weekdays, "weekday_label")

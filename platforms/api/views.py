@@ -23,6 +23,7 @@ from config.transitions import require_one
 from platforms import services
 from platforms.adapters import AdapterError
 from platforms.api.serializers import (
+    BestTimesSerializer,
     ConnectionTestSerializer,
     EngagementActionSerializer,
     MarkPublishedSerializer,
@@ -42,7 +43,7 @@ from platforms.filtersets import (
 )
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.resources import ScheduledPostResource
-from platforms.selectors import account_slots
+from platforms.selectors import account_best_times, account_slots
 from platforms.slots import Slot
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
@@ -142,6 +143,23 @@ class PlatformAccountViewSet(viewsets.ModelViewSet):
                 }
             ).data
         )
+
+    @extend_schema(
+        responses={200: BestTimesSerializer},
+        description=(
+            "The hours and weekdays (on the character's clock) at which this "
+            "account's own published posts of the last BEST_TIME_WINDOW_DAYS "
+            "days got the most likes, comments and shares per post, each with "
+            "the number of posts behind it. No suggestion (empty lists, "
+            "`has_suggestion` false, `reason` says why) from fewer than "
+            "BEST_TIME_MIN_POSTS posts."
+        ),
+    )
+    @action(detail=True, methods=["get"], url_path="best-times")
+    def best_times(self, request, pk=None):
+        account = self.get_object()
+        best = account_best_times(account_id=account.pk)
+        return Response(BestTimesSerializer(best).data)
 
 
 class PostViewSet(ValuesListMixin, viewsets.ModelViewSet):
