@@ -39,6 +39,10 @@ OPERATOR_ACTIONS = {
     "analytics.analytics": ("view",),
     "logs.systemlog": ("view",),
     "logs.event": ("view",),
+    # what went out to webhooks and by e-mail (webhooks themselves, whose
+    # URLs and secrets are credentials: Administrators only)
+    "logs.webhookdelivery": ("view",),
+    "logs.notification": ("view",),
 }
 
 
