@@ -74,7 +74,7 @@ class UserPreferences(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(digest_hour__gte=0, digest_hour__lte=23),
-                name="user_preferences_digest_hour_check",
+                name="user_preferences_digest_hour_range",
                 violation_error_message="digest_hour must be between 0 and 23.",
             ),
         ]
