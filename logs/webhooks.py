@@ -275,7 +275,7 @@ def send(webhook: Webhook, delivery: WebhookDelivery) -> Answer:
 def _settle(item: Claimed, attempts: int, answer: Answer) -> str:
     """Record an attempt: delivered, tried again after a backoff, or failed."""
     now = timezone.now()
-    record = {
+    record: dict[str, Any] = {
         "last_response_code": answer.status,
         "response_excerpt": answer.excerpt,
         "duration_ms": answer.duration_ms,
