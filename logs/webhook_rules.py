@@ -56,6 +56,10 @@ def url_problem(url: str) -> str | None:
     except ValidationError:
         return "Enter a valid http:// or https:// URL."
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return "Enter a valid http:// or https:// URL (the port is out of range)."
     if parts.username or parts.password:
         return "Put no user name or password in the URL; the signature authenticates."
     if not settings.WEBHOOK_ALLOW_PRIVATE and not public_host(parts.hostname or ""):
@@ -78,6 +82,9 @@ def masked_url(url: str) -> str:
     parts = urlsplit(url or "")
     if not parts.scheme or not parts.hostname:
         return "-"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
     rest = "/…" if (parts.path.strip("/") or parts.query) else "/"
     return f"{parts.scheme}://{parts.hostname}{port}{rest}"

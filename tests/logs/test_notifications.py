@@ -8,11 +8,14 @@ import zoneinfo
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
 
 from config.models import UserPreferences
+from config.periodic import PERIODIC_TASKS, Every
+from logs import events as events_module
 from logs.events import emit
 from logs.models import Event, Notification
-from logs.notifications import send_digests, send_notifications
+from logs.notifications import SEND_TASK, consume, send_digests, send_notifications
 from logs.outbox import dispatch_events
 from platforms.services import platform_account_mark_error
 from tests import factories as f
@@ -165,3 +168,25 @@ def test_a_refused_token_refresh_asks_for_attention_once(account):
     }
     account.refresh_from_db()
     assert account.connection_status == "error" and not account.is_connected
+
+
+def test_the_sender_is_kicked_after_commit_and_beat_runs_the_rest(
+    monkeypatch, django_capture_on_commit_callbacks, character
+):
+    sent = []
+    monkeypatch.setattr(
+        events_module.celery_app, "send_task", lambda name, **kw: sent.append(name)
+    )
+    monkeypatch.setattr(events_module, "_task_covered", {})
+    events_module._redis().delete(f"kick:{SEND_TASK}", f"kick:{SEND_TASK}:later")
+    _user("immediate")
+    _user("digest")
+    event = _failed(character)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        consume([event])(event)
+        assert sent == []
+    assert sent == [SEND_TASK]
+    schedules = {p.task: p.schedule for p in PERIODIC_TASKS}
+    assert schedules[SEND_TASK] == Every(60)
+    assert schedules["logs.tasks.send_notification_digests"] == Every(3600)
+    assert schedules["logs.tasks.deliver_webhooks"] == Every(60)

@@ -344,6 +344,7 @@ def test_production_refuses_private_addresses_when_saving_and_sending(
         ("http://[::1]/hook", "private, loopback"),
         ("https://user:pw@93.184.215.14/x", "no user name or password"),
         ("javascript:alert(1)", "http:// or https://"),
+        ("https://93.184.215.14:99999/x", "port is out of range"),
     ]:
         hook = f.WebhookFactory.build(url=url)
         with pytest.raises(ValidationError) as err:
@@ -370,3 +371,4 @@ def test_urls_are_shown_without_their_path():
     )
     assert masked_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
     assert masked_url("http://h.example/?token=x") == "http://h.example/…"
+    assert masked_url("http://h.example:99999/x") == "http://h.example/…"
