@@ -98,7 +98,8 @@ PERIODIC_TASKS = [
         "dispatch events",
         "logs.tasks.dispatch_events",
         Every(60),
-        "Hands waiting events to their consumers (the automation rules); a "
+        "Hands waiting events to their consumers (the automation rules, e-mail "
+        "notifications and webhooks); a "
         "commit that emits events kicks it at once, this run is the safety net.",
     ),
     Periodic(
