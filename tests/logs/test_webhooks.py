@@ -372,3 +372,24 @@ def test_urls_are_shown_without_their_path():
     assert masked_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
     assert masked_url("http://h.example/?token=x") == "http://h.example/…"
     assert masked_url("http://h.example:99999/x") == "http://h.example/…"
+
+
+def test_the_readmes_receiver_snippet_verifies_a_real_delivery(
+    loopback_webhooks, character
+):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("```python\nimport hashlib, hmac, time")
+    code = readme[start + len("```python\n") : readme.index("```\n", start + 10)]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    with WebhookReceiver(SECRET) as receiver:
+        f.WebhookFactory(url=receiver.url, secret=SECRET, events=["post_failed"])
+        _failed_post(character)
+        dispatch_events()
+        deliver_webhooks()
+    [call] = receiver.calls
+    header = call["headers"]["X-AInfluencer-Signature"]
+    assert namespace["verify"](SECRET, header, call["body"]) is True
+    assert namespace["verify"]("another-secret-value", header, call["body"]) is False
