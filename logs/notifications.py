@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from characters.models import Character
@@ -151,21 +151,22 @@ def _email(
     )
 
 
-def _send_to(prefs: UserPreferences, delivery: str) -> str:
-    """One e-mail with the user's waiting notifications of this delivery."""
+def _send_to(prefs: UserPreferences, deliveries: Sequence[str]) -> str:
+    """One e-mail with the user's waiting notifications of these deliveries."""
     with transaction.atomic():
         # Locked while the e-mail goes out, so that a second sender skips
         # them; if this process dies after sending and before the commit,
         # they go out again (e-mail is at least once).
         rows = list(
             Notification.objects.select_for_update(skip_locked=True)
-            .filter(user_id=prefs.user_id, delivery=delivery, status=NS.PENDING)
+            .filter(user_id=prefs.user_id, delivery__in=deliveries, status=NS.PENDING)
             .order_by("created_at")[:PER_EMAIL]
         )
         if not rows:
             return "nothing"
         ids = [r.pk for r in rows]
-        message = _email(prefs.user, rows, prefs.timezone, digest=delivery == ND.DIGEST)
+        digest = list(deliveries) == [ND.DIGEST]
+        message = _email(prefs.user, rows, prefs.timezone, digest=digest)
         try:
             message.send()
         except (smtplib.SMTPException, OSError) as exc:
@@ -193,9 +194,16 @@ def _send_to(prefs: UserPreferences, delivery: str) -> str:
 
 
 def send_notifications() -> Counter:
-    """E-mail every user their waiting 'at once' notifications."""
+    """E-mail every user their waiting 'at once' notifications (and, for a
+    user who switched from the digest to 'at once', what waited for it)."""
+    switched = UserPreferences.objects.filter(
+        email_notifications=EmailNotifications.IMMEDIATE
+    ).values("user_id")
     user_ids = (
-        Notification.objects.filter(delivery=ND.IMMEDIATE, status=NS.PENDING)
+        Notification.objects.filter(
+            Q(delivery=ND.IMMEDIATE) | Q(delivery=ND.DIGEST, user_id__in=switched),
+            status=NS.PENDING,
+        )
         .values_list("user_id", flat=True)
         .distinct()
     )
@@ -203,7 +211,12 @@ def send_notifications() -> Counter:
     for prefs in UserPreferences.objects.filter(
         user_id__in=user_ids, user__is_active=True
     ).select_related("user"):
-        outcomes[_send_to(prefs, ND.IMMEDIATE)] += 1
+        deliveries = (
+            [ND.IMMEDIATE, ND.DIGEST]
+            if prefs.email_notifications == EmailNotifications.IMMEDIATE
+            else [ND.IMMEDIATE]
+        )
+        outcomes[_send_to(prefs, deliveries)] += 1
     return outcomes
 
 
@@ -229,7 +242,7 @@ def send_digests(*, now: dt.datetime | None = None) -> Counter:
     ).select_related("user"):
         if not digest_due(prefs, now):
             continue
-        outcome = _send_to(prefs, ND.DIGEST) if prefs.user.email else "nothing"
+        outcome = _send_to(prefs, [ND.DIGEST]) if prefs.user.email else "nothing"
         outcomes[outcome] += 1
         if outcome != "retry":
             UserPreferences.objects.filter(pk=prefs.pk).update(last_digest_at=now)

@@ -190,3 +190,16 @@ def test_the_sender_is_kicked_after_commit_and_beat_runs_the_rest(
     assert schedules[SEND_TASK] == Every(60)
     assert schedules["logs.tasks.send_notification_digests"] == Every(3600)
     assert schedules["logs.tasks.deliver_webhooks"] == Every(60)
+
+
+def test_what_waited_for_the_digest_goes_out_once_the_user_switches_to_at_once(
+    character,
+):
+    user = _user("digest")
+    _failed(character, "Waited for the digest.")
+    dispatch_events()
+    assert send_notifications() == {}
+    UserPreferences.objects.filter(user=user).update(email_notifications="immediate")
+    assert send_notifications() == {"sent": 1}
+    assert "Waited for the digest." in mail.outbox[0].body
+    assert not mail.outbox[0].subject.startswith("[AInfluencer] Daily digest")
