@@ -703,41 +703,92 @@ class PreferencesForm(forms.Form):
             "use the character's own zone (and say so)."
         ),
     )
+    email_notifications = forms.ChoiceField(
+        label="E-mail notifications",
+        required=False,
+        help_text=(
+            "Sent to the address of your user account: each event at once, "
+            "or one e-mail a day at your digest hour."
+        ),
+    )
+    notification_events = forms.MultipleChoiceField(
+        label="Tell me about",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    digest_hour = forms.TypedChoiceField(
+        label="Digest hour",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        help_text="When the daily digest goes out, in your time zone.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from config.models import EmailNotifications
         from config.timezones import zone_choices
+        from logs.event_names import NOTIFIABLE_CHOICES
 
         super().__init__(*args, **kwargs)
         field = self.fields["timezone"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = zone_choices()
+        mode = self.fields["email_notifications"]
+        assert isinstance(mode, forms.ChoiceField)
+        mode.choices = EmailNotifications.choices
+        events = self.fields["notification_events"]
+        assert isinstance(events, forms.MultipleChoiceField)
+        events.choices = NOTIFIABLE_CHOICES
 
 
 def preferences_view(request):
     """/admin/preferences/: the logged-in user's own settings."""
+    from django.shortcuts import redirect
+
+    from config.models import UserPreferences
     from config.preferences import operator_timezone_of, user_preferences_update
 
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
+            data = form.cleaned_data
+            # a post without the notification part (an older form) keeps it
+            notifying = "email_notifications" in request.POST
             user_preferences_update(
                 user=request.user,
-                timezone_name=form.cleaned_data["timezone"],
+                timezone_name=data["timezone"],
                 request=request,
+                email_notifications=(
+                    data["email_notifications"] or None if notifying else None
+                ),
+                notification_events=(
+                    data["notification_events"] if notifying else None
+                ),
+                digest_hour=data["digest_hour"] if notifying else None,
             )
             messages.success(
                 request,
-                f"Your time zone is now {form.cleaned_data['timezone']}.",
+                f"Your preferences are saved. Your time zone is now "
+                f"{data['timezone']}.",
             )
-            from django.shortcuts import redirect
-
             return redirect("operator-preferences")
     else:
-        form = PreferencesForm(initial={"timezone": operator_timezone_of(request.user)})
+        prefs = UserPreferences.objects.filter(user_id=request.user.pk).first()
+        prefs = prefs or UserPreferences(user=request.user)
+        form = PreferencesForm(
+            initial={
+                "timezone": operator_timezone_of(request.user),
+                "email_notifications": prefs.email_notifications,
+                "notification_events": prefs.notification_events,
+                "digest_hour": prefs.digest_hour,
+            }
+        )
     context = {
         **admin.site.each_context(request),
         "title": "Your preferences",
         "subtitle": None,
         "form": form,
+        "user_email": request.user.email,
     }
     return TemplateResponse(request, "admin/preferences.html", context)

@@ -98,8 +98,29 @@ PERIODIC_TASKS = [
         "dispatch events",
         "logs.tasks.dispatch_events",
         Every(60),
-        "Hands waiting events to their consumers (the automation rules); a "
+        "Hands waiting events to their consumers (the automation rules, e-mail "
+        "notifications and webhooks); a "
         "commit that emits events kicks it at once, this run is the safety net.",
+    ),
+    Periodic(
+        "deliver webhooks",
+        "logs.tasks.deliver_webhooks",
+        Every(60),
+        "Sends queued webhook deliveries and their retries; a commit that "
+        "queues one kicks it at once, this run is the safety net.",
+    ),
+    Periodic(
+        "notification e-mails",
+        "logs.tasks.send_notifications",
+        Every(60),
+        "E-mails users who chose 'at once' what happened (kicked after commit too).",
+    ),
+    Periodic(
+        "notification digests",
+        "logs.tasks.send_notification_digests",
+        Every(3600),
+        "Sends each digest user their daily e-mail at their digest hour, in "
+        "their own time zone.",
     ),
     Periodic(
         "detect stuck work",
@@ -124,7 +145,9 @@ PERIODIC_TASKS = [
         "logs.tasks.purge_old_logs",
         Daily(3, 30),
         "Drops the months of system logs older than SYSTEM_LOG_RETENTION_DAYS; "
-        "deletes dispatched events older than EVENT_RETENTION_DAYS, in batches.",
+        "deletes dispatched events older than EVENT_RETENTION_DAYS, in batches, "
+        "and webhook deliveries and notifications older than "
+        "WEBHOOK_DELIVERY_RETENTION_DAYS.",
     ),
     Periodic(
         "partitions ahead",

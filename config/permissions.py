@@ -6,7 +6,8 @@
   (a soft delete that hides one, see characters.services) or of accounts (a
   real delete: its posts and analytics go with it), no purge
   (characters.purge_character) and no credentials (platforms.manage_credentials).
-- Analysts: read-only (view_* everywhere).
+- Analysts: read-only (view_* everywhere but webhooks, whose URLs are
+  credentials).
 
 `sync_groups` is idempotent. A migration runs it once and a post_migrate
 handler runs it after every `migrate`, so permissions of models added later
@@ -18,6 +19,10 @@ OPERATORS = "Operators"
 ANALYSTS = "Analysts"
 
 PROJECT_APPS = ("characters", "content", "platforms", "automation", "analytics", "logs")
+
+# Read by Administrators only: a webhook's URL (Slack's, Discord's) is itself
+# a credential.
+ADMINISTRATORS_ONLY_VIEWS = ("view_webhook",)
 
 # model label -> actions Operators get on it
 OPERATOR_ACTIONS = {
@@ -39,6 +44,10 @@ OPERATOR_ACTIONS = {
     "analytics.analytics": ("view",),
     "logs.systemlog": ("view",),
     "logs.event": ("view",),
+    # what went out to webhooks and by e-mail (webhooks themselves, whose
+    # URLs and secrets are credentials: Administrators only)
+    "logs.webhookdelivery": ("view",),
+    "logs.notification": ("view",),
 }
 
 
@@ -55,7 +64,11 @@ def sync_groups(apps=None, **kwargs) -> None:
     admins.permissions.set(Permission.objects.all())
 
     analysts, _ = Group.objects.get_or_create(name=ANALYSTS)
-    analysts.permissions.set(project_perms.filter(codename__startswith="view_"))
+    analysts.permissions.set(
+        project_perms.filter(codename__startswith="view_").exclude(
+            codename__in=ADMINISTRATORS_ONLY_VIEWS
+        )
+    )
 
     operators, _ = Group.objects.get_or_create(name=OPERATORS)
     wanted = []

@@ -1,6 +1,6 @@
 """The operator's own time zone: stored per user, kept in the session, and
 activated for every admin request (a character's pages switch to the
-character's zone themselves)."""
+character's zone themselves); and their e-mail notification settings."""
 
 from __future__ import annotations
 
@@ -27,13 +27,34 @@ def operator_timezone_of(user: Any) -> str:
 
 
 def user_preferences_update(
-    *, user: Any, timezone_name: str, request: HttpRequest | None = None
+    *,
+    user: Any,
+    timezone_name: str,
+    request: HttpRequest | None = None,
+    email_notifications: str | None = None,
+    notification_events: list[str] | None = None,
+    digest_hour: int | None = None,
 ) -> UserPreferences:
-    """Store the user's zone (validated) and apply it to their session."""
-    prefs = UserPreferences(user=user, timezone=timezone_name)
+    """Store the user's zone and, when given, their e-mail notification
+    settings (validated); apply the zone to their session."""
+    current = UserPreferences.objects.filter(user_id=user.pk).first()
+    prefs = current or UserPreferences(user=user)
+    prefs.timezone = timezone_name
+    if email_notifications is not None:
+        prefs.email_notifications = email_notifications
+    if notification_events is not None:
+        prefs.notification_events = list(notification_events)
+    if digest_hour is not None:
+        prefs.digest_hour = digest_hour
     prefs.full_clean(exclude=["user"])
     UserPreferences.objects.update_or_create(
-        user=user, defaults={"timezone": prefs.timezone}
+        user=user,
+        defaults={
+            "timezone": prefs.timezone,
+            "email_notifications": prefs.email_notifications,
+            "notification_events": prefs.notification_events,
+            "digest_hour": prefs.digest_hour,
+        },
     )
     if request is not None and hasattr(request, "session"):
         request.session[SESSION_KEY] = prefs.timezone

@@ -504,7 +504,10 @@ PLATFORM_DRY_RUN = env.bool("PLATFORM_DRY_RUN", default=DEBUG)
 
 # Events (logs/events.py, logs/outbox.py): who receives them, in order. Each
 # is the dotted path of `consume(events) -> handle(event)`, idempotent per event.
-EVENT_CONSUMERS = env.list("EVENT_CONSUMERS", default=["automation.listeners.consume"])
+EVENT_CONSUMERS = env.list(
+    "EVENT_CONSUMERS",
+    default=["automation.listeners.consume", "logs.notifications.consume"],
+)
 # The dispatcher is kicked at most once per this many ms after a commit.
 EVENTS_KICK_INTERVAL_MS = env.int("EVENTS_KICK_INTERVAL_MS", default=1000)
 EVENT_DISPATCH_BATCH = env.int("EVENT_DISPATCH_BATCH", default=300)
@@ -517,6 +520,41 @@ EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=5)
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
 # Dispatched events are kept this long (logs.tasks.purge_old_logs).
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
+
+# Notifications (logs/notifications.py, logs/webhooks.py): e-mail through
+# Django's mail settings, outgoing webhooks from a delivery queue.
+# EMAIL_URL: smtp://user:password@host:587/?tls=True (django-environ);
+# development prints mails on the console.
+_email = env.email_url(
+    "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
+)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ainfluencer@localhost")
+# Where links in e-mails and webhook texts lead (the admin's address); unset:
+# no links.
+NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="").rstrip("/")
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+# Webhooks go to public addresses only unless this is on (development,
+# loopback receivers in tests).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Backoff between attempts: base, 2*base, 4*base ... at most MAX (seconds).
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
+WEBHOOK_BATCH = env.int("WEBHOOK_BATCH", default=50)
+WEBHOOK_BUDGET = env.float("WEBHOOK_BUDGET", default=50.0)
+# Deliveries (done or failed) are kept this long (logs.tasks.purge_old_logs).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 
 _DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"
 # The platforms that have an API adapter. A platform missing here (OnlyFans,

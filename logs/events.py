@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
@@ -29,32 +29,12 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from config.celery import app as celery_app
+from logs.event_names import NAMES
 from logs.models import Event
 
 logger = logging.getLogger(__name__)
 DISPATCH_TASK = "logs.tasks.dispatch_events"
 KICK_KEY = "events:dispatch-kick"
-
-# Every event name, with what it means (its payload's keys).
-NAMES = {
-    "content_approved": "Content was approved (content_ids).",
-    "generation_completed": "A generation job made content (generation_id, "
-    "content_ids).",
-    "generation_failed": "A generation job failed for good (generation_id, error).",
-    "post_published": "A scheduled post went out (post_id, scheduled_post_id, "
-    "platform_account_id, platform).",
-    "post_failed": "A scheduled post failed for good (scheduled_post_id, "
-    "platform_account_id, platform, error).",
-    "post_outcome_unknown": "Nobody can tell whether a post went out; a person "
-    "decides (scheduled_post_id, platform_account_id, platform, error).",
-    "account_needs_attention": "An account's credentials were refused "
-    "(platform_account_id, platform, reason).",
-    "follower_milestone": "An account's follower count grew in the daily "
-    "snapshot (platform_account_id, platform, previous, current).",
-    "rule_did_nothing": "A rule ran and scheduled nothing (automation_rule_id, "
-    "run_id, trigger, reason).",
-    "backup_failed": "The nightly backup failed (reason, database_backup).",
-}
 
 
 def emit(
@@ -114,36 +94,80 @@ def kick() -> str | None:
     event committed just after a run finished waits about a second, not for
     beat). Returns "now", "later" or None (covered by a kick already sent)."""
     global _covered_until
-    interval = settings.EVENTS_KICK_INTERVAL_MS
     with _lock:
-        if time.monotonic() < _covered_until:
-            return None
+        covered = _covered_until
+    when, covered = _send_throttled(
+        DISPATCH_TASK, KICK_KEY, settings.EVENTS_KICK_INTERVAL_MS, covered
+    )
+    with _lock:
+        _covered_until = max(_covered_until, covered)
+    return when
+
+
+# The same throttle for other queues that commits feed (webhook deliveries,
+# e-mail notifications): per task name, its own Redis key.
+_task_covered: dict[str, float] = {}
+
+
+def kick_task(task: str) -> str | None:
+    """Send `task` by name, throttled like `kick` (EVENTS_KICK_INTERVAL_MS)."""
+    with _lock:
+        covered = _task_covered.get(task, 0.0)
+    when, covered = _send_throttled(
+        task, f"kick:{task}", settings.EVENTS_KICK_INTERVAL_MS, covered
+    )
+    with _lock:
+        _task_covered[task] = max(_task_covered.get(task, 0.0), covered)
+    return when
+
+
+@functools.cache
+def _task_kicker(task: str) -> Callable[[], str | None]:
+    # one callable per task, so that a transaction registers it once
+    return functools.partial(kick_task, task)
+
+
+def kick_task_after_commit(task: str) -> None:
+    """Kick `task` when the current transaction commits (once per
+    transaction; at once in autocommit)."""
+    callback = _task_kicker(task)
+    pending = getattr(connection, "run_on_commit", ())
+    if any(func is callback for _savepoints, func, _robust in pending):
+        return
+    transaction.on_commit(callback, robust=True)
+
+
+def _send_throttled(
+    task: str, key: str, interval: int, covered_until: float
+) -> tuple[str | None, float]:
+    """Send the task now, later (one delayed send per interval) or not at all
+    (covered). Returns what happened and until when this process is covered."""
+    if time.monotonic() < covered_until:
+        return None, covered_until
     try:
         client = _redis()
-        if client.set(KICK_KEY, "1", nx=True, px=interval):
+        if client.set(key, "1", nx=True, px=interval):
             when = "now"
-        elif client.set(f"{KICK_KEY}:later", "1", nx=True, px=interval):
+        elif client.set(f"{key}:later", "1", nx=True, px=interval):
             when = "later"
         else:
-            return None
+            return None, covered_until
     except redis.RedisError as exc:
-        # fail open: one more dispatch run is harmless, a missed one waits
-        # for beat's minute
-        logger.warning("event kick throttle unavailable (%s); kicking anyway", exc)
+        # fail open: one more run is harmless, a missed one waits for beat
+        logger.warning("kick throttle unavailable (%s); kicking %s anyway", exc, task)
         when = "now"
     delay = interval / 1000 if when == "later" else None
     try:
         # retry=False: a broker that is down must not hold the caller up;
-        # beat's run picks the events up
-        celery_app.send_task(DISPATCH_TASK, countdown=delay, retry=False)
+        # beat's run picks the work up
+        celery_app.send_task(task, countdown=delay, retry=False)
     except Exception as exc:  # noqa: BLE001 - the broker is down: beat catches up
-        logger.warning("could not kick the event dispatcher: %s", exc)
-        return None
+        logger.warning("could not kick %s: %s", task, exc)
+        return None, covered_until
     if delay:
-        with _lock:
-            # a little early: the delayed run must start after the commit
-            _covered_until = max(_covered_until, time.monotonic() + delay - 0.1)
-    return when
+        # a little early: the delayed run must start after the commit
+        covered_until = max(covered_until, time.monotonic() + delay - 0.1)
+    return when, covered_until
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 import django_filters as filters
 
 from config.filters import UTCDateTimeFilter
-from logs.models import SystemLog
+from logs.models import SystemLog, Webhook, WebhookDelivery
 
 
 class SystemLogFilterSet(filters.FilterSet):
@@ -19,3 +19,21 @@ class SystemLogFilterSet(filters.FilterSet):
             "content",
             "post",
         ]
+
+
+class WebhookFilterSet(filters.FilterSet):
+    class Meta:
+        model = Webhook
+        fields = ["is_active", "format"]
+
+
+class WebhookDeliveryFilterSet(filters.FilterSet):
+    # by id: a ModelChoiceFilter would load (and decrypt) the webhook
+    webhook = filters.UUIDFilter(field_name="webhook_id")
+    status = filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["webhook", "status", "event_name"]

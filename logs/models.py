@@ -1,8 +1,12 @@
 """Application and audit logs, and the outbox of events."""
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MinLengthValidator
 from django.db import models
 from django.db.models.functions import Upper
+from django_cryptography.fields import encrypt
 
 from characters.models import Character
 from config.fields import (
@@ -10,9 +14,16 @@ from config.fields import (
     choices_check,
     created_at,
     defaulted,
+    non_negative,
+    updated_at,
     uuid_pk,
 )
 from content.models import Content
+from logs.event_names import (
+    NOTIFIABLE_CHOICES,
+    validate_notifiable,
+)
+from logs.webhook_rules import validate_webhook_url
 from platforms.models import PlatformAccount, Post
 
 
@@ -186,6 +197,205 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+# --- Notifications: outgoing webhooks and e-mail ------------------------------
+
+
+class WebhookFormat(models.TextChoices):
+    GENERIC = "generic", "Generic JSON"
+    SLACK = "slack", "Slack-compatible"
+    DISCORD = "discord", "Discord-compatible"
+
+
+class Webhook(models.Model):
+    """An outgoing webhook: where the chosen events are sent, signed."""
+
+    Format = WebhookFormat
+
+    id = uuid_pk()
+    name = models.CharField(max_length=100, unique=True)
+    # Slack's and Discord's URLs carry their token in the path: pages, the
+    # API and logs show logs.webhook_rules.masked_url, never this in full.
+    url = models.CharField(
+        "URL",
+        max_length=2000,
+        validators=[validate_webhook_url],
+        help_text="http:// or https://; the receiver's address.",
+    )
+    events = ArrayField(
+        models.CharField(max_length=50, choices=NOTIFIABLE_CHOICES),
+        validators=[validate_notifiable],
+        help_text="The events sent to this webhook.",
+    )
+    # bytea holding django-cryptography's token (like platform_accounts.
+    # auth_data); write-only in the admin and the API.
+    secret = encrypt(
+        models.CharField(max_length=200, validators=[MinLengthValidator(16)])
+    )
+    format = models.CharField(
+        max_length=20, choices=Format.choices, **defaulted(Format.GENERIC)
+    )
+    is_active = models.BooleanField(**defaulted(True))
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "webhooks"
+        ordering = ["name"]
+        constraints = [
+            choices_check("format", WebhookFormat, name="webhooks_format_check"),
+            models.CheckConstraint(
+                condition=models.Q(events__len__gt=0),
+                name="webhooks_events_check",
+                violation_error_message="Choose at least one event.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event (or a test) for one webhook: a queue row and its log line."""
+
+    Status = WebhookDeliveryStatus
+
+    id = uuid_pk()
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    # None for "Send test"; an event is delivered once per webhook
+    # (webhook_deliveries_once_per_event) however often it is dispatched.
+    event_id = models.UUIDField(null=True, blank=True)
+    event_name = models.CharField(max_length=50)
+    # the JSON sent, the same bytes on every attempt (signed per attempt)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=20, choices=Status.choices, **defaulted(Status.PENDING)
+    )
+    # the queue machine (config/workqueue.py): a sender's lease while
+    # 'processing', "not before" (the backoff) while 'pending'
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    attempt_started_at, attempt_count = attempt_journal()
+    last_response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # the start of the receiver's answer, scrubbed (logs.scrub)
+    response_excerpt = models.TextField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    created_at = created_at()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "webhook_deliveries"
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            choices_check(
+                "status",
+                WebhookDeliveryStatus,
+                name="webhook_deliveries_status_check",
+            ),
+            models.UniqueConstraint(
+                fields=["webhook", "event_id"],
+                name="webhook_deliveries_once_per_event",
+            ),
+        ]
+        indexes = [
+            # Polled by logs.tasks.deliver_webhooks (the claim's first query).
+            models.Index(
+                fields=["created_at"],
+                name="idx_webhook_deliveries_pending",
+                condition=models.Q(status="pending"),
+            ),
+            # logs.tasks.deliver_webhooks again: expired leases.
+            models.Index(
+                fields=["locked_until"],
+                name="idx_webhook_deliveries_proc",
+                condition=models.Q(status="processing"),
+            ),
+            # The delivery log, newest first (admin, API), and its retention.
+            models.Index(fields=["-created_at"], name="idx_webhook_deliveries_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} ({self.status})"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class NotificationDelivery(models.TextChoices):
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+
+
+class Notification(models.Model):
+    """One event to tell one user by e-mail: at once, or in their digest."""
+
+    Status = NotificationStatus
+    Delivery = NotificationDelivery
+
+    id = uuid_pk()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    event_id = models.UUIDField()
+    event_name = models.CharField(max_length=50)
+    character_id = models.UUIDField(null=True, blank=True)
+    # the line the e-mail says, written when the event was handled (the
+    # outbox keeps events for days only)
+    summary = models.TextField()
+    occurred_at = models.DateTimeField()
+    delivery = models.CharField(max_length=20, choices=Delivery.choices)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, **defaulted(Status.PENDING)
+    )
+    attempt_count = non_negative(editable=False)
+    error_message = models.TextField(null=True, blank=True)
+    created_at = created_at()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "notifications"
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check(
+                "status", NotificationStatus, name="notifications_status_check"
+            ),
+            choices_check(
+                "delivery", NotificationDelivery, name="notifications_delivery_check"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "event_id"], name="notifications_once_per_event"
+            ),
+        ]
+        indexes = [
+            # Read by logs.tasks.send_notifications and the digest: a user's
+            # waiting notifications, oldest first.
+            models.Index(
+                fields=["delivery", "user", "created_at"],
+                name="idx_notifications_pending",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["-created_at"], name="idx_notifications_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} for user {self.user_id} ({self.status})"
 
 
 # --- The audit trail ------------------------------------------------------------

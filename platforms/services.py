@@ -21,6 +21,7 @@ from config.exceptions import InvalidTransition
 from config.fields import validate_timezone
 from config.transitions import transition
 from content.models import Content
+from logs.events import emit
 from logs.models import SystemLog
 from logs.services import Actor, actor_metadata, actor_user, system_log_write
 from platforms import identity, oauth
@@ -968,12 +969,24 @@ def platform_account_test_connection(*, account_id: uuid.UUID | str) -> Connecti
 
 def platform_account_mark_error(*, account_id: uuid.UUID | str, message: str) -> int:
     """Park an account whose credentials no longer work: its posts wait (the
-    publisher's rule for 'error'), staff see why on the dashboard."""
-    changed = PlatformAccount.objects.filter(pk=account_id).update(
-        connection_status=CS.ERROR, is_connected=False, connection_error=message[:2000]
-    )
-    if changed:
-        account = PlatformAccount.objects.only("character_id").get(pk=account_id)
+    publisher's rule for 'error'), staff see why on the dashboard, and the
+    'account_needs_attention' event goes out (once, when the account was not
+    parked already)."""
+    with transaction.atomic():
+        account = (
+            PlatformAccount.objects.select_for_update()
+            .only("character_id", "platform", "connection_status", "is_connected")
+            .filter(pk=account_id)
+            .first()
+        )
+        if account is None:
+            return 0
+        was_parked = account.connection_status == CS.ERROR and not account.is_connected
+        changed = PlatformAccount.objects.filter(pk=account_id).update(
+            connection_status=CS.ERROR,
+            is_connected=False,
+            connection_error=message[:2000],
+        )
         system_log_write(
             level=SystemLog.Level.WARNING,
             component="credentials",
@@ -981,6 +994,16 @@ def platform_account_mark_error(*, account_id: uuid.UUID | str, message: str) ->
             character_id=account.character_id,
             platform_account_id=account_id,
         )
+        if not was_parked:
+            emit(
+                "account_needs_attention",
+                {
+                    "platform_account_id": str(account_id),
+                    "platform": account.platform,
+                    "reason": message[:2000],
+                },
+                character_id=account.character_id,
+            )
     return changed
 
 

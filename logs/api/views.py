@@ -1,13 +1,32 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 
-from config.api import CreatedCursorPagination
-from logs.api.serializers import AuditEventSerializer, SystemLogSerializer
-from logs.filtersets import SystemLogFilterSet
-from logs.models import SystemLog
+from config.api import CreatedCursorPagination, ModelPermissions
+from config.api_schema import ErrorSerializer
+from config.transitions import require_one
+from logs.api.serializers import (
+    AuditEventSerializer,
+    SystemLogSerializer,
+    WebhookDeliverySerializer,
+    WebhookSerializer,
+)
+from logs.filtersets import (
+    SystemLogFilterSet,
+    WebhookDeliveryFilterSet,
+    WebhookFilterSet,
+)
+from logs.models import SystemLog, Webhook, WebhookDelivery
+from logs.webhooks import webhook_deliveries_retry, webhook_send_test
 
 
 class SystemLogViewSet(viewsets.ReadOnlyModelViewSet):
@@ -100,3 +119,80 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return uuid.UUID(value)
         except ValueError:
             raise ValidationError({"object_id": ["Not a UUID."]}) from None
+
+
+class ManageWebhooks(permissions.BasePermission):
+    """Webhooks, read or written: Administrators only (their URLs and
+    secrets are credentials), as with platform accounts' credentials."""
+
+    def has_permission(self, request, view):
+        return request.user.has_perm("logs.change_webhook")
+
+
+class WebhookViewSet(viewsets.ModelViewSet):
+    """Outgoing webhooks. `secret` and `url` are write-only."""
+
+    # the secret is never decrypted to answer (a write sets it)
+    queryset = Webhook.objects.defer("secret")
+    serializer_class = WebhookSerializer
+    filterset_class = WebhookFilterSet
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions, ManageWebhooks]
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer(
+                "WebhookTestQueued", {"delivery_id": serializers.UUIDField()}
+            )
+        },
+        description="Queues a signed test delivery (see webhook-deliveries).",
+    )
+    @action(detail=True, methods=["post"], url_path="send-test")
+    def send_test(self, request, pk=None):
+        delivery = webhook_send_test(webhook=self.get_object())
+        return Response({"delivery_id": delivery.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+class RetryDeliveries(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return request.user.has_perm("logs.change_webhookdelivery")
+
+
+class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The webhook delivery log (read-only); a failed one can be retried."""
+
+    # the webhook's id and name only (never its secret or URL)
+    queryset = WebhookDelivery.objects.select_related("webhook").defer(
+        "webhook__secret", "webhook__url"
+    )
+    serializer_class = WebhookDeliverySerializer
+    filterset_class = WebhookDeliveryFilterSet
+    pagination_class = CreatedCursorPagination
+    ordering_fields = ["created_at"]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: WebhookDeliverySerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Not failed."),
+        },
+        description="Queues a failed delivery again with fresh attempts.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[permissions.IsAuthenticated, RetryDeliveries],
+    )
+    def retry(self, request, pk=None):
+        delivery = self.get_object()
+        require_one(
+            webhook_deliveries_retry(
+                queryset=WebhookDelivery.objects.filter(pk=delivery.pk),
+                actor=request.user,
+            ),
+            "Only a failed delivery can be sent again.",
+        )
+        delivery.refresh_from_db()
+        return Response(self.get_serializer(delivery).data)

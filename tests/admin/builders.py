@@ -16,12 +16,15 @@ from tests.factories import (
     ContentFactory,
     ContentGenerationFactory,
     EngagementActionFactory,
+    NotificationFactory,
     PlatformAccountFactory,
     PostFactory,
     ScheduledPostFactory,
     SystemLogFactory,
     TextGenerationFactory,
     UserFactory,
+    WebhookDeliveryFactory,
+    WebhookFactory,
 )
 
 
@@ -125,6 +128,20 @@ def logs(n):
     SystemLogFactory.create_batch(n, character=character)
 
 
+def webhooks(n):
+    WebhookFactory.create_batch(n)
+
+
+def webhook_deliveries(n):
+    hook = WebhookFactory()
+    WebhookDeliveryFactory.create_batch(n, webhook=hook)
+
+
+def notifications(n):
+    user = UserFactory()
+    NotificationFactory.create_batch(n, user=user)
+
+
 def events(n):
     character = CharacterFactory()
     emit_many("post_published", ((character.pk, {"post_id": str(i)}) for i in range(n)))
@@ -160,4 +177,8 @@ BUILDERS = {
     "logs.event": events,
     # bulk scheduling (issue 16): the accounts' weekly posting slots
     "platforms.postingslot": slots,
+    # and what reaches people: webhooks, their deliveries, e-mail notifications
+    "logs.webhook": webhooks,
+    "logs.webhookdelivery": webhook_deliveries,
+    "logs.notification": notifications,
 }

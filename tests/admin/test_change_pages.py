@@ -95,12 +95,15 @@ def test_every_change_page_renders_in_bounded_queries(administrator_client, labe
 def test_every_add_page_renders(administrator_client, label):
     app_label, model_name = label.split(".")
     response = administrator_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
-    # System logs, rule runs, events and text jobs are written by the system only.
+    # System logs, rule runs, events, text jobs, webhook deliveries and
+    # notifications are written by the system only.
     system_only = label in (
         "logs.systemlog",
         "automation.automationrun",
         "logs.event",
         "content.textgeneration",
+        "logs.webhookdelivery",
+        "logs.notification",
     )
     assert response.status_code == (403 if system_only else 200)
 

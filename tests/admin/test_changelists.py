@@ -37,8 +37,9 @@ def test_every_project_model_is_registered_and_has_a_builder():
         for m in apps.get_models()
         if m._meta.app_label in PROJECT_APPS and not issubclass(m, AuditEvent)
     ]
-    # the document's twelve, holds, rule runs, events, text jobs and slots
-    assert len(models) == 12 + 5
+    # the document's twelve, holds, rule runs, events, text jobs and slots,
+    # and webhooks, their deliveries and e-mail notifications
+    assert len(models) == 12 + 5 + 3
     for model in models:
         assert admin.site.is_registered(model), model
         assert model._meta.label_lower in BUILDERS, model
@@ -104,6 +105,8 @@ def test_big_tables_never_run_a_full_result_count():
         "analytics.analytics",
         "logs.systemlog",
         "logs.event",
+        "logs.webhookdelivery",
+        "logs.notification",
     ):
         model_admin = admin.site.get_model_admin(apps.get_model(label))
         assert model_admin.show_full_result_count is False, label

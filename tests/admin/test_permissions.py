@@ -20,7 +20,12 @@ def urls_for(label):
     )
 
 
-@pytest.mark.parametrize("label", sorted(BUILDERS))
+# Webhooks are Administrators' only (their URLs are credentials):
+# tests/admin/test_webhooks_admin.py shows Analysts get a 403 there.
+ADMINISTRATORS_ONLY = {"logs.webhook"}
+
+
+@pytest.mark.parametrize("label", sorted(set(BUILDERS) - ADMINISTRATORS_ONLY))
 def test_analyst_can_read_but_not_change_anything(analyst_client, label):
     BUILDERS[label](1)
     changelist, change, add, delete = urls_for(label)

@@ -20,6 +20,9 @@ ENDPOINTS = [
     ("engagement-actions", f.EngagementActionFactory),
     ("analytics", f.AnalyticsFactory),
     ("system-logs", f.SystemLogFactory),
+    ("webhooks", f.WebhookFactory),
+    # each delivery of its own webhook: the join costs no query per row
+    ("webhook-deliveries", f.WebhookDeliveryFactory),
 ]
 
 

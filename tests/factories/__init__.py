@@ -13,7 +13,12 @@ from tests.factories.content import (
     ContentGenerationFactory,
     TextGenerationFactory,
 )
-from tests.factories.logs import SystemLogFactory
+from tests.factories.logs import (
+    NotificationFactory,
+    SystemLogFactory,
+    WebhookDeliveryFactory,
+    WebhookFactory,
+)
 from tests.factories.platforms import (
     EngagementActionFactory,
     PlatformAccountFactory,
@@ -32,10 +37,13 @@ __all__ = [
     "ContentFactory",
     "ContentGenerationFactory",
     "EngagementActionFactory",
+    "NotificationFactory",
     "PlatformAccountFactory",
     "PostFactory",
     "ScheduledPostFactory",
     "SystemLogFactory",
     "TextGenerationFactory",
     "UserFactory",
+    "WebhookDeliveryFactory",
+    "WebhookFactory",
 ]

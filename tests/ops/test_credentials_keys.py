@@ -202,3 +202,19 @@ def test_a_wrong_aes_key_with_the_right_signature_never_opens():
             continue
         opened += 1
     assert opened == 0
+
+
+def test_rotation_reencrypts_webhook_secrets_too(monkeypatch):
+    from logs.models import Webhook
+
+    use_keys(monkeypatch, OLD_SECRET, OLD_CRYPTO)
+    hook = factories.WebhookFactory(secret="whsec-rotate-0123456789")
+    use_keys(monkeypatch, NEW_SECRET, NEW_CRYPTO)
+    with pytest.raises(signing.BadSignature):
+        Webhook.objects.get(pk=hook.pk)
+    monkeypatch.setenv("OLD_SECRET_KEY", OLD_SECRET)
+    monkeypatch.setenv("OLD_CRYPTOGRAPHY_KEY", OLD_CRYPTO)
+    out = io.StringIO()
+    call_command("rotate_credentials_key", stdout=out)
+    assert "Webhook secrets: 1 re-encrypted" in out.getvalue()
+    assert Webhook.objects.get(pk=hook.pk).secret == "whsec-rotate-0123456789"

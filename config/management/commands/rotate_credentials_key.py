@@ -1,4 +1,5 @@
-"""Re-encrypt every platform account's auth_data from old keys to the current ones."""
+"""Re-encrypt every platform account's auth_data (and every webhook's secret)
+from old keys to the current ones."""
 
 import os
 
@@ -13,6 +14,36 @@ from config.credentials import (
     encrypt_value,
 )
 
+# Every encrypted column (django-cryptography, one key for all).
+TABLES = (("platform_accounts", "auth_data"), ("webhooks", "secret"))
+
+
+def _rotate(cursor, table, column, old_cipher, new_cipher):
+    """Re-encrypt one column: (rotated, already new, ids that open with neither)."""
+    rotated = already = 0
+    failed: list[str] = []
+    cursor.execute(
+        f"SELECT id, {column} FROM {table} "  # noqa: S608 - constants above
+        f"WHERE {column} IS NOT NULL ORDER BY id FOR UPDATE"
+    )
+    for pk, token in cursor.fetchall():
+        try:
+            value = decrypt_value(old_cipher, token)
+        except Exception:  # noqa: BLE001
+            try:
+                decrypt_value(new_cipher, token)
+            except Exception:  # noqa: BLE001
+                failed.append(str(pk))
+            else:
+                already += 1  # a re-run after a partial deploy
+            continue
+        cursor.execute(
+            f"UPDATE {table} SET {column} = %s WHERE id = %s",  # noqa: S608
+            [encrypt_value(new_cipher, value), pk],
+        )
+        rotated += 1
+    return rotated, already, failed
+
 
 class _DryRun(Exception):
     """Raised to roll back the rotation transaction in --dry-run."""
@@ -20,12 +51,13 @@ class _DryRun(Exception):
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt platform_accounts.auth_data after a SECRET_KEY and/or "
+        "Re-encrypt platform_accounts.auth_data and webhooks.secret after a "
+        "SECRET_KEY and/or "
         "CRYPTOGRAPHY_KEY change. Run it with the NEW keys in the environment "
         "(SECRET_KEY, CRYPTOGRAPHY_KEY) and the OLD ones in OLD_SECRET_KEY / "
         "OLD_CRYPTOGRAPHY_KEY (or the options; environment variables keep them "
         "out of `ps`). An old key that did not change may be omitted. One "
-        "transaction: every account is re-encrypted, or none."
+        "transaction: every account and webhook is re-encrypted, or none."
     )
 
     def add_arguments(self, parser):
@@ -69,33 +101,23 @@ class Command(BaseCommand):
 
         rotated = already = 0
         failed: list[str] = []
+        hooks = {"rotated": 0, "already": 0}
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT id, auth_data FROM platform_accounts "
-                        "WHERE auth_data IS NOT NULL ORDER BY id FOR UPDATE"
-                    )
-                    rows = cursor.fetchall()
-                    for pk, token in rows:
-                        try:
-                            value = decrypt_value(old_cipher, token)
-                        except Exception:  # noqa: BLE001
-                            try:
-                                decrypt_value(new_cipher, token)
-                            except Exception:  # noqa: BLE001
-                                failed.append(str(pk))
-                            else:
-                                already += 1  # a re-run after a partial deploy
-                            continue
-                        cursor.execute(
-                            "UPDATE platform_accounts SET auth_data = %s WHERE id = %s",
-                            [encrypt_value(new_cipher, value), pk],
+                    for table, column in TABLES:
+                        r, a, bad = _rotate(
+                            cursor, table, column, old_cipher, new_cipher
                         )
-                        rotated += 1
+                        failed += bad
+                        if table == "platform_accounts":
+                            rotated, already = r, a
+                        else:
+                            hooks = {"rotated": r, "already": a}
                 if failed:
                     raise CommandError(
-                        f"{len(failed)} account(s) open with neither the old nor the "
+                        f"{len(failed)} account(s) or webhook(s) open with neither "
+                        "the old nor the "
                         f"new keys ({', '.join(failed[:5])}"
                         f"{' ...' if len(failed) > 5 else ''}): wrong old keys? "
                         "Nothing was changed."
@@ -110,4 +132,6 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"Re-encrypted {rotated} account(s); {already} already used the new keys."
+            f" Webhook secrets: {hooks['rotated']} re-encrypted, {hooks['already']} "
+            "already new."
         )
