@@ -1,10 +1,18 @@
-"""API plumbing shared by every app: router, base serializer, permissions,
-pagination classes and the exception handler."""
+"""API plumbing shared by every app: router, base viewsets and serializer,
+state-changing actions, permissions, pagination classes and the exception
+handler."""
+
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, IntegrityError, transaction
-from rest_framework import serializers, status
+from django.db.models import Model, QuerySet
+from django.http import JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
@@ -14,9 +22,84 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.api_pagination import CreatedCursorPagination, StandardPagination
 from config.api_permissions import ModelPermissions
+from config.api_schema import ErrorSerializer
 from config.exceptions import InvalidTransition
+from config.transitions import require_one
 
 router = DefaultRouter()
+
+# The 409 of an action the row's current state does not allow (the error schema).
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
+
+
+def state_action(
+    answer: Any,
+    *,
+    code: int = status.HTTP_200_OK,
+    request: Any = None,
+    description: str | None = None,
+    **action_kwargs: Any,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A POST on one row that changes its state: documented as answering
+    `code` with `answer` (a serializer) or 409 with the error schema.
+    `action_kwargs` go to DRF's @action (url_path, permission_classes)."""
+
+    def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
+        method = action(detail=True, methods=["post"], **action_kwargs)(method)
+        return extend_schema(
+            request=request,
+            responses={code: answer, **CONFLICT},
+            description=description,
+        )(method)
+
+    return decorate
+
+
+# The base classes carry comments, not docstrings: drf-spectacular would take
+# an inherited docstring as the description of every operation.
+
+
+class StateActionsMixin:
+    # What the state-changing actions of a viewset share: the row of the URL
+    # as a queryset (the transition services take querysets: one row here,
+    # the admin's selection there) and the answer after the change.
+
+    def the_row(self) -> QuerySet[Any]:
+        """The row of this URL (404 if not visible) as a one-row queryset."""
+        obj: Model = self.get_object()  # type: ignore[attr-defined]
+        return type(obj)._default_manager.filter(pk=obj.pk)
+
+    def answer(self, code: int = status.HTTP_200_OK) -> Response:
+        """The row as it is now, serialized as the viewset serializes it."""
+        view: Any = self
+        return Response(view.get_serializer(view.get_object()).data, status=code)
+
+    def changed(
+        self, count: int, refused: str, code: int = status.HTTP_200_OK
+    ) -> Response:
+        """The answer to a transition that changed `count` rows: the row, or
+        409 with `refused` when its state did not allow it (count 0)."""
+        require_one(count, refused)
+        return self.answer(code)
+
+
+class ModelViewSet(StateActionsMixin, viewsets.ModelViewSet):
+    # The base of every app's read-write viewset: queryset, serializer and
+    # filterset are the subclass's; sorting is only by `ordering_fields`.
+
+    # explicit: only indexed sorts (and no serializer introspection per request)
+    ordering_fields: ClassVar[list[str]] = ["created_at"]
+
+
+class ReadOnlyModelViewSet(StateActionsMixin, viewsets.ReadOnlyModelViewSet):
+    # The base of every app's read-only viewset (its POSTs are state actions).
+
+    ordering_fields: ClassVar[list[str]] = ["created_at"]
+
+
+class GenericViewSet(viewsets.GenericViewSet):
+    # The base of a viewset assembled from mixins (no model CRUD).
+    pass
 
 
 def django_errors_to_drf(exc: DjangoValidationError) -> ValidationError:
@@ -163,10 +246,8 @@ def exception_handler(exc, context):
     return response
 
 
-def api_not_found(request, *args, **kwargs):
+def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
     """Every unknown URL under /api/ (a non-UUID id, a typo): JSON, like the API."""
-    from django.http import JsonResponse
-
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 
@@ -175,11 +256,17 @@ class ReasonSerializer(serializers.Serializer):
 
 
 __all__ = [
+    "CONFLICT",
     "CreatedCursorPagination",
     "FullCleanModelSerializer",
+    "GenericViewSet",
     "ModelPermissions",
+    "ModelViewSet",
+    "ReadOnlyModelViewSet",
     "ReasonSerializer",
     "StandardPagination",
+    "StateActionsMixin",
     "exception_handler",
     "router",
+    "state_action",
 ]

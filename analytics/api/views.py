@@ -1,8 +1,5 @@
-from django.db.models import Count, DateField, Sum
-from django.db.models.functions import Cast, Trunc
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -13,7 +10,8 @@ from analytics.api.serializers import (
 )
 from analytics.filtersets import AnalyticsFilterSet, AnalyticsSeriesFilterSet
 from analytics.models import Analytics
-from config.api import CreatedCursorPagination
+from analytics.selectors import analytics_series
+from config.api import CreatedCursorPagination, ModelViewSet
 
 
 class AnalyticsCursorPagination(CreatedCursorPagination):
@@ -21,12 +19,11 @@ class AnalyticsCursorPagination(CreatedCursorPagination):
     ordering = ("-metric_date", "id")
 
 
-class AnalyticsViewSet(viewsets.ModelViewSet):
+class AnalyticsViewSet(ModelViewSet):
     queryset = Analytics.objects.all()
     serializer_class = AnalyticsSerializer
     filterset_class = AnalyticsFilterSet
     pagination_class = AnalyticsCursorPagination
-    # explicit: only indexed sorts (and no serializer introspection per request)
     ordering_fields = ["metric_date", "created_at"]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     # query parameters besides the filters (config.api_filters); `series` adds bucket
@@ -55,14 +52,8 @@ class AnalyticsViewSet(viewsets.ModelViewSet):
         """Time series of one metric for one character, summed per bucket."""
         query = SeriesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        bucket = query.validated_data.get("bucket", "day")
-        qs = self.filter_queryset(self.get_queryset()).order_by()
-        rows = (
-            qs.annotate(
-                bucket=Cast(Trunc("metric_date", bucket), output_field=DateField())
-            )
-            .values("bucket")
-            .annotate(total=Sum("metric_value"), samples=Count("id"))
-            .order_by("bucket")
+        rows = analytics_series(
+            self.filter_queryset(self.get_queryset()),
+            bucket=query.validated_data.get("bucket", "day"),
         )
         return Response(SeriesPointSerializer(rows, many=True).data)

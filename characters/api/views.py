@@ -1,7 +1,7 @@
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -16,11 +16,12 @@ from characters.selectors import (
     characters_with_stats,
 )
 from characters.services import character_soft_delete
+from config.api import ModelViewSet
 from content.api.serializers import TextGenerationSerializer
 from content.services import character_voice_preview
 
 
-class CharacterViewSet(viewsets.ModelViewSet):
+class CharacterViewSet(ModelViewSet):
     """Characters with nested personality and appearance, post and platform counts."""
 
     # for permissions (the model); the data comes from get_queryset()
@@ -52,9 +53,6 @@ class CharacterViewSet(viewsets.ModelViewSet):
             cache.set(key, dict(data), CHARACTER_CACHE_TTL)
         return Response(data)
 
-    def perform_update(self, serializer):
-        serializer.save()
-
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
         # Re-read with the annotations so the counts are in the answer.
@@ -67,16 +65,10 @@ class CharacterViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         character = serializer.save()
         obj = self.get_queryset().get(pk=character.pk)
-        from rest_framework import status
-        from rest_framework.response import Response
-
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, *args, **kwargs):
-        from rest_framework import status
-        from rest_framework.response import Response
-
         character_soft_delete(character=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
