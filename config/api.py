@@ -3,7 +3,7 @@ state-changing actions, permissions, pagination classes and the exception
 handler."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -27,6 +27,7 @@ from config.exceptions import InvalidTransition
 from config.transitions import require_one
 
 router = DefaultRouter()
+_M = TypeVar("_M", bound=Model)
 
 # The 409 of an action the row's current state does not allow (the error schema).
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
@@ -117,9 +118,9 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
     """Runs the model's full_clean (validators, clean(), constraints) so that
     every CHECK/UNIQUE rule answers 400 with the field before the database."""
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        model = self.Meta.model
+        model: type[Model] = self.Meta.model
         existing = self._existing_instance()
         # A field the view deferred (platform accounts' encrypted auth_data) is
         # neither loaded (decrypted) nor validated here: loading it would make
@@ -153,7 +154,7 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             raise django_errors_to_drf(exc) from exc
         return attrs
 
-    def _existing_instance(self):
+    def _existing_instance(self) -> Model | None:
         """The row this data will change: ours, or (nested one-to-one, e.g. a
         character's personality in a PATCH of the character) the parent's."""
         if self.instance is not None:
@@ -167,17 +168,18 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             return None
 
     @staticmethod
-    def _still_exists(instance) -> bool:
+    def _still_exists(instance: Model) -> bool:
         return type(instance)._base_manager.filter(pk=instance.pk).exists()
 
-    def _model_fields(self):
-        return {f.name for f in self.Meta.model._meta.concrete_fields}
+    def _model_fields(self) -> set[str]:
+        model: type[Model] = self.Meta.model
+        return {f.name for f in model._meta.concrete_fields}
 
-    def update(self, instance, validated_data):
+    def update(self, instance: _M, validated_data: dict[str, Any]) -> _M:
         """DRF's update, but an UPDATE that finds no row (deleted meanwhile) is a
         404: a plain save() would INSERT the deleted row again."""
         raise_errors_on_nested_writes("update", self, validated_data)
-        info = model_meta.get_field_info(instance)
+        info = model_meta.get_field_info(type(instance))
         m2m = []
         for attr, value in validated_data.items():
             if attr in info.relations and info.relations[attr].to_many:
@@ -195,11 +197,14 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             getattr(instance, attr).set(value)
         return instance
 
-    def _clean_exclude(self):
+    def _clean_exclude(self) -> list[str]:
         return []
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus the project's: an invalid transition and a row
+    deleted meanwhile are 409s, a database rule 409 naming the constraint, a
+    value out of the database's range 400, Django's ValidationError 400."""
     if isinstance(exc, InvalidTransition):
         return Response(
             {"detail": exc.message, "code": "invalid_transition"},
@@ -242,7 +247,8 @@ def exception_handler(exc, context):
     if response is not None and isinstance(response.data, dict):
         code = getattr(exc, "default_code", None)
         if code and "detail" in response.data:
-            response.data.setdefault("code", getattr(exc.detail, "code", code))
+            detail = getattr(exc, "detail", None)
+            response.data.setdefault("code", getattr(detail, "code", code))
     return response
 
 
@@ -253,6 +259,13 @@ def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=False, max_length=5000)
+
+
+def reason_given(request: Any) -> str:
+    """The `reason` of a reject-like action's body (a 400 naming it if bad)."""
+    body = ReasonSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return str(body.validated_data["reason"])
 
 
 __all__ = [
@@ -267,6 +280,7 @@ __all__ = [
     "StandardPagination",
     "StateActionsMixin",
     "exception_handler",
+    "reason_given",
     "router",
     "state_action",
 ]
