@@ -7,6 +7,7 @@ from config.api import (
     ModelViewSet,
     ReadOnlyModelViewSet,
     ReasonSerializer,
+    reason_given,
     state_action,
 )
 from config.transitions import require_one
@@ -39,12 +40,8 @@ class ContentViewSet(ModelViewSet):
 
     @state_action(ContentSerializer, request=ReasonSerializer)
     def reject(self, request, pk=None):
-        body = ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         count = services.content_reject(
-            queryset=self.the_row(),
-            reason=body.validated_data["reason"],
-            actor=request.user,
+            queryset=self.the_row(), reason=reason_given(request), actor=request.user
         )
         return self.changed(count, "Only pending or approved content can be rejected.")
 
@@ -82,12 +79,8 @@ class ContentViewSet(ModelViewSet):
         ContentSerializer, request=ReasonSerializer, url_path="reject-caption"
     )
     def reject_caption(self, request, pk=None):
-        body = ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         count = services.content_caption_reject(
-            queryset=self.the_row(),
-            reason=body.validated_data["reason"],
-            actor=request.user,
+            queryset=self.the_row(), reason=reason_given(request), actor=request.user
         )
         return self.changed(
             count, "Only a pending, flagged or approved caption can be rejected."

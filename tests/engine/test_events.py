@@ -416,7 +416,7 @@ def test_a_generation_that_fails_for_good_emits_generation_failed():
     event = _only("generation_failed")
     assert event.character_id == job.character_id
     assert event.payload["generation_id"] == str(job.pk)
-    assert "only image and batch jobs run" in event.payload["error"]
+    assert "No video-capable generation backend" in event.payload["error"]
 
 
 @pytest.mark.django_db
