@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from platforms.models import Platform
+from platforms.models import Platform, PlatformAccount
 
 
 class ScratchPosts:
@@ -43,11 +43,24 @@ class ScratchPosts:
         shutil.rmtree(self._media(), ignore_errors=True)
         cache.delete_many([f"dryrun:sent:{pk}" for pk in self.ids])
 
-    def make(self, n: int) -> dt.datetime:
-        """`n` due scheduled posts spread over 300 connected, auto-posting accounts
-        (50 characters x 6 platforms), 3 of 4 with approved content, the rest
-        caption only. Returns the cutoff: every scratch post is due by then."""
+    def make(
+        self,
+        n: int,
+        *,
+        platforms: list[str] | None = None,
+        text_only: bool = False,
+        account_id: str | None = None,
+        auth_data: dict | None = None,
+    ) -> dt.datetime:
+        """`n` due scheduled posts spread over 50 characters' connected,
+        auto-posting accounts (one per platform: all six by default), 3 of 4
+        with approved content, the rest caption only (all of them with
+        `text_only`); `account_id` and `auth_data` set on every account (the
+        credentials a fake platform takes). Returns the cutoff: every scratch
+        post is due by then."""
         self.drop()
+        platforms = platforms or list(Platform.values)
+        accounts = 50 * len(platforms)
         with transaction.atomic(), connection.cursor() as c:
             c.execute(
                 """
@@ -63,7 +76,7 @@ class ScratchPosts:
                        true, 'connected', true
                 FROM new CROSS JOIN unnest(%(platforms)s::text[]) p
                 """,
-                {"name": self.NAME, "platforms": list(Platform.values)},
+                {"name": self.NAME, "platforms": platforms},
             )
             c.execute(
                 """
@@ -94,17 +107,23 @@ class ScratchPosts:
                     scheduled_at, content_id, caption, hashtags, post_type, status,
                     created_at, updated_at)
                 SELECT a.character_id, a.id, t.at,
-                       CASE WHEN g %% 4 = 0 THEN NULL ELSE a.content_id END,
+                       CASE WHEN %(text_only)s OR g %% 4 = 0 THEN NULL
+                            ELSE a.content_id END,
                        'Bench scheduled post ' || g, ARRAY['bench', 'tag' || g %% 20],
                        'post', 'scheduled', t.at, t.at
                 FROM generate_series(0, %(n)s - 1) g
-                JOIN bench_accounts a ON a.n = g %% 300
+                JOIN bench_accounts a ON a.n = g %% %(accounts)s
                 CROSS JOIN LATERAL (
                     SELECT %(epoch)s::timestamptz + g * interval '1 second' AS at
                 ) t
                 RETURNING id
                 """,
-                {"n": n, "epoch": self.EPOCH},
+                {
+                    "n": n,
+                    "epoch": self.EPOCH,
+                    "text_only": text_only,
+                    "accounts": accounts,
+                },
             )
             self.ids = [row[0] for row in c.fetchall()]
             c.execute(
@@ -112,6 +131,12 @@ class ScratchPosts:
                 "(SELECT content_id FROM bench_accounts)"
             )
             paths = [row[0] for row in c.fetchall()]
+        if account_id is not None or auth_data is not None:
+            # encrypted by the model field: through the ORM, 50 to 300 rows
+            for account in PlatformAccount.objects.filter(character__name=self.NAME):
+                account.account_id = account_id or account.account_id
+                account.auth_data = auth_data
+                account.save(update_fields=["account_id", "auth_data"])
         root = Path(settings.MEDIA_ROOT)
         for path in paths:
             (root / path).parent.mkdir(parents=True, exist_ok=True)

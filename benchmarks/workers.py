@@ -21,12 +21,19 @@ def use_dry_run_everywhere() -> None:
 
 
 def publish_worker(
-    go: Any, results: Any, cutoff_iso: str, batch: int, log_path: str
+    go: Any,
+    results: Any,
+    cutoff_iso: str,
+    batch: int,
+    log_path: str,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     """One publishing worker process (multiprocessing "spawn": its own Django,
     its own database connection). Waits for `go`, then runs the real
     `publish_due_posts` with `now=cutoff` and reports its count and times.
-    Its log lines (one or two per post) go to `log_path`, not the terminal."""
+    Its log lines (one or two per post) go to `log_path`, not the terminal.
+    `overrides`: settings that wire a real adapter to a fake (the adapters
+    section); without them every platform is the dry-run adapter."""
     import datetime as dt
     import os
 
@@ -41,7 +48,13 @@ def publish_worker(
     from platforms.publishing import publish_due_posts
     from platforms.queues import clear_expired_rate_limits
 
-    use_dry_run_everywhere()
+    if overrides is None:
+        use_dry_run_everywhere()
+    else:
+        from django.conf import settings
+
+        for name, value in overrides.items():
+            setattr(settings, name, value)
     cutoff = dt.datetime.fromisoformat(cutoff_iso)
     clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start
     go.wait()

@@ -19,6 +19,8 @@ SECTIONS: tuple[str, ...] = (
     "api",
     "admin",
     "scheduler",
+    "adapters",
+    "metrics",
     "snapshot",
     "backup",
     "partitions",

@@ -30,11 +30,15 @@ from platforms.publishing import claim_due_posts, publish_due_posts
 
 
 def publish_with_workers(
-    scratch: ScratchPosts, workers: int, cutoff: dt.datetime
+    scratch: ScratchPosts,
+    workers: int,
+    cutoff: dt.datetime,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Publish the due scratch posts with `workers` processes started with
     multiprocessing's "spawn" (each its own Django and connection); the
-    clock runs from the common start signal to the last worker's end."""
+    clock runs from the common start signal to the last worker's end.
+    `overrides`: settings of the workers (benchmarks.workers.publish_worker)."""
     ctx = multiprocessing.get_context("spawn")
     go = ctx.Event()
     queue = ctx.Queue()
@@ -44,7 +48,7 @@ def publish_with_workers(
     procs = [
         ctx.Process(
             target=publish_worker,
-            args=(go, queue, cutoff.isoformat(), 50, log_path),
+            args=(go, queue, cutoff.isoformat(), 50, log_path, overrides),
         )
         for _ in range(workers)
     ]

@@ -40,11 +40,37 @@ def _telegram_account(n: int) -> tuple[str, dict]:
     return chat, {"bot_token": f"{n}:chaos-bot-token", "chat_id": chat}
 
 
+def _x_env(url: str, connect: float, read: float) -> dict[str, str]:
+    return {
+        "PLATFORM_DRY_RUN": "false",
+        "X_API_BASE": url,
+        "PLATFORM_CONNECT_TIMEOUT": str(connect),
+        "PLATFORM_READ_TIMEOUT": str(read),
+        # text posts upload nothing: a short media wait keeps the adapter's
+        # call_timeout (4 requests + this) inside the run's small task budget
+        "X_PROCESSING_WAIT": "2",
+    }
+
+
+def _x_account(n: int) -> tuple[str, dict]:
+    from tests.fakes.x import TOKEN, USER_ID
+
+    # one user on the fake (its timeline is what reconciliation lists); the
+    # markers keep every post's text unique, as X requires
+    return USER_ID, {"access_token": TOKEN, "refresh_token": f"chaos-{n}"}
+
+
 PLATFORMS: dict[str, ChaosPlatform] = {
     "telegram": ChaosPlatform(
         name="telegram",
         fake_module="tests.fakes.telegram",
         adapter_env=_telegram_env,
         account=_telegram_account,
+    ),
+    "twitter": ChaosPlatform(
+        name="twitter",
+        fake_module="tests.fakes.x",
+        adapter_env=_x_env,
+        account=_x_account,
     ),
 }

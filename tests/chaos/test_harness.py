@@ -174,3 +174,30 @@ def test_the_chaos_section_replaces_only_itself_and_keeps_other_runs(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| after |")]
     assert len(rows) == 1 and "| before | aaaa |" in text
     assert text.index("| after |") < text.index("| before |")
+
+
+def test_the_x_fake_takes_faults_and_journals_each_tweet(tmp_path):
+    """The chaos suite drives the X adapter too (--platform twitter)."""
+    from tests.chaos.platforms import PLATFORMS
+    from tests.fakes.x import TOKEN, FakeX
+
+    faults = Faults(hang=0.0, error500=0.3, error429=0.2, seed=3, retry_after=2)
+    with FakeX(faults=faults, journal=tmp_path / "j.jsonl") as fake:
+        answers = Counter(
+            requests.post(
+                f"{fake.url}/2/tweets",
+                json={"text": f"chaos:{n} tweet"},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=5,
+            ).status_code
+            for n in range(200)
+        )
+    assert answers[201] + answers[503] + answers[429] == 200
+    assert 40 <= answers[503] <= 80 and 20 <= answers[429] <= 60
+    lines = [json.loads(x) for x in (tmp_path / "j.jsonl").read_text().splitlines()]
+    accepted = [line for line in lines if line["status"] == 201]
+    assert len(accepted) == answers[201] == len({line["tweet_id"] for line in accepted})
+    assert {line["text"] for line in lines} == {f"chaos:{n} tweet" for n in range(200)}
+    x = PLATFORMS["twitter"]
+    assert x.adapter_env("http://f", 1.0, 2.0)["X_API_BASE"] == "http://f"
+    assert x.account(3)[1]["access_token"] == TOKEN

@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.loopback import LoopbackJSONServer
+from tests.fakes.loopback import LoopbackJSONServer, serve_main
 
 TOKEN = "x-oauth2-user-token-not-a-secret"
 USER_ID = "1500000000000000001"
@@ -49,10 +49,13 @@ def multipart(headers, body: bytes) -> tuple[dict, dict]:
 
 
 class FakeX(LoopbackJSONServer):
-    """`mode`: ok, 429, 500, 401, slow; `processing` the states a video walks."""
+    """`mode`: ok, 429, 500, 401, slow; `processing` the states a video walks.
+    An injected fault (`call["fault"]`: 429, 500, hang) overrides the mode for
+    its call, as in the Telegram fake (the chaos suite:
+    `python -m tests.fakes.x --journal calls.jsonl --hang 0.01`)."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         self.tokens = {TOKEN}
         self.ids = itertools.count(1_800_000_000_000_000_000)
         self.tweets: dict[str, dict] = {}
@@ -60,7 +63,7 @@ class FakeX(LoopbackJSONServer):
         self.likes: set[str] = set()
         self.following: set[str] = set()
         self.processing = ["pending", "in_progress", "succeeded"]
-        self.reset_in = 42
+        self.reset_in = self.faults.retry_after if self.faults else 42
 
     def record_request(self, method, path, headers, body):
         parts = urlsplit(path)
@@ -83,7 +86,8 @@ class FakeX(LoopbackJSONServer):
         return call
 
     def answer(self, call):
-        if self.mode == "429":
+        mode = call.get("fault") if call.get("fault") in ("429", "500") else self.mode
+        if mode == "429":
             status, body = problem(429, "Too Many Requests", "Too Many Requests")
             return (
                 status,
@@ -94,7 +98,7 @@ class FakeX(LoopbackJSONServer):
                     "x-rate-limit-reset": str(int(time.time()) + self.reset_in),
                 },
             )
-        if self.mode == "500":
+        if mode == "500":
             return problem(503, "Service Unavailable", "Service Unavailable")
         if self.mode == "401" or call["token"] not in self.tokens:
             return problem(401, "Unauthorized", "Unauthorized")
@@ -303,3 +307,15 @@ class FakeX(LoopbackJSONServer):
                 }
             body["processing_info"] = info
         return body
+
+    def journal_entry(self, call, status, payload):
+        data = (payload or {}).get("data") if isinstance(payload, dict) else None
+        return {
+            "method": f"{call['method']} {call['path']}",
+            "text": (call["json"] or {}).get("text", "") if call["json"] else "",
+            "tweet_id": data.get("id") if isinstance(data, dict) else None,
+        }
+
+
+if __name__ == "__main__":
+    serve_main(FakeX)

@@ -149,3 +149,67 @@ def test_the_plans_say_how_many_partitions_a_hot_query_reads():
     assert note.startswith("reads ") and note.endswith(" partitions of analytics")
     read, total = (int(n) for n in note.split()[1:4:2])
     assert read < total
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("platform", ["telegram", "twitter", "facebook"])
+def test_adapter_scratch_posts_reach_the_fake_of_their_platform(
+    settings, tmp_path, platform
+):
+    """What the adapters section's worker does, in this process: text-only
+    scratch posts on accounts wired to the platform's loopback fake all go
+    out through the real adapter."""
+    from tests.engine.platform_fakes import ADAPTERS, wired
+
+    with wired(platform, media_root=tmp_path) as w:
+        for name, value in w.settings.items():
+            setattr(settings, name, value)
+        settings.PLATFORM_ADAPTERS = {platform: ADAPTERS[platform]}
+        scratch = ScratchPosts()
+        try:
+            cutoff = scratch.make(
+                12,
+                platforms=[platform],
+                text_only=True,
+                account_id=w.account_id,
+                auth_data=w.auth,
+            )
+            rows = ScheduledPost.objects.filter(pk__in=scratch.ids)
+            assert not rows.filter(content__isnull=False).exists()
+            assert set(rows.values_list("platform_account__platform", flat=True)) == {
+                platform
+            }
+            assert publish_due_posts(now=cutoff) == 12
+            assert scratch.outcome() == {"published": 12}
+            assert len(w.delivered()) == 12
+        finally:
+            scratch.drop()
+
+
+@pytest.mark.django_db
+def test_metrics_section_applies_every_row_and_leaves_the_numbers(monkeypatch):
+    from benchmarks.context import Bench
+    from benchmarks.sections import metrics
+    from tests.factories.platforms import PostFactory
+
+    posts = PostFactory.create_batch(6, likes_count=7)
+    monkeypatch.setattr(metrics, "POSTS", 6)
+    [row] = section("metrics")(Bench(repeat=1))
+    assert row.what.startswith("apply platform metrics to 6 posts")
+    assert row.floor_ms and row.median_ms > 0
+    # every run was rolled back
+    assert set(
+        Post.objects.filter(pk__in=[p.pk for p in posts]).values_list(
+            "likes_count", flat=True
+        )
+    ) == {7}
+
+
+@pytest.mark.django_db
+def test_metrics_section_says_when_the_database_is_too_small(monkeypatch):
+    from benchmarks.context import Bench, BenchError
+    from benchmarks.sections import metrics
+
+    monkeypatch.setattr(metrics, "POSTS", 5)
+    with pytest.raises(BenchError, match="not 5"):
+        section("metrics")(Bench(repeat=1))
