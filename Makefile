@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serve test stop stop-web lint format services browser media-tools bench chaos
+.PHONY: help setup run serve test stop stop-web lint format services browser media-tools load-tools bench chaos
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
 # its own Redis database: the tests flush theirs (cache.clear()) while they run
 BENCH_REDIS_URL ?= redis://127.0.0.1:$(or $(LOCAL_REDIS_PORT),6380)/2
@@ -27,7 +27,7 @@ help:
 $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q ".[test,dev]"
+	$(PY) -m pip install -q ".[test,dev,bench]"
 	@touch $@
 
 .env: | $(VENV)/.stamp
@@ -64,13 +64,20 @@ media-tools:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
 	  else echo "ffmpeg missing: sudo apt-get install -y ffmpeg" >&2; exit 1; fi; }
 
-test: setup browser
+# wrk (Debian's): the load generator of `make bench`'s load section (and of
+# its short variant in the tests, tests/ops/test_load.py).
+load-tools:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk missing: sudo apt-get install -y wrk" >&2; exit 1; fi; }
+
+test: setup browser load-tools
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) collectstatic --noinput -v 0
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: seeds a scale database once (minutes), then measures.
-bench: setup
+bench: setup load-tools
 	@scripts/services.sh createdb ainfluencer_bench
 	DATABASE_URL=$(BENCH_DB_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DB_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks $(BENCH_ARGS)

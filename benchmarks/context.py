@@ -20,6 +20,16 @@ class Bench:
     # the character with the most published posts (the busiest pages)
     character: str | None = None
     out: TextIO = field(default=sys.stdout)
+    # the load section: concurrent clients per level, seconds per run, worker
+    # processes of each stack, characters of the cold-cache run, and extra
+    # environment for gunicorn (GUNICORN_THREADS=4, say)
+    load_clients: tuple[int, ...] = (1, 8, 32)
+    load_seconds: float = 10.0
+    load_workers: int = 2
+    load_cold_characters: int = 1000
+    load_env: dict[str, str] = field(default_factory=dict)
+    # only these endpoints (their keys in benchmarks/sections/load.py); empty: all
+    load_endpoints: tuple[str, ...] = ()
 
     def say(self, line: str) -> None:
         self.out.write(line + "\n")

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.load_report import load_table
+
 
 @dataclass
 class Result:
@@ -89,36 +91,43 @@ def write_reports(
         "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
+        if r.section == "load":
+            continue  # its own table, below
         lines.append(
             f"| {r.section} | {r.what} | {r.median_ms:.2f} | {r.p95_ms:.2f} | "
             f"{'' if r.floor_ms is None else f'{r.floor_ms:.2f}'} | "
             f"{'' if r.ratio is None else r.ratio} | "
             f"{'' if r.queries is None else r.queries} | {r.target} | {r.note} |"
         )
+    load = load_table(results)
+    if load:
+        lines += ["", *load]
     for extra in meta.get("sections_text", []):
         lines += ["", extra]
-    lines += kept_sections(markdown)
+    # a run without the load section keeps the last run's load table
+    kept = KEPT_SECTIONS if load else (*KEPT_SECTIONS, "## Load")
+    lines += kept_sections(markdown, kept)
     markdown.write_text("\n".join(lines) + "\n")
 
 
 # Sections of BENCHMARKS.md that other tools write (make chaos): a bench run
 # rewrites the rest of the file and keeps them.
-KEPT_SECTIONS = ("## Chaos",)
+KEPT_SECTIONS: tuple[str, ...] = ("## Chaos",)
 
 
-def kept_sections(markdown: Path) -> list[str]:
+def kept_sections(markdown: Path, kept: tuple[str, ...] = KEPT_SECTIONS) -> list[str]:
     if not markdown.exists():
         return []
-    kept: list[str] = []
+    lines: list[str] = []
     keep = False
     for line in markdown.read_text().splitlines():
         if line.startswith(("# ", "## ")):
-            keep = line.rstrip() in KEPT_SECTIONS
+            keep = line.rstrip() in kept
             if keep:
-                kept.append("")
+                lines.append("")
         if keep:
-            kept.append(line)
-    return kept
+            lines.append(line)
+    return lines
 
 
 def compare(old_path: Path, new_path: Path) -> str:

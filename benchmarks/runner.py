@@ -50,6 +50,38 @@ def parser() -> argparse.ArgumentParser:
         default=5000,
         help="Scheduled posts the scheduler section makes due and publishes per run.",
     )
+    p.add_argument(
+        "--load-clients",
+        default="1,8,32",
+        help="Load section: concurrent clients of each level (comma-separated).",
+    )
+    p.add_argument(
+        "--load-seconds",
+        type=float,
+        default=10.0,
+        help="Load section: seconds each endpoint runs at each level.",
+    )
+    p.add_argument(
+        "--load-workers",
+        type=int,
+        default=2,
+        help="Load section: worker processes of gunicorn and of uvicorn.",
+    )
+    p.add_argument(
+        "--load-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Load section: extra environment for gunicorn (repeatable), "
+        "e.g. GUNICORN_THREADS=4.",
+    )
+    p.add_argument(
+        "--load-endpoints",
+        default="",
+        help="Load section: only these endpoints (comma-separated keys: "
+        "detail-cached, detail-uncached, posts, content, series, characters, "
+        "patch, admin-posts, admin-character); default all.",
+    )
     p.add_argument("--output", default="BENCHMARKS.md")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"))
     return p
@@ -80,7 +112,17 @@ def run(o: argparse.Namespace) -> None:
             "database whose name ends in 'bench' (make bench does)."
         )
     started = time.time()
-    bench = Bench(repeat=o.repeat, due_posts=o.due_posts)
+    bench = Bench(
+        repeat=o.repeat,
+        due_posts=o.due_posts,
+        load_clients=_clients(o.load_clients),
+        load_seconds=o.load_seconds,
+        load_workers=o.load_workers,
+        load_env=_env_pairs(o.load_env),
+        load_endpoints=tuple(
+            k.strip() for k in o.load_endpoints.split(",") if k.strip()
+        ),
+    )
     _seed_once(bench, o)
     bench.character = _busiest_character()
     results: list[Result] = []
@@ -102,12 +144,36 @@ def run(o: argparse.Namespace) -> None:
     json_path = Path(settings.BASE_DIR) / "bench-results" / f"bench-{stamp}.json"
     write_reports(results, meta=meta, markdown=Path(o.output), json_path=json_path)
     for r in results:
+        if r.section == "load":
+            continue  # said while it ran; its table is in the markdown
         bench.say(
             f"{r.section:8} {r.what:60} median {r.median_ms:9.2f} ms  p95 {r.p95_ms:9.2f} ms"
             + (f"  floor {r.floor_ms:.2f} ms ratio {r.ratio}" if r.floor_ms else "")
             + (f"  {r.note}" if r.note else "")
         )
     bench.say(f"Wrote {o.output} and {json_path}")
+
+
+def _clients(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(n) for n in text.split(",") if n.strip())
+    except ValueError:
+        raise BenchError(
+            f"--load-clients takes numbers like 1,8,32, not {text!r}"
+        ) from None
+    if not levels or min(levels) < 1:
+        raise BenchError("--load-clients needs at least one level of 1 or more")
+    return levels
+
+
+def _env_pairs(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise BenchError(f"--load-env takes NAME=VALUE, not {pair!r}")
+        env[name] = value
+    return env
 
 
 def _count(table: str) -> int:

@@ -2,13 +2,14 @@
 
 import codecs
 
+import orjson
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 
-from config.json_limits import TooDeep, loads
+from config.json_limits import TooDeep, depth_problem, loads
 
 
 class PayloadTooLarge(APIException):
@@ -32,6 +33,8 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
             raise PayloadTooLarge()
+        if codecs.lookup(encoding).name == "utf-8":
+            return self._parse_utf8(raw)
         try:
             text = codecs.decode(raw, encoding)
         except (UnicodeDecodeError, LookupError) as exc:
@@ -45,3 +48,25 @@ class LimitedJSONParser(JSONParser):
             raise ParseError(str(exc)) from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+
+    @staticmethod
+    def _parse_utf8(raw: bytes):
+        """orjson: strict JSON (no NaN or Infinity, like STRICT_JSON), several
+        times faster than the json module; the same depth limit afterwards."""
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if "recursion" in str(exc).lower():
+                # orjson stops at 1024 levels: far past the limit anyway
+                raise ParseError(str(TooDeep(depth_message()))) from None
+            raise ParseError(f"JSON parse error - {exc}") from None
+        problem = depth_problem(data)
+        if problem:
+            raise ParseError(problem)
+        return data
+
+
+def depth_message() -> str:
+    from config.json_limits import max_depth
+
+    return f"JSON is nested more than {max_depth()} levels deep."

@@ -3,9 +3,10 @@
 Every API request checks model permissions. The stock backend reads user and
 group permissions with two queries per request; here one query builds the set
 and the cache keeps it (PERMISSION_CACHE_SECONDS). Any change to groups,
-memberships or permissions bumps a version number that is part of the cache
-key, so a revoked permission takes effect on the next request, in every
-process (signals connected in config.apps).
+memberships or permissions bumps a version number stored with each cached set,
+so a revoked permission takes effect on the next request, in every process
+(signals connected in config.apps). The version and the user's set are read
+together: one Redis round trip per request.
 """
 
 from django.contrib.auth.backends import ModelBackend
@@ -44,11 +45,17 @@ class OneQueryModelBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            key = f"perms:{_version()}:{user_obj.pk}:{int(user_obj.is_superuser)}"
-            perms = cache.get(key)
-            if perms is None:
+            key = f"perms:{user_obj.pk}:{int(user_obj.is_superuser)}"
+            found = cache.get_many([VERSION_KEY, key])
+            version = found.get(VERSION_KEY)
+            if version is None:
+                version = _version()
+            cached = found.get(key)
+            if isinstance(cached, tuple) and cached[0] == version:
+                perms = cached[1]
+            else:
                 perms = self._load(user_obj)
-                cache.set(key, perms, PERMISSION_CACHE_SECONDS)
+                cache.set(key, (version, perms), PERMISSION_CACHE_SECONDS)
             user_obj._perm_cache = perms
         return user_obj._perm_cache
 

@@ -26,9 +26,10 @@ import contextlib
 import logging
 import threading
 import time
+from typing import Any
 
 from django.conf import settings
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -119,8 +120,36 @@ def guarded(what: str, default, func, *args, **kwargs):
     return result
 
 
+class ReusedRedisCacheClient(RedisCacheClient):
+    """Django's client, but one redis-py client per connection pool, made once.
+
+    Django makes a new redis-py client on every cache call; its constructor
+    builds the command callback tables, a fraction of a millisecond each time,
+    several times per API request (permissions, throttle, cached reads). The
+    client is thread-safe and holds no connection of its own (the pool does,
+    and redis-py's pool starts afresh in a forked process).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        this: Any = self  # Django's client class is untyped in django-stubs
+        index = this._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pool = this._get_connection_pool(write)
+            client = self._clients.setdefault(index, this._client(connection_pool=pool))
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
     """Django's RedisCache whose calls fail open (see the module docstring)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = ReusedRedisCacheClient
 
     def add(self, key, value, timeout=None, version=None):
         return guarded("add", False, super().add, key, value, timeout, version)

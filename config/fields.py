@@ -8,13 +8,14 @@ inserted by plain SQL gets the same value).
 """
 
 import uuid
-import zoneinfo
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from config.timezones import is_known_zone
 
 
 class UuidGenerateV4(models.Func):
@@ -96,7 +97,7 @@ def attempt_journal() -> tuple[models.DateTimeField, models.IntegerField]:
 
 def validate_timezone(value: str) -> None:
     """An IANA time zone name such as 'Europe/Paris'."""
-    if value in zoneinfo.available_timezones():
+    if is_known_zone(value):  # the tz database's names, read once per process
         return
     raise ValidationError(
         "%(value)s is not a known time zone; use an IANA name such as Europe/Paris.",

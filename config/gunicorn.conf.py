@@ -8,7 +8,14 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads per worker: more than one makes gunicorn's worker class gthread.
+# Measured under load (BENCHMARKS.md, "Load"): a sync worker serves one
+# request at a time and sits idle during each of a request's round trips to
+# PostgreSQL and Redis, so with many clients requests queue behind it; 8
+# threads per worker overlap those waits (about twice the requests per second
+# at 8 clients on 2 cores) and keep HTTP connections alive between requests.
+# Each process's connection pool (DB_POOL_MAX_SIZE, 10) covers its threads.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5

@@ -341,7 +341,13 @@ REST_FRAMEWORK = {
         "config.api_filters.StrictFilterBackend",
         "config.api_filters.StrictOrderingFilter",
     ],
-    # DRF's JSON parser with a nesting limit (JSON_MAX_DEPTH) and the size limit
+    # JSON in and out through orjson (config/api_renderers.py, api_parsers.py):
+    # the same documents as DRF's, written and read several times faster; the
+    # parser keeps the nesting limit (JSON_MAX_DEPTH) and the size limit
+    "DEFAULT_RENDERER_CLASSES": [
+        "config.api_renderers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": ["config.api_parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.api_schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "config.api_pagination.StandardPagination",

@@ -65,7 +65,10 @@ class AtomicUserRateThrottle(UserRateThrottle):
 
     def _run(self, current_key, previous_key, ttl_ms):
         client = _backend().redis_client(current_key)
-        script = client.register_script(SLIDING_WINDOW)
+        # registered once per client (config.cache keeps one per pool)
+        script = getattr(client, "_throttle_script", None)
+        if script is None:
+            script = client._throttle_script = client.register_script(SLIDING_WINDOW)
         current, previous = script(keys=[current_key, previous_key], args=[ttl_ms])
         return int(current), int(previous)
 

@@ -11,6 +11,7 @@ which of two a repeated hour means, and formats aware times with their zone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from typing import Any
 
@@ -31,8 +32,17 @@ def zone(name: str | None) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(DEFAULT_ZONE)
 
 
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database's folders on every call
+    # (tenths of a second on a busy machine); it is asked on every admin
+    # request (the operator's zone) and every write of a scheduled post. The
+    # database changes with a system upgrade, which restarts the processes.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def is_known_zone(name: Any) -> bool:
-    return isinstance(name, str) and name in zoneinfo.available_timezones()
+    return isinstance(name, str) and name in _known_zones()
 
 
 def _round_trips(value: dt.datetime) -> bool:

@@ -1,5 +1,7 @@
 """Generated media (content) and the generation jobs that produce it."""
 
+from collections.abc import Collection
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -397,6 +399,24 @@ class ContentGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_job_type_display()} generation {self.id}"
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        """{} is a valid job (blank), None is not: the column is NOT NULL, and
+        a blank field's own check lets None through."""
+        errors: dict[str, list[str]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if self.generation_settings is None and "generation_settings" not in (
+            exclude or ()
+        ):
+            field = self._meta.get_field("generation_settings")
+            errors.setdefault("generation_settings", []).append(
+                str(field.error_messages["null"])
+            )
+        if errors:
+            raise ValidationError(errors)
 
     def clean(self) -> None:
         super().clean()

@@ -5,6 +5,7 @@ import mimetypes
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -85,6 +86,14 @@ OAUTH_FLOWS = "platforms:oauth-flows"
 # a time budget under gunicorn's timeout (60 s).
 TEST_CONNECTION_MAX = 20
 TEST_CONNECTION_BUDGET = 40.0
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL, for a CSP source list."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def short(text, length=60) -> str:
@@ -196,8 +205,8 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
         "__str__",
         "character",
         "publishing_mode",
+        # is_connected follows connection_status (filterable on the right)
         "connection_status",
-        "is_connected",
         "followers",
         "has_credentials",
         "last_synced_local",
@@ -444,9 +453,15 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
             "missing": missing,
             "redirect_uri": settings.OAUTH_REDIRECT_URI,
         }
-        return TemplateResponse(
+        response = TemplateResponse(
             request, "admin/platforms/platformaccount/connect.html", context
         )
+        # the Connect form's answer redirects to the provider: the page's CSP
+        # (form-action 'self') lets that one origin through, nothing else
+        origin = _origin(provider.authorize_url)
+        if origin:
+            response._csp_update = {"form-action": [origin]}  # type: ignore[attr-defined]
+        return response
 
     def _telegram_connect(self, request, account):
         form = TelegramConnectForm(request.POST or None)

@@ -24,6 +24,7 @@ SECTIONS: tuple[str, ...] = (
     "snapshot",
     "backup",
     "partitions",
+    "load",
 )
 
 

@@ -10,6 +10,7 @@ from config.api import (
     reason_given,
     state_action,
 )
+from config.api_fast import ValuesListMixin
 from config.transitions import require_one
 from content import services
 from content.api.serializers import (
@@ -26,7 +27,7 @@ from content.filtersets import (
 from content.models import Content, ContentGeneration, TextGeneration
 
 
-class ContentViewSet(ModelViewSet):
+class ContentViewSet(ValuesListMixin, ModelViewSet):
     queryset = Content.objects.all()
     serializer_class = ContentSerializer
     filterset_class = ContentFilterSet

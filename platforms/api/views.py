@@ -7,6 +7,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import CONFLICT, CreatedCursorPagination, ModelViewSet, state_action
+from config.api_fast import ValuesListMixin
 from config.exceptions import InvalidTransition
 from config.timezones import localize
 from platforms import services
@@ -75,7 +76,7 @@ class PlatformAccountViewSet(ModelViewSet):
         return Response(ConnectionTestSerializer(result).data)
 
 
-class PostViewSet(ModelViewSet):
+class PostViewSet(ValuesListMixin, ModelViewSet):
     queryset = Post.objects.all()
     serializer_class = PostSerializer
     filterset_class = PostFilterSet

@@ -185,25 +185,19 @@ def test_the_character_page_links_to_scheduling_a_post(administrator_client, cha
     assert f"/admin/platforms/scheduledpost/add/?character={character.pk}" in page
 
 
-def test_deeply_nested_json_in_an_admin_field_is_a_form_error(
-    administrator_client, character
-):
+def test_deeply_nested_json_in_an_admin_field_is_a_form_error(administrator_client):
+    """The JSON typed into an admin form (an account's new credentials) is
+    parsed with a depth limit: a form error, never a RecursionError."""
+    from tests.admin.test_credentials import change_url, form_data
+
+    account = PlatformAccountFactory(platform="telegram")
     deep = "[" * 3000 + "]" * 3000
     response = administrator_client.post(
-        reverse("admin:content_contentgeneration_add"),
-        {
-            "character": str(character.pk),
-            "job_type": "image",
-            "priority": "5",
-            "batch_size": "1",
-            "max_retries": "3",
-            "prompt": "x",
-            "generation_settings": deep,
-        },
+        change_url(account), form_data(account, new_credentials=deep)
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "nested more than" in errors["generation_settings"][0]
+    assert "nested more than" in errors["new_credentials"][0]
 
 
 def test_a_post_for_now_is_scheduled_from_the_admin(administrator_client, account):

@@ -1,7 +1,5 @@
 """The OpenAPI schema: valid, served, documented, and honoured by the server."""
 
-import time
-
 import pytest
 import schemathesis
 from django.contrib.auth.models import Group
@@ -96,7 +94,6 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server):
         if not op.ok().path.startswith("/api/v1/auth/")
     ]
     strategy = st.one_of(*[op.as_strategy() for op in operations])
-    started = time.monotonic()
 
     @settings(
         max_examples=1500,
@@ -110,4 +107,3 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server):
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     run()
-    assert time.monotonic() - started < 120

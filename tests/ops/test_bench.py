@@ -151,6 +151,47 @@ def test_the_plans_say_how_many_partitions_a_hot_query_reads():
     assert read < total
 
 
+def test_a_run_without_the_load_section_keeps_the_last_load_table(tmp_path):
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text("# Benchmarks\n\n## Load\n\n| old load | row |\n")
+    meta = {"machine": "m", "started": "s", "duration_s": 1.0, "data": "d"}
+    json_path = tmp_path / "bench.json"
+    write_reports(
+        [Result("api", "row", 1.0, 2.0)],
+        meta=meta,
+        markdown=markdown,
+        json_path=json_path,
+    )
+    assert markdown.read_text().endswith("## Load\n\n| old load | row |\n")
+
+    load_row = Result(
+        "load",
+        "posts · Django · 8 clients",
+        3.0,
+        9.0,
+        target="0 errors",
+        note="met",
+        extra={
+            "endpoint": "posts",
+            "title": "posts page",
+            "kind": "api",
+            "stack": "Django",
+            "clients": 8,
+            "rps": 120.0,
+            "p99_ms": 12.0,
+            "errors": 0,
+        },
+    )
+    write_reports([load_row], meta=meta, markdown=markdown, json_path=json_path)
+    text = markdown.read_text()
+    assert "| old load | row |" not in text
+    assert text.count("## Load") == 1
+    assert (
+        "| posts page | 8 | 120 | 3.0 | 9.0 | 12.0 | 0 | | | | | | 0 errors | met |"
+        in text
+    )
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("platform", ["telegram", "twitter", "facebook"])
 def test_adapter_scratch_posts_reach_the_fake_of_their_platform(

@@ -1,0 +1,335 @@
+"""The load section's machinery: the servers under test (gunicorn with the
+project's config, uvicorn with the reference) and the load generator (wrk,
+Debian's, driven by a small Lua script), with the workers' memory sampled
+while it runs.
+
+Imports nothing from Django: the servers are processes of their own, started
+with the environment given here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class LoadError(Exception):
+    """A server did not start or the load generator failed; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- the servers ------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One server process tree on loopback (a master and its workers)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    log: Path
+    probe: str = "/"
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: stopped as one
+        )
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LoadError(
+                    f"{self.name} exited with {self.proc.returncode} at start; "
+                    f"see {self.log}:\n{self.tail()}"
+                )
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}{self.probe}", timeout=2
+                ):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers (a 401/404 is an answer)
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise LoadError(
+            f"{self.name} did not answer in {timeout:.0f} s:\n{self.tail()}"
+        )
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def workers(self) -> list[int]:
+        """Pids of the worker processes: the master's children (not
+        multiprocessing's resource tracker), or the server itself when it runs
+        alone (uvicorn with one worker)."""
+        if self.proc is None:
+            return []
+        pids = [pid for pid in children(self.proc.pid) if not _helper(pid)]
+        return pids or [self.proc.pid]
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def children(pid: int) -> list[int]:
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def _helper(pid: int) -> bool:
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # gone
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of `pid` in KiB: resident now and its peak; 0s if gone."""
+    now = peak = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                now = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1])
+    except OSError:
+        pass
+    return now, peak
+
+
+@dataclass
+class MemorySampler:
+    """Samples every worker of `server` while a run goes on: per pid, the peak
+    resident size (VmHWM) and the last one seen."""
+
+    server: Server
+    interval: float = 0.25
+    peak: dict[int, int] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        for pid in self.server.workers():
+            now, hwm = memory_kib(pid)
+            if now:
+                self.last[pid] = now
+                self.peak[pid] = max(self.peak.get(pid, 0), hwm, now)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self.sample()
+
+
+# --- the load generator ---------------------------------------------------------------
+
+# One wrk thread holds every connection: the generator takes as little of the
+# two cores as possible. Requests go round a list of paths (and bodies); the
+# summary comes back as one JSON line. `limit` > 0 stops after that many
+# responses (a run that must not repeat a path, such as a cold cache).
+WRK_SCRIPT = r"""
+local requests_ = {}
+local i = 0
+local seen = 0
+local limit = __LIMIT__
+local method = "__METHOD__"
+__HEADERS__
+__REQUESTS__
+
+request = function()
+  i = i + 1
+  local r = requests_[((i - 1) % #requests_) + 1]
+  return wrk.format(method, r[1], nil, r[2])
+end
+
+if limit > 0 then
+  response = function(status, headers, body)
+    seen = seen + 1
+    if seen >= limit then wrk.thread:stop() end
+  end
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '@@{"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
+    '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p95":%d,"p99":%d,"max":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read,
+    e.write, e.status, e.timeout, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+def _lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid Lua string literal here
+
+
+@dataclass
+class Run:
+    """What wrk measured for one endpoint at one level of concurrency."""
+
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    error_detail: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(
+    base_url: str,
+    requests: list[tuple[str, str | None]],
+    *,
+    clients: int,
+    seconds: float,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    limit: int = 0,
+    script_dir: Path,
+    timeout_s: int = 10,
+) -> Run:
+    """`clients` connections on one wrk thread for `seconds` (or `limit`
+    responses), going round `requests` ([(path, body or None)])."""
+    if not wrk_available():
+        raise LoadError("wrk is not installed (make bench installs it: apt wrk).")
+    header_lines = "\n".join(
+        f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}"
+        for k, v in (headers or {}).items()
+    )
+    request_lines = "\n".join(
+        f"requests_[{n}] = {{{_lua_string(path)}, "
+        f"{'nil' if body is None else _lua_string(body)}}}"
+        for n, (path, body) in enumerate(requests, start=1)
+    )
+    script = (
+        WRK_SCRIPT.replace("__LIMIT__", str(int(limit)))
+        .replace("__METHOD__", method)
+        .replace("__HEADERS__", header_lines)
+        .replace("__REQUESTS__", request_lines)
+    )
+    script_dir.mkdir(parents=True, exist_ok=True)
+    path = script_dir / "load.lua"
+    path.write_text(script)
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{clients}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout_s}s",
+        "-s",
+        str(path),
+        base_url,
+    ]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + timeout_s + 30
+    )
+    line = next(
+        (ln[2:] for ln in proc.stdout.splitlines() if ln.startswith("@@")), None
+    )
+    if proc.returncode != 0 or line is None:
+        raise LoadError(
+            f"wrk failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout}"
+        )
+    data = json.loads(line)
+    detail = {
+        k: data[k] for k in ("connect", "read", "write", "status", "timeout") if data[k]
+    }
+    return Run(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        errors=sum(detail.values()),
+        p50_ms=data["p50"] / 1000,
+        p95_ms=data["p95"] / 1000,
+        p99_ms=data["p99"] / 1000,
+        max_ms=data["max"] / 1000,
+        error_detail=detail,
+    )
+
+
+def python() -> str:
+    return sys.executable
+
+
+def env_without(
+    prefixes: tuple[str, ...], base: dict[str, str] | None = None
+) -> dict[str, Any]:
+    base = dict(os.environ if base is None else base)
+    return {k: v for k, v in base.items() if not k.startswith(prefixes)}

@@ -1,0 +1,116 @@
+"""A read-only fast path for list endpoints: pages rendered from `values()` rows.
+
+A list through a ModelSerializer builds the serializer's fields on every
+request (model introspection), makes a model instance per row and walks each
+field's `get_attribute`. The answer of a list needs none of that: here the
+fields are built once per process, the rows come as dicts from `values()`
+(with the same filters, ordering and pagination), and each value goes through
+the same field's `to_representation`, so the JSON is the serializer's own.
+
+Only serializers whose answer is exactly their fields qualify (no custom
+`to_representation`, no method fields, no dotted sources, no file or
+hyperlinked fields, nested one-to-one serializers that qualify themselves);
+for any other the view's ordinary `list` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.relations import PKOnlyObject, RelatedField
+from rest_framework.response import Response
+
+_UNSUPPORTED = (
+    serializers.SerializerMethodField,
+    serializers.FileField,
+    serializers.HyperlinkedRelatedField,
+    serializers.HyperlinkedIdentityField,
+    serializers.ManyRelatedField,
+    serializers.ListSerializer,
+)
+
+
+@dataclass
+class Plan:
+    """How to turn one `values()` row into the serializer's answer."""
+
+    sources: list[str] = field(default_factory=list)
+    # (key in the answer, key in the row, converter)
+    simple: list[tuple[str, str, Callable[[Any], Any]]] = field(default_factory=list)
+    # (key in the answer, presence key in the row, nested plan)
+    nested: list[tuple[str, str, Plan]] = field(default_factory=list)
+
+    def render(self, row: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, key, convert in self.simple:
+            value = row[key]
+            out[name] = None if value is None else convert(value)
+        for name, present, plan in self.nested:
+            # no related row: None (DRF's get_attribute answers None for it)
+            out[name] = None if row[present] is None else plan.render(row)
+        return out
+
+
+def _related(f: RelatedField) -> Callable[[Any], Any]:
+    return lambda pk: f.to_representation(PKOnlyObject(pk=pk))
+
+
+def build_plan(serializer: serializers.Serializer, prefix: str = "") -> Plan | None:
+    """The plan of `serializer`'s readable fields, or None when it does not qualify."""
+    if (
+        type(serializer).to_representation
+        is not serializers.Serializer.to_representation
+    ):
+        return None
+    plan = Plan()
+    for f in serializer._readable_fields:
+        source, name = f.source or "", f.field_name or ""
+        if isinstance(f, _UNSUPPORTED) or not source or source == "*" or "." in source:
+            return None
+        key = prefix + source
+        if isinstance(f, serializers.ModelSerializer):
+            nested = build_plan(f, prefix=key + "__")
+            if nested is None:
+                return None
+            plan.sources += [*nested.sources, key + "__pk"]
+            plan.nested.append((name, key + "__pk", nested))
+            continue
+        if isinstance(f, serializers.BaseSerializer):
+            return None
+        plan.sources.append(key)
+        convert = _related(f) if isinstance(f, RelatedField) else f.to_representation
+        plan.simple.append((name, key, convert))
+    return plan
+
+
+class ValuesListMixin:
+    """`list` from `values()` rows for a viewset whose serializer qualifies."""
+
+    _values_plans: dict[type, Plan | None]
+
+    def _values_plan(self) -> Plan | None:
+        cls = type(self)
+        plans = cls.__dict__.get("_values_plans")
+        if plans is None:
+            plans = cls._values_plans = {}
+        serializer_class = self.get_serializer_class()  # type: ignore[attr-defined]
+        if serializer_class not in plans:
+            # built once per process; the fields keep no per-request state
+            plans[serializer_class] = build_plan(serializer_class())
+        return plans[serializer_class]
+
+    def list(self, request, *args, **kwargs):
+        plan = self._values_plan()
+        if plan is None:
+            return super().list(request, *args, **kwargs)  # type: ignore[misc]
+        view: Any = self
+        queryset = view.filter_queryset(view.get_queryset()).values(*plan.sources)
+        page = view.paginate_queryset(queryset)
+        rows = page if page is not None else queryset
+        data = [plan.render(row) for row in rows]
+        if page is not None:
+            return view.get_paginated_response(data)
+        return Response(data)

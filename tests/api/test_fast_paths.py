@@ -1,0 +1,108 @@
+"""The API's fast paths answer exactly what the serializers and DRF's JSON
+renderer would: list pages from values() rows, JSON written by orjson."""
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from rest_framework.renderers import JSONRenderer
+
+from characters.api.serializers import CharacterSerializer
+from characters.selectors import characters_with_stats
+from config.api_fast import build_plan
+from config.api_renderers import ORJSONRenderer
+from content.api.serializers import ContentSerializer
+from content.models import Content
+from platforms.api.serializers import PostSerializer, ScheduledPostSerializer
+from platforms.models import Post
+from tests.factories import (
+    BareCharacterFactory,
+    CharacterFactory,
+    ContentFactory,
+    PostFactory,
+)
+
+
+def _plain(data):
+    return json.loads(json.dumps(data, default=str))
+
+
+@pytest.mark.django_db
+def test_the_posts_page_is_what_the_serializer_says(admin_api, character):
+    PostFactory.create_batch(3, platform_account__character=character)
+    url = f"/api/v1/posts/?character={character.pk}&ordering=-published_at"
+    page = admin_api.get(url).json()
+    rows = Post.objects.filter(character=character).order_by("-published_at")
+    assert page["results"] == _plain(PostSerializer(rows, many=True).data)
+    assert len(page["results"]) == 3
+
+
+@pytest.mark.django_db
+def test_the_content_page_is_what_the_serializer_says(admin_api, character):
+    ContentFactory.create_batch(2, character=character)
+    page = admin_api.get(f"/api/v1/content/?character={character.pk}").json()
+    rows = Content.objects.filter(character=character).order_by("-created_at")
+    assert page["count"] == 2
+    assert page["results"] == _plain(ContentSerializer(rows, many=True).data)
+
+
+@pytest.mark.django_db
+def test_the_character_page_nests_profiles_and_a_missing_one_is_null(admin_api):
+    CharacterFactory(name="With profiles")
+    BareCharacterFactory(name="Without profiles")
+    page = admin_api.get("/api/v1/characters/").json()
+    expected = CharacterSerializer(
+        characters_with_stats().order_by("-created_at"), many=True
+    ).data
+    assert page["results"] == _plain(expected)
+    by_name = {c["name"]: c for c in page["results"]}
+    assert "flirtatiousness_level" in by_name["With profiles"]["personality"]
+    assert by_name["Without profiles"]["personality"] is None
+
+
+@pytest.mark.django_db
+def test_the_character_detail_is_what_the_serializer_says(admin_api, character):
+    answer = admin_api.get(f"/api/v1/characters/{character.pk}/").json()
+    expected = CharacterSerializer(characters_with_stats().get(pk=character.pk)).data
+    assert answer == _plain(expected)
+    assert admin_api.get(f"/api/v1/characters/{uuid.uuid4()}/").status_code == 404
+
+
+def test_a_serializer_with_its_own_representation_takes_the_ordinary_path():
+    assert build_plan(ScheduledPostSerializer()) is None
+    assert build_plan(PostSerializer()) is not None
+
+
+def test_orjson_writes_what_drf_writes():
+    data = {
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "at": dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC),
+        "day": dt.date(2026, 1, 2),
+        "amount": Decimal("12.50"),
+        "text": "caf\u00e9 \u2028 line \u2029 para \U0001f600",
+        "nested": [{"n": 1, "f": 1.5, "none": None, "yes": True}],
+        7: "an int key",
+    }
+    assert ORJSONRenderer().render(data) == JSONRenderer().render(data)
+    assert ORJSONRenderer().render(None) == b""
+
+
+@pytest.mark.django_db
+def test_the_character_detail_answers_304_to_its_etag_until_the_character_changes(
+    admin_api, character
+):
+    url = f"/api/v1/characters/{character.pk}/"
+    first = admin_api.get(url)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    again = admin_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == etag
+
+    admin_api.patch(url, {"bio": "A new bio."}, format="json")
+    changed = admin_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed.json()["bio"] == "A new bio."
+    assert changed.headers["ETag"] != etag
