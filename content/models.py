@@ -403,7 +403,7 @@ class ContentGeneration(models.Model):
     def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         """{} is a valid job (blank), None is not: the column is NOT NULL, and
         a blank field's own check lets None through."""
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[ValidationError]] = {}
         try:
             super().clean_fields(exclude=exclude)
         except ValidationError as exc:
@@ -411,9 +411,10 @@ class ContentGeneration(models.Model):
         if self.generation_settings is None and "generation_settings" not in (
             exclude or ()
         ):
-            field = self._meta.get_field("generation_settings")
+            field = ContentGeneration._meta.get_field("generation_settings")
+            message = getattr(field, "error_messages", {})["null"]
             errors.setdefault("generation_settings", []).append(
-                str(field.error_messages["null"])
+                ValidationError(message, code="null")
             )
         if errors:
             raise ValidationError(errors)
