@@ -30,18 +30,51 @@ def character_create(
     *,
     personality: dict[str, Any] | None = None,
     appearance: dict[str, Any] | None = None,
+    clean: bool = True,
     **fields: Any,
 ) -> Character:
-    """A character with its personality and appearance (each exactly one)."""
+    """A character with its personality and appearance (each exactly one).
+
+    `clean=False`: the caller ran full_clean on these values already (the
+    API's serializers do, to answer 400 per nested field), so it runs once.
+    """
     character = Character(**fields)
-    character.full_clean()
+    if clean:
+        character.full_clean()
     character.save()
     for model, values in (
         (CharacterPersonality, personality),
         (CharacterAppearance, appearance),
     ):
         row = model(character=character, **(values or {}))
-        row.full_clean()
+        if clean:
+            row.full_clean()
+        row.save()
+    return character
+
+
+@transaction.atomic
+def character_profile_update(
+    *,
+    character: Character,
+    personality: dict[str, Any] | None = None,
+    appearance: dict[str, Any] | None = None,
+    clean: bool = True,
+) -> Character:
+    """Change some fields of a character's personality and appearance (a
+    nested PATCH of the character); the fields not given keep their values.
+
+    `clean=False`: the caller validated these values against the stored rows
+    already (the API's nested serializers).
+    """
+    for name, values in (("personality", personality), ("appearance", appearance)):
+        if not values:
+            continue
+        row = getattr(character, name)
+        for key, value in values.items():
+            setattr(row, key, value)
+        if clean:
+            row.full_clean(exclude=["character"])
         row.save()
     return character
 

@@ -13,8 +13,8 @@ class ConfigConfig(AppConfig):
     def ready(self) -> None:
         from dbbackup.signals import pre_restore
 
-        from config.backups import pre_restore_guard
         from config.checks import check_credentials_decrypt, check_services_reachable
+        from config.ops.backups import pre_restore_guard
         from config.permissions import sync_groups_after_migrate
         from config.preferences import remember_timezone_at_login
 

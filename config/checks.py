@@ -20,7 +20,7 @@ def check_credentials_decrypt(app_configs=None, **kwargs) -> list[Error]:
     `check --deploy`. A database that is unreachable or not migrated yet is not
     this check's business: it then reports nothing.
     """
-    from config.credentials import undecryptable_account_ids
+    from config.ops.credentials import undecryptable_account_ids
 
     try:
         # A savepoint when called inside a transaction (tests): a missing table

@@ -28,7 +28,7 @@ EXACT_COUNT_BELOW = 10_000
 COUNT_TIMEOUT_MS = 200
 
 
-# A partitioned table (analytics, system_logs: config/partitions.py) holds no
+# A partitioned table (analytics, system_logs: config/ops/partitions.py) holds no
 # rows itself and autovacuum never analyses it: its estimate is the sum over
 # its partitions, which autovacuum does keep fresh.
 ESTIMATE_SQL = """

@@ -275,7 +275,7 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # (already compressed: never add -z) and restores with pg_restore
 # --single-transaction --clean --if-exists.
 DBBACKUP_CONNECTOR_MAPPING = {
-    "config.db_backend": "config.backups.PartitionAwarePgDumpConnector",
+    "config.db_backend": "config.ops.backups.PartitionAwarePgDumpConnector",
 }
 # The extensions the migrations create as the application's role (characters/0001).
 # Dumps name them, so an extension a superuser added to the database
@@ -286,8 +286,8 @@ DB_EXTENSIONS = ("uuid-ossp", "pg_trgm", "pgcrypto")
 DBBACKUP_CONNECTORS = {
     "default": {
         # dbbackup's PgDumpBinaryConnector with a restore that works over the
-        # partitioned tables (analytics, system_logs): config/backups.py
-        "CONNECTOR": "config.backups.PartitionAwarePgDumpConnector",
+        # partitioned tables (analytics, system_logs): config/ops/backups.py
+        "CONNECTOR": "config.ops.backups.PartitionAwarePgDumpConnector",
         "DUMP_SUFFIX": " ".join(f"--extension={name}" for name in DB_EXTENSIONS),
     },
 }
@@ -301,7 +301,7 @@ DBBACKUP_CLEANUP_KEEP_MEDIA = env.int("DBBACKUP_CLEANUP_KEEP_MEDIA", default=30)
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 DBBACKUP_SEND_EMAIL = False
 
-# --- Point-in-time recovery (pgBackRest; config/pitr.py, docs/operations.md) -------
+# --- Point-in-time recovery (pgBackRest; config/ops/pitr.py, docs/operations.md) -------
 # The server archives its WAL with pgBackRest (archive_command); the nightly task
 # adds a base backup next to the logical dump. pgBackRest itself reads its
 # repository settings from its config file and PGBACKREST_* variables.

@@ -14,7 +14,7 @@ import platforms.api.urls  # noqa: F401
 from config.admin_site import preferences_view
 from config.api import api_not_found, router
 from config.api_tokens import RevokeAllTokensView, RevokeTokenView
-from config.health import health
+from config.ops.health import health
 from content.views import media_file
 from platforms import media_links
 

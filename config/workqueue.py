@@ -61,6 +61,14 @@ class Claimed:
     in_doubt_since: dt.datetime | None = None
     attempts: int = 0
 
+    def doubt(self, lost: str) -> str:
+        """Why this item is in doubt, for its row's error message."""
+        return (
+            f"attempt {self.attempts} began at "
+            f"{self.in_doubt_since:%Y-%m-%d %H:%M:%S} UTC and its worker stopped "
+            f"before saving {lost}"
+        )
+
 
 class WorkQueue:
     """Claims, leases and the attempt journal of one table.
@@ -81,6 +89,7 @@ class WorkQueue:
         lease_seconds: Callable[[], float],
         ready: Callable[[dt.datetime], Q] | None = None,
         gate: Callable[[dt.datetime], Q] | None = None,
+        backoff: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
         self.model = model
         self.waiting = waiting
@@ -89,6 +98,8 @@ class WorkQueue:
         self.lease_seconds = lease_seconds
         self.ready = ready or (lambda now: Q())
         self.gate = gate or (lambda now: Q())
+        # (base, most) seconds of the retry backoff (settings are read late)
+        self.backoff = backoff
 
     @property
     def objects(self) -> QuerySet:
@@ -183,6 +194,33 @@ class WorkQueue:
             == 1
         )
 
+    def retry_later(
+        self,
+        item: Claimed,
+        *,
+        attempt: int,
+        message: str,
+        at_least: float = 0,
+        **changes: Any,
+    ) -> int:
+        """Put the row back to wait out attempt `attempt`'s backoff (and at
+        least `at_least` seconds: a platform's Retry-After), one more retry
+        counted and why in error_message. Returns the delay in seconds."""
+        if self.backoff is None:
+            raise TypeError(f"The {self.model.__name__} queue has no backoff.")
+        base, most = self.backoff()
+        delay = max(backoff_seconds(attempt, base=base, most=most), int(at_least))
+        self.put_back(
+            item,
+            not_before=timezone.now() + dt.timedelta(seconds=delay),
+            retry_count=F("retry_count") + 1,
+            error_message=(
+                f"Attempt {attempt} failed, retrying in {delay} s: {message}"[:2000]
+            ),
+            **changes,
+        )
+        return delay
+
     def release(self, items: Iterable[Claimed]) -> int:
         """Give back rows not worked on: waiting again at once, doubt kept."""
         items = list(items)
@@ -201,6 +239,23 @@ class WorkQueue:
 def backoff_seconds(attempt: int, *, base: int, most: int) -> int:
     """Exponential backoff: base, 2*base, 4*base ... capped at `most`."""
     return min(most, base * 2 ** (attempt - 1))
+
+
+def fail_on_error(
+    queue: WorkQueue, failed: Callable[..., str]
+) -> Callable[[Claimed, BaseException], str]:
+    """The drain's handler for a job queue whose calls leave nothing in doubt
+    (generation, text): an unexpected exception (a bug, a full disk) is this
+    job's own failure, retried with its cause: `failed(row, item, cause,
+    retryable=True)`."""
+
+    def handle(item: Claimed, exc: BaseException) -> str:
+        row = queue.objects.filter(pk=item.id).first()
+        if row is None:
+            return "skipped"
+        return failed(row, item, f"{type(exc).__name__}: {exc}", retryable=True)
+
+    return handle
 
 
 def durably(write: Callable[[], T], *, patience: float = 60.0) -> T:

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 import uuid
@@ -32,11 +31,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from characters.models import CharacterAppearance
-from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds
+from config.workqueue import Claimed, Drain, WorkQueue, fail_on_error
 from content import captions
 from content.backends import (
     GeneratedImage,
@@ -62,6 +60,10 @@ QUEUE = WorkQueue(
     processing=S.PROCESSING,
     order_by=("priority", "created_at"),
     lease_seconds=lambda: settings.GENERATION_LEASE_SECONDS,
+    backoff=lambda: (
+        settings.GENERATION_RETRY_BASE_SECONDS,
+        settings.GENERATION_RETRY_MAX_SECONDS,
+    ),
 )
 
 
@@ -162,14 +164,7 @@ def _run(item: Claimed, batch: _Batch) -> str:
     if job is None:
         return "skipped"  # cancelled (or taken over) before it started
     if item.in_doubt_since is not None:
-        return _failed(
-            job,
-            item,
-            f"attempt {item.attempts} began at "
-            f"{item.in_doubt_since:%Y-%m-%d %H:%M:%S} UTC and its worker stopped "
-            "before saving the result",
-            retryable=True,
-        )
+        return _failed(job, item, item.doubt("the result"), retryable=True)
     # what cannot work at all fails at once, before an attempt begins
     try:
         backend = batch.backend(job.job_type)
@@ -272,20 +267,7 @@ def _remove(files: list[str]) -> None:
 def _failed(job, item: Claimed, message: str, *, retryable: bool) -> str:
     attempt = job.retry_count + 1
     if retryable and attempt <= job.max_retries:
-        delay = backoff_seconds(
-            attempt,
-            base=settings.GENERATION_RETRY_BASE_SECONDS,
-            most=settings.GENERATION_RETRY_MAX_SECONDS,
-        )
-        QUEUE.put_back(
-            item,
-            not_before=timezone.now() + dt.timedelta(seconds=delay),
-            retry_count=F("retry_count") + 1,
-            started_at=None,
-            error_message=(
-                f"Attempt {attempt} failed, retrying in {delay} s: {message}"[:2000]
-            ),
-        )
+        QUEUE.retry_later(item, attempt=attempt, message=message, started_at=None)
         return "retry"
     now = timezone.now()
     if retryable:
@@ -316,14 +298,6 @@ def _failed(job, item: Claimed, message: str, *, retryable: bool) -> str:
     return "failed"
 
 
-def _on_error(item: Claimed, exc: BaseException) -> str:
-    """An unexpected exception (a bug, a full disk): this job only, cause kept."""
-    job = ContentGeneration.objects.filter(pk=item.id).first()
-    if job is None:
-        return "skipped"
-    return _failed(job, item, f"{type(exc).__name__}: {exc}", retryable=True)
-
-
 def process_generation_queue(
     *, batch: int = 5, time_budget: float = 50.0, backend=None
 ) -> int:
@@ -333,5 +307,5 @@ def process_generation_queue(
         budget=time_budget,
         batch=batch,
         prepare=lambda items: _Batch(items, backend),
-        on_error=_on_error,
+        on_error=fail_on_error(QUEUE, _failed),
     ).run()["completed"]

@@ -18,14 +18,14 @@ from content import captions, media
 from content.models import Content, ContentGeneration, TextGeneration
 from logs.events import emit_many
 from logs.models import SystemLog
-from logs.services import actor_metadata, system_log_write
+from logs.services import Actor, actor_metadata, system_log_write
 from platforms.models import Platform
 
 COMPONENT = "content_service"
 APPROVED = Content.ApprovalStatus.APPROVED
 
 
-def content_approve(*, queryset, actor=None) -> int:
+def content_approve(*, queryset: QuerySet[Any], actor: Actor = None) -> int:
     return transition(
         queryset=queryset,
         field="approval_status",
@@ -53,7 +53,9 @@ def _emit_approved(pairs: list[tuple[Any, Any]]) -> None:
     )
 
 
-def content_reject(*, queryset, reason: str, actor=None) -> int:
+def content_reject(
+    *, queryset: QuerySet[Content], reason: str, actor: Actor = None
+) -> int:
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("A rejection needs a reason.")
@@ -72,7 +74,7 @@ def content_reject(*, queryset, reason: str, actor=None) -> int:
     )
 
 
-def content_mark_nsfw(*, queryset, actor=None) -> int:
+def content_mark_nsfw(*, queryset: QuerySet[Any], actor: Actor = None) -> int:
     """Mark content NSFW: only an adult character's (adult-only, issue 15)."""
     return transition(
         queryset=queryset.filter(
@@ -89,7 +91,7 @@ def content_mark_nsfw(*, queryset, actor=None) -> int:
     )
 
 
-def generations_cancel(*, queryset, actor=None) -> int:
+def generations_cancel(*, queryset: QuerySet[Any], actor: Actor = None) -> int:
     """Cancel jobs not yet finished; a worker never starts a cancelled job."""
     S = ContentGeneration.Status
     return transition(
@@ -102,7 +104,7 @@ def generations_cancel(*, queryset, actor=None) -> int:
     )
 
 
-def generations_retry(*, queryset, actor=None) -> int:
+def generations_retry(*, queryset: QuerySet[Any], actor: Actor = None) -> int:
     """Put failed or cancelled jobs back in the queue with fresh retries."""
     S = ContentGeneration.Status
     return transition(
@@ -287,7 +289,7 @@ class UploadResult:
 
 
 def _take_file(
-    character_id, upload: UploadedFile, defaults: dict
+    character_id: uuid.UUID | str, upload: UploadedFile, defaults: dict
 ) -> tuple[Content, list[Path]]:
     """Write one upload under MEDIA_ROOT, read what it is and make its
     thumbnail. Returns the unsaved row and the files written; on a refusal
@@ -365,9 +367,9 @@ UPLOAD_FIELDS = frozenset(
 
 def content_upload(
     *,
-    character_id,
+    character_id: uuid.UUID | str,
     files: list[UploadedFile],
-    actor=None,
+    actor: Actor = None,
     defaults: dict | None = None,
 ) -> UploadResult:
     """Add uploaded files to a character's library, awaiting approval.

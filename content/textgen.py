@@ -28,10 +28,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from config.workqueue import Claimed, Drain, WorkQueue, backoff_seconds
+from config.workqueue import Claimed, Drain, WorkQueue, fail_on_error
 from content import captions
 from content.models import TextGeneration
 from content.moderation import Moderator, Verdict, get_moderator
@@ -56,6 +55,7 @@ QUEUE = WorkQueue(
     processing=S.PROCESSING,
     order_by=("priority", "created_at"),
     lease_seconds=lambda: settings.TEXT_LEASE_SECONDS,
+    backoff=lambda: (settings.TEXT_RETRY_BASE_SECONDS, settings.TEXT_RETRY_MAX_SECONDS),
 )
 
 
@@ -164,14 +164,7 @@ def _run(item: Claimed, backend: TextBackend, moderator: Moderator | None) -> st
     if job is None:
         return "skipped"  # cancelled (or taken over) before it started
     if item.in_doubt_since is not None:
-        return _failed(
-            job,
-            item,
-            f"attempt {item.attempts} began at "
-            f"{item.in_doubt_since:%Y-%m-%d %H:%M:%S} UTC and its worker stopped "
-            "before saving the text",
-            retryable=True,
-        )
+        return _failed(job, item, item.doubt("the text"), retryable=True)
     try:
         plan = plan_for(job)
     except TextRefused as exc:
@@ -288,22 +281,12 @@ def _failed(
     attempt = job.retry_count + 1
     now = timezone.now()
     if retryable and attempt <= job.max_retries:
-        delay = max(
-            backoff_seconds(
-                attempt,
-                base=settings.TEXT_RETRY_BASE_SECONDS,
-                most=settings.TEXT_RETRY_MAX_SECONDS,
-            ),
-            int(retry_after or 0),
-        )
-        QUEUE.put_back(
+        QUEUE.retry_later(
             item,
-            not_before=now + dt.timedelta(seconds=delay),
-            retry_count=F("retry_count") + 1,
+            attempt=attempt,
+            message=message,
+            at_least=retry_after or 0,
             started_at=None,
-            error_message=(
-                f"Attempt {attempt} failed, retrying in {delay} s: {message}"[:2000]
-            ),
         )
         return "retry"
     if retryable:
@@ -324,14 +307,6 @@ def _failed(
         extra={"character_id": job.character_id},
     )
     return "failed"
-
-
-def _on_error(item: Claimed, exc: BaseException) -> str:
-    """An unexpected exception (a bug): this job only, its cause kept."""
-    job = TextGeneration.objects.filter(pk=item.id).first()
-    if job is None:
-        return "skipped"
-    return _failed(job, item, f"{type(exc).__name__}: {exc}", retryable=True)
 
 
 def process_text_queue(
@@ -361,6 +336,6 @@ def process_text_queue(
         budget=time_budget or settings.QUEUE_TASK_BUDGET,
         batch=batch,
         prepare=lambda items: _Batch(items, writer, screen),
-        on_error=_on_error,
+        on_error=fail_on_error(QUEUE, _failed),
         now=now,
     ).run()

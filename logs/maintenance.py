@@ -24,12 +24,12 @@ STUCK_CACHE_KEY = "engine:stuck-work"
 def purge_old_logs(*, days: int | None = None, now: dt.datetime | None = None) -> int:
     """Drop the months of system_logs older than `days` (SYSTEM_LOG_RETENTION_DAYS).
 
-    system_logs is partitioned by month (config/partitions.py): a month whose
+    system_logs is partitioned by month (config/ops/partitions.py): a month whose
     last day has passed the cutoff is detached and dropped whole, instead of
     deleting its rows in batches (no dead rows, no vacuum, no WAL per row).
     Rows stay up to a month longer than `days`. Returns the rows removed.
     """
-    from config.partitions import SYSTEM_LOGS, drop_months_before
+    from config.ops.partitions import SYSTEM_LOGS, drop_months_before
 
     days = settings.SYSTEM_LOG_RETENTION_DAYS if days is None else days
     if days < 1:

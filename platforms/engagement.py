@@ -16,7 +16,6 @@ no action is performed without its text, and the journal keeps it to once.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from django.conf import settings
@@ -25,9 +24,7 @@ from django.utils import timezone
 
 from config.workqueue import (
     Claimed,
-    Drain,
     WorkQueue,
-    backoff_seconds,
     durably,
 )
 from platforms.adapters import (
@@ -38,7 +35,8 @@ from platforms.queues import (
     AccountWork,
     BatchAccounts,
     account_ready_q,
-    on_error,
+    drain_account_queue,
+    publish_backoff,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,6 +53,7 @@ QUEUE = WorkQueue(
     processing=EA.PROCESSING,
     order_by=("created_at",),
     lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
+    backoff=publish_backoff,
     ready=lambda now: ~AWAITING_TEXT,
     gate=lambda now: (
         Q(platform_account__auto_engagement_enabled=True) & account_ready_q(now)
@@ -141,33 +140,13 @@ def retry(action: EngagementAction, item: Claimed, message: str) -> str:
             error_message=f"Gave up after {attempt - 1} retries: {message}"[:2000],
         )
         return "failed"
-    delay = backoff_seconds(
-        attempt,
-        base=settings.PUBLISH_RETRY_BASE_SECONDS,
-        most=settings.PUBLISH_RETRY_MAX_SECONDS,
-    )
-    QUEUE.put_back(
-        item,
-        retry_count=attempt,
-        not_before=timezone.now() + dt.timedelta(seconds=delay),
-        error_message=f"Attempt {attempt} failed, retrying in {delay} s: {message}"[
-            :2000
-        ],
-    )
+    QUEUE.retry_later(item, attempt=attempt, message=message)
     return "retry"
 
 
 def process_engagement_queue(
     *, batch: int = 50, time_budget: float | None = None, now=None
 ) -> int:
-    if PublishingHold.active():
-        return 0
-    return Drain(
-        QUEUE,
-        # the task's budget by default: HTTP adapters' calls need room
-        budget=time_budget or settings.QUEUE_TASK_BUDGET,
-        batch=batch,
-        prepare=_Batch,
-        on_error=on_error(QUEUE, retry),
-        now=now,
-    ).run()["completed"]
+    return drain_account_queue(
+        QUEUE, _Batch, retry, batch=batch, time_budget=time_budget, now=now
+    )["completed"]

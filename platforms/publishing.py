@@ -44,9 +44,7 @@ from django.utils import timezone
 from characters.models import adult_only_message, is_adult
 from config.workqueue import (
     Claimed,
-    Drain,
     WorkQueue,
-    backoff_seconds,
     durably,
 )
 from content.media_paths import UnsafeMediaPath, media_path_problem, resolve_media_path
@@ -67,7 +65,8 @@ from platforms.queues import (
     Refused,
     account_ready_q,
     clear_expired_rate_limits,
-    on_error,
+    drain_account_queue,
+    publish_backoff,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,6 +80,7 @@ QUEUE = WorkQueue(
     processing=SP.PROCESSING,
     order_by=("scheduled_at",),
     lease_seconds=lambda: settings.PUBLISH_LEASE_SECONDS,
+    backoff=publish_backoff,
     # a post whose caption is being written or is held by moderation waits
     ready=lambda now: Q(scheduled_at__lte=now, caption_status=SPC.APPROVED),
     gate=account_ready_q,
@@ -349,19 +349,7 @@ def retry(sp: ScheduledPost, item: Claimed, message: str) -> str:
     attempt = sp.retry_count + 1
     if attempt > sp.max_retries:
         return fail(sp, item, f"Gave up after {sp.max_retries} retries: {message}")
-    delay = backoff_seconds(
-        attempt,
-        base=settings.PUBLISH_RETRY_BASE_SECONDS,
-        most=settings.PUBLISH_RETRY_MAX_SECONDS,
-    )
-    QUEUE.put_back(
-        item,
-        not_before=timezone.now() + dt.timedelta(seconds=delay),
-        retry_count=attempt,
-        error_message=f"Attempt {attempt} failed, retrying in {delay} s: {message}"[
-            :2000
-        ],
-    )
+    QUEUE.retry_later(item, attempt=attempt, message=message)
     return "retry"
 
 
@@ -486,14 +474,6 @@ def drain_publishing(
 ) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)
-    if PublishingHold.active():
-        return Counter(held=1)
-    return Drain(
-        QUEUE,
-        # the task's budget by default: HTTP adapters' calls need room
-        budget=time_budget or settings.QUEUE_TASK_BUDGET,
-        batch=batch,
-        prepare=_Batch,
-        on_error=on_error(QUEUE, retry),
-        now=now,
-    ).run()
+    return drain_account_queue(
+        QUEUE, _Batch, retry, batch=batch, time_budget=time_budget, now=now
+    )

@@ -20,14 +20,16 @@ import abc
 import datetime as dt
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.workqueue import INTERRUPTS, Claimed, WorkQueue
+from config.workqueue import INTERRUPTS, Claimed, Drain, Worker, WorkQueue
 from logs.events import emit
 from platforms.adapters import (
     AdapterError,
@@ -37,7 +39,7 @@ from platforms.adapters import (
     RateLimited,
     get_adapter,
 )
-from platforms.models import PlatformAccount
+from platforms.models import PlatformAccount, PublishingHold
 from platforms.modes import assisted_platforms
 
 logger = logging.getLogger(__name__)
@@ -340,6 +342,36 @@ class AccountWork(abc.ABC):
         self.queue.finish(self.item, status="failed", error_message=message[:2000])
         logger.warning("%s %s failed: %s", self.noun, self.row.pk, message)
         return "failed"
+
+
+def publish_backoff() -> tuple[int, int]:
+    """The retry backoff of both platform queues (base, most seconds)."""
+    return settings.PUBLISH_RETRY_BASE_SECONDS, settings.PUBLISH_RETRY_MAX_SECONDS
+
+
+def drain_account_queue(
+    queue: WorkQueue,
+    prepare: Callable[[list[Claimed]], Worker],
+    retry: Callable[[Any, Claimed, str], str],
+    *,
+    batch: int,
+    time_budget: float | None,
+    now: dt.datetime | None,
+) -> Counter[str]:
+    """One drain of a platform queue, none while publishing is on hold:
+    `prepare` builds the batch's worker, `retry` decides a failed row's next
+    try."""
+    if PublishingHold.active():
+        return Counter(held=1)
+    return Drain(
+        queue,
+        # the task's budget by default: HTTP adapters' calls need room
+        budget=time_budget or settings.QUEUE_TASK_BUDGET,
+        batch=batch,
+        prepare=prepare,
+        on_error=on_error(queue, retry),
+        now=now,
+    ).run()
 
 
 def on_error(

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, Window
+from django.db.models import Count, Q, QuerySet, Window
 from django.utils import timezone
 
+from characters.selectors import CharacterId
 from content.models import Content
 from platforms.models import (
     EngagementAction,
@@ -24,7 +25,9 @@ from platforms.modes import assisted_platforms
 from platforms.slots import Slot, minute_of, slot_instants
 
 
-def due_scheduled_posts(*, now=None, limit: int = 100):
+def due_scheduled_posts(
+    *, now: dt.datetime | None = None, limit: int = 100
+) -> QuerySet[ScheduledPost]:
     """The document's query pattern 2: scheduled posts whose time has come.
 
     Served by the partial index idx_sched_posts_scheduled_at (WHERE status =
@@ -36,7 +39,7 @@ def due_scheduled_posts(*, now=None, limit: int = 100):
     ).order_by("scheduled_at")[:limit]
 
 
-def engagement_queue_stats(*, failed_since) -> dict[str, int]:
+def engagement_queue_stats(*, failed_since: dt.datetime) -> dict[str, int]:
     """Pending and processing engagement actions, and those failed recently.
 
     engagement_actions has no updated_at: "recently" is by created_at.
@@ -54,7 +57,9 @@ def engagement_queue_stats(*, failed_since) -> dict[str, int]:
     )
 
 
-def scheduled_post_stats(*, now, failed_since) -> dict[str, int]:
+def scheduled_post_stats(
+    *, now: dt.datetime, failed_since: dt.datetime
+) -> dict[str, int]:
     """Posts due in the next 24 hours and scheduled posts failed recently."""
     from django.db.models import Count, Q
 
@@ -70,7 +75,8 @@ def scheduled_post_stats(*, now, failed_since) -> dict[str, int]:
     )
 
 
-def failed_posts_since(since) -> int:
+def failed_posts_since(since: dt.datetime) -> int:
+    """Posts that failed since then (the dashboard)."""
     return Post.objects.filter(status=Post.Status.FAILED, updated_at__gte=since).count()
 
 
@@ -92,7 +98,7 @@ def connected_accounts_by_platform() -> list[dict]:
     ]
 
 
-def character_accounts(character_id):
+def character_accounts(character_id: CharacterId) -> QuerySet[PlatformAccount]:
     """A character's accounts for the admin page, credentials never loaded."""
     return (
         PlatformAccount.objects.filter(character_id=character_id)
@@ -101,7 +107,9 @@ def character_accounts(character_id):
     )
 
 
-def upcoming_scheduled_posts(*, character_id, limit: int = 10, now=None):
+def upcoming_scheduled_posts(
+    *, character_id: CharacterId, limit: int = 10, now: dt.datetime | None = None
+) -> QuerySet[ScheduledPost]:
     """A character's next waiting posts, soonest first."""
     now = now or timezone.now()
     return (
@@ -363,11 +371,11 @@ def calendar_published_posts(flt: CalendarFilter) -> list[Post]:
 
 def assisted_posts(
     *,
-    now=None,
-    account_id=None,
+    now: dt.datetime | None = None,
+    account_id: uuid.UUID | str | None = None,
     horizon: dt.timedelta = dt.timedelta(hours=24),
     limit: int = 100,
-):
+) -> QuerySet[ScheduledPost]:
     """Scheduled posts of platforms without an adapter (a person publishes them),
     due or due within `horizon`, soonest first; one query with their account
     (no credentials), character and content. Served by the partial index
@@ -387,7 +395,9 @@ def assisted_posts(
     )
 
 
-def assisted_engagement(*, account_id=None, limit: int = 100):
+def assisted_engagement(
+    *, account_id: uuid.UUID | str | None = None, limit: int = 100
+) -> QuerySet[EngagementAction]:
     """Pending engagement actions of platforms without an adapter, oldest first
     (through idx_engagement_pending)."""
     qs = EngagementAction.objects.filter(
@@ -402,7 +412,7 @@ def assisted_engagement(*, account_id=None, limit: int = 100):
     )
 
 
-def assisted_work_counts(*, now=None) -> dict[str, int]:
+def assisted_work_counts(*, now: dt.datetime | None = None) -> dict[str, int]:
     """For the dashboard: assisted posts due now (and overdue), assisted
     engagement pending (and overdue). Two aggregate queries."""
     now = now or timezone.now()
@@ -459,7 +469,11 @@ class MediaNotFound(Exception):
     MEDIA_ROOT)."""
 
 
-def assisted_media_file(*, scheduled_post_id, content_id=None):
+def assisted_media_file(
+    *,
+    scheduled_post_id: uuid.UUID | str,
+    content_id: uuid.UUID | str | None = None,
+) -> tuple[Path, str | None, Content]:
     """The file of one of a scheduled post's own media items, for a person to
     download: (absolute path, mime type, content).
 

@@ -202,3 +202,19 @@ def test_events_travel_by_name():
     assert {"automation.listeners", "automation.runs"} <= engine
     assert not any(t.startswith("automation") for t in GRAPH["logs.outbox"])
     assert "logs.events" in GRAPH["platforms.publishing"]
+
+
+def test_every_api_viewset_stands_on_the_api_base():
+    """The API's scaffolding lives once, in config.api: a viewset built on
+    DRF's classes directly would bring its own copies back."""
+    import config.urls  # noqa: F401  (every app's api.urls registers here)
+    from config.api import GenericViewSet, ModelViewSet, ReadOnlyModelViewSet, router
+
+    bases = (ModelViewSet, ReadOnlyModelViewSet, GenericViewSet)
+    outside = {
+        prefix
+        for prefix, viewset, _ in router.registry
+        if not issubclass(viewset, bases)
+    }
+    assert len(router.registry) >= 10
+    assert outside == set()

@@ -31,7 +31,7 @@ def test_seed_scale_loads_the_requested_rows():
     assert Analytics.objects.count() == 6000
     assert SystemLog.objects.count() == 700
     assert EngagementAction.objects.count() == 300
-    # the history went into its months, not into DEFAULT (config/partitions.py)
+    # the history went into its months, not into DEFAULT (config/ops/partitions.py)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM analytics_default), "

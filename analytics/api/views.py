@@ -1,6 +1,5 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -12,7 +11,7 @@ from analytics.api.serializers import (
 from analytics.filtersets import AnalyticsFilterSet, AnalyticsSeriesFilterSet
 from analytics.models import Analytics
 from analytics.selectors import metric_series
-from config.api import CreatedCursorPagination
+from config.api import CreatedCursorPagination, ModelViewSet
 
 
 class AnalyticsCursorPagination(CreatedCursorPagination):
@@ -20,12 +19,11 @@ class AnalyticsCursorPagination(CreatedCursorPagination):
     ordering = ("-metric_date", "id")
 
 
-class AnalyticsViewSet(viewsets.ModelViewSet):
+class AnalyticsViewSet(ModelViewSet):
     queryset = Analytics.objects.all()
     serializer_class = AnalyticsSerializer
     filterset_class = AnalyticsFilterSet
     pagination_class = AnalyticsCursorPagination
-    # explicit: only indexed sorts (and no serializer introspection per request)
     ordering_fields = ["metric_date", "created_at"]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     # query parameters besides the filters (config.api_filters); `series` adds bucket

@@ -1,12 +1,12 @@
 """Monthly range partitions (issue 17): the table is rebuilt as a partitioned
 one, every row copied, every constraint, index and grant recreated
-(config/partitions.py). The model is unchanged: Django still sees `id` as the
+(config/ops/partitions.py). The model is unchanged: Django still sees `id` as the
 primary key; the database's is (id, metric_date) (docs/schema-deviations.md).
 """
 
 from django.db import migrations
 
-from config.partitions import ANALYTICS, partition_table, unpartition_table
+from config.ops.partitions import ANALYTICS, partition_table, unpartition_table
 
 
 def forward(apps, schema_editor):

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from benchmarks.context import Bench
 from benchmarks.report import Result
-from config.partitions import SYSTEM_LOGS, add_months, drop_months_before
+from config.ops.partitions import SYSTEM_LOGS, add_months, drop_months_before
 
 MONTH = dt.date(2000, 1, 1)
 SCRATCH = SYSTEM_LOGS.partition(MONTH)

@@ -10,7 +10,7 @@ from django.db import connection
 
 from benchmarks.context import Bench
 from benchmarks.report import Result
-from config.partitions import TABLES
+from config.ops.partitions import TABLES
 
 BIG_TABLES = {
     "posts",

@@ -8,7 +8,7 @@ from characters.models import (
     adult_only_message,
     is_adult,
 )
-from characters.services import character_create
+from characters.services import character_create, character_profile_update
 from config.api import FullCleanModelSerializer
 
 
@@ -69,21 +69,22 @@ class CharacterSerializer(FullCleanModelSerializer):
     def create(self, validated_data):
         personality = validated_data.pop("personality", None) or {}
         appearance = validated_data.pop("appearance", None) or {}
+        # validate() ran full_clean on the character and the nested rows
         return character_create(
-            personality=personality, appearance=appearance, **validated_data
+            personality=personality,
+            appearance=appearance,
+            clean=False,
+            **validated_data,
         )
 
     @transaction.atomic
     def update(self, instance, validated_data):
-        nested = {
-            "personality": validated_data.pop("personality", None),
-            "appearance": validated_data.pop("appearance", None),
-        }
+        personality = validated_data.pop("personality", None)
+        appearance = validated_data.pop("appearance", None)
         instance = super().update(instance, validated_data)
-        for name, data in nested.items():
-            if data:
-                related = getattr(instance, name)
-                for key, value in data.items():
-                    setattr(related, key, value)
-                related.save()
-        return instance
+        return character_profile_update(
+            character=instance,
+            personality=personality,
+            appearance=appearance,
+            clean=False,  # the nested serializers validated them
+        )

@@ -2,7 +2,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.http import parse_etags
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -17,13 +17,14 @@ from characters.selectors import (
     characters_with_stats,
 )
 from characters.services import character_soft_delete
+from config.api import ModelViewSet
 from config.api_fast import ValuesListMixin
 from config.api_renderers import answer_etag
 from content.api.serializers import TextGenerationSerializer
 from content.services import character_voice_preview
 
 
-class CharacterViewSet(ValuesListMixin, viewsets.ModelViewSet):
+class CharacterViewSet(ValuesListMixin, ModelViewSet):
     """Characters with nested personality and appearance, post and platform counts."""
 
     # for permissions (the model); the data comes from get_queryset()
@@ -72,9 +73,6 @@ class CharacterViewSet(ValuesListMixin, viewsets.ModelViewSet):
         self.check_object_permissions(request, row)
         return plan.render(row)
 
-    def perform_update(self, serializer):
-        serializer.save()
-
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
         # Re-read with the annotations so the counts are in the answer.
@@ -87,16 +85,10 @@ class CharacterViewSet(ValuesListMixin, viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         character = serializer.save()
         obj = self.get_queryset().get(pk=character.pk)
-        from rest_framework import status
-        from rest_framework.response import Response
-
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, *args, **kwargs):
-        from rest_framework import status
-        from rest_framework.response import Response
-
         character_soft_delete(character=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,12 +1,19 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from config.api import CreatedCursorPagination, ModelPermissions, ReasonSerializer
+from config.api import (
+    CreatedCursorPagination,
+    ModelPermissions,
+    ModelViewSet,
+    ReadOnlyModelViewSet,
+    ReasonSerializer,
+    reason_given,
+    state_action,
+)
 from config.api_fast import ValuesListMixin
-from config.api_schema import ErrorSerializer
 from config.csv_io import (
     IMPORT_SCHEMA,
     CSVTextParser,
@@ -29,7 +36,6 @@ from content.filtersets import (
 from content.models import Content, ContentGeneration, TextGeneration
 from content.resources import ContentResource
 
-CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
 EXPORT_MAX = 20_000
 
 
@@ -42,18 +48,12 @@ class CanImport(BasePermission):
         )
 
 
-class ContentViewSet(ValuesListMixin, viewsets.ModelViewSet):
+class ContentViewSet(ValuesListMixin, ModelViewSet):
     queryset = Content.objects.all()
     serializer_class = ContentSerializer
     filterset_class = ContentFilterSet
     ordering_fields = ["created_at", "quality_score", "last_used_at", "times_used"]
     ordering = ["-created_at"]
-
-    def _one(self):
-        return Content.objects.filter(pk=self.get_object().pk)
-
-    def _answer(self):
-        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(
         **IMPORT_SCHEMA,
@@ -89,40 +89,31 @@ class ContentViewSet(ValuesListMixin, viewsets.ModelViewSet):
             ContentResource(), queryset[:EXPORT_MAX], "content-metadata.csv"
         )
 
-    @extend_schema(request=None, responses={200: ContentSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"])
+    @state_action(ContentSerializer)
     def approve(self, request, pk=None):
-        count = services.content_approve(queryset=self._one(), actor=request.user)
-        require_one(count, "Only pending or rejected content can be approved.")
-        return self._answer()
+        count = services.content_approve(queryset=self.the_row(), actor=request.user)
+        return self.changed(count, "Only pending or rejected content can be approved.")
 
-    @extend_schema(
-        request=ReasonSerializer, responses={200: ContentSerializer, **CONFLICT}
-    )
-    @action(detail=True, methods=["post"])
+    @state_action(ContentSerializer, request=ReasonSerializer)
     def reject(self, request, pk=None):
-        body = ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         count = services.content_reject(
-            queryset=self._one(),
-            reason=body.validated_data["reason"],
-            actor=request.user,
+            queryset=self.the_row(), reason=reason_given(request), actor=request.user
         )
-        require_one(count, "Only pending or approved content can be rejected.")
-        return self._answer()
+        return self.changed(count, "Only pending or approved content can be rejected.")
 
-    @extend_schema(
+    @state_action(
+        TextGenerationSerializer,
+        code=status.HTTP_202_ACCEPTED,
         request=WriteCaptionSerializer,
-        responses={202: TextGenerationSerializer, **CONFLICT},
+        url_path="write-caption",
     )
-    @action(detail=True, methods=["post"], url_path="write-caption")
     def write_caption(self, request, pk=None):
         """Ask the text queue for a caption in the persona's voice (202: the
         job; the caption lands on the content, awaiting approval)."""
         body = WriteCaptionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         jobs = services.content_captions_request(
-            queryset=self._one(),
+            queryset=self.the_row(),
             platform=body.validated_data.get("platform"),
             actor=request.user,
         )
@@ -131,33 +122,25 @@ class ContentViewSet(ValuesListMixin, viewsets.ModelViewSet):
             TextGenerationSerializer(jobs[0]).data, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(request=None, responses={200: ContentSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"], url_path="approve-caption")
+    @state_action(ContentSerializer, url_path="approve-caption")
     def approve_caption(self, request, pk=None):
         count = services.content_caption_approve(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(
+        return self.changed(
             count, "Only a pending, flagged or rejected caption can be approved."
         )
-        return self._answer()
 
-    @extend_schema(
-        request=ReasonSerializer, responses={200: ContentSerializer, **CONFLICT}
+    @state_action(
+        ContentSerializer, request=ReasonSerializer, url_path="reject-caption"
     )
-    @action(detail=True, methods=["post"], url_path="reject-caption")
     def reject_caption(self, request, pk=None):
-        body = ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         count = services.content_caption_reject(
-            queryset=self._one(),
-            reason=body.validated_data["reason"],
-            actor=request.user,
+            queryset=self.the_row(), reason=reason_given(request), actor=request.user
         )
-        require_one(
+        return self.changed(
             count, "Only a pending, flagged or approved caption can be rejected."
         )
-        return self._answer()
 
 
 class ReviewPermissions(ModelPermissions):
@@ -169,7 +152,7 @@ class ReviewPermissions(ModelPermissions):
     }
 
 
-class TextGenerationViewSet(viewsets.ReadOnlyModelViewSet):
+class TextGenerationViewSet(ReadOnlyModelViewSet):
     """Text jobs: what the persona wrote, the prompt, the model and the tokens."""
 
     permission_classes = [ReviewPermissions]
@@ -177,59 +160,41 @@ class TextGenerationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TextGenerationSerializer
     filterset_class = TextGenerationFilterSet
     pagination_class = CreatedCursorPagination
-    ordering_fields = ["created_at"]
     ordering = ["-created_at"]
 
-    def _one(self):
-        return TextGeneration.objects.filter(pk=self.get_object().pk)
-
-    @extend_schema(request=None, responses={200: TextGenerationSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"])
+    @state_action(TextGenerationSerializer)
     def approve(self, request, pk=None):
         """Approve a text held by moderation: it goes where it was meant to."""
         count = services.text_generations_approve(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(count, "Only a text held by moderation can be approved.")
-        return Response(self.get_serializer(self.get_object()).data)
+        return self.changed(count, "Only a text held by moderation can be approved.")
 
-    @extend_schema(request=None, responses={200: TextGenerationSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"])
+    @state_action(TextGenerationSerializer)
     def reject(self, request, pk=None):
         count = services.text_generations_reject(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(count, "Only a text held by moderation can be rejected.")
-        return Response(self.get_serializer(self.get_object()).data)
+        return self.changed(count, "Only a text held by moderation can be rejected.")
 
 
-class ContentGenerationViewSet(viewsets.ModelViewSet):
+class ContentGenerationViewSet(ModelViewSet):
     queryset = ContentGeneration.objects.all()
     serializer_class = ContentGenerationSerializer
     filterset_class = ContentGenerationFilterSet
     ordering_fields = ["created_at", "priority", "status"]
     ordering = ["-created_at"]
 
-    def _one(self):
-        return ContentGeneration.objects.filter(pk=self.get_object().pk)
-
-    def _answer(self):
-        return Response(self.get_serializer(self.get_object()).data)
-
-    @extend_schema(
-        request=None, responses={200: ContentGenerationSerializer, **CONFLICT}
-    )
-    @action(detail=True, methods=["post"])
+    @state_action(ContentGenerationSerializer)
     def cancel(self, request, pk=None):
-        count = services.generations_cancel(queryset=self._one(), actor=request.user)
-        require_one(count, "Only pending or processing generations can be cancelled.")
-        return self._answer()
+        count = services.generations_cancel(queryset=self.the_row(), actor=request.user)
+        return self.changed(
+            count, "Only pending or processing generations can be cancelled."
+        )
 
-    @extend_schema(
-        request=None, responses={200: ContentGenerationSerializer, **CONFLICT}
-    )
-    @action(detail=True, methods=["post"])
+    @state_action(ContentGenerationSerializer)
     def retry(self, request, pk=None):
-        count = services.generations_retry(queryset=self._one(), actor=request.user)
-        require_one(count, "Only failed or cancelled generations can be retried.")
-        return self._answer()
+        count = services.generations_retry(queryset=self.the_row(), actor=request.user)
+        return self.changed(
+            count, "Only failed or cancelled generations can be retried."
+        )

@@ -1,25 +1,32 @@
+import uuid
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from config.api import CreatedCursorPagination, ModelPermissions
-from config.api_schema import ErrorSerializer
-from config.transitions import require_one
+from config.api import (
+    CreatedCursorPagination,
+    GenericViewSet,
+    ModelPermissions,
+    ModelViewSet,
+    ReadOnlyModelViewSet,
+    state_action,
+)
 from logs.api.serializers import (
     AuditEventSerializer,
     SystemLogSerializer,
     WebhookDeliverySerializer,
     WebhookSerializer,
 )
+from logs.audit import event_models
 from logs.filtersets import (
     SystemLogFilterSet,
     WebhookDeliveryFilterSet,
@@ -29,15 +36,13 @@ from logs.models import SystemLog, Webhook, WebhookDelivery
 from logs.webhooks import webhook_deliveries_retry, webhook_send_test
 
 
-class SystemLogViewSet(viewsets.ReadOnlyModelViewSet):
+class SystemLogViewSet(ReadOnlyModelViewSet):
     """The audit and event log (read-only)."""
 
     queryset = SystemLog.objects.all()
     serializer_class = SystemLogSerializer
     filterset_class = SystemLogFilterSet
     pagination_class = CreatedCursorPagination
-    # explicit: only indexed sorts (and no serializer introspection per request)
-    ordering_fields = ["created_at"]
 
 
 class ReadAuditTrail(permissions.BasePermission):
@@ -70,7 +75,7 @@ DOORS = ("admin", "api", "web", "command", "task", "sql")
         OpenApiParameter("label", OpenApiTypes.STR),
     ]
 )
-class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class AuditEventViewSet(mixins.ListModelMixin, GenericViewSet):
     """The audit trail of one kind of row (or one row): Administrators only."""
 
     serializer_class = AuditEventSerializer
@@ -81,8 +86,6 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     PARAMS = {"object_type", "object_id", "door", "label", "cursor", "page_size"}
 
     def get_queryset(self):
-        from logs.audit import event_models
-
         params = self.request.query_params
         unknown = sorted(set(params) - self.PARAMS)
         if unknown:
@@ -113,8 +116,6 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @staticmethod
     def _uuid(value):
-        import uuid
-
         try:
             return uuid.UUID(value)
         except ValueError:
@@ -129,7 +130,7 @@ class ManageWebhooks(permissions.BasePermission):
         return request.user.has_perm("logs.change_webhook")
 
 
-class WebhookViewSet(viewsets.ModelViewSet):
+class WebhookViewSet(ModelViewSet):
     """Outgoing webhooks. `secret` and `url` are write-only."""
 
     # the secret is never decrypted to answer (a write sets it)
@@ -160,7 +161,7 @@ class RetryDeliveries(permissions.BasePermission):
         return request.user.has_perm("logs.change_webhookdelivery")
 
 
-class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+class WebhookDeliveryViewSet(ReadOnlyModelViewSet):
     """The webhook delivery log (read-only); a failed one can be retried."""
 
     # the webhook's id and name only (never its secret or URL)
@@ -172,27 +173,13 @@ class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = CreatedCursorPagination
     ordering_fields = ["created_at"]
 
-    @extend_schema(
-        request=None,
-        responses={
-            200: WebhookDeliverySerializer,
-            409: OpenApiResponse(ErrorSerializer, description="Not failed."),
-        },
+    @state_action(
+        WebhookDeliverySerializer,
         description="Queues a failed delivery again with fresh attempts.",
-    )
-    @action(
-        detail=True,
-        methods=["post"],
         permission_classes=[permissions.IsAuthenticated, RetryDeliveries],
     )
     def retry(self, request, pk=None):
-        delivery = self.get_object()
-        require_one(
-            webhook_deliveries_retry(
-                queryset=WebhookDelivery.objects.filter(pk=delivery.pk),
-                actor=request.user,
-            ),
+        return self.changed(
+            webhook_deliveries_retry(queryset=self.the_row(), actor=request.user),
             "Only a failed delivery can be sent again.",
         )
-        delivery.refresh_from_db()
-        return Response(self.get_serializer(delivery).data)

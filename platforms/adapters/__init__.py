@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from platforms.adapters.rules import MediaInfo, PlatformRules, PostDraft
+
+# The rows an adapter works on: a platforms.models.PlatformAccount and an
+# EngagementAction. Not imported: the models import the adapters (for the
+# platforms' scheduling rules), so the adapters stay below them.
+Account = Any
+Action = Any
 
 
 class AdapterError(Exception):
@@ -130,12 +137,15 @@ class PlatformAdapter:
     # the adapter can do there; None / empty where unknown
     rules: PlatformRules | None = None
     support = Support()
-    # The longest one call may take (connect + read timeouts, polling included):
-    # a drain loop stops taking new items when less than this is left of its
-    # time budget, so no call is cut off by the task's time limit.
-    call_timeout: float = 30.0
 
-    def __init__(self, account):
+    @property
+    def call_timeout(self) -> float:
+        """The longest one call may take (connect + read timeouts, polling
+        included): a drain loop stops taking new items when less than this is
+        left of its time budget, so no call is cut off by the task's time limit."""
+        return 30.0
+
+    def __init__(self, account: Account):
         self.account = account
 
     def publish(self, request: PublishRequest) -> PublishResult:
@@ -171,10 +181,12 @@ class PlatformAdapter:
         """{field: [messages]} for what this platform would refuse; {} when fine."""
         return cls.rules.problems(draft) if cls.rules else {}
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         raise NotConfigured(self._not_configured("engagement"))
 
-    def engagement_exists(self, action, *, since: dt.datetime) -> str | bool | None:
+    def engagement_exists(
+        self, action: Action, *, since: dt.datetime
+    ) -> str | bool | None:
         """Whether an engagement attempt started at `since` was performed: its
         platform id (or True), False, or None when the platform cannot tell."""
         return None
@@ -219,7 +231,8 @@ def adapter_path(platform: str) -> str | None:
     return adapters.get(platform) or adapters.get("*") or None
 
 
-def get_adapter(account) -> PlatformAdapter:
+def get_adapter(account: Account) -> PlatformAdapter:
+    """An adapter for this account: the configured class of its platform."""
     path = adapter_path(account.platform)
     cls = import_string(path) if path else UnconfiguredAdapter
     return cls(account)

@@ -4,11 +4,12 @@ The record lives in the shared cache (Redis), keyed by the marker, so any
 worker can answer `post_exists` for a post another worker sent.
 """
 
+import datetime as dt
 import logging
 
 from django.core.cache import cache
 
-from platforms.adapters import PlatformAdapter, PublishRequest, PublishResult
+from platforms.adapters import Action, PlatformAdapter, PublishRequest, PublishResult
 
 logger = logging.getLogger(__name__)
 RECORD_TTL = 7 * 24 * 3600
@@ -36,7 +37,9 @@ class DryRunAdapter(PlatformAdapter):
         )
         return result
 
-    def post_exists(self, request: PublishRequest, *, since):
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | bool | None:
         marker = request.marker
         sent = cache.get(_key(marker))
         if sent is None:
@@ -55,6 +58,6 @@ class DryRunAdapter(PlatformAdapter):
             "following_count": self.account.following_count,
         }
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         logger.info("dry-run %s on %s", action.action_type, action.target_id)
         return f"dryrun-{action.pk}"

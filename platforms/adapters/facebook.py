@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from platforms.adapters import (
+    Action,
     PermanentError,
     PublishRequest,
     PublishResult,
@@ -125,7 +126,9 @@ class FacebookAdapter(GraphAdapter):
             post_id = str(body["id"])
         return PublishResult(post_id, f"https://www.facebook.com/{post_id}")
 
-    def post_exists(self, request: PublishRequest, *, since: dt.datetime):
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | bool | None:
         body = self.graph(
             "GET",
             f"{self.page()}/published_posts",
@@ -203,7 +206,7 @@ class FacebookAdapter(GraphAdapter):
                 }
         return metrics
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         refusal = self.support.refusal(action.action_type)
         if refusal:
             raise PermanentError(f"Facebook cannot {action.action_type}: {refusal}.")
@@ -224,7 +227,9 @@ class FacebookAdapter(GraphAdapter):
         )
         return str(body.get("id") or "")
 
-    def engagement_exists(self, action, *, since: dt.datetime):
+    def engagement_exists(
+        self, action: Action, *, since: dt.datetime
+    ) -> str | bool | None:
         if action.action_type == "like":
             return False  # liking again is harmless: the platform keeps one like
         if action.action_type not in ("comment", "reply") or not action.target_id:

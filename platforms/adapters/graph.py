@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 
+import requests
 from django.conf import settings
 
 from platforms.adapters import (
@@ -32,7 +33,7 @@ DEFAULT_WAIT = 900  # Meta says when in a usage header; else a quarter hour
 PUBLISH_CAP_WAIT = 3600  # the 24-hour publishing window rolls: look again in an hour
 
 
-def _regain_seconds(response) -> int:
+def _regain_seconds(response: requests.Response) -> int:
     """Minutes to wait from X-Business-Use-Case-Usage / X-App-Usage, in seconds."""
     for header in ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage"):
         raw = response.headers.get(header)
@@ -88,13 +89,16 @@ class GraphAdapter(HttpAdapter):
             body = self.json_of(response)
             if response.status_code < 400 and "error" not in body:
                 return body
-            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            raw_error = body.get("error")
+            error: dict = raw_error if isinstance(raw_error, dict) else {}
             code = error.get("code")
             if code in TOKEN_CODES and self.refresh_credentials():
                 continue  # refused before it was done: the same request again
             raise self._error(response, error, what)
 
-    def _error(self, response, error: dict, what: str) -> AdapterError:
+    def _error(
+        self, response: requests.Response, error: dict, what: str
+    ) -> AdapterError:
         code = error.get("code")
         subcode = error.get("error_subcode")
         message = str(
@@ -128,7 +132,8 @@ class GraphAdapter(HttpAdapter):
         return PermanentError(f"{self.service} refused {what}: {message}")
 
 
-def graph_time(value) -> dt.datetime | None:
+def graph_time(value: str | None) -> dt.datetime | None:
+    """A time the Graph API gave, aware; None when missing or unreadable."""
     if not value:
         return None
     try:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
+from typing import Any
 
 import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from platforms.adapters import (
+    Account,
     AdapterError,
     CredentialsRejected,
     OutcomeUnknown,
@@ -39,7 +42,7 @@ class HttpAdapter(PlatformAdapter):
 
     service = "Platform"  # the name in messages
 
-    def __init__(self, account):
+    def __init__(self, account: Account):
         super().__init__(account)
         self.session = requests.Session()
         self._refreshed = False
@@ -69,7 +72,7 @@ class HttpAdapter(PlatformAdapter):
         return token
 
     def _send(
-        self, method: str, url: str, *, what: str, sends: bool, **kwargs
+        self, method: str, url: str, *, what: str, sends: bool, **kwargs: Any
     ) -> requests.Response:
         kwargs.setdefault("timeout", (self.connect_timeout, self.read_timeout))
         try:
@@ -122,7 +125,7 @@ class HttpAdapter(PlatformAdapter):
             return {}
         return body if isinstance(body, dict) else {"data": body}
 
-    def media_file(self, path: str):
+    def media_file(self, path: str) -> Path:
         """The real path of a post's file, inside MEDIA_ROOT, that exists."""
         try:
             real = resolve_media(path)

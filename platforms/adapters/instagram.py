@@ -27,6 +27,7 @@ import time
 from django.conf import settings
 
 from platforms.adapters import (
+    Action,
     AdapterError,
     PermanentError,
     PublishRequest,
@@ -181,6 +182,8 @@ class InstagramAdapter(GraphAdapter):
     def _container(self, user: str, request: PublishRequest) -> str:
         """Create the container(s), wait until FINISHED; the id to publish."""
         post_type = self.rules.post_type_of(request.post_type)
+        if not request.media_path or not request.media_type:
+            raise PermanentError("An Instagram post needs an image or a video.")
         files = [(request.media_path, request.media_type)] + [
             (path, info.content_type) for path, info in request.additional_media
         ]
@@ -268,7 +271,9 @@ class InstagramAdapter(GraphAdapter):
             return None  # published all the same; the link is a nicety
         return body.get("permalink")
 
-    def post_exists(self, request: PublishRequest, *, since: dt.datetime):
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | bool | None:
         """The account's recent media, matched by caption and time."""
         if self.rules.post_type_of(request.post_type) == "story":
             return None  # stories carry no caption to match
@@ -342,7 +347,7 @@ class InstagramAdapter(GraphAdapter):
 
     # --- engagement ------------------------------------------------------------
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         refusal = self.support.refusal(action.action_type)
         if refusal:
             raise PermanentError(f"Instagram cannot {action.action_type}: {refusal}.")
@@ -361,7 +366,9 @@ class InstagramAdapter(GraphAdapter):
         )
         return str(body.get("id") or "")
 
-    def engagement_exists(self, action, *, since: dt.datetime):
+    def engagement_exists(
+        self, action: Action, *, since: dt.datetime
+    ) -> str | bool | None:
         if action.action_type not in ("comment", "reply") or not action.target_id:
             return None
         edge = "replies" if action.action_type == "reply" else "comments"

@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 HASHTAG = re.compile(r"(?:^|(?<=\s))#\w+", re.UNICODE)
 MB = 1024 * 1024
@@ -30,7 +31,9 @@ class MediaInfo:
     duration: int | None = None  # seconds
 
     @classmethod
-    def of(cls, content) -> MediaInfo:
+    def of(cls, content: Any) -> MediaInfo:
+        """The media facts of a content.models.Content row (not imported: this
+        module is a leaf the models lean on)."""
         return cls(
             content_type=content.content_type,
             mime_type=content.mime_type,

@@ -5,12 +5,15 @@ account's account_id). The token is part of the URL, so URLs are never logged
 and errors never include them.
 """
 
+import datetime as dt
 import logging
+from typing import Any
 
 import requests
 from django.conf import settings
 
 from platforms.adapters import (
+    Action,
     AdapterError,
     CredentialsRejected,
     OutcomeUnknown,
@@ -81,7 +84,7 @@ class TelegramAdapter(PlatformAdapter):
             )
         return token, str(chat_id)
 
-    def _call(self, method: str, *, data: dict, files: dict | None = None) -> dict:
+    def _call(self, method: str, *, data: dict, files: dict | None = None) -> Any:
         token, _ = self._credentials()
         url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}"
         read_timeout = settings.TELEGRAM_READ_TIMEOUT
@@ -150,7 +153,9 @@ class TelegramAdapter(PlatformAdapter):
         url = f"https://t.me/{username}/{message_id}" if username else None
         return PublishResult(platform_post_id=f"{chat_id}:{message_id}", url=url)
 
-    def post_exists(self, request: PublishRequest, *, since):
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | bool | None:
         # A bot cannot list a chat's messages: Telegram cannot tell.
         return None
 
@@ -163,7 +168,7 @@ class TelegramAdapter(PlatformAdapter):
         count = self._call("getChatMemberCount", data={"chat_id": chat_id})
         return {"follower_count": int(count)}
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         _, chat_id = self._credentials()
         if action.action_type in ("message", "reply", "comment"):
             text = action.message_text or action.comment_text or ""

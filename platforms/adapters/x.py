@@ -20,11 +20,14 @@ import datetime as dt
 import mimetypes
 import re
 import time
+from typing import Any, Literal
 
+import requests
 from django.conf import settings
 from twitter_text import parse_tweet
 
 from platforms.adapters import (
+    Action,
     AdapterError,
     CredentialsRejected,
     PermanentError,
@@ -34,7 +37,13 @@ from platforms.adapters import (
     Support,
 )
 from platforms.adapters.http import HttpAdapter
-from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
+from platforms.adapters.rules import (
+    MB,
+    MediaLimits,
+    PlatformRules,
+    PostDraft,
+    PostTypeRule,
+)
 
 IMAGE = MediaLimits(
     mime_types=("image/jpeg", "image/png", "image/webp", "image/gif"),
@@ -106,7 +115,7 @@ class XAdapter(HttpAdapter):
             raise AdapterError("X media upload is taking too long; retrying later.")
 
     @classmethod
-    def validate(cls, draft):
+    def validate(cls, draft: PostDraft) -> dict[str, list[str]]:
         problems = super().validate(draft)
         kinds = [m.content_type for m in draft.media]
         if "video" in kinds and len(kinds) > 1:
@@ -131,7 +140,7 @@ class XAdapter(HttpAdapter):
         what: str,
         sends: bool = False,
         ok_statuses: tuple[int, ...] = (),
-        **kwargs,
+        **kwargs: Any,
     ) -> dict:
         url = f"{settings.X_API_BASE.rstrip('/')}/{path.lstrip('/')}"
         while True:
@@ -149,7 +158,7 @@ class XAdapter(HttpAdapter):
                 continue
             raise self._error(response, what)
 
-    def _error(self, response, what: str) -> AdapterError:
+    def _error(self, response: requests.Response, what: str) -> AdapterError:
         body = self.json_of(response)
         errors = body.get("errors") or []
         detail = str(
@@ -301,7 +310,9 @@ class XAdapter(HttpAdapter):
                 params={"command": "STATUS", "media_id": media_id},
             ).get("data") or {"id": media_id}
 
-    def post_exists(self, request: PublishRequest, *, since: dt.datetime):
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | Literal[False] | None:
         start = since - dt.timedelta(minutes=1)
         body = self.api(
             "GET",
@@ -362,7 +373,7 @@ class XAdapter(HttpAdapter):
 
     # --- engagement ------------------------------------------------------------
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         kind = action.action_type
         target = action.target_id
         if not target:
@@ -426,7 +437,9 @@ class XAdapter(HttpAdapter):
             return str((body.get("data") or {}).get("dm_event_id") or "")
         raise PermanentError(f"X cannot {kind}.")
 
-    def engagement_exists(self, action, *, since: dt.datetime):
+    def engagement_exists(
+        self, action: Action, *, since: dt.datetime
+    ) -> str | bool | None:
         if action.action_type in ("like", "follow", "unfollow", "share"):
             return False  # doing it again is harmless: X keeps one like/follow
         if action.action_type in ("reply", "comment"):
@@ -435,11 +448,13 @@ class XAdapter(HttpAdapter):
                 caption=action.comment_text or action.message_text or "",
             )
             found = self.post_exists(request, since=since)
-            return found.platform_post_id if found else found
+            if isinstance(found, PublishResult):
+                return found.platform_post_id
+            return found
         return None
 
 
-def _form(**fields) -> dict:
+def _form(**fields: object) -> dict:
     """Plain fields sent as multipart/form-data, as the media upload docs do."""
     return {name: (None, str(value)) for name, value in fields.items()}
 

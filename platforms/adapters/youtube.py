@@ -23,7 +23,9 @@ import json
 import socket
 import time
 import zoneinfo
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import httplib2
 from django.conf import settings
@@ -33,6 +35,8 @@ from googleapiclient.errors import HttpError, ResumableUploadError
 from googleapiclient.http import MediaFileUpload
 
 from platforms.adapters import (
+    Account,
+    Action,
     AdapterError,
     CredentialsRejected,
     OutcomeUnknown,
@@ -99,12 +103,20 @@ class _BearerHttp(httplib2.Http):
     """httplib2 with the account's token on every request and no 308 redirects
     (308 is the resumable protocol's "resume incomplete")."""
 
-    def __init__(self, token, *, timeout: float):
+    def __init__(self, token: Callable[[], str], *, timeout: float):
         super().__init__(timeout=timeout)
-        self.redirect_codes = self.redirect_codes - {308}
+        self.redirect_codes: set[int] = set(self.redirect_codes) - {308}
         self._token = token
 
-    def request(self, uri, method="GET", body=None, headers=None, *args, **kwargs):
+    def request(  # httplib2 is untyped (Any): so is what it answers
+        self,
+        uri: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         headers = dict(headers or {})
         headers["authorization"] = f"Bearer {self._token()}"
         return super().request(uri, method, body, headers, *args, **kwargs)
@@ -134,15 +146,16 @@ class YouTubeAdapter(HttpAdapter):
     )
     metrics_batch_size = 50  # videos.list takes up to 50 ids
 
-    def __init__(self, account):
+    def __init__(self, account: Account):
         super().__init__(account)
-        self._service = None
+        self._service: Any = None
 
     @property
     def call_timeout(self) -> float:
         return settings.YOUTUBE_UPLOAD_TIMEOUT + self.request_timeout
 
-    def service_client(self):
+    def service_client(self) -> Any:
+        """The google-api-python-client service, built once per adapter."""
         if self._service is None:
             document = dict(_discovery_document())
             document["rootUrl"] = document["mtlsRootUrl"] = settings.YOUTUBE_API_ROOT
@@ -155,7 +168,9 @@ class YouTubeAdapter(HttpAdapter):
 
     # --- calls and errors -------------------------------------------------------
 
-    def _execute(self, make_request, *, what: str, sends: bool = False):
+    def _execute(
+        self, make_request: Callable[..., Any], *, what: str, sends: bool = False
+    ) -> Any:
         """Run one API request; a 401 refreshes the token once and runs it again."""
         while True:
             try:
@@ -268,7 +283,7 @@ class YouTubeAdapter(HttpAdapter):
             except ResumableUploadError as exc:
                 raise self._error(exc, "upload") from None
 
-    def _drive(self, upload, media: MediaFileUpload, deadline: float) -> dict:
+    def _drive(self, upload: Any, media: MediaFileUpload, deadline: float) -> dict:
         size = media.size()
         failures = 0
         while True:
@@ -302,7 +317,9 @@ class YouTubeAdapter(HttpAdapter):
                     " s; it is uploaded again on the retry."
                 )
 
-    def post_exists(self, request: PublishRequest, *, since: dt.datetime):
+    def post_exists(
+        self, request: PublishRequest, *, since: dt.datetime
+    ) -> PublishResult | bool | None:
         body = self._execute(
             lambda yt: yt.search().list(
                 part="snippet", forMine=True, type="video", order="date", maxResults=50
@@ -367,7 +384,7 @@ class YouTubeAdapter(HttpAdapter):
 
     # --- engagement ------------------------------------------------------------
 
-    def perform_engagement(self, action) -> str | None:
+    def perform_engagement(self, action: Action) -> str | None:
         kind, target = action.action_type, action.target_id
         refusal = self.support.refusal(kind)
         if refusal:
@@ -440,7 +457,9 @@ class YouTubeAdapter(HttpAdapter):
             )
         return str(body.get("id") or "")
 
-    def engagement_exists(self, action, *, since: dt.datetime):
+    def engagement_exists(
+        self, action: Action, *, since: dt.datetime
+    ) -> str | bool | None:
         if action.action_type in ("like", "follow", "unfollow"):
             return False  # doing it again is harmless: one rating, one subscription
         return None

@@ -1,16 +1,15 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from characters.models import Character
-from config.api import CreatedCursorPagination
+from config.api import CONFLICT, CreatedCursorPagination, ModelViewSet, state_action
 from config.api_fast import ValuesListMixin
-from config.api_schema import ErrorSerializer
 from config.csv_io import (
     IMPORT_SCHEMA,
     CSVTextParser,
@@ -19,7 +18,6 @@ from config.csv_io import (
 )
 from config.exceptions import InvalidTransition
 from config.timezones import localize
-from config.transitions import require_one
 from platforms import services
 from platforms.adapters import AdapterError
 from platforms.api.serializers import (
@@ -46,8 +44,6 @@ from platforms.resources import ScheduledPostResource
 from platforms.selectors import account_best_times, account_slots
 from platforms.slots import Slot
 
-CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Not allowed now.")}
-
 
 class CanChange(BasePermission):
     """Actions that change a row (or call its platform) need change_<model>,
@@ -72,7 +68,7 @@ class CanAdd(BasePermission):
 EXPORT_MAX = 20_000
 
 
-class PlatformAccountViewSet(viewsets.ModelViewSet):
+class PlatformAccountViewSet(ModelViewSet):
     # defer: auth_data is never returned, so it is never decrypted either.
     queryset = PlatformAccount.objects.defer("auth_data")
     serializer_class = PlatformAccountSerializer
@@ -162,12 +158,11 @@ class PlatformAccountViewSet(viewsets.ModelViewSet):
         return Response(BestTimesSerializer(best).data)
 
 
-class PostViewSet(ValuesListMixin, viewsets.ModelViewSet):
+class PostViewSet(ValuesListMixin, ModelViewSet):
     queryset = Post.objects.all()
     serializer_class = PostSerializer
     filterset_class = PostFilterSet
     pagination_class = CreatedCursorPagination
-    # explicit: only indexed sorts (and no serializer introspection per request)
     ordering_fields = ["created_at", "published_at"]
 
     @extend_schema(
@@ -189,56 +184,42 @@ class PostViewSet(ValuesListMixin, viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ScheduledPostViewSet(viewsets.ModelViewSet):
+class ScheduledPostViewSet(ModelViewSet):
     queryset = ScheduledPost.objects.all()
     serializer_class = ScheduledPostSerializer
     filterset_class = ScheduledPostFilterSet
     ordering_fields = ["scheduled_at", "created_at", "status"]
     ordering = ["scheduled_at"]
 
-    def _one(self):
-        return ScheduledPost.objects.filter(pk=self.get_object().pk)
-
-    def _answer(self):
-        return Response(self.get_serializer(self.get_object()).data)
-
-    @extend_schema(request=None, responses={200: ScheduledPostSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"])
+    @state_action(ScheduledPostSerializer)
     def cancel(self, request, pk=None):
         count = services.scheduled_posts_cancel(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(count, "Only scheduled or failed posts can be cancelled.")
-        return self._answer()
+        return self.changed(count, "Only scheduled or failed posts can be cancelled.")
 
-    @extend_schema(request=None, responses={200: ScheduledPostSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"], url_path="publish-now")
+    @state_action(ScheduledPostSerializer, url_path="publish-now")
     def publish_now(self, request, pk=None):
         count = services.scheduled_posts_publish_now(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(count, "Only scheduled posts can be published now.")
-        return self._answer()
+        return self.changed(count, "Only scheduled posts can be published now.")
 
-    @extend_schema(request=None, responses={200: ScheduledPostSerializer, **CONFLICT})
-    @action(detail=True, methods=["post"])
+    @state_action(ScheduledPostSerializer)
     def retry(self, request, pk=None):
-        count = services.scheduled_posts_retry(queryset=self._one(), actor=request.user)
-        require_one(count, "Only failed posts can be retried.")
-        return self._answer()
+        count = services.scheduled_posts_retry(
+            queryset=self.the_row(), actor=request.user
+        )
+        return self.changed(count, "Only failed posts can be retried.")
 
-    @extend_schema(
+    @state_action(
+        ScheduledPostSerializer,
         request=MarkPublishedSerializer,
-        responses={200: ScheduledPostSerializer, **CONFLICT},
         description=(
             "A person published this post by hand (a platform without an "
             "adapter): records it as a publish does, with its URL. 409 when the "
             "post is not scheduled or its platform is published by the engine."
         ),
-    )
-    @action(
-        detail=True,
-        methods=["post"],
         url_path="mark-published",
         permission_classes=CHANGE,
     )
@@ -250,7 +231,7 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
             url=body.validated_data["url"],
             actor=request.user,
         )
-        return self._answer()
+        return self.answer()
 
     @extend_schema(
         request=SpreadSerializer,
@@ -347,11 +328,7 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
             ScheduledPostResource(), queryset[:EXPORT_MAX], "scheduled-posts.csv"
         )
 
-    @extend_schema(
-        request=RescheduleSerializer,
-        responses={200: ScheduledPostSerializer, **CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
+    @state_action(ScheduledPostSerializer, request=RescheduleSerializer)
     def reschedule(self, request, pk=None):
         body = RescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -359,63 +336,45 @@ class ScheduledPostViewSet(viewsets.ModelViewSet):
         if timezone.is_naive(when):  # a wall-clock time in the post's own zone
             when = localize(when, self.get_object().timezone, field="scheduled_at")
         count = services.scheduled_posts_reschedule(
-            queryset=self._one(), scheduled_at=when, actor=request.user
+            queryset=self.the_row(), scheduled_at=when, actor=request.user
         )
-        require_one(count, "Published or publishing posts cannot be rescheduled.")
-        return self._answer()
+        return self.changed(
+            count, "Published or publishing posts cannot be rescheduled."
+        )
 
 
-class EngagementActionViewSet(viewsets.ModelViewSet):
+class EngagementActionViewSet(ModelViewSet):
     queryset = EngagementAction.objects.all()
     serializer_class = EngagementActionSerializer
     filterset_class = EngagementActionFilterSet
     pagination_class = CreatedCursorPagination
-    # explicit: only indexed sorts (and no serializer introspection per request)
-    ordering_fields = ["created_at"]
 
-    def _one(self):
-        return EngagementAction.objects.filter(pk=self.get_object().pk)
-
-    def _answer(self):
-        return Response(self.get_serializer(self.get_object()).data)
-
-    @extend_schema(
-        request=None, responses={200: EngagementActionSerializer, **CONFLICT}
-    )
-    @action(detail=True, methods=["post"])
+    @state_action(EngagementActionSerializer)
     def cancel(self, request, pk=None):
         count = services.engagement_actions_cancel(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(count, "Only pending engagement actions can be cancelled.")
-        return self._answer()
+        return self.changed(count, "Only pending engagement actions can be cancelled.")
 
-    @extend_schema(
-        request=None, responses={200: EngagementActionSerializer, **CONFLICT}
-    )
-    @action(detail=True, methods=["post"])
+    @state_action(EngagementActionSerializer)
     def retry(self, request, pk=None):
         count = services.engagement_actions_retry(
-            queryset=self._one(), actor=request.user
+            queryset=self.the_row(), actor=request.user
         )
-        require_one(count, "Only failed or cancelled actions can be retried.")
-        return self._answer()
+        return self.changed(count, "Only failed or cancelled actions can be retried.")
 
-    @extend_schema(
-        request=None,
-        responses={200: EngagementActionSerializer, **CONFLICT},
+    @state_action(
+        EngagementActionSerializer,
         description="A person performed this action by hand (a platform without "
         "an adapter).",
-    )
-    @action(
-        detail=True, methods=["post"], url_path="mark-done", permission_classes=CHANGE
+        url_path="mark-done",
+        permission_classes=CHANGE,
     )
     def mark_done(self, request, pk=None):
         count = services.engagement_action_mark_done(
             action_id=self.get_object().pk, actor=request.user
         )
-        require_one(
+        return self.changed(
             count,
             "Only a pending action of a platform published by hand can be marked done.",
         )
-        return self._answer()

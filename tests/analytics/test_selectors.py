@@ -16,7 +16,7 @@ from analytics.selectors import (
     top_posts,
 )
 from characters.services import character_soft_delete
-from config.partitions import ANALYTICS, ensure_months
+from config.ops.partitions import ANALYTICS, ensure_months
 from tests.factories import (
     AnalyticsFactory,
     CharacterFactory,

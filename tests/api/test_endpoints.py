@@ -72,6 +72,38 @@ def test_character_is_created_with_nested_personality_and_appearance(admin_api):
     assert character.appearance.hair_color == "red"
 
 
+def test_a_character_create_validates_each_row_once(admin_api, monkeypatch):
+    """full_clean runs in the serializer (400 per nested field), not again in
+    the service."""
+    from characters.models import CharacterAppearance, CharacterPersonality
+
+    calls = []
+    for model in (Character, CharacterPersonality, CharacterAppearance):
+        original = model.full_clean
+
+        def counting(self, *args, _original=original, **kwargs):
+            calls.append(type(self).__name__)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(model, "full_clean", counting)
+    response = admin_api.post(
+        "/api/v1/characters/",
+        {
+            "name": "Once",
+            "age": 30,
+            "personality": {"humor": "0.50"},
+            "appearance": {"hair_color": "black"},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert sorted(calls) == [
+        "Character",
+        "CharacterAppearance",
+        "CharacterPersonality",
+    ]
+
+
 def test_invalid_character_answers_400_with_the_fields(admin_api):
     response = admin_api.post(
         "/api/v1/characters/",

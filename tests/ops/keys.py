@@ -7,7 +7,7 @@ override_settings alone changes nothing: the cached cipher is replaced too.
 
 from django.conf import settings
 
-from config.credentials import auth_data_field, cipher_for, derive_cryptography_key
+from config.ops.credentials import auth_data_field, cipher_for, derive_cryptography_key
 from logs.models import Webhook
 
 OLD_SECRET = "old-secret-key-" + "o" * 50

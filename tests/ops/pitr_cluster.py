@@ -19,7 +19,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 
-from config.pitr import Repository, as_user, free_port, pg_bindir
+from config.ops.pitr import Repository, as_user, free_port, pg_bindir
 
 SERVICES = Path(settings.BASE_DIR) / "scripts" / "services.sh"
 

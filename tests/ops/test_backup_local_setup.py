@@ -23,7 +23,7 @@ from django.db import connection
 from psycopg import sql
 
 from characters.models import Character
-from config.backups import verify_backup_file
+from config.ops.backups import verify_backup_file
 from tests import factories
 from tests.ops.conftest import table_checksums
 from tests.ops.test_backup_restore import assert_restored

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from characters.models import Character
-from config.backups import prune_backups, verify_backup_file
+from config.ops.backups import prune_backups, verify_backup_file
 from platforms.models import PlatformAccount, Post, PublishingHold
 from tests import factories
 from tests.ops.conftest import table_checksums

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError, SystemCheckError
 from django.db import connection, transaction
 
 from config.checks import check_credentials_decrypt
-from config.credentials import cipher_for, decrypt_value
+from config.ops.credentials import cipher_for, decrypt_value
 from platforms.models import PlatformAccount
 from tests import factories
 from tests.ops.keys import NEW_CRYPTO, NEW_SECRET, OLD_CRYPTO, OLD_SECRET, use_keys
@@ -189,7 +189,7 @@ def test_rotation_needs_old_keys(monkeypatch):
 def test_a_wrong_aes_key_with_the_right_signature_never_opens():
     """~1 in 256 tokens unpad "correctly" under a wrong AES key; the check must
     still count them as unreadable (it unpickles, which fails)."""
-    from config.credentials import encrypt_value
+    from config.ops.credentials import encrypt_value
 
     old = cipher_for(secret_key=OLD_SECRET, cryptography_key=OLD_CRYPTO)
     wrong = cipher_for(secret_key=OLD_SECRET, cryptography_key=NEW_CRYPTO)

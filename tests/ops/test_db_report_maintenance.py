@@ -151,7 +151,7 @@ def bloat_characters(n: int = 20_000) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_maintenance_rebuilds_the_indexes_whose_measured_bloat_passes_the_threshold():
-    from config.maintenance import index_bloat
+    from config.ops.maintenance import index_bloat
 
     bloat_characters()
     wait_for_dead_tuples("characters")

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from config.pitr import PitrError, Repository, pg_bindir, pg_ctl, restore_to_time
+from config.ops.pitr import PitrError, Repository, pg_bindir, pg_ctl, restore_to_time
 from tests.ops.pitr_cluster import ScratchCluster
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -278,7 +278,7 @@ def test_every_index_of_the_document_exists_with_its_definition():
     )
     for table, names in DOCUMENT_INDEXES.items():
         # a partitioned table's index is defined ON ONLY the parent, and
-        # PostgreSQL builds it on every partition (config/partitions.py)
+        # PostgreSQL builds it on every partition (config/ops/partitions.py)
         on = "ON ONLY" if table in ("analytics", "system_logs") else "ON"
         for name in names:
             assert name in rows, name

@@ -1,4 +1,4 @@
-"""Monthly partitions of analytics and system_logs (config/partitions.py).
+"""Monthly partitions of analytics and system_logs (config/ops/partitions.py).
 
 The conversion is run here on populated tables (turned back into plain ones
 first, inside the test's transaction): every row, constraint, index and grant
@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics.models import Analytics
-from config.partitions import (
+from config.ops.partitions import (
     ANALYTICS,
     SYSTEM_LOGS,
     add_months,

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from config.backups import prune_backups
+from config.ops.backups import prune_backups
 
 
 class Command(BaseCommand):

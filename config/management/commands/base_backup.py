@@ -7,7 +7,7 @@ takes it with --if-none) and before risky work.
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from config.pitr import PitrError, Repository
+from config.ops.pitr import PitrError, Repository
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 """VACUUM (ANALYZE) the busy tables; REINDEX CONCURRENTLY on request or where an
-index's measured bloat passes a threshold (config/maintenance.py)."""
+index's measured bloat passes a threshold (config/ops/maintenance.py)."""
 
 from django.core.management.base import BaseCommand
 
-from config.maintenance import maintain
+from config.ops.maintenance import maintain
 
 
 class Command(BaseCommand):

@@ -18,7 +18,7 @@ from django.db.utils import load_backend
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.pitr import PitrError, Repository, restore_to_time
+from config.ops.pitr import PitrError, Repository, restore_to_time
 
 
 def parse_target(value: str) -> dt.datetime:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from config.credentials import (
+from config.ops.credentials import (
     cipher_for,
     current_cipher,
     decrypt_value,

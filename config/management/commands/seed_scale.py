@@ -214,7 +214,7 @@ class Command(BaseCommand):
     def _months(self, table: str, days: int) -> None:
         """The monthly partitions of the history about to be loaded: rows of a
         month without its partition would pile up in DEFAULT."""
-        from config.partitions import TABLES, add_months, ensure_months, month_start
+        from config.ops.partitions import TABLES, add_months, ensure_months, month_start
 
         today = timezone.now().date()
         first = month_start(today - dt.timedelta(days=days))

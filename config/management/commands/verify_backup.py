@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from config.backups import verify_backup_file
+from config.ops.backups import verify_backup_file
 
 
 class Command(BaseCommand):
@@ -52,7 +52,7 @@ class Command(BaseCommand):
                 problems.append(f"{result.filename}: {result.reason}")
         checked = len(files)
         if settings.PITR_ENABLED and not no_archive:
-            from config.pitr import Repository
+            from config.ops.pitr import Repository
 
             archive = Repository.from_settings().verify()
             self.stdout.write(archive.line())

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection as default_connection
+from django.db.backends.utils import CursorWrapper
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Partition:
     month: dt.date | None  # None: the DEFAULT partition
 
 
-def partitions(cursor, spec: PartitionedTable) -> list[Partition]:
+def partitions(cursor: CursorWrapper, spec: PartitionedTable) -> list[Partition]:
     """The table's partitions, months in order, DEFAULT last."""
     cursor.execute(
         """
@@ -101,7 +102,7 @@ def partitions(cursor, spec: PartitionedTable) -> list[Partition]:
     return sorted(found, key=lambda p: (p.month is None, p.month or dt.date.min))
 
 
-def is_partitioned(cursor, table: str) -> bool:
+def is_partitioned(cursor: CursorWrapper, table: str) -> bool:
     cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [table])
     return cursor.fetchone()[0] == "p"
 
@@ -117,7 +118,7 @@ class _Definitions:
     grants: list[tuple[str, str]]  # privilege, grantee
 
 
-def _definitions(cursor, table: str) -> _Definitions:
+def _definitions(cursor: CursorWrapper, table: str) -> _Definitions:
     """What a rebuild must recreate: constraints, indexes, triggers and grants
     of the table itself (not those PostgreSQL cloned onto partitions)."""
     cursor.execute(
@@ -177,7 +178,9 @@ def _definitions(cursor, table: str) -> _Definitions:
     return _Definitions(constraints, indexes, triggers, grants)
 
 
-def _recreate(cursor, table: str, found: _Definitions, primary_key: str) -> None:
+def _recreate(
+    cursor: CursorWrapper, table: str, found: _Definitions, primary_key: str
+) -> None:
     quote = default_connection.ops.quote_name
     for name, contype, definition in found.constraints:
         if contype == "p":
@@ -189,7 +192,7 @@ def _recreate(cursor, table: str, found: _Definitions, primary_key: str) -> None
         cursor.execute(f"GRANT {privilege} ON {table} TO {quote(grantee)}")
 
 
-def _name_indexes(cursor, partition: str) -> None:
+def _name_indexes(cursor: CursorWrapper, partition: str) -> None:
     """Name a partition's indexes (and so its unique and primary keys) after the
     parent's: `analytics_2026_01_unique_metric` instead of PostgreSQL's
     `analytics_2026_01_character_id_platform_account_id_metric_d_key`, so that an
@@ -211,7 +214,7 @@ def _name_indexes(cursor, partition: str) -> None:
             cursor.execute(f'ALTER INDEX "{child}" RENAME TO "{wanted}"')
 
 
-def _copy_rows(cursor, source: str, target: str) -> int:
+def _copy_rows(cursor: CursorWrapper, source: str, target: str) -> int:
     cursor.execute(f"SELECT count(*) FROM {source}")
     expected = cursor.fetchone()[0]
     cursor.execute(f"INSERT INTO {target} SELECT * FROM {source}")
@@ -223,7 +226,7 @@ def _copy_rows(cursor, source: str, target: str) -> int:
 
 
 def partition_table(
-    cursor, spec: PartitionedTable, *, months_ahead: int = MONTHS_AHEAD
+    cursor: CursorWrapper, spec: PartitionedTable, *, months_ahead: int = MONTHS_AHEAD
 ) -> int:
     """Convert the plain table into a monthly partitioned one; returns rows kept.
 
@@ -264,7 +267,7 @@ def partition_table(
     return rows
 
 
-def unpartition_table(cursor, spec: PartitionedTable) -> int:
+def unpartition_table(cursor: CursorWrapper, spec: PartitionedTable) -> int:
     """The reverse: one plain table again, primary key (id); returns rows kept."""
     table, old = spec.table, f"{spec.table}__partitioned"
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -285,7 +288,9 @@ def unpartition_table(cursor, spec: PartitionedTable) -> int:
 # -- months ahead (periodic task) ------------------------------------------------
 
 
-def _create_partition(cursor, spec: PartitionedTable, month: dt.date) -> None:
+def _create_partition(
+    cursor: CursorWrapper, spec: PartitionedTable, month: dt.date
+) -> None:
     cursor.execute(
         f"CREATE TABLE {spec.partition(month)} PARTITION OF {spec.table} "
         f"FOR VALUES FROM ({spec.bound(month)}) TO ({spec.bound(add_months(month, 1))})"
@@ -293,7 +298,7 @@ def _create_partition(cursor, spec: PartitionedTable, month: dt.date) -> None:
 
 
 def ensure_months(
-    cursor, spec: PartitionedTable, months: Iterable[dt.date]
+    cursor: CursorWrapper, spec: PartitionedTable, months: Iterable[dt.date]
 ) -> list[str]:
     """Create the partitions of `months` that do not exist yet; returns their names.
 
@@ -325,7 +330,7 @@ def ensure_months(
     return created
 
 
-def months_in_default(cursor, spec: PartitionedTable) -> list[dt.date]:
+def months_in_default(cursor: CursorWrapper, spec: PartitionedTable) -> list[dt.date]:
     """The months of the rows waiting in DEFAULT (normally none)."""
     key = (
         f"{spec.column} AT TIME ZONE 'UTC'"

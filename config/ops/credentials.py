@@ -33,7 +33,8 @@ def derive_cryptography_key(raw_key: str | bytes) -> bytes:
     return kdf.derive(force_bytes(raw_key))
 
 
-def auth_data_field():
+def auth_data_field() -> Any:
+    """The encrypted auth_data field (its key material is the settings')."""
     from platforms.models import PlatformAccount
 
     return PlatformAccount._meta.get_field("auth_data")

@@ -33,13 +33,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dbbackup.db import exceptions as _connector_errors
 from dbbackup.db.postgresql import PgDumpBinaryConnector, parse_postgres_settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connections
 
-logger = logging.getLogger("config.backups")
+logger = logging.getLogger("config.ops.backups")
 
 MIGRATIONS_TABLE = "django_migrations"
 
@@ -90,7 +91,7 @@ def _stderr_reason(stderr: bytes) -> str:
 
 
 @contextlib.contextmanager
-def local_backup_copy(filename: str, storage=None) -> Iterator[Path]:
+def local_backup_copy(filename: str, storage: Any = None) -> Iterator[Path]:
     """A local, uncompressed path for a backup in storage (or on disk)."""
     if filename.endswith(".gpg"):
         raise BackupError(
@@ -205,7 +206,7 @@ def not_this_project(dump: set[tuple[str, str]]) -> str | None:
     )
 
 
-def verify_backup_file(filename: str, storage=None) -> Verification:
+def verify_backup_file(filename: str, storage: Any = None) -> Verification:
     """Check that `filename` (a name in backup storage, or an absolute path) restores."""
     try:
         with local_backup_copy(filename, storage) as path:
@@ -301,7 +302,7 @@ def migration_state_problem(
 
 
 def check_restore_allowed(
-    filename: str, database_name: str = "default", storage=None
+    filename: str, database_name: str = "default", storage: Any = None
 ) -> Verification:
     """Raise CommandError when `filename` must not be restored into the database."""
     try:
@@ -333,7 +334,12 @@ def check_restore_allowed(
 
 
 def pre_restore_guard(
-    sender, *, database_name=None, filename=None, storage=None, **kwargs
+    sender: Any,
+    *,
+    database_name: str | None = None,
+    filename: str = "",
+    storage: Any = None,
+    **kwargs: Any,
 ) -> None:
     """dbbackup `pre_restore` receiver: runs before pg_restore touches anything."""
     check_restore_allowed(filename, database_name or "default", storage)
@@ -349,7 +355,11 @@ def _backup_date(filename: str) -> dt.datetime | None:
 
 
 def prune_backups(
-    *, days: int, dry_run: bool = False, now: dt.datetime | None = None, storage=None
+    *,
+    days: int,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    storage: Any = None,
 ) -> list[str]:
     """Delete database and media backups older than `days`; the newest of each kind stays."""
     from dbbackup.storage import get_storage
@@ -396,8 +406,8 @@ class PartitionAwarePgDumpConnector(PgDumpBinaryConnector):
 
     psql_cmd = "psql"
 
-    def _restore_dump(self, dump):
-        from config.partitions import TABLES
+    def _restore_dump(self, dump: Any) -> Any:
+        from config.ops.partitions import TABLES
 
         cmd_part, pg_env = parse_postgres_settings(self)
         env = {**os.environ, **self.env, **self.restore_env, **pg_env}
