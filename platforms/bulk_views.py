@@ -27,7 +27,7 @@ from config.forms import WallClockDateTimeField
 from config.timezones import DEFAULT_ZONE, format_local, zone_label
 from content.models import Content
 from platforms.models import PlatformAccount
-from platforms.selectors import account_slots
+from platforms.selectors import account_best_times, account_slots
 from platforms.services import (
     posting_slots_set,
     scheduled_posts_spread,
@@ -115,6 +115,8 @@ def slots_page(
         "form": form,
         "can_change": can_change,
         "per_week": len(current),
+        # the hours and weekdays that worked best, to pick slots from (one query)
+        "best": account_best_times(account_id=account.pk),
         "opts": PlatformAccount._meta,
         "zone_note": f"Times are on {account.character.name}'s clock: "
         f"{zone_label(zone_name)}. A slot in the hour the clocks skip moves "

@@ -52,6 +52,7 @@ from characters.selectors import character_cache_invalidate
 from config.api_tokens import api_token_create, api_tokens_revoke
 from config.permissions import ADMINISTRATORS
 from platforms.models import ScheduledPost
+from platforms.services import scheduled_post_problems
 
 HOST = "127.0.0.1"
 
@@ -156,15 +157,23 @@ class _Fixture:
                 "pk", flat=True
             )[: bench.load_cold_characters]
         ]
-        self.scheduled = [
-            str(pk)
-            for pk in ScheduledPost.objects.filter(
+        # posts the platform accepts as they are: a PATCH of the caption is
+        # checked against the platform's rules (the seeded rows are random)
+        candidates = list(
+            ScheduledPost.objects.filter(
                 status=ScheduledPost.Status.SCHEDULED,
                 scheduled_at__gt=timezone.now() + dt.timedelta(hours=1),
             )
-            .order_by("scheduled_at")
-            .values_list("pk", flat=True)[:200]
-        ]
+            .select_related("platform_account", "content")
+            .defer("platform_account__auth_data")
+            .order_by("scheduled_at")[:2000]
+        )
+        problems = scheduled_post_problems(candidates)
+        self.scheduled = [
+            str(post.pk)
+            for post, found in zip(candidates, problems, strict=True)
+            if not found
+        ][:200]
         if not self.scheduled:
             raise BenchError("No scheduled post due after the next hour to PATCH.")
         self._captions: dict[str, str | None] = {

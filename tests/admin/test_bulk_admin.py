@@ -82,7 +82,8 @@ def test_the_slot_editor_costs_the_same_with_more_slots(
     _, insta, _ = luna
     operator_client.get(slots_url(insta))  # session, permissions
     posting_slots_set(account=insta, slots=[Slot(0, dt.time(9))])
-    with django_assert_num_queries(4) as few:
+    # the account, its slots, its best times (and the session's user)
+    with django_assert_num_queries(5) as few:
         operator_client.get(slots_url(insta))
     posting_slots_set(
         account=insta, slots=[Slot(d, dt.time(h)) for d in range(7) for h in range(24)]

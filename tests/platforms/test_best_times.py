@@ -214,6 +214,17 @@ def test_the_account_page_shows_the_best_times(administrator_client):
     assert '<tr class="best-hour"><td>20:00</td><td class="num">21</td>' in page
 
 
+def test_the_slot_editor_offers_the_best_times(administrator_client):
+    """Slots are picked where the best hours are: the editor shows them."""
+    account = _evening_account(CharacterFactory(timezone="Europe/Berlin"))
+    response = administrator_client.get(
+        reverse("admin:platforms_platformaccount_slots", args=[account.pk])
+    )
+    page = response.content.decode()
+    assert 'id="slots-best-times"' in page
+    assert '<tr class="best-hour"><td>20:00</td><td class="num">21</td>' in page
+
+
 def test_the_account_page_says_when_there_are_too_few_posts(administrator_client):
     account = _evening_account(CharacterFactory(), count=4)
     response = administrator_client.get(
