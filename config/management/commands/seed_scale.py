@@ -152,14 +152,18 @@ class Command(BaseCommand):
         """Accounts numbered 0..n-1 (with one approved content row each), so
         generated rows pick an account by `g % n` in a hash join."""
         with connection.cursor() as c:
+            # made afresh each time: a temporary table outlives the command on
+            # a connection that stays open (a second seed in the same process
+            # would join stale accounts)
+            c.execute("DROP TABLE IF EXISTS seed_acc2")
             c.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS seed_acc2 AS "
+                "CREATE TEMP TABLE seed_acc2 AS "
                 "SELECT (row_number() OVER (ORDER BY a.id) - 1)::int AS n, a.id, "
                 "a.character_id, a.platform, sc.id AS content_id "
                 "FROM platform_accounts a LEFT JOIN LATERAL (SELECT id FROM content "
                 "WHERE character_id = a.character_id AND is_approved LIMIT 1) sc ON true"
             )
-            c.execute("CREATE INDEX IF NOT EXISTS seed_acc2_n ON seed_acc2 (n)")
+            c.execute("CREATE INDEX seed_acc2_n ON seed_acc2 (n)")
             c.execute("SELECT count(*) FROM seed_acc2")
             return c.fetchone()[0]
 
