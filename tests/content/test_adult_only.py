@@ -27,7 +27,7 @@ def adult():
     return f.CharacterFactory(age=18)
 
 
-def refused(write, constraint):
+def assert_refused(write, constraint):
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
         write()
     assert caught.value.__cause__.diag.constraint_name == constraint
@@ -43,7 +43,7 @@ def test_the_database_refuses_a_flirting_personality_for_a_minor(age):
         {"flirtatiousness_level": Decimal("0.1")},
         {"flirting_style": "coy"},
     ):
-        refused(
+        assert_refused(
             lambda c=change: CharacterPersonality.objects.filter(
                 character=character
             ).update(**c),
@@ -52,16 +52,16 @@ def test_the_database_refuses_a_flirting_personality_for_a_minor(age):
 
 
 def test_the_database_refuses_nsfw_content_and_jobs_for_a_minor(minor):
-    refused(
+    assert_refused(
         lambda: f.ContentFactory(character=minor, is_nsfw=True),
         "content_adult_only_check",
     )
     content = f.ContentFactory(character=minor)
-    refused(
+    assert_refused(
         lambda: Content.objects.filter(pk=content.pk).update(is_nsfw=True),
         "content_adult_only_check",
     )
-    refused(
+    assert_refused(
         lambda: f.ContentGenerationFactory(character=minor, is_nsfw=True),
         "content_generations_adult_only_check",
     )
@@ -76,15 +76,18 @@ def test_plain_sql_is_refused_too(minor):
                 "UPDATE content SET is_nsfw = true WHERE id = %s", [content.pk]
             )
 
-    refused(sql, "content_adult_only_check")
+    assert_refused(sql, "content_adult_only_check")
 
 
 def test_an_adult_may_have_all_of_it(adult):
     CharacterPersonality.objects.filter(character=adult).update(
         flirtatiousness_level=Decimal("0.6"), flirting_style="playful"
     )
-    f.ContentFactory(character=adult, is_nsfw=True)
-    f.ContentGenerationFactory(character=adult, is_nsfw=True)
+    content = f.ContentFactory(character=adult, is_nsfw=True)
+    job = f.ContentGenerationFactory(character=adult, is_nsfw=True)
+    adult.personality.refresh_from_db()
+    assert adult.personality.flirting_style == "playful"
+    assert content.pk and job.pk and content.is_nsfw and job.is_nsfw
 
 
 @pytest.mark.parametrize("new_age", [17, None])
@@ -98,11 +101,12 @@ def test_a_character_with_adult_only_rows_cannot_become_a_minor(adult, new_age, 
         f.ContentFactory(character=adult, is_nsfw=True)
     else:
         f.ContentGenerationFactory(character=adult, is_nsfw=True)
-    refused(
+    assert_refused(
         lambda: Character.objects.filter(pk=adult.pk).update(age=new_age),
         "characters_adult_only_check",
     )
-    Character.objects.filter(pk=adult.pk).update(age=40)  # other ages are fine
+    # other ages are fine
+    assert Character.objects.filter(pk=adult.pk).update(age=40) == 1
 
 
 # --- validation ------------------------------------------------------------------
