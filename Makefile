@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
+# pytest-xdist workers of `make test`: one per core of the 2-core machines the
+# suite must fit on (tests/conftest.py gives each its own Redis database;
+# pytest-django its own test database). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help setup run serve test stop stop-web lint format services browser media-tools load-tools bench chaos
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
@@ -74,7 +78,7 @@ load-tools:
 test: setup browser load-tools
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) collectstatic --noinput -v 0
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Not part of `make test`: seeds a scale database once (minutes), then measures.
 bench: setup load-tools

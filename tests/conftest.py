@@ -1,9 +1,88 @@
 """Shared fixtures. Tests run against the real PostgreSQL (and Redis) that
 `make test` starts; nothing here substitutes SQLite or a local-memory cache."""
 
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
 from django.test import override_settings
+
+# --- pytest-xdist (`make test` runs two workers) ------------------------------
+# pytest-django gives each worker its own test database (test_..._gw0, _gw1);
+# Redis is shared, so each worker also gets its own Redis database: one
+# worker's cache.clear(), throttle counters, heartbeats and Celery queues never
+# meet the other's. Database 0 stays the application's (and a plain `pytest`
+# run's), 2 is `make bench`'s.
+XDIST_FIRST_REDIS_DB = 10
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
+def _redis_url_for_worker(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def _own_redis_database_per_xdist_worker() -> None:
+    """Point this worker's cache, broker and result backend, and the processes
+    its tests start (they inherit os.environ), at the worker's Redis database.
+
+    Runs when this conftest is imported: after pytest-django loaded the
+    settings, before anything opened a cache connection or read Celery's
+    configuration (both are lazy); it says so loudly if that ever changes."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    db = XDIST_FIRST_REDIS_DB + int(worker.removeprefix("gw"))
+    if db >= REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"xdist worker {worker} would need Redis database {db}: "
+            f"run at most {REDIS_DATABASES - XDIST_FIRST_REDIS_DB} workers"
+        )
+    from config.celery import app
+
+    if app.configured or hasattr(caches._connections, "default"):
+        raise pytest.UsageError(
+            "the cache or Celery was set up before tests/conftest.py could give "
+            f"xdist worker {worker} its own Redis database"
+        )
+    shared = settings.REDIS_URL
+    own = _redis_url_for_worker(shared, db)
+    settings.REDIS_URL = own
+    os.environ["REDIS_URL"] = own
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        if getattr(settings, name) == shared:
+            setattr(settings, name, own)
+            os.environ.pop(name, None)  # follows REDIS_URL in subprocesses
+    for alias in settings.CACHES.values():
+        if alias.get("LOCATION") == shared:
+            alias["LOCATION"] = own
+            os.environ.pop("CACHE_URL", None)
+
+
+_own_redis_database_per_xdist_worker()
+
+
+# Tests that must share one worker, with --dist loadgroup: each group's tests
+# run one after the other on one worker, so an expensive module- or
+# package-scoped fixture is built once (the PITR drill's clusters, Chromium)
+# and the run's heaviest real-process tests do not fight each other for the
+# two cores.
+XDIST_GROUPS = {
+    "tests/browser/": "browser",
+    "tests/ops/test_pitr.py": "pitr",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(str(config.rootpath))
+    for item in items:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        for prefix, group in XDIST_GROUPS.items():
+            if path.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True, scope="session")
