@@ -93,6 +93,18 @@ def _media_root(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    """Test users get a cheap password hash: the default PBKDF2's million
+    rounds cost about 0.4 s of CPU per user, and the suite makes hundreds.
+    Logging in still checks the password (the browser tests type it); the
+    project's own hashers follow, so a hash made by another process (a
+    manage.py the tests start) still checks."""
+    fast = "django.contrib.auth.hashers.MD5PasswordHasher"
+    with override_settings(PASSWORD_HASHERS=[fast, *settings.PASSWORD_HASHERS]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Each test starts with an empty Redis cache (throttles, cached reads)."""
