@@ -16,8 +16,12 @@ def _media_root(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with an empty Redis cache (throttles, cached reads)."""
+    """Each test starts with an empty Redis cache (throttles, cached reads)
+    and nothing of an API token kept in this process (config.api_gate)."""
+    from config.api_gate import forget_all
+
     cache.clear()
+    forget_all()
     yield
 
 

@@ -11,6 +11,8 @@ deletes); the database's action is what protects plain SQL. Re-check on every
 Django upgrade: `_create_fk_sql` is private API.
 """
 
+import select
+
 from django.db import models
 from django.db.backends.postgresql import base, schema
 
@@ -44,3 +46,35 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     SchemaEditorClass = DatabaseSchemaEditor
+
+    @property
+    def pool(self):
+        """Django's pool, with `quiet_connection_check` as its health check."""
+        new = self.alias not in self._connection_pools
+        pool = super().pool
+        if new and pool is not None and self.settings_dict["CONN_HEALTH_CHECKS"]:
+            # set before the pool opens (lazily, on the first connection)
+            pool._check = quiet_connection_check
+        return pool
+
+
+def quiet_connection_check(conn) -> None:
+    """The pool's check of a connection it hands out, without a round trip
+    while the connection has nothing to say.
+
+    psycopg_pool's `check_connection` (what CONN_HEALTH_CHECKS gives) sends an
+    empty query on every getconn: one more round trip per request. An idle
+    connection in autocommit receives nothing unless the server is done with
+    it: a restart, `pg_terminate_backend`, an idle timeout each send an error
+    and close the socket, which makes it readable. So the socket is polled
+    (no wait); only a readable or broken connection gets the real check,
+    which raises and makes the pool replace it. A peer that vanished without
+    a word (a dead host) is not seen by either check until a timeout.
+    """
+    if conn.closed or conn.broken:
+        raise base.Database.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        from psycopg_pool import ConnectionPool
+
+        ConnectionPool.check_connection(conn)
