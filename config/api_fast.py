@@ -86,8 +86,7 @@ def converter(f: serializers.Field) -> Callable[[Any], Any]:
     if (
         kind is serializers.DateTimeField
         and not hasattr(f, "timezone")
-        and str(getattr(f, "format", api_settings.DATETIME_FORMAT)).lower()
-        == ISO_8601
+        and str(getattr(f, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
     ):
         return lambda v: _iso_datetime(v, f)
     return f.to_representation

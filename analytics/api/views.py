@@ -14,7 +14,6 @@ from analytics.selectors import metric_series
 from config.api import CreatedCursorPagination, ModelViewSet
 from config.api_fast import build_plan
 
-
 _SERIES_PLAN = build_plan(SeriesPointSerializer())
 
 

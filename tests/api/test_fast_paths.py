@@ -116,7 +116,9 @@ def test_the_character_detail_answers_304_to_its_etag_until_the_character_change
             [
                 dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
                 dt.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=dt.UTC),
-                dt.datetime(2026, 7, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+                dt.datetime(
+                    2026, 7, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))
+                ),
                 dt.datetime(2026, 1, 2, 3, 4, 5),  # naive: DRF's own way
                 "2026-01-02T03:04:05Z",
             ],
