@@ -67,7 +67,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-def converter(f: serializers.Field) -> Callable[[Any], Any]:
+def converter(f: Any) -> Callable[[Any], Any]:
     """`f.to_representation`, or a shortcut giving the same answer for the
     values a database row holds (anything else goes to the field itself):
     a page of 50 rows calls these a thousand times."""

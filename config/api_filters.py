@@ -125,7 +125,7 @@ class StrictFilterBackend(DjangoFilterBackend):
             return queryset
         filterset = bound_filterset(filterset_class, request, queryset, view)
         if not filterset.is_valid() and self.raise_exception:
-            raise filter_utils.translate_validation(filterset.errors)
+            raise filter_utils.translate_validation(filterset.errors)  # type: ignore[misc]
         return filterset.qs
 
 

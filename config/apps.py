@@ -67,8 +67,8 @@ class ConfigConfig(AppConfig):
 
         from config.api_gate import auth_changed
 
-        for model in (AuthToken, User):
+        for sender in (AuthToken, User):
             for signal in (post_save, post_delete):
                 signal.connect(
-                    auth_changed, sender=model, dispatch_uid=f"auth-{signal}-{model}"
+                    auth_changed, sender=sender, dispatch_uid=f"auth-{signal}-{sender}"
                 )

@@ -13,6 +13,7 @@ Django upgrade: `_create_fk_sql` is private API.
 
 import functools
 import select
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -23,7 +24,7 @@ from psycopg.pq import Format
 
 TIMESTAMPTZ_OID = 1184
 # psycopg's own timestamptz loader: its C implementation with psycopg-binary
-_PSYCOPG_TZ_LOADER = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+_PSYCOPG_TZ_LOADER: Any = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
 
 _ON_DELETE_SQL = {
     models.CASCADE: "CASCADE",
@@ -95,7 +96,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self):
         """Django's pool, with `quiet_connection_check` as its health check."""
-        new = self.alias not in self._connection_pools
+        new = self.alias not in self._connection_pools  # type: ignore[attr-defined]
         pool = super().pool
         if new and pool is not None and self.settings_dict["CONN_HEALTH_CHECKS"]:
             # set before the pool opens (lazily, on the first connection)
@@ -117,7 +118,7 @@ def quiet_connection_check(conn) -> None:
     a word (a dead host) is not seen by either check until a timeout.
     """
     if conn.closed or conn.broken:
-        raise base.Database.OperationalError("the connection is closed")
+        raise psycopg.OperationalError("the connection is closed")
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
         from psycopg_pool import ConnectionPool
