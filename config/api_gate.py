@@ -245,15 +245,14 @@ class Window:
 
 
 def _throttle_windows(view: Any, user_pk: Any, now: float) -> list[Window]:
-    from config.throttling import AtomicUserRateThrottle
-
+    """The counter keys of the view's throttles that can count in the gate
+    (config.throttling's, which have `window_for`); the others count alone."""
     if view is None:
         return []
     windows = []
     for throttle in view.get_throttles():
-        if not isinstance(throttle, AtomicUserRateThrottle):
-            continue
-        window = throttle.window_for(user_pk, now)
+        window_for = getattr(throttle, "window_for", None)
+        window = window_for(user_pk, now) if window_for is not None else None
         if window is not None:
             windows.append(window)
     return windows
