@@ -10,7 +10,10 @@
    recent posts' metrics (published within METRICS_SYNC_POST_DAYS), in the
    batches the adapter's API allows. It writes nothing.
 3. `apply_account_stats` and `apply_post_metrics` write a whole batch set-based:
-   one UPDATE ... FROM unnest(arrays) per table, never a statement per post.
+   one statement per table (UPDATE ... FROM unnest(arrays)), never one per post.
+   Post numbers go to the narrow post_metrics table; `post_metrics_fold`
+   (its own periodic task, METRICS_FOLD_INTERVAL_MINUTES) copies those that
+   changed into the posts' cached columns.
 
 A rate limit marks the account rate-limited until the platform's reset (the
 publisher waits too); refused credentials park it as publishing does; an
@@ -51,7 +54,7 @@ class AccountMetrics:
 
     account_id: uuid.UUID
     stats: dict | None = None
-    # (platform, platform_post_id, likes, comments, shares, views)
+    # (post id, likes, comments, shares, views)
     posts: list[tuple] = field(default_factory=list)
     problem: AdapterError | None = None
 
@@ -81,25 +84,28 @@ def claim_accounts_for_sync(
 
 
 def fetch_account_metrics(
-    account: PlatformAccount, post_ids: list[str]
+    account: PlatformAccount, post_ids: dict[str, uuid.UUID]
 ) -> AccountMetrics:
-    """One account's numbers from its platform (no database writes)."""
+    """One account's numbers from its platform (no database writes).
+
+    `post_ids` maps the platform's ids of the account's recent posts to our
+    posts' ids; numbers for an id we did not ask about are dropped."""
     result = AccountMetrics(account.pk)
     adapter = get_adapter(account)
     try:
         result.stats = adapter.fetch_stats()
         if post_ids:
-            metrics = adapter.fetch_post_metrics(post_ids)
+            metrics = adapter.fetch_post_metrics(list(post_ids))
             result.posts = [
                 (
-                    account.platform,
-                    pid,
+                    post_ids[pid],
                     m.get("likes", 0),
                     m.get("comments", 0),
                     m.get("shares", 0),
                     m.get("views", 0),
                 )
                 for pid, m in metrics.items()
+                if pid in post_ids
             ]
     except NotConfigured:
         pass  # this adapter has no numbers (dry run, no adapter)
@@ -145,45 +151,119 @@ def apply_account_stats(
         return cursor.rowcount
 
 
+# One statement per batch. The UPDATE finds each row through post_metrics' primary
+# key and changes no indexed column, so it is a HOT update (the table's
+# fillfactor leaves room on each page, migration 0014); rows for posts seen for
+# the first time are inserted by the same statement, only for posts that still
+# exist (a post deleted since the sync read its id is skipped, not an error).
+APPLY_POST_METRICS = """
+WITH v AS MATERIALIZED (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(likes)s::int[], %(comments)s::int[],
+                         %(shares)s::int[], %(views)s::int[])
+           AS v(post_id, likes, comments, shares, views)
+),
+updated AS (
+    UPDATE post_metrics m
+       SET likes_count = v.likes, comments_count = v.comments,
+           shares_count = v.shares, views_count = v.views, synced_at = %(now)s
+      FROM v
+     WHERE m.post_id = v.post_id
+ RETURNING m.post_id
+),
+inserted AS (
+    INSERT INTO post_metrics (post_id, likes_count, comments_count, shares_count,
+                              views_count, synced_at)
+    SELECT v.post_id, v.likes, v.comments, v.shares, v.views, %(now)s
+      FROM v
+     WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.post_id = v.post_id)
+       AND EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)
+        ON CONFLICT (post_id) DO NOTHING
+ RETURNING 1
+)
+SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)
+"""
+
+
 def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> int:
-    """One UPDATE ... FROM unnest() for a batch of (platform, platform_post_id,
-    likes, comments, shares, views): the join follows the partial unique index
-    on (platform, platform_post_id)."""
+    """Record a batch of (post id, likes, comments, shares, views) in
+    post_metrics with one statement; the number of posts recorded.
+
+    The posts' own columns follow with `post_metrics_fold`."""
     if not rows:
         return 0
-    now = now or timezone.now()
-    platforms, pids, likes, comments, shares, views = (
-        list(c) for c in zip(*rows, strict=True)
-    )
+    ids, likes, comments, shares, views = (list(c) for c in zip(*rows, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE posts p
-               SET likes_count = v.likes,
-                   comments_count = v.comments,
-                   shares_count = v.shares,
-                   views_count = v.views,
-                   last_engagement_sync_at = %s
-              FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[], %s::int[], %s::int[])
-                   AS v(platform, pid, likes, comments, shares, views)
-             WHERE p.platform = v.platform AND p.platform_post_id = v.pid
-            """,
-            [now, platforms, pids, likes, comments, shares, views],
+            APPLY_POST_METRICS,
+            {
+                "ids": ids,
+                "likes": likes,
+                "comments": comments,
+                "shares": shares,
+                "views": views,
+                "now": now or timezone.now(),
+            },
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
+
+
+# A chunk of post_metrics rows in primary-key order, folded into posts where a
+# number differs: posts gets a new row version (and an entry in each of its
+# indexes) only for posts whose numbers moved.
+FOLD_CHUNK = """
+WITH chunk AS (
+    SELECT post_id, likes_count, comments_count, shares_count, views_count,
+           synced_at
+      FROM post_metrics
+     WHERE %(after)s::uuid IS NULL OR post_id > %(after)s::uuid
+     ORDER BY post_id
+     LIMIT %(size)s
+),
+folded AS (
+    UPDATE posts p
+       SET likes_count = c.likes_count, comments_count = c.comments_count,
+           shares_count = c.shares_count, views_count = c.views_count,
+           last_engagement_sync_at = c.synced_at
+      FROM chunk c
+     WHERE p.id = c.post_id
+       AND (p.likes_count, p.comments_count, p.shares_count, p.views_count)
+           IS DISTINCT FROM
+           (c.likes_count, c.comments_count, c.shares_count, c.views_count)
+ RETURNING 1
+)
+SELECT (SELECT max(post_id::text) FROM chunk)::uuid, (SELECT count(*) FROM chunk),
+       (SELECT count(*) FROM folded)
+"""
+
+
+def post_metrics_fold(*, chunk: int = 5_000) -> int:
+    """Copy the synced numbers that changed from post_metrics into the posts'
+    cached columns (the ones the engagement sorts' indexes cover), one short
+    transaction per chunk; the number of posts changed."""
+    after = None
+    folded = 0
+    while True:
+        # one transaction per chunk (no savepoint when the caller has one open)
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            cursor.execute(FOLD_CHUNK, {"after": after, "size": chunk})
+            after, seen, changed = cursor.fetchone()
+        folded += changed
+        if seen < chunk:
+            return folded
 
 
 def _recent_post_ids(account_ids: list[Any], *, now: dt.datetime) -> dict:
+    """Per account, {platform post id: post id} of its recent published posts."""
     since = now - dt.timedelta(days=settings.METRICS_SYNC_POST_DAYS)
-    ids: dict = {pk: [] for pk in account_ids}
+    ids: dict = {pk: {} for pk in account_ids}
     rows = Post.objects.filter(
         platform_account_id__in=account_ids,
         status=Post.Status.PUBLISHED,
         published_at__gte=since,
         platform_post_id__isnull=False,
-    ).values_list("platform_account_id", "platform_post_id")
-    for account_id, pid in rows:
-        ids[account_id].append(pid)
+    ).values_list("platform_account_id", "platform_post_id", "id")
+    for account_id, pid, post_id in rows:
+        ids[account_id][pid] = post_id
     return ids
 
 
