@@ -142,9 +142,7 @@ def test_metrics_for_a_batch_are_one_statement(django_assert_num_queries, x_acco
 
 def test_the_fold_copies_only_numbers_that_changed(django_assert_num_queries):
     moved = f.PostFactory(likes_count=1, comments_count=2)
-    same = f.PostFactory(
-        likes_count=5, comments_count=6, shares_count=7, views_count=0
-    )
+    same = f.PostFactory(likes_count=5, comments_count=6, shares_count=7, views_count=0)
     never_synced = f.PostFactory(likes_count=9)
     now = timezone.now()
     apply_post_metrics([(moved.pk, 10, 20, 30, 40), (same.pk, 5, 6, 7, 0)], now=now)

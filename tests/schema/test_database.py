@@ -149,7 +149,9 @@ def test_post_metrics_is_narrow_and_leaves_room_for_hot_updates():
     """The metrics sync rewrites every row of a batch: with no index on its
     numbers and half of each page free, a row's new version stays on its page
     (a HOT update) and no index is touched (docs/schema-deviations.md)."""
-    ((options,),) = sql("SELECT reloptions FROM pg_class WHERE relname = 'post_metrics'")
+    ((options,),) = sql(
+        "SELECT reloptions FROM pg_class WHERE relname = 'post_metrics'"
+    )
     assert options == ["fillfactor=50"]
     assert sql("SELECT indexname FROM pg_indexes WHERE tablename = 'post_metrics'") == [
         ("post_metrics_pkey",)
