@@ -177,7 +177,10 @@ inserted AS (
                               views_count, synced_at)
     SELECT v.post_id, v.likes, v.comments, v.shares, v.views, %(now)s
       FROM post_metrics_batch v
-     WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.post_id = v.post_id)
+     -- checked once: when every row was updated (the usual case) the
+     -- anti-join below never runs
+     WHERE (SELECT count(*) FROM updated) < %(size)s
+       AND NOT EXISTS (SELECT 1 FROM updated u WHERE u.post_id = v.post_id)
        AND EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)
         ON CONFLICT (post_id) DO NOTHING
  RETURNING 1
@@ -202,7 +205,9 @@ def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> 
         cursor.execute(BATCH_TABLE)
         with cursor.cursor.copy("COPY post_metrics_batch FROM STDIN") as copy:
             copy.write(data)
-        cursor.execute(APPLY_POST_METRICS, {"now": now or timezone.now()})
+        cursor.execute(
+            APPLY_POST_METRICS, {"now": now or timezone.now(), "size": len(rows)}
+        )
         (recorded,) = cursor.fetchone()
         # dropped now, not at commit: a caller may apply several batches in
         # one transaction
@@ -218,7 +223,7 @@ WITH chunk AS (
     SELECT post_id, likes_count, comments_count, shares_count, views_count,
            synced_at
       FROM post_metrics
-     WHERE %(after)s::uuid IS NULL OR post_id > %(after)s::uuid
+     WHERE post_id > %(after)s::uuid  -- a range scan of the primary key
      ORDER BY post_id
      LIMIT %(size)s
 ),
@@ -243,7 +248,7 @@ def post_metrics_fold(*, chunk: int = 5_000) -> int:
     """Copy the synced numbers that changed from post_metrics into the posts'
     cached columns (the ones the engagement sorts' indexes cover), one short
     transaction per chunk; the number of posts changed."""
-    after = None
+    after = uuid.UUID(int=0)
     folded = 0
     while True:
         # one transaction per chunk (no savepoint when the caller has one open)
