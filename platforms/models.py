@@ -389,6 +389,9 @@ class PostMetrics(models.Model):
     shares_count = non_negative()
     views_count = non_negative()
     synced_at = models.DateTimeField()
+    # synced since the last fold: the fold reads only these rows (not indexed:
+    # it scans the narrow table in heap order)
+    fold_pending = models.BooleanField(**defaulted(True))
 
     class Meta:
         db_table = "post_metrics"

@@ -167,7 +167,8 @@ APPLY_POST_METRICS = """
 WITH updated AS (
     UPDATE post_metrics m
        SET likes_count = v.likes, comments_count = v.comments,
-           shares_count = v.shares, views_count = v.views, synced_at = %(now)s
+           shares_count = v.shares, views_count = v.views, synced_at = %(now)s,
+           fold_pending = true
       FROM post_metrics_batch v
      WHERE m.post_id = v.post_id
  RETURNING m.post_id
@@ -215,17 +216,17 @@ def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> 
     return recorded
 
 
-# A chunk of post_metrics rows in primary-key order, folded into posts where a
-# number differs: posts gets a new row version (and an entry in each of its
-# indexes) only for posts whose numbers moved.
+# A chunk of post_metrics' pages (a TID range scan: the heap in its order) whose
+# rows the sync changed since the last fold (`fold_pending`), folded into posts
+# where a number differs: posts gets a new row version (and an entry in each of
+# its indexes) only for posts whose numbers moved. A row synced again while the
+# chunk runs keeps its flag (the synced_at check), so the next fold takes it.
 FOLD_CHUNK = """
 WITH chunk AS (
     SELECT post_id, likes_count, comments_count, shares_count, views_count,
            synced_at
       FROM post_metrics
-     WHERE post_id > %(after)s::uuid  -- a range scan of the primary key
-     ORDER BY post_id
-     LIMIT %(size)s
+     WHERE ctid >= %(lo)s::tid AND ctid < %(hi)s::tid AND fold_pending
 ),
 folded AS (
     UPDATE posts p
@@ -238,26 +239,36 @@ folded AS (
            IS DISTINCT FROM
            (c.likes_count, c.comments_count, c.shares_count, c.views_count)
  RETURNING 1
+),
+done AS (
+    UPDATE post_metrics m
+       SET fold_pending = false
+      FROM chunk c
+     WHERE m.post_id = c.post_id AND m.synced_at = c.synced_at
 )
-SELECT (SELECT max(post_id::text) FROM chunk)::uuid, (SELECT count(*) FROM chunk),
-       (SELECT count(*) FROM folded)
+SELECT count(*) FROM folded
 """
 
 
-def post_metrics_fold(*, chunk: int = 5_000) -> int:
+def post_metrics_fold(*, chunk_pages: int = 500) -> int:
     """Copy the synced numbers that changed from post_metrics into the posts'
     cached columns (the ones the engagement sorts' indexes cover), one short
-    transaction per chunk; the number of posts changed."""
-    after = uuid.UUID(int=0)
+    transaction per chunk of pages; the number of posts changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_relation_size('post_metrics') "
+            "/ current_setting('block_size')::int"
+        )
+        (pages,) = cursor.fetchone()
     folded = 0
-    while True:
+    for lo in range(0, pages, chunk_pages):
         # one transaction per chunk (no savepoint when the caller has one open)
         with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            cursor.execute(FOLD_CHUNK, {"after": after, "size": chunk})
-            after, seen, changed = cursor.fetchone()
-        folded += changed
-        if seen < chunk:
-            return folded
+            cursor.execute(
+                FOLD_CHUNK, {"lo": f"({lo},0)", "hi": f"({lo + chunk_pages},0)"}
+            )
+            folded += cursor.fetchone()[0]
+    return folded
 
 
 def _recent_post_ids(account_ids: list[Any], *, now: dt.datetime) -> dict:

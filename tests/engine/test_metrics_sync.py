@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from platforms.adapters import PublishRequest, get_adapter
@@ -150,7 +151,7 @@ def test_the_fold_copies_only_numbers_that_changed(django_assert_num_queries):
     never_synced = f.PostFactory(likes_count=9)
     now = timezone.now()
     apply_post_metrics([(moved.pk, 10, 20, 30, 40), (same.pk, 5, 6, 7, 0)], now=now)
-    with django_assert_num_queries(1):  # one chunk holds both rows
+    with django_assert_num_queries(2):  # the table's size, one chunk of pages
         assert post_metrics_fold() == 1
     moved.refresh_from_db()
     assert (
@@ -167,13 +168,20 @@ def test_the_fold_copies_only_numbers_that_changed(django_assert_num_queries):
     assert post_metrics_fold() == 0  # nothing left to copy
 
 
-def test_the_fold_walks_every_chunk():
-    posts = [f.PostFactory(likes_count=0) for _ in range(7)]
+def test_the_fold_walks_every_chunk_of_pages():
+    account = f.PlatformAccountFactory()
+    posts = [f.PostFactory(platform_account=account, likes_count=0) for _ in range(150)]
     apply_post_metrics([(p.pk, n + 1, 0, 0, 0) for n, p in enumerate(posts)])
-    assert post_metrics_fold(chunk=2) == 7
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT (ctid::text::point)[0]) FROM post_metrics"
+        )
+        assert cursor.fetchone()[0] >= 2  # the rows span several pages
+    assert post_metrics_fold(chunk_pages=1) == 150
     assert sorted(Post.objects.values_list("likes_count", flat=True)) == list(
-        range(1, 8)
+        range(1, 151)
     )
+    assert not PostMetrics.objects.filter(fold_pending=True).exists()
 
 
 def test_deleting_a_post_deletes_its_metrics():

@@ -196,8 +196,8 @@ class Command(BaseCommand):
             -- every post with a platform id has been synced once, as in a
             -- running installation: the metrics sync updates these rows
             INSERT INTO post_metrics (post_id, likes_count, comments_count,
-                shares_count, views_count, synced_at)
-            SELECT * FROM new
+                shares_count, views_count, synced_at, fold_pending)
+            SELECT *, false FROM new
             """,
             {"accounts": accounts},
         )
