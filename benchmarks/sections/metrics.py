@@ -145,10 +145,12 @@ def run(bench: Bench) -> list[Result]:
         ),
         Result(
             section="metrics",
-            what=f"fold when no number changed (scan of {tracked:,} synced posts)",
+            what=f"fold when nothing was synced since the last fold ({tracked:,} "
+            "synced posts)",
             median_ms=quiet_median,
             p95_ms=quiet_p95,
             target="",
-            note=f"posts changed: {quiet[0][1]:,}",
+            note=f"posts changed: {quiet[0][1]:,}; a heap scan of post_metrics for "
+            "fold_pending rows",
         ),
     ]
