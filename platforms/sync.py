@@ -227,6 +227,9 @@ WITH chunk AS (
            synced_at
       FROM post_metrics
      WHERE ctid >= %(lo)s::tid AND ctid < %(hi)s::tid AND fold_pending
+       -- rows a running apply holds stay pending for the next fold: the fold
+       -- never waits, so it cannot deadlock with a sync locking in its order
+       FOR UPDATE SKIP LOCKED
 ),
 folded AS (
     UPDATE posts p

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -182,6 +183,22 @@ def test_the_fold_walks_every_chunk_of_pages():
         range(1, 151)
     )
     assert not PostMetrics.objects.filter(fold_pending=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fold_skips_rows_a_running_sync_holds():
+    post = f.PostFactory(likes_count=0)
+    apply_post_metrics([(post.pk, 5, 0, 0, 0)])
+    with psycopg.connect(**connection.get_connection_params()) as sync:
+        sync.execute(
+            "SELECT 1 FROM post_metrics WHERE post_id = %s FOR UPDATE", [post.pk]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # waiting would fail the test
+        assert post_metrics_fold() == 0
+        sync.rollback()
+    assert PostMetrics.objects.get(post=post).fold_pending
+    assert post_metrics_fold() == 1
 
 
 def test_deleting_a_post_deletes_its_metrics():
