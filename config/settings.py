@@ -631,6 +631,9 @@ MEDIA_LINK_MAX_AGE = env.int("MEDIA_LINK_MAX_AGE", default=6 * 3600)
 METRICS_SYNC_INTERVAL_MINUTES = env.int("METRICS_SYNC_INTERVAL_MINUTES", default=60)
 METRICS_SYNC_POST_DAYS = env.int("METRICS_SYNC_POST_DAYS", default=30)
 METRICS_SYNC_LEASE_SECONDS = env.int("METRICS_SYNC_LEASE_SECONDS", default=600)
+# How often the synced post numbers (post_metrics) are copied into the posts'
+# cached columns that the engagement sorts read (platforms.sync.post_metrics_fold).
+METRICS_FOLD_INTERVAL_MINUTES = env.int("METRICS_FOLD_INTERVAL_MINUTES", default=60)
 
 # Best time to post (platforms.selectors.account_best_times): an account's
 # published posts of the last BEST_TIME_WINDOW_DAYS days, grouped by hour and
