@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from platforms.adapters import PublishRequest, get_adapter
 from platforms.models import Post, PostMetrics
 from platforms.sync import (
@@ -206,3 +207,27 @@ def test_deleting_a_post_deletes_its_metrics():
     apply_post_metrics([(post.pk, 1, 2, 3, 4)])
     post.delete()
     assert not PostMetrics.objects.exists()
+
+
+@pytest.fixture
+def eager():
+    celery_app.conf.task_always_eager = True  # a task's .delay() runs inline
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+def test_a_sync_task_that_brought_numbers_folds_them_into_posts(x, x_account, eager):
+    from platforms.tasks import sync_platform_metrics as task
+
+    adapter = get_adapter(x_account)
+    sent = adapter.publish(PublishRequest(marker="a", caption="recent"))
+    x.tweets[sent.platform_post_id]["metrics"].update(like_count=7)
+    post = f.PostFactory(
+        platform_account=x_account,
+        platform_post_id=sent.platform_post_id,
+        published_at=timezone.now() - dt.timedelta(hours=3),
+        likes_count=0,
+    )
+    assert task.apply().get()["posts"] == 1
+    post.refresh_from_db()
+    assert post.likes_count == 7  # no wait for the periodic fold
