@@ -63,8 +63,29 @@ def publish_worker(
     end = time.time()
     connection.close()
     results.put(
-        {"pid": os.getpid(), "published": published, "start": start, "end": end}
+        {
+            "pid": os.getpid(),
+            "published": published,
+            "start": start,
+            "end": end,
+            **resident_memory(),
+        }
     )
+
+
+def resident_memory() -> dict[str, float]:
+    """This process's resident memory now and at its peak, in MB (Linux's
+    /proc/self/status: VmRSS and VmHWM); empty where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            lines = dict(line.split(":", 1) for line in status if ":" in line)
+    except OSError:
+        return {}
+    found = {}
+    for key, name in (("VmRSS", "rss_mb"), ("VmHWM", "peak_rss_mb")):
+        if key in lines:
+            found[name] = round(int(lines[key].split()[0]) / 1024, 1)  # kB
+    return found
 
 
 def profile_summary(

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from content.generation import QUEUE as GENERATIONS
@@ -176,6 +177,55 @@ def test_a_missing_media_file_fails_only_its_own_post_with_its_cause(
         f"Content {broken.content_id}: its media file is missing."
     )
     assert str(broken.pk) not in adapters.SENT
+
+
+def test_each_call_finds_its_own_attempt_journalled_with_one_statement_a_post(
+    due_post, use_adapter
+):
+    """The journal entry of a batch's next post rides on the record of the
+    post before it (one statement, one commit): only the first post of a
+    batch begins on its own, and every call still finds its own attempt
+    written before it goes out."""
+    use_adapter("JournalReadingAdapter")
+    adapters.JOURNAL.clear()
+    accounts = [f.PlatformAccountFactory() for _ in range(2)]
+    posts = [due_post(platform_account=accounts[n % 2]) for n in range(5)]
+    with CaptureQueriesContext(connection) as ctx:
+        assert publish_due_posts(now=later()) == 5
+    begins = [q for q in ctx.captured_queries if 'SET "attempt_started_at"' in q["sql"]]
+    assert len(begins) == 1
+    # the two accounts' credentials: read together, in one query
+    assert sum('"auth_data"' in q["sql"] for q in ctx.captured_queries) == 1
+    assert sorted(adapters.JOURNAL) == sorted((str(p.pk), 1, True) for p in posts)
+    rows = ScheduledPost.objects.filter(pk__in=[p.pk for p in posts])
+    assert {(r.status, r.attempt_count, r.attempt_started_at) for r in rows} == {
+        ("published", 1, None)
+    }
+
+
+def test_a_post_refused_after_a_published_one_is_not_begun(
+    due_post, use_adapter, monkeypatch
+):
+    """Only a post that is ready to go out rides on the previous record: one
+    that its checks refuse fails on its own, never begun."""
+    use_adapter("BlindSenderAdapter")
+    account = f.PlatformAccountFactory()
+    first, refused, last = (due_post(platform_account=account) for _ in range(3))
+    from platforms import publishing
+
+    check = publishing._check
+
+    def refuse_one(sp):
+        if sp.pk == refused.pk:
+            raise publishing.Refused("Refused for the test.")
+        check(sp)
+
+    monkeypatch.setattr(publishing, "_check", refuse_one)
+    assert publish_due_posts(now=later()) == 2
+    refused.refresh_from_db()
+    assert refused.status == "failed" and refused.attempt_count == 0
+    assert refused.error_message == "Refused for the test."
+    assert set(adapters.SENT) == {str(first.pk), str(last.pk)}
 
 
 def test_undecryptable_credentials_keep_that_accounts_posts_waiting(
