@@ -58,9 +58,9 @@ def publish_worker(
     cutoff = dt.datetime.fromisoformat(cutoff_iso)
     clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start
     go.wait()
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     published = publish_due_posts(batch=batch, time_budget=3600, now=cutoff)
-    end = time.time()
+    end, cpu = time.time(), time.process_time() - cpu
     connection.close()
     results.put(
         {
@@ -68,6 +68,7 @@ def publish_worker(
             "published": published,
             "start": start,
             "end": end,
+            "cpu_s": cpu,  # this process's CPU time (all its threads)
             **resident_memory(),
         }
     )

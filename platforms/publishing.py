@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -48,9 +49,11 @@ from config.workqueue import (
     Claimed,
     WorkQueue,
     durably,
+    in_lanes,
 )
 from content.media_paths import UnsafeMediaPath, media_path_problem, resolve_media_path
 from content.models import AI_CAPTION_MARKER, Content
+from logs.audit import carried, current_metadata
 from logs.events import emit, kick_after_commit
 from platforms.adapters import (
     MediaInfo,
@@ -250,12 +253,12 @@ class _Batch:
 
     A post's journal entry rides on the record of the post before it (one
     commit for both, `_PostWork.record`) when nothing is left to decide
-    before its call: `begun` holds those, their calls next."""
+    before its call: `riding` holds those, their calls next."""
 
     def __init__(self, items: list[Claimed], left: Callable[[], float] | None = None):
         self.items = items
         self.left = left  # the seconds left of the drain's budget
-        self.begun: dict[uuid.UUID, _PostWork] = {}
+        self.riding: dict[uuid.UUID, _PostWork] = {}
         self.rows = {
             sp.pk: sp
             for sp in ScheduledPost.objects.select_related(
@@ -268,7 +271,7 @@ class _Batch:
         self.accounts = BatchAccounts(self.rows.values())
 
     def __call__(self, item: Claimed) -> str:
-        work = self.begun.pop(item.id, None)
+        work = self.riding.pop(item.id, None)
         if work is not None:  # its attempt is committed: the call goes out now
             return work.call_and_settle()
         sp = self.rows.get(item.id)
@@ -277,11 +280,12 @@ class _Batch:
         sp.platform_account = self.accounts.account(sp.platform_account)
         return _PostWork(self, sp, item).run()
 
+    def begun(self, item: Claimed) -> bool:
+        """Begun with the previous record, when its call fit the budget: the
+        drain does not give it back in doubt (config.workqueue)."""
+        return item.id in self.riding
+
     def call_timeout(self, item: Claimed) -> float:
-        if item.id in self.begun:
-            # begun with the previous record, when its call fit the budget:
-            # the drain must not give it back in doubt
-            return 0.0
         sp = self.rows.get(item.id)
         return self.accounts.call_timeout(sp.platform_account) if sp else 0.0
 
@@ -347,7 +351,7 @@ class _PostWork(AccountWork):
         # with this record (its call follows at once); not after a lookup
         following = self.batch.next_ready(self.item) if self.sent else None
         if durably(lambda: _record(self.sp, result, begin=following)):
-            self.batch.begun[following.item.id] = following
+            self.batch.riding[following.item.id] = following
         logger.info(
             "published scheduled post %s as %s", self.sp.pk, result.platform_post_id
         )
@@ -527,6 +531,25 @@ def drain_publishing(
 ) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)
-    return drain_account_queue(
-        QUEUE, _Batch, retry, batch=batch, time_budget=time_budget, now=now
-    )
+    lanes = settings.PUBLISH_CALLS_IN_FLIGHT
+    if lanes <= 1 or connection.in_atomic_block:
+        # one lane; also inside a caller's transaction (tests, a shell), which
+        # other threads' connections could not see
+        return drain_account_queue(
+            QUEUE, _Batch, retry, batch=batch, time_budget=time_budget, now=now
+        )
+    audit = current_metadata()
+
+    def lane(stop: threading.Event) -> Counter:
+        with carried(audit):
+            return drain_account_queue(
+                QUEUE,
+                _Batch,
+                retry,
+                batch=max(1, batch // lanes),
+                time_budget=time_budget,
+                now=now,
+                stop=stop,
+            )
+
+    return in_lanes(lanes, lane)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -418,6 +419,7 @@ def drain_account_queue(
     batch: int,
     time_budget: float | None,
     now: dt.datetime | None,
+    stop: threading.Event | None = None,
 ) -> Counter[str]:
     """One drain of a platform queue, none while publishing is on hold:
     `prepare(items, left)` builds the batch's worker (`left()`: the seconds
@@ -432,6 +434,7 @@ def drain_account_queue(
         prepare=lambda items: prepare(items, drain.left),
         on_error=on_error(queue, retry),
         now=now,
+        stop=stop,
     )
     return drain.run()
 

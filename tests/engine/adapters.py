@@ -139,3 +139,19 @@ class JournalReadingAdapter(BlindSenderAdapter):
             (request.marker, row.attempt_count, row.attempt_started_at is not None)
         )
         return super().publish(request)
+
+
+LANES: set[str] = set()
+
+
+class LaneSenderAdapter(BlindSenderAdapter):
+    """Publishes, noting which thread (lane) made the call; a call takes a
+    moment, as a platform's answer does."""
+
+    def publish(self, request):
+        import threading
+        import time
+
+        LANES.add(threading.current_thread().name)
+        time.sleep(0.005)
+        return super().publish(request)
