@@ -17,7 +17,9 @@
 from __future__ import annotations
 
 import abc
+import copy
 import datetime as dt
+import functools
 import logging
 import threading
 import uuid
@@ -152,6 +154,20 @@ class CredentialsUnreadable(Exception):
     """The account's stored credentials cannot be decrypted (a key problem)."""
 
 
+def opened(sealed: bytes | None) -> Any:
+    """Stored credentials, decrypted (about 0.7 ms each: a batch meets each
+    account once, a worker meets it again in every batch). Decrypted once per
+    process for the same stored bytes: new credentials are new bytes; each
+    caller gets its own copy."""
+    return copy.deepcopy(_decrypted(None if sealed is None else bytes(sealed)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _decrypted(sealed: bytes | None) -> Any:
+    # a failure is not cached: it is raised again on the next try
+    return AUTH_DATA.from_db_value(sealed, None, connection)
+
+
 class BatchAccounts:
     """One account object and one adapter per account for a batch.
 
@@ -197,9 +213,7 @@ class BatchAccounts:
                 # auth_data is deferred by the batch query: decrypting it here
                 # fails this account only when the key is wrong
                 if account.pk in self.sealed:
-                    account.auth_data = AUTH_DATA.from_db_value(
-                        self.sealed[account.pk], None, connection
-                    )
+                    account.auth_data = opened(self.sealed[account.pk])
                 else:
                     account.auth_data  # noqa: B018 - read (and decrypted) now
             except Exception as exc:  # noqa: BLE001 - any decryption failure

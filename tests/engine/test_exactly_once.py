@@ -376,3 +376,34 @@ def test_lifting_a_hold_can_keep_the_due_posts_for_publishing(due_post):
     assert publish_due_posts(now=later()) == 1
     due.refresh_from_db()
     assert due.status == "published"
+
+
+def test_stored_credentials_are_decrypted_once_for_the_same_bytes(monkeypatch):
+    from platforms import queues
+
+    account = f.PlatformAccountFactory(auth_data={"token": "one"})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT auth_data FROM platform_accounts WHERE id = %s", [account.pk]
+        )
+        (sealed,) = cursor.fetchone()
+    calls = []
+    original = queues.AUTH_DATA.from_db_value
+
+    def counted(value, *args):
+        calls.append(value)
+        return original(value, *args)
+
+    monkeypatch.setattr(queues.AUTH_DATA, "from_db_value", counted)
+    queues._decrypted.cache_clear()
+    first, second = queues.opened(sealed), queues.opened(sealed)
+    assert first == second == {"token": "one"} and first is not second
+    assert len(calls) == 1
+    account.auth_data = {"token": "two"}  # new credentials: new bytes
+    account.save(update_fields=["auth_data"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT auth_data FROM platform_accounts WHERE id = %s", [account.pk]
+        )
+        (resealed,) = cursor.fetchone()
+    assert queues.opened(resealed) == {"token": "two"} and len(calls) == 2
