@@ -347,10 +347,12 @@ class _PostWork(AccountWork):
         return adapter.post_exists(request, since=since)
 
     def record(self, result: PublishResult) -> str:
-        # after this post's call: the next post's journal entry is committed
-        # with this record (its call follows at once); not after a lookup
+        # after this post's call (not when an earlier attempt is looked up
+        # first): the next post's journal entry is committed with this record,
+        # its call follows at once
         following = self.batch.next_ready(self.item) if self.sent else None
-        if durably(lambda: _record(self.sp, result, begin=following)):
+        began = durably(lambda: _record(self.sp, result, begin=following))
+        if began and following is not None:
             self.batch.riding[following.item.id] = following
         logger.info(
             "published scheduled post %s as %s", self.sp.pk, result.platform_post_id

@@ -165,7 +165,7 @@ def opened(sealed: bytes | None) -> Any:
 @functools.lru_cache(maxsize=1024)
 def _decrypted(sealed: bytes | None) -> Any:
     # a failure is not cached: it is raised again on the next try
-    return AUTH_DATA.from_db_value(sealed, None, connection)
+    return AUTH_DATA.from_db_value(sealed, None, connection)  # type: ignore[arg-type]
 
 
 class BatchAccounts:
@@ -333,6 +333,7 @@ class AccountWork(abc.ABC):
     def call_and_settle(self) -> str:
         """The call, its journal entry committed already, and its outcome."""
         adapter, prepared = self.adapter, self.prepared
+        assert adapter is not None, "before_call or ready comes first"
         started, attempt = timezone.now(), self.row.attempt_count + 1
         self.sent = True
         try:

@@ -57,7 +57,9 @@ class PlatformSession(requests.Session):
         self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._environment: dict = {}
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+    def merge_environment_settings(  # type: ignore[override]
+        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict:
         scheme, host = urlsplit(url)[:2]
         key = (
             scheme,
