@@ -650,6 +650,11 @@ BEST_TIME_SUGGESTIONS = env.int("BEST_TIME_SUGGESTIONS", default=3)
 QUEUE_TASK_BUDGET = env.float("QUEUE_TASK_BUDGET", default=100.0)
 # Longer than the longest drain task (budget + its time limits' margin).
 PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=300)
+# Publishing calls one worker process keeps in flight (lanes: threads, each
+# with its own database connection, journal entry, call and record). Commits
+# and calls overlap; a worker killed mid-call leaves up to this many posts in
+# doubt (reconciled; "outcome unknown" where the platform cannot tell).
+PUBLISH_CALLS_IN_FLIGHT = env.int("PUBLISH_CALLS_IN_FLIGHT", default=4)
 PUBLISH_RETRY_BASE_SECONDS = env.int("PUBLISH_RETRY_BASE_SECONDS", default=60)
 PUBLISH_RETRY_MAX_SECONDS = env.int("PUBLISH_RETRY_MAX_SECONDS", default=3600)
 ENGAGEMENT_MAX_RETRIES = env.int("ENGAGEMENT_MAX_RETRIES", default=3)
