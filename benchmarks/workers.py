@@ -58,13 +58,35 @@ def publish_worker(
     cutoff = dt.datetime.fromisoformat(cutoff_iso)
     clear_expired_rate_limits(now=cutoff)  # connect and warm up before the start
     go.wait()
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     published = publish_due_posts(batch=batch, time_budget=3600, now=cutoff)
-    end = time.time()
+    end, cpu = time.time(), time.process_time() - cpu
     connection.close()
     results.put(
-        {"pid": os.getpid(), "published": published, "start": start, "end": end}
+        {
+            "pid": os.getpid(),
+            "published": published,
+            "start": start,
+            "end": end,
+            "cpu_s": cpu,  # this process's CPU time (all its threads)
+            **resident_memory(),
+        }
     )
+
+
+def resident_memory() -> dict[str, float]:
+    """This process's resident memory now and at its peak, in MB (Linux's
+    /proc/self/status: VmRSS and VmHWM); empty where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            lines = dict(line.split(":", 1) for line in status if ":" in line)
+    except OSError:
+        return {}
+    found = {}
+    for key, name in (("VmRSS", "rss_mb"), ("VmHWM", "peak_rss_mb")):
+        if key in lines:
+            found[name] = round(int(lines[key].split()[0]) / 1024, 1)  # kB
+    return found
 
 
 def profile_summary(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -293,6 +294,14 @@ class Worker(Protocol):
         """The longest the item's work may take (its adapter's timeouts)."""
 
 
+def begun_already(worker: Worker, item: Claimed) -> bool:
+    """Whether the worker committed the item's attempt already (a journal
+    entry that rode on the previous item's record: `begun(item)`, optional):
+    its call must go out, never be given back in doubt for the budget."""
+    begun = getattr(worker, "begun", None)
+    return bool(begun and begun(item))
+
+
 class Drain:
     """Work a queue until it is empty or the time budget is spent.
 
@@ -313,9 +322,12 @@ class Drain:
         prepare: Callable[[list[Claimed]], Worker],
         on_error: Callable[[Claimed, BaseException], str],
         now: dt.datetime | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.queue = queue
         self.deadline = time.monotonic() + budget
+        # set from outside (the other lanes of `in_lanes`): no more items
+        self.stop = stop
         self.batch = batch
         self.prepare = prepare
         self.on_error = on_error
@@ -323,6 +335,9 @@ class Drain:
         self.outcomes: Counter = Counter()
 
     def left(self) -> float:
+        """Seconds left of the budget (none once `stop` is set)."""
+        if self.stop is not None and self.stop.is_set():
+            return 0.0
         return self.deadline - time.monotonic()
 
     def run(self) -> Counter:
@@ -342,7 +357,10 @@ class Drain:
             self.queue.release(items)
             raise
         for n, item in enumerate(items):
-            if self.left() < worker.call_timeout(item) + RECORD_MARGIN:
+            if (
+                not begun_already(worker, item)
+                and self.left() < worker.call_timeout(item) + RECORD_MARGIN
+            ):
                 self.outcomes["released"] += self.queue.release(items[n:])
                 return False
             try:
@@ -366,3 +384,50 @@ class Drain:
                 raise
             self.outcomes[outcome] += 1
         return True
+
+
+def in_lanes(lanes: int, drain: Callable[[threading.Event], Counter]) -> Counter:
+    """Run `lanes` drains of one queue side by side, each in a thread of its
+    own with its own database connection, as that many workers would: each
+    claims its own batches (a claim skips rows another holds), each item keeps
+    its own journal entry, call and record. Calls that wait on the network
+    and commits that wait on the disk overlap (PostgreSQL flushes concurrent
+    commits together). `drain(stop)` is one lane's drain.
+
+    One lane's error (the database gone) stops the others after their current
+    item and is raised here; an exception raised into this thread (the task's
+    soft time limit) does the same. The outcomes are added up."""
+    stop = threading.Event()
+    outcomes: list[Counter] = []
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        try:
+            outcomes.append(drain(stop))
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            errors.append(exc)
+            stop.set()
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [
+        threading.Thread(target=lane, name=f"lane-{n}", daemon=True)
+        for n in range(lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        # the lanes finish the item in hand (its record), then stop
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
+    total: Counter = Counter()
+    for counted in outcomes:
+        total.update(counted)
+    return total

@@ -16,6 +16,7 @@ came through and who was behind it.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import threading
@@ -137,6 +138,23 @@ def on_task_postrun(task_id=None, **kwargs) -> None:
         ctx = _task_contexts.pop(task_id, None)
     if ctx is not None:
         ctx.__exit__(None, None, None)
+
+
+def current_metadata() -> dict | None:
+    """This thread's audit context (door, user, task), to carry into the
+    threads the work spreads over (`carried`); None outside any context."""
+    from pghistory.runtime import _tracker
+
+    current = getattr(_tracker, "value", None)
+    return dict(current.metadata) if current is not None else None
+
+
+def carried(metadata: dict | None):
+    """Enter, in another thread, the audit context `current_metadata` read:
+    its changes are recorded as coming through the same door."""
+    if metadata is None:
+        return contextlib.nullcontext()
+    return pghistory.context(**metadata)
 
 
 def connect() -> None:

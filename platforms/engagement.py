@@ -68,14 +68,14 @@ def claim_engagement_actions(*, limit: int = 50, now=None) -> list[Claimed]:
 
 
 class _Batch:
-    def __init__(self, items: list[Claimed]):
+    def __init__(self, items: list[Claimed], left=None):
         self.rows = {
             a.pk: a
             for a in EngagementAction.objects.select_related("platform_account")
             .defer("platform_account__auth_data")
             .filter(pk__in=[i.id for i in items], status=EA.PROCESSING)
         }
-        self.accounts = BatchAccounts()
+        self.accounts = BatchAccounts(self.rows.values())
 
     def call_timeout(self, item: Claimed) -> float:
         action = self.rows.get(item.id)

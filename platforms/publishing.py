@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -43,12 +45,15 @@ from django.utils import timezone
 
 from characters.models import adult_only_message, is_adult
 from config.workqueue import (
+    RECORD_MARGIN,
     Claimed,
     WorkQueue,
     durably,
+    in_lanes,
 )
 from content.media_paths import UnsafeMediaPath, media_path_problem, resolve_media_path
 from content.models import AI_CAPTION_MARKER, Content
+from logs.audit import carried, current_metadata
 from logs.events import emit, kick_after_commit
 from platforms.adapters import (
     MediaInfo,
@@ -244,9 +249,16 @@ def _all_content(sp: ScheduledPost) -> list[Content]:
 
 
 class _Batch:
-    """The rows of one claimed batch, loaded together, published one by one."""
+    """The rows of one claimed batch, loaded together, published one by one.
 
-    def __init__(self, items: list[Claimed]):
+    A post's journal entry rides on the record of the post before it (one
+    commit for both, `_PostWork.record`) when nothing is left to decide
+    before its call: `riding` holds those, their calls next."""
+
+    def __init__(self, items: list[Claimed], left: Callable[[], float] | None = None):
+        self.items = items
+        self.left = left  # the seconds left of the drain's budget
+        self.riding: dict[uuid.UUID, _PostWork] = {}
         self.rows = {
             sp.pk: sp
             for sp in ScheduledPost.objects.select_related(
@@ -256,18 +268,45 @@ class _Batch:
             .defer("platform_account__auth_data")
             .filter(pk__in=[c.id for c in items], status=SP.PROCESSING)
         }
-        self.accounts = BatchAccounts()
+        self.accounts = BatchAccounts(self.rows.values())
 
     def __call__(self, item: Claimed) -> str:
+        work = self.riding.pop(item.id, None)
+        if work is not None:  # its attempt is committed: the call goes out now
+            return work.call_and_settle()
         sp = self.rows.get(item.id)
         if sp is None or sp.locked_until != item.lease:
             return "skipped"  # cancelled or taken over meanwhile
         sp.platform_account = self.accounts.account(sp.platform_account)
         return _PostWork(self, sp, item).run()
 
+    def begun(self, item: Claimed) -> bool:
+        """Begun with the previous record, when its call fit the budget: the
+        drain does not give it back in doubt (config.workqueue)."""
+        return item.id in self.riding
+
     def call_timeout(self, item: Claimed) -> float:
         sp = self.rows.get(item.id)
         return self.accounts.call_timeout(sp.platform_account) if sp else 0.0
+
+    def next_ready(self, item: Claimed) -> _PostWork | None:
+        """The post after `item` in this batch, if its attempt may begin with
+        `item`'s record: ours still, not recorded, not in doubt, ready to be
+        called (`AccountWork.ready`, which writes nothing) and its call fits
+        the budget."""
+        at = next((n for n, i in enumerate(self.items) if i.id == item.id), None)
+        if self.left is None or at is None or at + 1 >= len(self.items):
+            return None
+        following = self.items[at + 1]
+        sp = self.rows.get(following.id)
+        if sp is None or sp.locked_until != following.lease or sp.post_id is not None:
+            return None
+        sp.platform_account = self.accounts.account(sp.platform_account)
+        timeout = self.accounts.call_timeout(sp.platform_account)
+        if self.left() < timeout + 2 * RECORD_MARGIN:
+            return None
+        work = _PostWork(self, sp, following)
+        return work if work.ready() else None
 
 
 class _PostWork(AccountWork):
@@ -308,7 +347,13 @@ class _PostWork(AccountWork):
         return adapter.post_exists(request, since=since)
 
     def record(self, result: PublishResult) -> str:
-        durably(lambda: _record(self.sp, result))
+        # after this post's call (not when an earlier attempt is looked up
+        # first): the next post's journal entry is committed with this record,
+        # its call follows at once
+        following = self.batch.next_ready(self.item) if self.sent else None
+        began = durably(lambda: _record(self.sp, result, begin=following))
+        if began and following is not None:
+            self.batch.riding[following.item.id] = following
         logger.info(
             "published scheduled post %s as %s", self.sp.pk, result.platform_post_id
         )
@@ -390,13 +435,24 @@ WITH sp AS (
                               'platform_account_id', %(account)s::text,
                               'platform', %(platform)s::text)
      WHERE EXISTS (SELECT 1 FROM post)
+), begin AS (
+    -- the journal entry of the batch's next post (WorkQueue.begin), when its
+    -- call follows this record at once: NULL begins nothing
+    UPDATE scheduled_posts
+       SET attempt_started_at = %(now)s, attempt_count = attempt_count + 1
+     WHERE id = %(next)s AND status = 'processing' AND locked_until = %(next_lease)s
+ RETURNING id
 )
-SELECT count(*) FROM post
+SELECT (SELECT count(*) FROM post), (SELECT count(*) FROM begin)
 """
 
 
-def _record(sp: ScheduledPost, result: PublishResult) -> None:
-    """Record a post that went out (RECORD_SQL: all of it or nothing).
+def _record(
+    sp: ScheduledPost, result: PublishResult, *, begin: _PostWork | None = None
+) -> bool:
+    """Record a post that went out (RECORD_SQL: all of it or nothing), and
+    with it begin `begin`'s attempt (the journal entry of the next post,
+    whose call goes out right after this commit). True when that began.
 
     Written whoever holds the lease now: the post did go out, so the truth
     wins over a later "outcome unknown". The only condition is that the
@@ -421,6 +477,8 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
         "additional": sp.additional_content_ids,
         "caption": caption or None,
         "hashtags": hashtags or None,
+        "next": begin.item.id if begin else None,
+        "next_lease": begin.item.lease if begin else None,
     }
     # its own commit in production (autocommit); a savepoint inside a caller's
     # transaction, so that a refused insert does not break it
@@ -428,7 +486,7 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
     try:
         with scope, connection.cursor() as cursor:
             cursor.execute(RECORD_SQL, params)
-            recorded = cursor.fetchone()[0] == 1
+            recorded, began = (n == 1 for n in cursor.fetchone())
     except IntegrityError:
         # the platform gave an id we recorded already (it deduplicated our
         # request): link this scheduled post to that posts row
@@ -437,9 +495,10 @@ def _record(sp: ScheduledPost, result: PublishResult) -> None:
                 platform=account.platform, platform_post_id=result.platform_post_id
             ).first()
             _link(sp, existing, now)
-        return
+        return False  # the next post begins on its own
     if recorded:
         kick_after_commit()
+    return began
 
 
 def _link(sp: ScheduledPost, post: Post | None, now: dt.datetime) -> bool:
@@ -474,6 +533,25 @@ def drain_publishing(
 ) -> Counter:
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)
-    return drain_account_queue(
-        QUEUE, _Batch, retry, batch=batch, time_budget=time_budget, now=now
-    )
+    lanes = settings.PUBLISH_CALLS_IN_FLIGHT
+    if lanes <= 1 or connection.in_atomic_block:
+        # one lane; also inside a caller's transaction (tests, a shell), which
+        # other threads' connections could not see
+        return drain_account_queue(
+            QUEUE, _Batch, retry, batch=batch, time_budget=time_budget, now=now
+        )
+    audit = current_metadata()
+
+    def lane(stop: threading.Event) -> Counter:
+        with carried(audit):
+            return drain_account_queue(
+                QUEUE,
+                _Batch,
+                retry,
+                batch=max(1, batch // lanes),
+                time_budget=time_budget,
+                now=now,
+                stop=stop,
+            )
+
+    return in_lanes(lanes, lane)

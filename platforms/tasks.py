@@ -47,7 +47,24 @@ def sync_platform_metrics() -> dict:
     from platforms.sync import sync_platform_metrics as run
 
     result = run(time_budget=240.0)
+    if result["posts"]:
+        # The posts' cached columns follow right away, in a task of their own
+        # (the periodic fold is the safety net): the sync's lease and the
+        # platforms' rate-limit windows are not held while posts are written.
+        fold_post_metrics.delay()
     return {"rows": result["accounts"], **result}
+
+
+@shared_task(
+    name="platforms.tasks.fold_post_metrics",
+    acks_late=True,  # idempotent: copies numbers that differ, chunk by chunk
+    soft_time_limit=1200,
+    time_limit=1260,
+)
+def fold_post_metrics() -> dict:
+    from platforms.sync import post_metrics_fold
+
+    return {"rows": post_metrics_fold()}
 
 
 @shared_task(

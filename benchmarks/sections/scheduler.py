@@ -71,6 +71,10 @@ def publish_with_workers(
             round(r["published"] / (r["end"] - r["start"])) for r in reports
         ],
         "outcome": scratch.outcome(),
+        # the largest worker's resident memory at its end and at its peak
+        "cpu_s": sum(r.get("cpu_s", 0.0) for r in reports),
+        "rss_mb": max((r.get("rss_mb", 0.0) for r in reports), default=0.0),
+        "peak_rss_mb": max((r.get("peak_rss_mb", 0.0) for r in reports), default=0.0),
     }
 
 

@@ -24,6 +24,7 @@ from platforms.adapters import (
     RateLimited,
     Support,
 )
+from platforms.adapters.http import shared_session
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class TelegramAdapter(PlatformAdapter):
         url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}"
         read_timeout = settings.TELEGRAM_READ_TIMEOUT
         try:
-            response = requests.post(
+            response = shared_session().post(
                 url,
                 data=data,
                 files=files,

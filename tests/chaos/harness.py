@@ -54,6 +54,9 @@ class Plan:
     accounts: int = 100
     workers: int = 3
     concurrency: int = 2
+    # publishing calls each pool process keeps in flight (PUBLISH_CALLS_IN_FLIGHT,
+    # its production default)
+    calls_in_flight: int = 4
     fault_seconds: float = 480.0
     # kills and outages happen in the first `chaos_window` of the fault phase
     # (posts keep coming due until `spread` of it)
@@ -328,6 +331,7 @@ class Harness:
             folder=self.dir,
             QUEUE_TASK_BUDGET=str(plan.task_budget),
             PUBLISH_LEASE_SECONDS=str(plan.lease_seconds),
+            PUBLISH_CALLS_IN_FLIGHT=str(plan.calls_in_flight),
             PUBLISH_RETRY_BASE_SECONDS=str(plan.retry_base_seconds),
             PUBLISH_RETRY_MAX_SECONDS=str(plan.retry_max_seconds),
             **self.platform.adapter_env(

@@ -101,11 +101,12 @@ def analyse(run: Run) -> dict:
 
     sent_twice = sum(1 for m, n in delivered.items() if n > 1 and m in ours)
     kills = run.kills
+    # each killed pool process cuts off the calls it had in flight
     budget = (
         kills["children"]
         + kills["workers"] * plan.concurrency
         + run.broker_loss_terminations
-    )
+    ) * plan.calls_in_flight
     counts = {
         "scheduled": len(run.posts),
         "delivered_distinct": sum(1 for m in delivered if m in ours),

@@ -89,8 +89,15 @@ def test_the_timeline_keeps_kills_and_outages_inside_the_chaos_window(tmp_path):
     assert outages == ["redis", "postgres", "redis", "postgres"]
 
 
-def _run(journal, posts, **kills) -> Run:
-    run = Run(plan=Plan(concurrency=2, redis_outages=0, pg_outages=0))
+def _run(journal, posts, calls_in_flight=1, **kills) -> Run:
+    run = Run(
+        plan=Plan(
+            concurrency=2,
+            calls_in_flight=calls_in_flight,
+            redis_outages=0,
+            pg_outages=0,
+        )
+    )
     run.journal = journal
     run.posts = posts
     run.kills.update(kills)
@@ -156,6 +163,16 @@ def test_a_killed_in_flight_call_explains_one_unknown_per_pool_process():
     # a whole worker cuts off one call per pool process (concurrency 2)
     two = [_post(str(uuid.uuid4()), "failed", "outcome unknown") for _ in range(3)]
     assert not report.analyse(_run([], two, workers=1))["targets_met"]
+
+
+def test_a_killed_process_explains_one_unknown_per_call_it_had_in_flight():
+    unknown = [_post(str(uuid.uuid4()), "failed", "outcome unknown") for _ in range(5)]
+    four = report.analyse(_run([], unknown[:4], calls_in_flight=4, children=1))
+    assert four["results"]["kills"]["in_flight_budget"] == 4
+    assert four["targets_met"]
+    assert not report.analyse(_run([], unknown, calls_in_flight=4, children=1))[
+        "targets_met"
+    ]
 
 
 def test_the_chaos_section_replaces_only_itself_and_keeps_other_runs(tmp_path):

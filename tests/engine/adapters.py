@@ -122,3 +122,36 @@ class CredentialsReadingAdapter(BlindSenderAdapter):
     def publish(self, request):
         assert self.account.auth_data is not None
         return super().publish(request)
+
+
+JOURNAL: list[tuple[str, int, bool]] = []
+
+
+class JournalReadingAdapter(BlindSenderAdapter):
+    """Reads its post's journal entry as the call starts: (marker, the
+    row's attempt_count, whether attempt_started_at is set)."""
+
+    def publish(self, request):
+        from platforms.models import ScheduledPost
+
+        row = ScheduledPost.objects.get(pk=request.marker)
+        JOURNAL.append(
+            (request.marker, row.attempt_count, row.attempt_started_at is not None)
+        )
+        return super().publish(request)
+
+
+LANES: set[str] = set()
+
+
+class LaneSenderAdapter(BlindSenderAdapter):
+    """Publishes, noting which thread (lane) made the call; a call takes a
+    moment, as a platform's answer does."""
+
+    def publish(self, request):
+        import threading
+        import time
+
+        LANES.add(threading.current_thread().name)
+        time.sleep(0.005)
+        return super().publish(request)

@@ -15,6 +15,14 @@ N_POSTS = 2000
 N_WORKERS = 4
 
 
+@pytest.fixture(autouse=True)
+def one_lane_each(settings):
+    """The workers here are threads of one process and share its connection
+    pool (10): each publishes one post at a time. A worker's own lanes race
+    each other in test_lanes.py."""
+    settings.PUBLISH_CALLS_IN_FLIGHT = 1
+
+
 def _insert_due_posts(accounts, content_by_character, n):
     with connection.cursor() as cursor:
         cursor.execute(

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from content.generation import QUEUE as GENERATIONS
@@ -178,6 +179,55 @@ def test_a_missing_media_file_fails_only_its_own_post_with_its_cause(
     assert str(broken.pk) not in adapters.SENT
 
 
+def test_each_call_finds_its_own_attempt_journalled_with_one_statement_a_post(
+    due_post, use_adapter
+):
+    """The journal entry of a batch's next post rides on the record of the
+    post before it (one statement, one commit): only the first post of a
+    batch begins on its own, and every call still finds its own attempt
+    written before it goes out."""
+    use_adapter("JournalReadingAdapter")
+    adapters.JOURNAL.clear()
+    accounts = [f.PlatformAccountFactory() for _ in range(2)]
+    posts = [due_post(platform_account=accounts[n % 2]) for n in range(5)]
+    with CaptureQueriesContext(connection) as ctx:
+        assert publish_due_posts(now=later()) == 5
+    begins = [q for q in ctx.captured_queries if 'SET "attempt_started_at"' in q["sql"]]
+    assert len(begins) == 1
+    # the two accounts' credentials: read together, in one query
+    assert sum('"auth_data"' in q["sql"] for q in ctx.captured_queries) == 1
+    assert sorted(adapters.JOURNAL) == sorted((str(p.pk), 1, True) for p in posts)
+    rows = ScheduledPost.objects.filter(pk__in=[p.pk for p in posts])
+    assert {(r.status, r.attempt_count, r.attempt_started_at) for r in rows} == {
+        ("published", 1, None)
+    }
+
+
+def test_a_post_refused_after_a_published_one_is_not_begun(
+    due_post, use_adapter, monkeypatch
+):
+    """Only a post that is ready to go out rides on the previous record: one
+    that its checks refuse fails on its own, never begun."""
+    use_adapter("BlindSenderAdapter")
+    account = f.PlatformAccountFactory()
+    first, refused, last = (due_post(platform_account=account) for _ in range(3))
+    from platforms import publishing
+
+    check = publishing._check
+
+    def refuse_one(sp):
+        if sp.pk == refused.pk:
+            raise publishing.Refused("Refused for the test.")
+        check(sp)
+
+    monkeypatch.setattr(publishing, "_check", refuse_one)
+    assert publish_due_posts(now=later()) == 2
+    refused.refresh_from_db()
+    assert refused.status == "failed" and refused.attempt_count == 0
+    assert refused.error_message == "Refused for the test."
+    assert set(adapters.SENT) == {str(first.pk), str(last.pk)}
+
+
 def test_undecryptable_credentials_keep_that_accounts_posts_waiting(
     due_post, use_adapter
 ):
@@ -326,3 +376,34 @@ def test_lifting_a_hold_can_keep_the_due_posts_for_publishing(due_post):
     assert publish_due_posts(now=later()) == 1
     due.refresh_from_db()
     assert due.status == "published"
+
+
+def test_stored_credentials_are_decrypted_once_for_the_same_bytes(monkeypatch):
+    from platforms import queues
+
+    account = f.PlatformAccountFactory(auth_data={"token": "one"})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT auth_data FROM platform_accounts WHERE id = %s", [account.pk]
+        )
+        (sealed,) = cursor.fetchone()
+    calls = []
+    original = queues.AUTH_DATA.from_db_value
+
+    def counted(value, *args):
+        calls.append(value)
+        return original(value, *args)
+
+    monkeypatch.setattr(queues.AUTH_DATA, "from_db_value", counted)
+    queues._decrypted.cache_clear()
+    first, second = queues.opened(sealed), queues.opened(sealed)
+    assert first == second == {"token": "one"} and first is not second
+    assert len(calls) == 1
+    account.auth_data = {"token": "two"}  # new credentials: new bytes
+    account.save(update_fields=["auth_data"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT auth_data FROM platform_accounts WHERE id = %s", [account.pk]
+        )
+        (resealed,) = cursor.fetchone()
+    assert queues.opened(resealed) == {"token": "two"} and len(calls) == 2

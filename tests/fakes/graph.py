@@ -48,6 +48,8 @@ class FakeGraph(LoopbackJSONServer):
     invalid (100), slow; `container_states` is the status_code sequence a new
     container walks through; `quota_usage`/`quota_total` the publishing window."""
 
+    keep_alive = True
+
     def __init__(self, *, version="v24.0"):
         super().__init__()
         self.version = version

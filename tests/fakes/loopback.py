@@ -60,6 +60,10 @@ class LoopbackJSONServer:
     as one JSON line (`journal_entry`), flushed before the answer is sent.
     """
 
+    # answer over HTTP/1.1 with kept-alive connections (the platforms' APIs
+    # do); HTTP/1.0 closes each connection after its answer
+    keep_alive = False
+
     def __init__(
         self,
         *,
@@ -78,10 +82,19 @@ class LoopbackJSONServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps a client's connection open between calls, as
+            # the real APIs do; the answer's headers go out without waiting
+            # for the client's acknowledgement (Nagle)
+            protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
+            disable_nagle_algorithm = fake.keep_alive
+
             def log_message(self, *args):
                 """Keep test output clean: no access log."""
 
             def _handle(self):
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    # not read below: the connection cannot carry another call
+                    self.close_connection = True
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 with fake.lock:

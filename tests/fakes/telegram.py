@@ -14,6 +14,8 @@ class FakeTelegram(LoopbackJSONServer):
     """Records calls; `mode` decides the answer: ok, 429, 500, 401, 400, slow.
     An injected fault (`call["fault"]`) overrides the mode for its call."""
 
+    keep_alive = True
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.retry_after = self.faults.retry_after if self.faults else 7

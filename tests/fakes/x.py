@@ -54,6 +54,8 @@ class FakeX(LoopbackJSONServer):
     its call, as in the Telegram fake (the chaos suite:
     `python -m tests.fakes.x --journal calls.jsonl --hang 0.01`)."""
 
+    keep_alive = True
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.tokens = {TOKEN}
