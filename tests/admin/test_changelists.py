@@ -159,3 +159,20 @@ def test_published_posts_sort_by_every_engagement_column(administrator_client):
     assert [p.views_count for p in by_views] == sorted(
         (p.views_count for p in by_views), reverse=True
     )
+
+
+def test_rows_carry_djangos_own_checkbox_and_link(administrator_client):
+    """The changelist writes each row's checkbox and change link without
+    Django's widget template and reverse() per row: the same HTML."""
+    from platforms.models import Post
+
+    BUILDERS["platforms.post"](3)
+    html = administrator_client.get(changelist_url("platforms.post")).content.decode()
+    model_admin = admin.site._registry[Post]
+    posts = list(Post.objects.all())
+    assert len(posts) == 3
+    for post in posts:
+        assert str(admin.ModelAdmin.action_checkbox(model_admin, post)) in html
+        link = reverse("admin:platforms_post_change", args=[post.pk])
+        assert f'<a href="{link}">' in html
+    assert html.count('class="action-select"') == 3
