@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -36,6 +37,17 @@ admin.site.site_url = None
 # The app list is on the index; the lists get the page's whole width (a list
 # of ten columns fits 1400 px beside its filters, not beside two sidebars).
 admin.site.enable_nav_sidebar = False
+
+
+def _lazy_app_list(request, app_label=None, _build=admin.site.get_app_list):
+    """The app list, built when a template reads it. Every admin page's context
+    carries it (`available_apps`) for the navigation sidebar, which is off:
+    built for nothing, it was a twentieth of a changelist (a permission check
+    and two reverse() per model). The index still lists the apps."""
+    return SimpleLazyObject(lambda: _build(request, app_label))
+
+
+admin.site.get_app_list = _lazy_app_list  # type: ignore[method-assign]
 
 
 # System-owned columns that have no value before the row exists (a read-only

@@ -176,3 +176,26 @@ def test_rows_carry_djangos_own_checkbox_and_link(administrator_client):
         link = reverse("admin:platforms_post_change", args=[post.pk])
         assert f'<a href="{link}">' in html
     assert html.count('class="action-select"') == 3
+
+
+def test_pages_build_the_app_list_only_where_they_show_it(
+    administrator_client, monkeypatch
+):
+    """Every admin page's context carries the app list for the navigation
+    sidebar, which is off: a changelist does not build it, the index does and
+    lists the apps."""
+    from django.contrib.admin import AdminSite
+
+    built = []
+    build = AdminSite._build_app_dict
+
+    def counted(self, request, label=None):
+        built.append(label)
+        return build(self, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counted)
+    assert administrator_client.get(changelist_url("platforms.post")).status_code == 200
+    assert built == []
+    index = administrator_client.get(reverse("admin:index"))
+    assert built == [None]
+    assert b'href="/admin/platforms/post/"' in index.content
