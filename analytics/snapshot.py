@@ -4,7 +4,7 @@ Per platform account of a live character and per day (UTC):
 - follower_count, following_count, post_count: the account's counters;
 - likes_count, comments_count, shares_count, views_count: totals over the
   account's published posts (lifetime; the day-to-day difference is what the
-  day brought);
+  day brought), as last synced from the platform (post_metrics);
 - engagement_rate: average (likes + comments + shares) per post published in
   the last 30 days, as a percentage of followers (0 without followers or posts).
 
@@ -30,18 +30,29 @@ RATE_WINDOW_DAYS = 30
 MAX_VALUE = "9999999999.99"  # numeric(12,2)
 
 UPSERT = f"""
-WITH engagement AS (
-    SELECT p.platform_account_id,
-           sum(p.likes_count) AS likes,
-           sum(p.comments_count) AS comments,
-           sum(p.shares_count) AS shares,
-           sum(p.views_count) AS views,
-           count(*) FILTER (WHERE p.published_at >= %(since)s) AS recent_posts,
-           sum(p.likes_count + p.comments_count + p.shares_count)
-               FILTER (WHERE p.published_at >= %(since)s) AS recent_engagement
+WITH numbers AS (
+    -- the latest synced numbers (post_metrics), or the posts' own where a post
+    -- was never synced: not the cached columns, which wait for the next fold
+    SELECT p.platform_account_id, p.published_at,
+           coalesce(m.likes_count, p.likes_count) AS likes,
+           coalesce(m.comments_count, p.comments_count) AS comments,
+           coalesce(m.shares_count, p.shares_count) AS shares,
+           coalesce(m.views_count, p.views_count) AS views
     FROM posts p
+    LEFT JOIN post_metrics m ON m.post_id = p.id
     WHERE p.status = 'published' AND p.published_at < %(until)s
-    GROUP BY p.platform_account_id
+),
+engagement AS (
+    SELECT n.platform_account_id,
+           sum(n.likes) AS likes,
+           sum(n.comments) AS comments,
+           sum(n.shares) AS shares,
+           sum(n.views) AS views,
+           count(*) FILTER (WHERE n.published_at >= %(since)s) AS recent_posts,
+           sum(n.likes + n.comments + n.shares)
+               FILTER (WHERE n.published_at >= %(since)s) AS recent_engagement
+    FROM numbers n
+    GROUP BY n.platform_account_id
 ),
 stats AS (
     SELECT a.id AS account_id, a.character_id, a.platform,

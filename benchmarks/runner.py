@@ -106,10 +106,13 @@ def run(o: argparse.Namespace) -> None:
     if unknown:
         raise BenchError(f"Unknown sections: {', '.join(sorted(unknown))}")
     name = settings.DATABASES["default"]["NAME"]
-    if not str(name).endswith("bench"):
+    # a bench database is named so: "..._bench" (make bench) or a copy of it,
+    # "..._bench_<who>"
+    if "bench" not in str(name).split("_"):
         raise BenchError(
             f"Refusing to benchmark database {name!r}: point DATABASE_URL at a "
-            "database whose name ends in 'bench' (make bench does)."
+            "database with 'bench' as a word of its name, such as "
+            "ainfluencer_bench (make bench does)."
         )
     started = time.time()
     bench = Bench(

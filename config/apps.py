@@ -60,3 +60,15 @@ class ConfigConfig(AppConfig):
                     sender=model,
                     dispatch_uid=f"perms-{signal}-{model}",
                 )
+        # What a process keeps about an API token (config.api_gate) goes stale
+        # on any save or delete of a token (a revoke) or of a user (is_active,
+        # is_superuser).
+        from knox.models import AuthToken
+
+        from config.api_gate import auth_changed
+
+        for sender in (AuthToken, User):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    auth_changed, sender=sender, dispatch_uid=f"auth-{signal}-{sender}"
+                )

@@ -9,35 +9,35 @@ so a revoked permission takes effect on the next request, in every process
 together: one Redis round trip per request.
 """
 
+import time
+
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db.models import Q
 
-from config.cache import CacheUnavailable
+from config import api_gate
 
 PERMISSION_CACHE_SECONDS = 300
-VERSION_KEY = "perms:version"
+VERSION_KEY = api_gate.PERMS_VERSION_KEY
 
 
 def _version() -> int:
     version = cache.get(VERSION_KEY)
     if version is None:
-        cache.add(VERSION_KEY, 1, timeout=None)
+        # a Redis that lost the key starts from the clock, never from a
+        # number a process may still hold (config.api_gate)
+        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
         version = cache.get(VERSION_KEY) or 1
     return version
 
 
 def permissions_changed(**kwargs) -> None:
-    """Any permission, group or membership change: every cached set is stale."""
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, 2, timeout=None)
-    except CacheUnavailable:
-        # Redis is down: nothing is cached now; a set cached before the outage
-        # lives at most PERMISSION_CACHE_SECONDS if Redis kept it (docs)
-        pass
+    """Any permission, group or membership change: every cached set is stale.
+
+    With Redis down nothing is cached now; a set cached before the outage
+    lives at most PERMISSION_CACHE_SECONDS if Redis kept it (docs)."""
+    api_gate.bump(VERSION_KEY)
 
 
 class OneQueryModelBackend(ModelBackend):

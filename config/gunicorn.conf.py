@@ -21,9 +21,13 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then (memory growth in long-lived processes).
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
-max_requests_jitter = 100
+# Recycle workers now and then (memory growth in long-lived processes), but
+# not often: a new worker costs about 1.3 s of CPU to start (imports, then
+# cold caches), which every 1,000 requests was 1.3 ms a request, more than
+# half of what a cached API read costs; measured under load, 1,000 gave a
+# third of the requests per second of 20,000 on the cached detail.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = 1000
 
 # Memory of a worker (target: under 150 MB resident at the end of the load run,
 # BENCHMARKS.md "Load"). Most of it is the heap, not the code: about 110 MB

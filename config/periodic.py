@@ -7,6 +7,8 @@ import functools
 import importlib
 from dataclasses import dataclass
 
+from django.conf import settings
+
 PREFIX = "ainfluencer: "
 
 
@@ -67,6 +69,13 @@ PERIODIC_TASKS = [
         Every(300),
         "Followers and recent posts' likes, comments, shares and views from each "
         "platform, per account every METRICS_SYNC_INTERVAL_MINUTES.",
+    ),
+    Periodic(
+        "fold post metrics",
+        "platforms.tasks.fold_post_metrics",
+        Every(60 * settings.METRICS_FOLD_INTERVAL_MINUTES),
+        "Copies the synced likes, comments, shares and views that changed into "
+        "the posts' cached columns (the engagement sorts and lists).",
     ),
     Periodic(
         "refresh platform tokens",

@@ -368,6 +368,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.AtomicUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="2000/min")},
 }
+# What a web process keeps about an API token it has seen (config/api_gate.py):
+# validated against Redis on every request (a revoke, a deactivation or a
+# permission change counts from the next request); a change that sends no
+# signal (a QuerySet.update(), SQL by hand) counts within this many seconds.
+API_AUTH_CACHE_SECONDS = env.float("API_AUTH_CACHE_SECONDS", default=2.0)
 # API tokens (django-rest-knox): a new token lives API_TOKEN_TTL_DAYS days
 # (0: until revoked). Only a digest is stored; the token is shown once.
 _TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
@@ -626,6 +631,9 @@ MEDIA_LINK_MAX_AGE = env.int("MEDIA_LINK_MAX_AGE", default=6 * 3600)
 METRICS_SYNC_INTERVAL_MINUTES = env.int("METRICS_SYNC_INTERVAL_MINUTES", default=60)
 METRICS_SYNC_POST_DAYS = env.int("METRICS_SYNC_POST_DAYS", default=30)
 METRICS_SYNC_LEASE_SECONDS = env.int("METRICS_SYNC_LEASE_SECONDS", default=600)
+# How often the synced post numbers (post_metrics) are copied into the posts'
+# cached columns that the engagement sorts read (platforms.sync.post_metrics_fold).
+METRICS_FOLD_INTERVAL_MINUTES = env.int("METRICS_FOLD_INTERVAL_MINUTES", default=60)
 
 # Best time to post (platforms.selectors.account_best_times): an account's
 # published posts of the last BEST_TIME_WINDOW_DAYS days, grouped by hour and

@@ -16,6 +16,7 @@ import time
 from django.core.cache import caches
 from rest_framework.throttling import UserRateThrottle
 
+from config.api_gate import Window, throttle_counts
 from config.cache import CacheUnavailable, FailOpenRedisCache, guarded, strict
 
 # KEYS[1]: this window's counter, KEYS[2]: the previous window's; ARGV[1]: TTL ms
@@ -45,23 +46,43 @@ class AtomicUserRateThrottle(UserRateThrottle):
         elapsed = (now % self.duration) / self.duration
         current_key = store.make_and_validate_key(f"{ident}:{window}")
         previous_key = store.make_and_validate_key(f"{ident}:{window - 1}")
+        # counted already by the gate's round trip (config.api_gate)?
+        counted = throttle_counts(request, current_key)
         try:
-            with strict():
-                current, previous = guarded(
-                    "throttle",
-                    None,
-                    self._run,
-                    current_key,
-                    previous_key,
-                    self.duration * 2000,
-                )
+            if counted is None:
+                with strict():
+                    counted = guarded(
+                        "throttle",
+                        None,
+                        self._run,
+                        current_key,
+                        previous_key,
+                        self.duration * 2000,
+                    )
         except CacheUnavailable:
             return True  # fail open; the outage was logged once
+        current, previous = counted
         weighted = previous * (1 - elapsed) + current
         if weighted <= self.num_requests:
             return True
         self._wait = self.duration - (now % self.duration)
         return False
+
+    def window_for(self, user_pk, now: float) -> Window | None:
+        """This user's counter keys at `now`, for the gate to count in its
+        round trip (the same keys allow_request reads)."""
+        if self.rate is None:
+            return None
+        store = _backend()
+        if not isinstance(store, FailOpenRedisCache):
+            return None
+        ident = self.cache_format % {"scope": self.scope, "ident": user_pk}
+        window = int(now // self.duration)
+        return Window(
+            store.make_and_validate_key(f"{ident}:{window}"),
+            store.make_and_validate_key(f"{ident}:{window - 1}"),
+            self.duration * 2000,
+        )
 
     def _run(self, current_key, previous_key, ttl_ms):
         client = _backend().redis_client(current_key)

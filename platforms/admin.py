@@ -49,6 +49,7 @@ from platforms.models import (
     PlatformAccount,
     Post,
     PostingSlot,
+    PostMetrics,
     PublishingHold,
     ScheduledPost,
 )
@@ -876,6 +877,7 @@ class PostAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
         "shares_count",
         "views_count",
         "last_engagement_sync_at",
+        "last_synced_numbers",
         "retry_count",
         "created_at",
         "updated_at",
@@ -905,6 +907,7 @@ class PostAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
                     ("platform_post_id", "platform_post_url"),
                     ("likes_count", "comments_count", "shares_count", "views_count"),
                     ("last_engagement_sync_at", "retry_count"),
+                    "last_synced_numbers",
                     ("created_at", "updated_at"),
                 )
             },
@@ -914,6 +917,19 @@ class PostAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
     @admin.display(description="Post")
     def label(self, obj):
         return obj.platform_post_id or str(obj.pk)[:8]
+
+    @admin.display(description="Last synced numbers")
+    def last_synced_numbers(self, obj):
+        # The sync writes post_metrics; the columns above are the posts' copy,
+        # refreshed every METRICS_FOLD_INTERVAL_MINUTES (one query, this page only).
+        m = PostMetrics.objects.filter(post=obj).first()
+        if m is None:
+            return "never synced"
+        return (
+            f"{m.likes_count:,} likes, {m.comments_count:,} comments, "
+            f"{m.shares_count:,} shares, {m.views_count:,} views "
+            f"(synced {timezone.localtime(m.synced_at):%Y-%m-%d %H:%M %Z})"
+        )
 
     def get_sortable_by(self, request):
         # Sorting all posts by likes is a top-N sort over the whole table (0.7 s
@@ -1014,6 +1030,33 @@ class CharacterChoiceForm(forms.Form):
             ScheduledPost._meta.get_field("character"), admin.site
         )
         field.widget.choices = field.choices  # type: ignore[attr-defined]
+
+
+@admin.register(PostMetrics)
+class PostMetricsAdmin(BigTableAdmin):
+    """The numbers each platform last reported per post (read-only: written by
+    the metrics sync, copied into the posts' columns by the fold)."""
+
+    list_display = (
+        "post",
+        "likes_count",
+        "comments_count",
+        "shares_count",
+        "views_count",
+        "synced_at",
+    )
+    # primary-key order: the table has no other index (HOT updates)
+    ordering = ("pk",)
+    sortable_by = ()
+    list_select_related = ("post",)
+    raw_id_fields = ("post",)
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ScheduledPost)

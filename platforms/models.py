@@ -366,6 +366,45 @@ class Post(models.Model):
             )
 
 
+class PostMetrics(models.Model):
+    """The latest numbers a platform reported for one of its posts.
+
+    The metrics sync writes here (platforms/sync.py), not into posts: a narrow
+    row without indexes on its numbers, so each sync is a HOT update of one
+    small row instead of a new posts row version that every index of posts
+    (two GIN among them) must take in. `post_metrics_fold` copies the numbers
+    that changed into the posts' cached columns, which keep the engagement
+    sorts' indexes (docs/schema-deviations.md).
+    """
+
+    post = models.OneToOneField(
+        Post,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="metrics",
+        db_column="post_id",
+    )
+    likes_count = non_negative()
+    comments_count = non_negative()
+    shares_count = non_negative()
+    views_count = non_negative()
+    synced_at = models.DateTimeField()
+    # synced since the last fold: the fold reads only these rows (not indexed:
+    # it scans the narrow table in heap order)
+    fold_pending = models.BooleanField(**defaulted(True))
+
+    class Meta:
+        db_table = "post_metrics"
+        verbose_name_plural = "post metrics"
+        constraints = [
+            min_check(f, 0, table="post_metrics")
+            for f in ("likes_count", "comments_count", "shares_count", "views_count")
+        ]
+
+    def __str__(self) -> str:
+        return f"metrics of post {self.post_id}"
+
+
 class ScheduledPostStatus(models.TextChoices):
     SCHEDULED = "scheduled"
     PROCESSING = "processing"

@@ -10,7 +10,10 @@
    recent posts' metrics (published within METRICS_SYNC_POST_DAYS), in the
    batches the adapter's API allows. It writes nothing.
 3. `apply_account_stats` and `apply_post_metrics` write a whole batch set-based:
-   one UPDATE ... FROM unnest(arrays) per table, never a statement per post.
+   one statement per table (UPDATE ... FROM unnest(arrays)), never one per post.
+   Post numbers go to the narrow post_metrics table; `post_metrics_fold`
+   (its own periodic task, METRICS_FOLD_INTERVAL_MINUTES) copies those that
+   changed into the posts' cached columns.
 
 A rate limit marks the account rate-limited until the platform's reset (the
 publisher waits too); refused credentials park it as publishing does; an
@@ -51,7 +54,7 @@ class AccountMetrics:
 
     account_id: uuid.UUID
     stats: dict | None = None
-    # (platform, platform_post_id, likes, comments, shares, views)
+    # (post id, likes, comments, shares, views)
     posts: list[tuple] = field(default_factory=list)
     problem: AdapterError | None = None
 
@@ -81,25 +84,28 @@ def claim_accounts_for_sync(
 
 
 def fetch_account_metrics(
-    account: PlatformAccount, post_ids: list[str]
+    account: PlatformAccount, post_ids: dict[str, uuid.UUID]
 ) -> AccountMetrics:
-    """One account's numbers from its platform (no database writes)."""
+    """One account's numbers from its platform (no database writes).
+
+    `post_ids` maps the platform's ids of the account's recent posts to our
+    posts' ids; numbers for an id we did not ask about are dropped."""
     result = AccountMetrics(account.pk)
     adapter = get_adapter(account)
     try:
         result.stats = adapter.fetch_stats()
         if post_ids:
-            metrics = adapter.fetch_post_metrics(post_ids)
+            metrics = adapter.fetch_post_metrics(list(post_ids))
             result.posts = [
                 (
-                    account.platform,
-                    pid,
+                    post_ids[pid],
                     m.get("likes", 0),
                     m.get("comments", 0),
                     m.get("shares", 0),
                     m.get("views", 0),
                 )
                 for pid, m in metrics.items()
+                if pid in post_ids
             ]
     except NotConfigured:
         pass  # this adapter has no numbers (dry run, no adapter)
@@ -145,45 +151,141 @@ def apply_account_stats(
         return cursor.rowcount
 
 
+# The batch's values travel by COPY into a scratch table (psycopg adapting
+# 100,000 UUIDs into a uuid[] parameter took longer than the UPDATE itself), then
+# one statement: the UPDATE finds each row through post_metrics' primary key and
+# changes no indexed column, so it is a HOT update (the table's fillfactor
+# leaves room on each page, migration 0014); rows for posts synced for the
+# first time are inserted by the same statement, only for posts that still
+# exist (a post deleted since the sync read its id is skipped, not an error).
+BATCH_TABLE = """
+CREATE TEMP TABLE post_metrics_batch (
+    post_id uuid, likes int, comments int, shares int, views int
+) ON COMMIT DROP
+"""
+APPLY_POST_METRICS = """
+WITH updated AS (
+    UPDATE post_metrics m
+       SET likes_count = v.likes, comments_count = v.comments,
+           shares_count = v.shares, views_count = v.views, synced_at = %(now)s,
+           fold_pending = true
+      FROM post_metrics_batch v
+     WHERE m.post_id = v.post_id
+ RETURNING m.post_id
+),
+inserted AS (
+    INSERT INTO post_metrics (post_id, likes_count, comments_count, shares_count,
+                              views_count, synced_at)
+    SELECT v.post_id, v.likes, v.comments, v.shares, v.views, %(now)s
+      FROM post_metrics_batch v
+     -- checked once: when every row was updated (the usual case) the
+     -- anti-join below never runs
+     WHERE (SELECT count(*) FROM updated) < %(size)s
+       AND NOT EXISTS (SELECT 1 FROM updated u WHERE u.post_id = v.post_id)
+       AND EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)
+        ON CONFLICT (post_id) DO NOTHING
+ RETURNING 1
+)
+SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)
+"""
+
+
 def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> int:
-    """One UPDATE ... FROM unnest() for a batch of (platform, platform_post_id,
-    likes, comments, shares, views): the join follows the partial unique index
-    on (platform, platform_post_id)."""
+    """Record a batch of (post id, likes, comments, shares, views) in
+    post_metrics: four statements whatever the batch's size (scratch table,
+    COPY, one UPDATE with the first-time INSERT, drop); the number of posts
+    recorded. The posts' own columns follow with `post_metrics_fold`."""
     if not rows:
         return 0
-    now = now or timezone.now()
-    platforms, pids, likes, comments, shares, views = (
-        list(c) for c in zip(*rows, strict=True)
+    data = "".join(
+        f"{post_id}\t{int(likes)}\t{int(comments)}\t{int(shares)}\t{int(views)}\n"
+        for post_id, likes, comments, shares, views in rows
     )
+    # no savepoint inside a caller's transaction: an error fails the batch
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(BATCH_TABLE)
+        with cursor.cursor.copy("COPY post_metrics_batch FROM STDIN") as copy:
+            copy.write(data)
+        cursor.execute(
+            APPLY_POST_METRICS, {"now": now or timezone.now(), "size": len(rows)}
+        )
+        (recorded,) = cursor.fetchone()
+        # dropped now, not at commit: a caller may apply several batches in
+        # one transaction
+        cursor.execute("DROP TABLE post_metrics_batch")
+    return recorded
+
+
+# A chunk of post_metrics' pages (a TID range scan: the heap in its order) whose
+# rows the sync changed since the last fold (`fold_pending`), folded into posts
+# where a number differs: posts gets a new row version (and an entry in each of
+# its indexes) only for posts whose numbers moved. A row synced again while the
+# chunk runs keeps its flag (the synced_at check), so the next fold takes it.
+FOLD_CHUNK = """
+WITH chunk AS (
+    SELECT post_id, likes_count, comments_count, shares_count, views_count,
+           synced_at
+      FROM post_metrics
+     WHERE ctid >= %(lo)s::tid AND ctid < %(hi)s::tid AND fold_pending
+       -- rows a running apply holds stay pending for the next fold: the fold
+       -- never waits, so it cannot deadlock with a sync locking in its order
+       FOR UPDATE SKIP LOCKED
+),
+folded AS (
+    UPDATE posts p
+       SET likes_count = c.likes_count, comments_count = c.comments_count,
+           shares_count = c.shares_count, views_count = c.views_count,
+           last_engagement_sync_at = c.synced_at
+      FROM chunk c
+     WHERE p.id = c.post_id
+       AND (p.likes_count, p.comments_count, p.shares_count, p.views_count)
+           IS DISTINCT FROM
+           (c.likes_count, c.comments_count, c.shares_count, c.views_count)
+ RETURNING 1
+),
+done AS (
+    UPDATE post_metrics m
+       SET fold_pending = false
+      FROM chunk c
+     WHERE m.post_id = c.post_id AND m.synced_at = c.synced_at
+)
+SELECT count(*) FROM folded
+"""
+
+
+def post_metrics_fold(*, chunk_pages: int = 500) -> int:
+    """Copy the synced numbers that changed from post_metrics into the posts'
+    cached columns (the ones the engagement sorts' indexes cover), one short
+    transaction per chunk of pages; the number of posts changed."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE posts p
-               SET likes_count = v.likes,
-                   comments_count = v.comments,
-                   shares_count = v.shares,
-                   views_count = v.views,
-                   last_engagement_sync_at = %s
-              FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[], %s::int[], %s::int[])
-                   AS v(platform, pid, likes, comments, shares, views)
-             WHERE p.platform = v.platform AND p.platform_post_id = v.pid
-            """,
-            [now, platforms, pids, likes, comments, shares, views],
+            "SELECT pg_relation_size('post_metrics') "
+            "/ current_setting('block_size')::int"
         )
-        return cursor.rowcount
+        (pages,) = cursor.fetchone()
+    folded = 0
+    for lo in range(0, pages, chunk_pages):
+        # one transaction per chunk (no savepoint when the caller has one open)
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            cursor.execute(
+                FOLD_CHUNK, {"lo": f"({lo},0)", "hi": f"({lo + chunk_pages},0)"}
+            )
+            folded += cursor.fetchone()[0]
+    return folded
 
 
 def _recent_post_ids(account_ids: list[Any], *, now: dt.datetime) -> dict:
+    """Per account, {platform post id: post id} of its recent published posts."""
     since = now - dt.timedelta(days=settings.METRICS_SYNC_POST_DAYS)
-    ids: dict = {pk: [] for pk in account_ids}
+    ids: dict = {pk: {} for pk in account_ids}
     rows = Post.objects.filter(
         platform_account_id__in=account_ids,
         status=Post.Status.PUBLISHED,
         published_at__gte=since,
         platform_post_id__isnull=False,
-    ).values_list("platform_account_id", "platform_post_id")
-    for account_id, pid in rows:
-        ids[account_id].append(pid)
+    ).values_list("platform_account_id", "platform_post_id", "id")
+    for account_id, pid, post_id in rows:
+        ids[account_id][pid] = post_id
     return ids
 
 

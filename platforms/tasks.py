@@ -51,6 +51,18 @@ def sync_platform_metrics() -> dict:
 
 
 @shared_task(
+    name="platforms.tasks.fold_post_metrics",
+    acks_late=True,  # idempotent: copies numbers that differ, chunk by chunk
+    soft_time_limit=1200,
+    time_limit=1260,
+)
+def fold_post_metrics() -> dict:
+    from platforms.sync import post_metrics_fold
+
+    return {"rows": post_metrics_fold()}
+
+
+@shared_task(
     name="platforms.tasks.refresh_platform_tokens",
     acks_late=True,  # idempotent: each account is refreshed under a row lock
     soft_time_limit=240,

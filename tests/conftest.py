@@ -15,9 +15,17 @@ def _media_root(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    """Each test starts with an empty Redis cache (throttles, cached reads)."""
+def _clear_cache(settings):
+    """Each test starts with an empty Redis cache (throttles, cached reads)
+    and nothing of an API token kept in this process (config.api_gate),
+    which keeps what it learns for the whole test: query counts must not
+    depend on how long a slow machine takes between two requests (the
+    tests of the bound itself set it)."""
+    from config.api_gate import forget_all
+
     cache.clear()
+    forget_all()
+    settings.API_AUTH_CACHE_SECONDS = 600
     yield
 
 

@@ -17,6 +17,7 @@ from characters.selectors import (
     characters_with_stats,
 )
 from characters.services import character_soft_delete
+from config import api_gate
 from config.api import ModelViewSet
 from config.api_fast import ValuesListMixin
 from config.api_renderers import answer_etag
@@ -47,7 +48,9 @@ class CharacterViewSet(ValuesListMixin, ModelViewSet):
         # With it goes an ETag of the answer: a client that sends it back in
         # If-None-Match gets a 304, which costs no serialization at all.
         key = character_api_cache_key(kwargs["pk"])
-        cached = cache.get(key)
+        cached = api_gate.read(request, key)  # read with the token's check
+        if cached is api_gate.NOT_READ:
+            cached = cache.get(key)
         if isinstance(cached, tuple):
             etag, data = cached
         else:
@@ -57,6 +60,12 @@ class CharacterViewSet(ValuesListMixin, ModelViewSet):
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         return Response(data, headers={"ETag": etag})
+
+    def gate_reads(self) -> list[str]:
+        """The cache keys the gate reads in its round trip (config.api_gate)."""
+        if self.action == "retrieve" and "pk" in self.kwargs:
+            return [character_api_cache_key(self.kwargs["pk"])]
+        return []
 
     def _detail(self, request, pk) -> dict:
         """The answer of a detail read, built from a values() row through the

@@ -9,6 +9,7 @@ from automation.models import AutomationRun
 from logs.events import emit_many
 from platforms.services import posting_slots_set
 from platforms.slots import Slot
+from platforms.sync import apply_post_metrics
 from tests.factories import (
     AnalyticsFactory,
     AutomationRuleFactory,
@@ -155,6 +156,16 @@ def slots(n):
         posting_slots_set(account=account, slots=mine)
 
 
+def post_metrics(n):
+    """n synced posts of one account."""
+    account = PlatformAccountFactory(platform="instagram")
+    now = timezone.now()
+    apply_post_metrics(
+        [(PostFactory(platform_account=account).pk, i, i, i, i) for i in range(n)],
+        now=now,
+    )
+
+
 BUILDERS = {
     "characters.character": characters,
     "characters.characterpersonality": profiles,
@@ -177,6 +188,8 @@ BUILDERS = {
     "logs.event": events,
     # bulk scheduling (issue 16): the accounts' weekly posting slots
     "platforms.postingslot": slots,
+    # the numbers the metrics sync brought back (issue 14)
+    "platforms.postmetrics": post_metrics,
     # and what reaches people: webhooks, their deliveries, e-mail notifications
     "logs.webhook": webhooks,
     "logs.webhookdelivery": webhook_deliveries,

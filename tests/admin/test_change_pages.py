@@ -10,12 +10,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.timezones import format_local
+from platforms.sync import apply_post_metrics
 from tests.admin.builders import BUILDERS
 from tests.factories import (
     AnalyticsFactory,
     CharacterFactory,
     ContentFactory,
     PlatformAccountFactory,
+    PostFactory,
     ScheduledPostFactory,
 )
 
@@ -95,8 +97,8 @@ def test_every_change_page_renders_in_bounded_queries(administrator_client, labe
 def test_every_add_page_renders(administrator_client, label):
     app_label, model_name = label.split(".")
     response = administrator_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
-    # System logs, rule runs, events, text jobs, webhook deliveries and
-    # notifications are written by the system only.
+    # System logs, rule runs, events, text jobs, webhook deliveries,
+    # notifications and synced post numbers are written by the system only.
     system_only = label in (
         "logs.systemlog",
         "automation.automationrun",
@@ -104,6 +106,7 @@ def test_every_add_page_renders(administrator_client, label):
         "content.textgeneration",
         "logs.webhookdelivery",
         "logs.notification",
+        "platforms.postmetrics",
     )
     assert response.status_code == (403 if system_only else 200)
 
@@ -144,3 +147,12 @@ def test_character_charts_say_when_each_account_was_last_synced(
     # the charts reuse the accounts table's query
     PlatformAccountFactory(character=character, platform="telegram")
     assert queries_for(administrator_client, change_url(character))[0] == with_accounts
+
+
+def test_a_post_page_shows_its_last_synced_numbers(administrator_client):
+    post = PostFactory(likes_count=1)
+    _, html = queries_for(administrator_client, change_url(post))
+    assert b"never synced" in html
+    apply_post_metrics([(post.pk, 1234, 56, 7, 89_000)])
+    _, html = queries_for(administrator_client, change_url(post))
+    assert b"1,234 likes, 56 comments, 7 shares, 89,000 views" in html

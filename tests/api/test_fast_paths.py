@@ -106,3 +106,69 @@ def test_the_character_detail_answers_304_to_its_etag_until_the_character_change
     assert changed.status_code == 200
     assert changed.json()["bio"] == "A new bio."
     assert changed.headers["ETag"] != etag
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        (
+            "datetime",
+            [
+                dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+                dt.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=dt.UTC),
+                dt.datetime(
+                    2026, 7, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))
+                ),
+                dt.datetime(2026, 1, 2, 3, 4, 5),  # naive: DRF's own way
+                "2026-01-02T03:04:05Z",
+            ],
+        ),
+        ("char", ["plain", "", 12, Decimal("1.5")]),
+        ("integer", [0, 7, True, Decimal("3"), "4"]),
+        ("uuid", [uuid.UUID(int=5)]),
+        ("choice", ["draft", "", "unknown", Post.Status.PUBLISHED]),
+    ],
+)
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_the_shortcut_converters_answer_what_the_fields_answer(field, values, zone):
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from config.api_fast import converter
+
+    fields = {
+        "datetime": serializers.DateTimeField(),
+        "char": serializers.CharField(),
+        "integer": serializers.IntegerField(),
+        "uuid": serializers.UUIDField(),
+        "choice": serializers.ChoiceField(choices=Post.Status.choices),
+    }
+    f = fields[field]
+    convert = converter(f)
+    assert convert is not f.to_representation  # a shortcut is taken
+    with timezone.override(zone):
+        for value in values:
+            assert convert(value) == f.to_representation(value), value
+
+
+@pytest.mark.django_db
+def test_the_series_is_what_the_serializer_says(admin_api, character):
+    from analytics.api.serializers import SeriesPointSerializer
+    from analytics.models import Analytics
+    from analytics.selectors import metric_series
+    from tests.factories import AnalyticsFactory
+
+    for day in (1, 2, 9):
+        AnalyticsFactory(
+            character=character,
+            platform_account=None,
+            platform=None,
+            metric_type="reach",
+            metric_date=dt.date(2026, 3, 1) + dt.timedelta(days=day),
+            metric_value=Decimal("1.25") * day,
+        )
+    url = f"/api/v1/analytics/series/?character={character.pk}&metric_type=reach"
+    answer = admin_api.get(url).json()
+    rows = metric_series(Analytics.objects.filter(character=character), bucket="day")
+    assert answer == _plain(SeriesPointSerializer(rows, many=True).data)
+    assert len(answer) == 3

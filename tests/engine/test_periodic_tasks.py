@@ -80,3 +80,11 @@ def test_the_dashboard_marks_the_weekly_maintenance_late_only_after_a_week():
 
     assert health(6) == "ok"  # a daily task would be late after 26 hours
     assert health(8) == "late"
+
+
+def test_post_metrics_are_folded_every_fold_interval(settings):
+    call_command("setup_periodic_tasks", verbosity=0)
+    fold = PeriodicTask.objects.get(name=PREFIX + "fold post metrics")
+    assert fold.task == "platforms.tasks.fold_post_metrics"
+    every = 60 * settings.METRICS_FOLD_INTERVAL_MINUTES
+    assert (fold.interval.every, fold.interval.period) == (every, "seconds")

@@ -12,6 +12,7 @@ from automation.models import AutomationRun
 from characters.services import character_soft_delete
 from logs.models import Event
 from logs.outbox import dispatch_events
+from platforms.sync import apply_post_metrics
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +68,23 @@ def test_every_account_gets_its_counters_and_post_totals():
     assert metrics(quiet, timezone.now().date())["engagement_rate"] == 0
     row = Analytics.objects.filter(platform_account=account).first()
     assert row.character_id == account.character_id and row.platform == "instagram"
+
+
+def test_post_totals_are_the_last_synced_numbers_before_any_fold():
+    account = f.PlatformAccountFactory(platform="instagram", follower_count=100)
+    synced = published(account, likes=1, comments=1, shares=1, views=1)
+    published(account, likes=40, views=400)  # never synced: its own numbers
+    apply_post_metrics([(synced.pk, 500, 50, 5, 5000)])
+
+    daily_snapshot(timezone.now().date())
+
+    got = metrics(account, timezone.now().date())
+    assert (got["likes_count"], got["comments_count"]) == (540, 50)
+    assert (got["shares_count"], got["views_count"]) == (5, 5400)
+    # (555 + 40) / 2 posts / 100 followers
+    assert got["engagement_rate"] == Decimal("297.50")
+    synced.refresh_from_db()
+    assert synced.likes_count == 1  # the posts' cached column is not read
 
 
 def test_running_twice_rewrites_the_day_instead_of_adding_rows():

@@ -231,18 +231,28 @@ def test_adapter_scratch_posts_reach_the_fake_of_their_platform(
 def test_metrics_section_applies_every_row_and_leaves_the_numbers(monkeypatch):
     from benchmarks.context import Bench
     from benchmarks.sections import metrics
+    from platforms.models import PostMetrics
+    from platforms.sync import apply_post_metrics, post_metrics_fold
     from tests.factories.platforms import PostFactory
 
     posts = PostFactory.create_batch(6, likes_count=7)
+    apply_post_metrics([(p.pk, 7, 0, 0, 0) for p in posts])  # synced once
+    post_metrics_fold()
     monkeypatch.setattr(metrics, "POSTS", 6)
-    [row] = section("metrics")(Bench(repeat=1))
-    assert row.what.startswith("apply platform metrics to 6 posts")
-    assert row.floor_ms and row.median_ms > 0
+    apply, fold, quiet = section("metrics")(Bench(repeat=1))
+    assert apply.what.startswith("apply platform metrics to 6 posts")
+    assert apply.floor_ms and apply.median_ms > 0
+    ratio = apply.median_ms / apply.floor_ms
+    verdict = "met (" if ratio <= 3 else "MISSED: "
+    assert apply.note.startswith(verdict + f"{ratio:.1f}x")  # computed, not written
+    assert "posts changed: 6" in fold.note and "posts changed: 0" in quiet.note
     # every run was rolled back
+    ids = [p.pk for p in posts]
     assert set(
-        Post.objects.filter(pk__in=[p.pk for p in posts]).values_list(
-            "likes_count", flat=True
-        )
+        Post.objects.filter(pk__in=ids).values_list("likes_count", flat=True)
+    ) == {7}
+    assert set(
+        PostMetrics.objects.filter(post__in=ids).values_list("likes_count", flat=True)
     ) == {7}
 
 
@@ -252,5 +262,5 @@ def test_metrics_section_says_when_the_database_is_too_small(monkeypatch):
     from benchmarks.sections import metrics
 
     monkeypatch.setattr(metrics, "POSTS", 5)
-    with pytest.raises(BenchError, match="not 5"):
+    with pytest.raises(BenchError, match="not 5 synced"):
         section("metrics")(Bench(repeat=1))

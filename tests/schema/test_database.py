@@ -121,7 +121,7 @@ def test_every_foreign_key_has_the_documented_on_delete_action():
           AND cl.relname IN ('character_personalities', 'character_appearances',
             'content', 'content_generations', 'platform_accounts', 'posts',
             'scheduled_posts', 'automation_rules', 'engagement_actions',
-            'analytics', 'system_logs')
+            'analytics', 'system_logs', 'post_metrics')
         """
     )
     actions = {(table, column): action for table, column, action in rows}
@@ -139,9 +139,23 @@ def test_every_foreign_key_has_the_documented_on_delete_action():
         ("scheduled_posts", "caption_job_id"),
         ("engagement_actions", "text_job_id"),
     }
-    assert len(actions) == 22 + 2
+    assert len(actions) == 22 + 2 + 1  # + post_metrics.post_id (issue 14)
     for key, action in actions.items():
         assert action == ("n" if key in set_null else "c"), key
+
+
+@pytest.mark.django_db
+def test_post_metrics_is_narrow_and_leaves_room_for_hot_updates():
+    """The metrics sync rewrites every row of a batch: with no index on its
+    numbers and half of each page free, a row's new version stays on its page
+    (a HOT update) and no index is touched (docs/schema-deviations.md)."""
+    ((options,),) = sql(
+        "SELECT reloptions FROM pg_class WHERE relname = 'post_metrics'"
+    )
+    assert options == ["fillfactor=50"]
+    assert sql("SELECT indexname FROM pg_indexes WHERE tablename = 'post_metrics'") == [
+        ("post_metrics_pkey",)
+    ]
 
 
 @pytest.mark.django_db

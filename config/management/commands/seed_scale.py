@@ -19,6 +19,7 @@ PROJECT_TABLES = [
     "analytics",
     "engagement_actions",
     "scheduled_posts",
+    "post_metrics",
     "posts",
     "automation_rules",
     "platform_accounts",
@@ -175,17 +176,28 @@ class Command(BaseCommand):
             "posts",
             n,
             """
-            INSERT INTO posts (character_id, platform_account_id, platform, post_type,
-                platform_post_id, content_id, caption, hashtags, likes_count, comments_count,
-                shares_count, views_count, status, published_at)
-            SELECT a.character_id, a.id, a.platform, 'post', 'scale-' || g, a.content_id,
-                   'Scale caption number ' || g, ARRAY['ai', 'tag' || g %% 50],
-                   (random() * 5000)::int, (random() * 300)::int, (random() * 100)::int,
-                   (random() * 50000)::int,
-                   CASE WHEN g %% 20 = 0 THEN 'failed' ELSE 'published' END,
-                   now() - (g %% 525600 || ' minutes')::interval
-            FROM generate_series(%(lo)s, %(hi)s) g
-            JOIN seed_acc2 a ON a.n = g %% %(accounts)s
+            WITH new AS (
+                INSERT INTO posts (character_id, platform_account_id, platform,
+                    post_type, platform_post_id, content_id, caption, hashtags,
+                    likes_count, comments_count, shares_count, views_count, status,
+                    published_at, last_engagement_sync_at)
+                SELECT a.character_id, a.id, a.platform, 'post', 'scale-' || g,
+                       a.content_id, 'Scale caption number ' || g,
+                       ARRAY['ai', 'tag' || g %% 50],
+                       (random() * 5000)::int, (random() * 300)::int,
+                       (random() * 100)::int, (random() * 50000)::int,
+                       CASE WHEN g %% 20 = 0 THEN 'failed' ELSE 'published' END,
+                       now() - (g %% 525600 || ' minutes')::interval, now()
+                FROM generate_series(%(lo)s, %(hi)s) g
+                JOIN seed_acc2 a ON a.n = g %% %(accounts)s
+                RETURNING id, likes_count, comments_count, shares_count,
+                          views_count, last_engagement_sync_at
+            )
+            -- every post with a platform id has been synced once, as in a
+            -- running installation: the metrics sync updates these rows
+            INSERT INTO post_metrics (post_id, likes_count, comments_count,
+                shares_count, views_count, synced_at, fold_pending)
+            SELECT *, false FROM new
             """,
             {"accounts": accounts},
         )
