@@ -337,6 +337,22 @@ class CharacterAdmin(CharacterZoneMixin, ProjectAdmin):
             return without_fields(self.fieldsets[:1])
         return self.fieldsets
 
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(
+            request, formsets, inline_instances, obj
+        )
+        for inline_formset in inline_formsets:
+            formset = inline_formset.formset
+            if formset.max_num is not None and (
+                formset.initial_form_count() >= formset.max_num
+            ):
+                # The character's one personality (appearance) exists, so no
+                # other can be added: Django would still render a hidden blank
+                # copy of the inline for its "Add another" button, which
+                # max_num hides. It was a third of the page's rendering.
+                inline_formset.has_add_permission = False
+        return inline_formsets
+
     @admin.display(description="Accounts", ordering="platform_count")
     def platform_count(self, obj):
         return obj.platform_count

@@ -4,6 +4,8 @@ Everything tunable comes from the environment. No `preload_app`: the psycopg
 pool must be opened after the fork, in each worker.
 """
 
+import ctypes
+import ctypes.util
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -26,6 +28,33 @@ keepalive = 5
 # third of the requests per second of 20,000 on the cached detail.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = 1000
+
+# Memory of a worker (target: under 150 MB resident at the end of the load run,
+# BENCHMARKS.md "Load"). Most of it is the heap, not the code: about 110 MB
+# once the app is imported, then growth under load. glibc gives every thread
+# that allocates its own heap ("arena", up to 8 per core) and each keeps the
+# memory its thread freed, so 8 threads per worker held up to 9 partly empty
+# heaps. Capped at 2 (glibc's MALLOC_ARENA_MAX, the usual setting for threaded
+# Python servers), the largest worker ended the same load run at 136 MB
+# instead of 152; the threads contend for an arena's lock only while they
+# allocate, which the GIL mostly serialises anyway. The cap is set here, in the
+# master before it forks, because glibc reads the MALLOC_ARENA_MAX variable
+# only when a process starts; the variable, when set, gives the cap.
+M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
+malloc_arena_max = int(os.environ.get("MALLOC_ARENA_MAX", "2"))
+
+
+def _cap_malloc_arenas(limit: int) -> bool:
+    """mallopt(M_ARENA_MAX, limit) on glibc; False elsewhere (musl, macOS)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return mallopt(M_ARENA_MAX, limit) == 1
+
+
+malloc_arenas_capped = _cap_malloc_arenas(malloc_arena_max)
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -160,3 +160,43 @@ def test_published_posts_sort_by_every_engagement_column(administrator_client):
     assert [p.views_count for p in by_views] == sorted(
         (p.views_count for p in by_views), reverse=True
     )
+
+
+def test_rows_carry_djangos_own_checkbox_and_link(administrator_client):
+    """The changelist writes each row's checkbox and change link without
+    Django's widget template and reverse() per row: the same HTML."""
+    from platforms.models import Post
+
+    BUILDERS["platforms.post"](3)
+    html = administrator_client.get(changelist_url("platforms.post")).content.decode()
+    model_admin = admin.site._registry[Post]
+    posts = list(Post.objects.all())
+    assert len(posts) == 3
+    for post in posts:
+        assert str(admin.ModelAdmin.action_checkbox(model_admin, post)) in html
+        link = reverse("admin:platforms_post_change", args=[post.pk])
+        assert f'<a href="{link}">' in html
+    assert html.count('class="action-select"') == 3
+
+
+def test_pages_build_the_app_list_only_where_they_show_it(
+    administrator_client, monkeypatch
+):
+    """Every admin page's context carries the app list for the navigation
+    sidebar, which is off: a changelist does not build it, the index does and
+    lists the apps."""
+    from django.contrib.admin import AdminSite
+
+    built = []
+    build = AdminSite._build_app_dict
+
+    def counted(self, request, label=None):
+        built.append(label)
+        return build(self, request, label)
+
+    monkeypatch.setattr(AdminSite, "_build_app_dict", counted)
+    assert administrator_client.get(changelist_url("platforms.post")).status_code == 200
+    assert built == []
+    index = administrator_client.get(reverse("admin:index"))
+    assert built == [None]
+    assert b'href="/admin/platforms/post/"' in index.content

@@ -236,3 +236,30 @@ def test_operators_have_no_purge_action(operator_client):
     )
     assert response.status_code == 302  # back to the list: "no action selected"
     assert Character.all_objects.filter(pk=gone.pk).exists()
+
+
+def test_change_page_renders_no_blank_copy_of_the_one_personality_and_appearance(
+    administrator_client, character
+):
+    """Both rows exist and max_num is 1: the hidden 'Add another' template of
+    each inline (a third of the page's rendering) is left out."""
+    page = administrator_client.get(
+        reverse("admin:characters_character_change", args=[character.pk])
+    ).content
+    assert b'name="personality-0-extroversion"' in page
+    assert b'name="appearance-0-hair_color"' in page
+    assert b"__prefix__" not in page
+    assert b'id="personality-empty"' not in page
+
+
+def test_change_page_offers_the_missing_personality_form(
+    administrator_client, character
+):
+    CharacterPersonality.objects.filter(character=character).delete()
+    page = administrator_client.get(
+        reverse("admin:characters_character_change", args=[character.pk])
+    ).content
+    assert b'name="personality-TOTAL_FORMS" value="1"' in page
+    assert b'name="personality-INITIAL_FORMS" value="0"' in page
+    assert b'name="personality-0-extroversion"' in page
+    assert b'name="appearance-INITIAL_FORMS" value="1"' in page

@@ -270,3 +270,46 @@ def test_every_beat_runs_the_scheduler_that_outlives_database_outages(settings):
     # no --scheduler: the settings' one
     assert not any(arg.startswith(("-S", "--scheduler")) for arg in beat["command"])
     assert beat["restart"] == "unless-stopped"
+
+
+# Eight threads allocating (and freeing) at once, then glibc's malloc_stats(),
+# which prints one "Arena N:" block per heap to stderr.
+ARENA_SCRIPT = """
+import ctypes, runpy, sys, threading
+if sys.argv[1:]:
+    settings = runpy.run_path(sys.argv[1])
+    assert settings["malloc_arenas_capped"], settings
+start = threading.Barrier(8)
+def churn():
+    start.wait()
+    for _ in range(200):
+        blocks = [bytearray(4096) for _ in range(100)]
+        del blocks
+threads = [threading.Thread(target=churn) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+ctypes.CDLL("libc.so.6").malloc_stats()
+"""
+
+
+def _arenas(*args: str) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    proc = subprocess.run(
+        [sys.executable, "-c", ARENA_SCRIPT, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return len(re.findall(r"^Arena \d+:", proc.stderr, flags=re.M))
+
+
+def test_gunicorn_config_caps_the_heaps_its_worker_threads_keep():
+    """A worker's threads share 2 glibc heaps instead of one each (the web
+    worker's memory under load, config/gunicorn.conf.py)."""
+    assert _arenas() > 2  # without the config: a heap per thread
+    assert _arenas(str(ROOT / "config" / "gunicorn.conf.py")) <= 2
