@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from automation.models import AutomationRule, AutomationRun
 from automation.rules import (
@@ -154,7 +155,7 @@ def runs_table(rule_id) -> str:
         .order_by("-created_at")[:RUNS_SHOWN]
     )
     if not runs:
-        return format_html(
+        return mark_safe(  # constant markup, nothing to escape
             '<div id="rule-runs" data-pending="0"><p class="help">No run yet.</p></div>'
         )
     zone = runs[0].rule.character.timezone
@@ -405,7 +406,7 @@ class AutomationRuleAdmin(CharacterZoneMixin, ProjectAdmin):
                 changelist_url(AutomationRun, rule__in=ids),
             )
         if not result.queued:
-            text = format_html("No run queued.")
+            text = mark_safe("No run queued.")
         extra = []
         if result.busy:
             extra.append(
