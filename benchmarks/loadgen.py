@@ -220,10 +220,11 @@ done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     '@@{"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
-    '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p95":%d,"p99":%d,"max":%d}\n',
+    '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p95":%d,"p99":%d,"max":%d,' ..
+    '"mean":%d}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read,
     e.write, e.status, e.timeout, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.max))
+    latency:percentile(99), latency.max, latency.mean))
 end
 """
 
@@ -244,9 +245,17 @@ class Run:
     p99_ms: float
     max_ms: float
     error_detail: dict[str, int]
+    clients: int = 1
+    mean_ms: float = 0.0
+    # stopped at its `limit` before the duration ran out: wrk still reports
+    # the whole duration, so requests / seconds would count the idle rest
+    stopped_early: bool = False
 
     @property
     def rps(self) -> float:
+        if self.stopped_early and self.mean_ms:
+            # every connection busy until the stop: Little's law
+            return self.clients / (self.mean_ms / 1000)
         return self.requests / self.seconds if self.seconds else 0.0
 
 
@@ -321,6 +330,9 @@ def run_wrk(
         p99_ms=data["p99"] / 1000,
         max_ms=data["max"] / 1000,
         error_detail=detail,
+        clients=clients,
+        mean_ms=data["mean"] / 1000,
+        stopped_early=bool(limit) and data["requests"] >= limit,
     )
 
 
