@@ -55,6 +55,41 @@ def _cap_malloc_arenas(limit: int) -> bool:
 
 
 malloc_arenas_capped = _cap_malloc_arenas(malloc_arena_max)
+
+# And a bound on what is left: a worker whose resident memory passed
+# GUNICORN_MAX_RSS_MB after a request finishes the requests in hand and is
+# replaced, as at max_requests (uWSGI's reload-on-rss). The heap of a
+# long-lived worker only grows (freed memory stays mapped), so without a bound
+# the largest worker of a load run ended at 151-155 MB; the check reads
+# /proc/self/statm (microseconds) every RSS_CHECK_EVERY requests. 0: no bound.
+max_rss_mb = int(os.environ.get("GUNICORN_MAX_RSS_MB", "140"))
+RSS_CHECK_EVERY = 20
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 0
+
+
+def resident_mb() -> float:
+    """This process's resident memory, MB (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_MB
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def post_request(worker, req, environ, resp):
+    if not max_rss_mb or worker.nr % RSS_CHECK_EVERY or not worker.alive:
+        return
+    rss = resident_mb()
+    if rss > max_rss_mb:
+        worker.log.info(
+            "Worker %s resident %.0f MB over GUNICORN_MAX_RSS_MB %s: recycling",
+            worker.pid,
+            rss,
+            max_rss_mb,
+        )
+        worker.alive = False  # gunicorn's own graceful stop, as at max_requests
+
+
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

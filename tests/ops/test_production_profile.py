@@ -313,3 +313,58 @@ def test_gunicorn_config_caps_the_heaps_its_worker_threads_keep():
     worker's memory under load, config/gunicorn.conf.py)."""
     assert _arenas() > 2  # without the config: a heap per thread
     assert _arenas(str(ROOT / "config" / "gunicorn.conf.py")) <= 2
+
+
+def test_gunicorn_replaces_a_worker_whose_memory_passed_the_bound(production_env):
+    """GUNICORN_MAX_RSS_MB: a worker over it finishes its requests and is
+    replaced (config/gunicorn.conf.py); no request goes unanswered."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = _free_port()
+    env = production_env | {
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "2",
+        "GUNICORN_MAX_RSS_MB": "1",  # every worker is over it
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "config/gunicorn.conf.py",
+            "config.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    statuses: list[int] = []
+    refused = 0
+    try:
+        deadline = time.monotonic() + 60
+        while len(statuses) < 45 and time.monotonic() < deadline:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/health/",
+                headers={"Host": "backoffice.example.com"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=20) as answer:
+                    statuses.append(answer.status)
+            except urllib.error.HTTPError as answer:  # a redirect or 503 is served
+                statuses.append(answer.code)
+            except (urllib.error.URLError, ConnectionError):
+                if statuses:  # once serving, the master's socket always answers
+                    refused += 1
+                time.sleep(0.2)  # still starting
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=60)[0]
+    assert len(statuses) == 45 and refused == 0, output[-2000:]
+    assert all(status < 500 for status in statuses), statuses
+    recycled = re.findall(r"over GUNICORN_MAX_RSS_MB 1: recycling", output)
+    booted = re.findall(r"Booting worker with pid", output)
+    assert recycled and len(booted) >= 2, output[-2000:]
