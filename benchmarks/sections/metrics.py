@@ -140,7 +140,7 @@ def run(bench: Bench) -> list[Result]:
             median_ms=fold_median,
             p95_ms=fold_p95,
             target="",
-            note=f"deferred, every METRICS_FOLD_INTERVAL_MINUTES; posts changed: "
+            note=f"deferred to its own task (queued by each sync that brought numbers); posts changed: "
             f"{folds[0][1]:,}; each is a new posts row version in every index",
         ),
         Result(
