@@ -42,12 +42,10 @@ class AtomicUserRateThrottle(UserRateThrottle):
         if not isinstance(store, FailOpenRedisCache):
             return super().allow_request(request, view)
         now = time.time()
-        window = int(now // self.duration)
         elapsed = (now % self.duration) / self.duration
-        current_key = store.make_and_validate_key(f"{ident}:{window}")
-        previous_key = store.make_and_validate_key(f"{ident}:{window - 1}")
+        keys = self._window(store, ident, now)
         # counted already by the gate's round trip (config.api_gate)?
-        counted = throttle_counts(request, current_key)
+        counted = throttle_counts(request, keys.current_key)
         try:
             if counted is None:
                 with strict():
@@ -55,9 +53,9 @@ class AtomicUserRateThrottle(UserRateThrottle):
                         "throttle",
                         None,
                         self._run,
-                        current_key,
-                        previous_key,
-                        self.duration * 2000,
+                        keys.current_key,
+                        keys.previous_key,
+                        keys.ttl_ms,
                     )
         except CacheUnavailable:
             return True  # fail open; the outage was logged once
@@ -77,6 +75,10 @@ class AtomicUserRateThrottle(UserRateThrottle):
         if not isinstance(store, FailOpenRedisCache):
             return None
         ident = self.cache_format % {"scope": self.scope, "ident": user_pk}
+        return self._window(store, ident, now)
+
+    def _window(self, store, ident: str, now: float) -> Window:
+        """The counters of `ident`'s window at `now` and of the one before."""
         window = int(now // self.duration)
         return Window(
             store.make_and_validate_key(f"{ident}:{window}"),
