@@ -189,10 +189,10 @@ class BatchAccounts:
         if not ids:
             return {}
         table = PlatformAccount._meta.db_table
-        column = PlatformAccount._meta.get_field("auth_data").column
         with connection.cursor() as cursor:
             cursor.execute(
-                f'SELECT id, "{column}" FROM "{table}" WHERE id = ANY(%s)', [list(ids)]
+                f'SELECT id, "{AUTH_DATA.column}" FROM "{table}" WHERE id = ANY(%s)',
+                [list(ids)],
             )
             return dict(cursor.fetchall())
 
