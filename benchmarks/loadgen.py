@@ -148,7 +148,7 @@ def memory_kib(pid: int) -> tuple[int, int]:
             elif line.startswith("VmHWM:"):
                 peak = int(line.split()[1])
     except OSError:
-        pass
+        pass  # the process is gone: what was read (or 0) stands
     return now, peak
 
 

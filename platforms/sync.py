@@ -12,8 +12,9 @@
 3. `apply_account_stats` and `apply_post_metrics` write a whole batch set-based:
    one statement per table (UPDATE ... FROM unnest(arrays)), never one per post.
    Post numbers go to the narrow post_metrics table; `post_metrics_fold`
-   (its own periodic task, METRICS_FOLD_INTERVAL_MINUTES) copies those that
-   changed into the posts' cached columns.
+   (a task of its own, queued by each sync that brought numbers and periodic
+   as a safety net, METRICS_FOLD_INTERVAL_MINUTES) copies those that changed
+   into the posts' cached columns.
 
 A rate limit marks the account rate-limited until the platform's reset (the
 publisher waits too); refused credentials park it as publishing does; an
