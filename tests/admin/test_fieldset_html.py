@@ -1,0 +1,123 @@
+"""The admin's fieldsets are written by config/templatetags/admin_fieldset.py:
+the same bytes as Django's own admin/includes/fieldset.html, without its
+template machinery per field."""
+
+import re
+import shutil
+from pathlib import Path
+
+import django.contrib.admin
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.urls import reverse
+
+from tests.admin.test_characters import ADD_URL, add_form
+from tests.factories import ContentFactory, PlatformAccountFactory, PostFactory
+
+STOCK = (
+    Path(django.contrib.admin.__file__).parent
+    / "templates/admin/includes/fieldset.html"
+)
+# the form's CSRF token is masked afresh on every page
+CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+
+
+@pytest.fixture
+def stock_fieldset_templates(tmp_path):
+    """Settings whose template folders put Django's fieldset.html first."""
+    target = tmp_path / "admin/includes/fieldset.html"
+    target.parent.mkdir(parents=True)
+    shutil.copy(STOCK, target)
+    engine = {
+        **settings.TEMPLATES[0],
+        "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]],
+    }
+    return override_settings(TEMPLATES=[engine])
+
+
+def _both(client, stock_settings, request):
+    fast = request(client)
+    with stock_settings:
+        stock = request(client)
+    assert fast.status_code == stock.status_code
+    return CSRF.sub(b"", fast.content), CSRF.sub(b"", stock.content)
+
+
+def test_the_character_page_is_the_same_html_as_with_djangos_fieldset_template(
+    administrator_client, character, stock_fieldset_templates
+):
+    account = PlatformAccountFactory(character=character)
+    ContentFactory(character=character)
+    PostFactory(character=character, platform_account=account)
+    url = reverse("admin:characters_character_change", args=[character.pk])
+
+    fast, stock = _both(
+        administrator_client, stock_fieldset_templates, lambda c: c.get(url)
+    )
+
+    # fieldsets with and without a name, a description, read-only panels,
+    # a checkbox in a line of two, help texts, and the inlines' fieldsets
+    for part in (
+        b'aria-labelledby="fieldset-0-1-heading"',
+        b'<div class="description">',
+        b'class="readonly"',
+        b"checkbox-row",
+        b"_helptext",
+        b'id="personality-0-0-heading"',
+    ):
+        assert part in fast
+    assert fast == stock
+
+
+def test_a_form_with_errors_is_the_same_html_as_with_djangos_fieldset_template(
+    administrator_client, stock_fieldset_templates
+):
+    """Errors on a field alone on its line, on a field in a line of three and
+    in an inline."""
+    data = add_form(
+        name="",
+        age="200",
+        timezone="Mars/Olympus",
+        **{"personality-0-extroversion": "7"},
+    )
+
+    fast, stock = _both(
+        administrator_client, stock_fieldset_templates, lambda c: c.post(ADD_URL, data)
+    )
+
+    assert b'<div class="form-row errors field-name">' in fast
+    assert b"fieldBox field-age errors" in fast
+    assert fast.count(b'class="errorlist"') >= 4
+    assert fast == stock
+
+
+def test_a_collapsed_fieldset_is_the_same_html_as_with_djangos_template(
+    administrator_client, character, stock_fieldset_templates
+):
+    content = ContentFactory(character=character)
+    url = reverse("admin:content_content_change", args=[content.pk])
+
+    fast, stock = _both(
+        administrator_client, stock_fieldset_templates, lambda c: c.get(url)
+    )
+
+    assert b"<details><summary>" in fast
+    assert fast == stock
+
+
+def test_the_character_page_renders_no_template_per_label_or_empty_error_list(
+    administrator_client, character
+):
+    """Django renders django/forms/label.html for every field's label and the
+    error list's template even when it is empty: about half of the page."""
+    response = administrator_client.get(
+        reverse("admin:characters_character_change", args=[character.pk])
+    )
+
+    names = [t.name for t in response.templates]
+    assert "django/forms/label.html" not in names
+    # what is left is outside the fieldsets (each inline's formset errors and
+    # its management form); Django's fieldset.html rendered one per field
+    assert names.count("django/forms/errors/list/ul.html") == 4
+    assert b'<label class="required" for="id_name">Name:</label>' in response.content
