@@ -121,6 +121,9 @@ TEMPLATES = [
         },
     },
 ]
+# Django's renderer, with its stock widget templates written in Python (a third
+# of the character page's CPU was widget templates; config/form_renderer.py)
+FORM_RENDERER = "config.form_renderer.FastWidgetRenderer"
 
 # --- Database -----------------------------------------------------------------
 # The project's backend adds the models' ON DELETE actions to PostgreSQL's own

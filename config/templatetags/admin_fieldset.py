@@ -25,10 +25,14 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from config.form_renderer import FastWidgetRenderer
+
 register = template.Library()
 
 STOCK_LABEL = "django/forms/label.html"
 STOCK_ERRORS_UL = ErrorList.template_name_ul
+# renderers that find django/forms/label.html in Django's forms folder
+STOCK_RENDERERS = (DjangoTemplates, FastWidgetRenderer)
 
 
 def _errors_ul(errors) -> str:
@@ -65,8 +69,9 @@ def _label_tag(field: AdminField) -> str:
     form that renders Django's own label template with Django's renderer."""
     bf = field.field
     form = bf.form
-    if form.template_name_label != STOCK_LABEL or type(form.renderer) is not (
-        DjangoTemplates
+    if (
+        form.template_name_label != STOCK_LABEL
+        or type(form.renderer) not in STOCK_RENDERERS
     ):
         return field.label_tag()
     # AdminField.label_tag

@@ -1,0 +1,146 @@
+"""The form renderer (FORM_RENDERER): Django's own, with its commonest widget
+templates written in Python.
+
+Every widget renders a template, and every <input> two (input.html includes
+attrs.html), every <option> of a select two more: the character page renders
+about 200 widget templates, a third of its CPU. The templates below are
+Django's stock ones, read from django/forms/templates; this renderer prints the
+same bytes for them (tests/config/test_form_renderer.py renders both for each
+widget, with and without values, attributes, option groups and selections)
+and renders every other template, and any template an installed app or a
+widget names differently, the usual way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import django.forms
+from django.forms.renderers import DjangoTemplates
+from django.template.base import render_value_in_context
+from django.template.context import Context
+from django.utils.html import conditional_escape
+
+# render_value_in_context reads autoescape, use_l10n and use_tz from this: a
+# form template's context has the defaults (the renderer builds it from a dict)
+_CONTEXT = Context()
+
+_INPUTS = frozenset(
+    f"django/forms/widgets/{name}.html"
+    for name in ("input", "text", "number", "hidden", "checkbox", "email", "url")
+    + ("password", "date", "datetime", "time", "search", "tel", "color")
+)
+_OPTION = "django/forms/widgets/select_option.html"
+_STOCK_DIR = str(Path(django.forms.__file__).parent / "templates")
+
+
+def _string(value: Any) -> str:
+    """`{{ value|stringformat:'s' }}`."""
+    if isinstance(value, tuple):
+        value = str(value)
+    if hasattr(value, "__html__"):
+        return conditional_escape(value)
+    return conditional_escape("%s" % (value,))  # noqa: UP031 (the filter's own)
+
+
+def _attrs(attrs: Mapping[str, Any]) -> str:
+    """django/forms/widgets/attrs.html."""
+    out = []
+    for name, value in attrs.items():
+        if value is not False:
+            out.append(" " + render_value_in_context(name, _CONTEXT))
+            if value is not True:
+                out.append('="' + _string(value) + '"')
+    return "".join(out)
+
+
+def _input(widget: Mapping[str, Any]) -> str:
+    """input.html (and each template that only includes it)."""
+    value = widget["value"]
+    return (
+        f'<input type="{render_value_in_context(widget["type"], _CONTEXT)}" '
+        f'name="{render_value_in_context(widget["name"], _CONTEXT)}"'
+        + (f' value="{_string(value)}"' if value is not None else "")
+        + _attrs(widget["attrs"])
+        + ">"
+    )
+
+
+def _textarea(widget: Mapping[str, Any]) -> str:
+    value = widget["value"]
+    return (
+        f'<textarea name="{render_value_in_context(widget["name"], _CONTEXT)}"'
+        + _attrs(widget["attrs"])
+        + ">\n"
+        + (render_value_in_context(value, _CONTEXT) if value else "")
+        + "</textarea>"
+    )
+
+
+def _option(option: Mapping[str, Any]) -> str:
+    return (
+        f'<option value="{_string(option["value"])}"'
+        + _attrs(option["attrs"])
+        + f">{render_value_in_context(option['label'], _CONTEXT)}</option>"
+    )
+
+
+def _select(widget: Mapping[str, Any]) -> str | None:
+    out = [
+        f'<select name="{render_value_in_context(widget["name"], _CONTEXT)}"',
+        _attrs(widget["attrs"]),
+        ">",
+    ]
+    for group_name, group_choices, _index in widget["optgroups"]:
+        if group_name:
+            out.append(
+                f'\n  <optgroup label="{render_value_in_context(group_name, _CONTEXT)}">'
+            )
+        for option in group_choices:
+            if option.get("template_name") != _OPTION:
+                return None  # an option of its own: the template's way
+            out += ["\n  ", _option(option), "\n"]
+        if group_name:
+            out.append("\n  </optgroup>")
+    out.append("\n</select>")
+    return "".join(out)
+
+
+_FAST: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    **dict.fromkeys(_INPUTS, _input),
+    "django/forms/widgets/textarea.html": _textarea,
+    "django/forms/widgets/select.html": _select,
+    _OPTION: _option,
+}
+
+
+class FastWidgetRenderer(DjangoTemplates):
+    """DjangoTemplates, printing Django's stock widget templates in Python."""
+
+    _stock: bool | None = None
+
+    def is_stock(self) -> bool:
+        """Each template written here (and attrs.html, which they include)
+        is Django's own file: no installed app overrides one of them."""
+        if self._stock is None:
+            self._stock = all(
+                self.get_template(name).origin.name.startswith(_STOCK_DIR)
+                for name in (*_FAST, "django/forms/widgets/attrs.html")
+            )
+        return self._stock
+
+    def render(self, template_name, context, request=None):
+        fast = _FAST.get(template_name)
+        if (
+            fast is not None
+            and request is None
+            and "widget" in context
+            and self.is_stock()
+        ):
+            html = fast(context["widget"])
+            if html is not None:
+                # Django's renderer strips what its template printed
+                return html
+        return super().render(template_name, context, request)

@@ -1,0 +1,108 @@
+"""config.form_renderer: Django's stock widget templates written in Python,
+the same bytes as the templates print."""
+
+import datetime as dt
+
+import pytest
+from django import forms
+from django.forms.renderers import DjangoTemplates, get_default_renderer
+from django.test.signals import template_rendered
+from django.utils.safestring import mark_safe
+
+from config.form_renderer import FastWidgetRenderer
+
+CHOICES = [
+    ("", "---------"),
+    ("a", 'Plain <b>&</b> "quoted"'),
+    ("Group one", [("b", "Bee"), ("c", mark_safe("<i>safe</i>"))]),
+    (3, 3),
+    (1.5, 1.5),
+]
+
+CASES = [
+    (forms.TextInput(), 'Ava <Stone> & "co"', {"maxlength": 255, "required": True}),
+    (forms.TextInput(), None, {}),
+    (forms.TextInput(), "", {"disabled": False, "readonly": True}),
+    (forms.TextInput(attrs={"class": 'a "b"'}), mark_safe("<safe>"), {}),
+    (forms.NumberInput(), 23, {"step": "any", "min": 0}),
+    (forms.NumberInput(), 0.75, {}),
+    (forms.HiddenInput(), "uuid-1", {}),
+    (forms.CheckboxInput(), True, {"id": "id_is_active"}),
+    (forms.CheckboxInput(), False, {}),
+    (forms.CheckboxInput(), "on", {}),
+    (forms.EmailInput(), "a@example.com", {}),
+    (forms.URLInput(), "https://x.example/?a=1&b=<2>", {}),
+    (forms.PasswordInput(render_value=True), "secret", {}),
+    (forms.PasswordInput(), "secret", {}),
+    (forms.DateInput(), dt.date(2026, 11, 30), {}),
+    (forms.TimeInput(), dt.time(9, 30), {}),
+    (forms.DateTimeInput(), dt.datetime(2026, 11, 30, 9, 30), {}),
+    (forms.Textarea(attrs={"rows": 2, "cols": 80}), "line\n<two> & 'three'", {}),
+    (forms.Textarea(), "", {}),
+    (forms.Textarea(), None, {"required": True}),
+    (forms.Select(choices=CHOICES), "b", {"id": "id_pick"}),
+    (forms.Select(choices=CHOICES), None, {}),
+    (forms.Select(choices=CHOICES), 3, {"disabled": True}),
+    (forms.SelectMultiple(choices=CHOICES), ["a", "c"], {}),
+    (forms.NullBooleanSelect(), True, {}),
+]
+
+
+@pytest.mark.parametrize(("widget", "value", "attrs"), CASES)
+def test_each_stock_widget_prints_what_its_template_prints(widget, value, attrs):
+    fast = widget.render("field", value, attrs=attrs, renderer=FastWidgetRenderer())
+    stock = widget.render("field", value, attrs=attrs, renderer=DjangoTemplates())
+    assert fast == stock
+
+
+def _templates_rendered(render) -> list[str]:
+    names: list[str] = []
+
+    def record(sender, template, context, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(record)
+    try:
+        render()
+    finally:
+        template_rendered.disconnect(record)
+    return names
+
+
+def test_the_project_renders_widgets_without_their_templates(settings):
+    assert settings.FORM_RENDERER == "config.form_renderer.FastWidgetRenderer"
+    renderer = get_default_renderer()
+    assert isinstance(renderer, FastWidgetRenderer)
+    assert renderer.is_stock()
+
+    names = _templates_rendered(
+        lambda: (
+            forms.TextInput().render("a", "x", renderer=renderer),
+            forms.Select(choices=CHOICES).render("b", "a", renderer=renderer),
+            forms.Textarea().render("c", "y", renderer=renderer),
+        )
+    )
+
+    assert names == []
+
+
+def test_widgets_of_their_own_still_render_their_templates():
+    renderer = FastWidgetRenderer()
+    names = _templates_rendered(
+        lambda: forms.RadioSelect(choices=[("a", "A")]).render(
+            "r", "a", renderer=renderer
+        )
+    )
+    assert "django/forms/widgets/radio.html" in names
+
+
+def test_a_template_overridden_by_an_installed_app_is_rendered_as_a_template():
+    """An app that ships its own django/forms/widgets/*.html gets its files."""
+    renderer = FastWidgetRenderer()
+    renderer._stock = False  # what is_stock() finds when an app overrides one
+
+    names = _templates_rendered(
+        lambda: forms.TextInput().render("a", "x", renderer=renderer)
+    )
+
+    assert "django/forms/widgets/text.html" in names
