@@ -16,6 +16,8 @@ from typing import Any
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from config.timezones import localize, wall_clock
 
@@ -78,10 +80,16 @@ class WallClockDateTimeField(forms.DateTimeField):
 
 
 class UnitSlider(forms.NumberInput):
-    """A 0..max slider that says what its ends mean and shows its value."""
+    """A 0..max slider that says what its ends mean and shows its value.
+
+    Written here rather than in a template of its own: a character page has
+    eight, and each template (with the <input> and its attributes it
+    includes) cost more than the rest of the widget; the <input> itself is
+    the renderer's input.html.
+    """
 
     input_type = "range"
-    template_name = "config/widgets/unit_slider.html"
+    template_name = "django/forms/widgets/input.html"
 
     class Media:
         js = ("config/widgets.js",)
@@ -101,3 +109,20 @@ class UnitSlider(forms.NumberInput):
 
     def format_value(self, value: Any) -> str | None:
         return None if value in (None, "") else f"{float(value):g}"
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        context = self.get_context(name, value, attrs)
+        widget = context["widget"]
+        slider = self._render(self.template_name, context, renderer)
+        target = widget["attrs"].get("id")
+        return format_html(
+            '<span class="unit-slider"><span class="unit-slider-end">0 = {}</span> '
+            '{}\n <span class="unit-slider-end">{} = {}</span> <output '
+            'class="unit-slider-value"{}>{}</output></span>',
+            widget["low_means"],
+            slider,
+            widget["high"],
+            widget["high_means"],
+            format_html(' for="{}"', target) if target else "",
+            widget["value"] or "",
+        )

@@ -106,3 +106,32 @@ def test_a_template_overridden_by_an_installed_app_is_rendered_as_a_template():
     )
 
     assert "django/forms/widgets/text.html" in names
+
+
+def test_the_trait_slider_prints_its_ends_input_and_value_without_a_template():
+    """What its template printed (config/widgets/unit_slider.html, removed):
+    eight sliders a character page, each three templates."""
+    from config.forms import UnitSlider
+
+    slider = UnitSlider("calm <low>", "wild & high", high=2.0)
+    renderer = FastWidgetRenderer()
+
+    names = _templates_rendered(
+        lambda: slider.render("temperature", 0.7, {"id": "id_t"}, renderer)
+    )
+    html = slider.render("temperature", 0.7, {"id": "id_t"}, renderer)
+    empty = slider.render("x", None, renderer=DjangoTemplates())
+
+    assert names == []
+    assert html == (
+        '<span class="unit-slider"><span class="unit-slider-end">0 = calm &lt;low&gt;'
+        '</span> <input type="range" name="temperature" value="0.7" min="0" max="2" '
+        'step="0.05" id="id_t">\n <span class="unit-slider-end">2 = wild &amp; high'
+        '</span> <output class="unit-slider-value" for="id_t">0.7</output></span>'
+    )
+    assert empty == (
+        '<span class="unit-slider"><span class="unit-slider-end">0 = calm &lt;low&gt;'
+        '</span> <input type="range" name="x" min="0" max="2" step="0.05">\n '
+        '<span class="unit-slider-end">2 = wild &amp; high</span> <output '
+        'class="unit-slider-value"></output></span>'
+    )
