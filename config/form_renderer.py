@@ -13,6 +13,7 @@ widget names differently, the usual way.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from django.forms.renderers import DjangoTemplates
 from django.template.base import render_value_in_context
 from django.template.context import Context
 from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString
 
 # render_value_in_context reads autoescape, use_l10n and use_tz from this: a
 # form template's context has the defaults (the renderer builds it from a dict)
@@ -34,6 +36,17 @@ _INPUTS = frozenset(
 )
 _OPTION = "django/forms/widgets/select_option.html"
 _STOCK_DIR = str(Path(django.forms.__file__).parent / "templates")
+
+
+def text(value: Any, context: Context = _CONTEXT) -> str:
+    """`{{ value }}`: render_value_in_context, without its lazy-string, time
+    zone and number checks for the plain and safe strings most values are."""
+    kind = type(value)
+    if kind is SafeString:
+        return value
+    if kind is str and context.autoescape:
+        return html.escape(value)
+    return render_value_in_context(value, context)
 
 
 def _string(value: Any) -> str:
@@ -50,7 +63,7 @@ def _attrs(attrs: Mapping[str, Any]) -> str:
     out = []
     for name, value in attrs.items():
         if value is not False:
-            out.append(" " + render_value_in_context(name, _CONTEXT))
+            out.append(" " + text(name))
             if value is not True:
                 out.append('="' + _string(value) + '"')
     return "".join(out)
@@ -60,8 +73,8 @@ def _input(widget: Mapping[str, Any]) -> str:
     """input.html (and each template that only includes it)."""
     value = widget["value"]
     return (
-        f'<input type="{render_value_in_context(widget["type"], _CONTEXT)}" '
-        f'name="{render_value_in_context(widget["name"], _CONTEXT)}"'
+        f'<input type="{text(widget["type"])}" '
+        f'name="{text(widget["name"])}"'
         + (f' value="{_string(value)}"' if value is not None else "")
         + _attrs(widget["attrs"])
         + ">"
@@ -71,10 +84,10 @@ def _input(widget: Mapping[str, Any]) -> str:
 def _textarea(widget: Mapping[str, Any]) -> str:
     value = widget["value"]
     return (
-        f'<textarea name="{render_value_in_context(widget["name"], _CONTEXT)}"'
+        f'<textarea name="{text(widget["name"])}"'
         + _attrs(widget["attrs"])
         + ">\n"
-        + (render_value_in_context(value, _CONTEXT) if value else "")
+        + (text(value) if value else "")
         + "</textarea>"
     )
 
@@ -83,21 +96,19 @@ def _option(option: Mapping[str, Any]) -> str:
     return (
         f'<option value="{_string(option["value"])}"'
         + _attrs(option["attrs"])
-        + f">{render_value_in_context(option['label'], _CONTEXT)}</option>"
+        + f">{text(option['label'])}</option>"
     )
 
 
 def _select(widget: Mapping[str, Any]) -> str | None:
     out = [
-        f'<select name="{render_value_in_context(widget["name"], _CONTEXT)}"',
+        f'<select name="{text(widget["name"])}"',
         _attrs(widget["attrs"]),
         ">",
     ]
     for group_name, group_choices, _index in widget["optgroups"]:
         if group_name:
-            out.append(
-                f'\n  <optgroup label="{render_value_in_context(group_name, _CONTEXT)}">'
-            )
+            out.append(f'\n  <optgroup label="{text(group_name)}">')
         for option in group_choices:
             if option.get("template_name") != _OPTION:
                 return None  # an option of its own: the template's way

@@ -20,12 +20,11 @@ from django import template
 from django.contrib.admin.helpers import AdminField, Fieldline
 from django.forms.renderers import DjangoTemplates
 from django.forms.utils import ErrorList
-from django.template.base import render_value_in_context
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from config.form_renderer import FastWidgetRenderer
+from config.form_renderer import FastWidgetRenderer, text
 
 register = template.Library()
 
@@ -131,7 +130,7 @@ def _field_attr(field, name: str, default: Any = "") -> Any:
 @register.simple_tag(takes_context=True)
 def admin_fieldset(context) -> SafeString:
     def v(value: Any) -> str:
-        return render_value_in_context(value, context)
+        return text(value, context)
 
     fieldset = context.get("fieldset", "")
     level = context.get("heading_level", "") or 2

@@ -135,3 +135,25 @@ def test_the_trait_slider_prints_its_ends_input_and_value_without_a_template():
         '<span class="unit-slider-end">2 = wild &amp; high</span> <output '
         'class="unit-slider-value"></output></span>'
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "<b>&'\"</b>",
+        mark_safe("<i>safe</i>"),
+        3,
+        1.5,
+        None,
+        dt.date(2026, 1, 2),
+    ],
+)
+def test_text_prints_a_value_as_a_template_variable_does(value):
+    from django.template import Context, Template
+
+    from config.form_renderer import text
+
+    for autoescape in (True, False):
+        context = Context({"value": value}, autoescape=autoescape)
+        assert text(value, context) == Template("{{ value }}").render(context)
