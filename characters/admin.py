@@ -27,6 +27,7 @@ from config.admin_site import (
     CharacterZoneMixin,
     ProjectAdmin,
     action_with_form,
+    change_url,
     local_time,
     recent_filter,
     report,
@@ -45,9 +46,9 @@ from platforms.selectors import character_accounts, upcoming_scheduled_posts
 
 
 def _admin_link(obj, text=None) -> str:
-    opts = obj._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, text if text is not None else obj)
+    return format_html(
+        '<a href="{}">{}</a>', change_url(obj), text if text is not None else obj
+    )
 
 
 def _thumbnail(content) -> str:

@@ -16,6 +16,7 @@ from config.admin_site import (
     action_with_form,
     recent_filter,
     report,
+    reverse_pk,
     selected_count,
 )
 from content import media
@@ -383,7 +384,7 @@ class ContentAdmin(ImportExportMixin, CharacterZoneMixin, BigTableAdmin):
             return None
         if obj.thumbnail_url and not obj.thumbnail_path:
             return obj.thumbnail_url
-        return reverse("admin:content_content_thumbnail", args=[obj.pk])
+        return reverse_pk("admin:content_content_thumbnail", obj.pk)
 
     @admin.display(description="File")
     def file_name(self, obj):
