@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.contrib.admin.templatetags import admin_list
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.templatetags.base import InclusionAdminNode
@@ -53,6 +54,7 @@ class _Column:
     field: models.Field | None = None  # a model field read with getattr
     method: Any = None  # the admin's method (or the callable) called with the row
     choices: dict | None = None  # a choices field's flattened choices
+    integer: bool = False  # an integer field without choices
 
 
 def _columns(cl) -> list[_Column]:
@@ -91,6 +93,7 @@ def _columns(cl) -> list[_Column]:
                     column.method = getattr(model_admin, name)
             else:
                 column.field = field
+                column.integer = isinstance(field, models.IntegerField)
                 flat = field.flatchoices if field.flatchoices else None
                 if flat:
                     try:
@@ -118,6 +121,11 @@ def _display_field(column: _Column, value, empty, link: bool):
             return column.choices.get(value, empty)
         except TypeError:
             return column.choices.get(make_hashable(value), empty)
+    if column.integer and type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        # what number_format gives an int without grouping, without looking
+        # up the language's three number formats first (four columns a row
+        # of the posts list)
+        return SafeString(value)
     return display_for_field(value, column.field, empty, avoid_link=link)
 
 

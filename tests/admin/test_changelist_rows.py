@@ -104,3 +104,21 @@ def test_the_posts_list_makes_no_cell_through_djangos_function(
     assert response.status_code == 200
     assert response.content.count(b'<td class="action-checkbox">') == 5
     assert djangos_rows == []
+
+
+@pytest.mark.parametrize("grouping", [False, True])
+def test_integer_columns_print_as_djangos_number_format(
+    administrator_client, stock_changelist, settings, grouping
+):
+    """Likes, comments, shares and views: plain digits, or grouped in
+    thousands where the project turns grouping on."""
+    from platforms.models import Post
+
+    settings.USE_THOUSAND_SEPARATOR = grouping
+    BUILDERS["platforms.post"](2)
+    Post.objects.update(likes_count=1234567, views_count=0)
+
+    fast, stock = _both(administrator_client, stock_changelist, _url("platforms.post"))
+
+    assert (b"1,234,567" in fast) is grouping
+    assert fast == stock
