@@ -156,3 +156,26 @@ def test_a_post_page_shows_its_last_synced_numbers(administrator_client):
     apply_post_metrics([(post.pk, 1234, 56, 7, 89_000)])
     _, html = queries_for(administrator_client, change_url(post))
     assert b"1,234 likes, 56 comments, 7 shares, 89,000 views" in html
+
+
+@pytest.mark.parametrize(("days_ago", "queries"), [(3, 10), (400, 11)])
+def test_character_page_queries_with_recent_or_stopped_analytics(
+    administrator_client, days_ago, queries
+):
+    """Session, user, character, personality, appearance, the voice preview,
+    the accounts, upcoming posts, latest content, and the charts' analytics
+    read: over the recent partitions for a character whose numbers are
+    recent; a second read over every partition when its sync stopped."""
+    character = CharacterFactory()
+    fill_character(character, 3)
+    day = timezone.now().date() - dt.timedelta(days=days_ago)
+    from analytics.models import Analytics
+
+    Analytics.objects.filter(character=character).update(metric_date=day)
+    url = change_url(character)
+    queries_for(administrator_client, url)
+
+    n, html = queries_for(administrator_client, url)
+
+    assert n == queries
+    assert html.count(b'class="series"') == 6
