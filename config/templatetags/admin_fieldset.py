@@ -63,7 +63,7 @@ def _attrs_html(attrs: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _label_tag(field: AdminField) -> str:
+def _label_tag(field: AdminField, punctuation: str) -> str:
     """AdminField.label_tag(): BoundField.label_tag() and its template, for a
     form that renders Django's own label template with Django's renderer."""
     bf = field.field
@@ -91,7 +91,7 @@ def _label_tag(field: AdminField) -> str:
             if bf.field.label_suffix is not None
             else form.label_suffix
         )
-    if label_suffix and contents and contents[-1] not in _(":?.!"):
+    if label_suffix and contents and contents[-1] not in punctuation:
         contents = SafeString(
             conditional_escape(contents) + conditional_escape(label_suffix)
         )
@@ -133,6 +133,8 @@ def admin_fieldset(context) -> SafeString:
         return text(value, context)
 
     fieldset = context.get("fieldset", "")
+    # the characters after which a label gets no suffix, in this language
+    punctuation = _(":?.!")
     level = context.get("heading_level", "") or 2
     heading_id = (
         f"{v(context.get('prefix', ''))}-{v(context.get('id_prefix', ''))}-"
@@ -201,7 +203,7 @@ def admin_fieldset(context) -> SafeString:
             if field.is_checkbox:
                 out.append(" checkbox-row")
             out.append('">\n                            ')
-            label = field.label_tag() if readonly else _label_tag(field)
+            label = field.label_tag() if readonly else _label_tag(field, punctuation)
             if field.is_checkbox:
                 out += [
                     "\n                                ",
