@@ -15,9 +15,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
+from django.forms.renderers import BaseRenderer, get_default_renderer
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from config.timezones import localize, wall_clock
 
@@ -110,10 +111,17 @@ class UnitSlider(forms.NumberInput):
     def format_value(self, value: Any) -> str | None:
         return None if value in (None, "") else f"{float(value):g}"
 
-    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
         context = self.get_context(name, value, attrs)
         widget = context["widget"]
-        slider = self._render(self.template_name, context, renderer)
+        renderer = renderer or get_default_renderer()
+        slider = mark_safe(renderer.render(self.template_name, context))
         target = widget["attrs"].get("id")
         return format_html(
             '<span class="unit-slider"><span class="unit-slider-end">0 = {}</span> '

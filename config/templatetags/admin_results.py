@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.admin.templatetags import admin_list
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.templatetags.base import InclusionAdminNode
-from django.contrib.admin.utils import (
+from django.contrib.admin.utils import (  # type: ignore[attr-defined]
     FieldIsAForeignKeyColumnName,
     _get_non_gfk_field,
     display_for_field,
@@ -78,7 +78,7 @@ def _columns(cl) -> list[_Column]:
             first = False
         column = _Column(
             name=name,
-            css=f"field-{admin_list._coerce_field_name(name, index)}",
+            css=f"field-{admin_list._coerce_field_name(name, index)}",  # type: ignore[attr-defined]
             link=link,
             table_tag=table_tag,
             empty=model_admin.get_empty_value_display(),
@@ -114,7 +114,7 @@ def _lookup(cl, column: _Column, result) -> tuple[Any, Any, Any]:
     return lookup_field(column.name, result, cl.model_admin)
 
 
-def _display_field(column: _Column, value, empty, link: bool):
+def _display_field(column: _Column, field: models.Field, value, empty, link: bool):
     """display_for_field(), with the choices flattened once per column."""
     if column.choices is not None:
         try:
@@ -126,7 +126,7 @@ def _display_field(column: _Column, value, empty, link: bool):
         # up the language's three number formats first (four columns a row
         # of the posts list)
         return SafeString(value)
-    return display_for_field(value, column.field, empty, avoid_link=link)
+    return display_for_field(value, field, empty, avoid_link=link)
 
 
 def items_for_result(cl, result, form):
@@ -158,8 +158,8 @@ def items_for_result(cl, result, form):
                 if isinstance(f.remote_field, models.ManyToOneRel):
                     field_val = getattr(result, f.name)
                     result_repr = empty if field_val is None else field_val
-                elif f is column.field:
-                    result_repr = _display_field(column, value, empty, column.link)
+                elif column.field is not None and f is column.field:
+                    result_repr = _display_field(column, f, value, empty, column.link)
                 else:
                     result_repr = display_for_field(
                         value, f, empty, avoid_link=column.link
@@ -215,7 +215,7 @@ def result_list(cl) -> dict[str, Any]:
 
 @register.tag(name="result_list")
 def result_list_tag(parser, token):
-    return InclusionAdminNode(
+    return InclusionAdminNode(  # type: ignore[call-arg]
         parser,
         token,
         func=result_list,
