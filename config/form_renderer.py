@@ -35,6 +35,14 @@ _INPUTS = frozenset(
     + ("password", "date", "datetime", "time", "search", "tel", "color")
 )
 _OPTION = "django/forms/widgets/select_option.html"
+# Written in config/templatetags/admin_fieldset.py (a label, an empty error
+# list) and included by the widget templates above (attrs.html).
+ALSO_WRITTEN_ELSEWHERE = (
+    "django/forms/widgets/attrs.html",
+    "django/forms/label.html",
+    "django/forms/attrs.html",
+    "django/forms/errors/list/ul.html",
+)
 _STOCK_DIR = str(Path(django.forms.__file__).parent / "templates")
 
 
@@ -58,8 +66,9 @@ def _string(value: Any) -> str:
     return conditional_escape("%s" % (value,))  # noqa: UP031 (the filter's own)
 
 
-def _attrs(attrs: Mapping[str, Any]) -> str:
-    """django/forms/widgets/attrs.html."""
+def attrs_html(attrs: Mapping[str, Any]) -> str:
+    """django/forms/widgets/attrs.html (django/forms/attrs.html is the same
+    loop over a label's attributes)."""
     out = []
     for name, value in attrs.items():
         if value is not False:
@@ -76,7 +85,7 @@ def _input(widget: Mapping[str, Any]) -> str:
         f'<input type="{text(widget["type"])}" '
         f'name="{text(widget["name"])}"'
         + (f' value="{_string(value)}"' if value is not None else "")
-        + _attrs(widget["attrs"])
+        + attrs_html(widget["attrs"])
         + ">"
     )
 
@@ -85,7 +94,7 @@ def _textarea(widget: Mapping[str, Any]) -> str:
     value = widget["value"]
     return (
         f'<textarea name="{text(widget["name"])}"'
-        + _attrs(widget["attrs"])
+        + attrs_html(widget["attrs"])
         + ">\n"
         + (text(value) if value else "")
         + "</textarea>"
@@ -95,7 +104,7 @@ def _textarea(widget: Mapping[str, Any]) -> str:
 def _option(option: Mapping[str, Any]) -> str:
     return (
         f'<option value="{_string(option["value"])}"'
-        + _attrs(option["attrs"])
+        + attrs_html(option["attrs"])
         + f">{text(option['label'])}</option>"
     )
 
@@ -103,7 +112,7 @@ def _option(option: Mapping[str, Any]) -> str:
 def _select(widget: Mapping[str, Any]) -> str | None:
     out = [
         f'<select name="{text(widget["name"])}"',
-        _attrs(widget["attrs"]),
+        attrs_html(widget["attrs"]),
         ">",
     ]
     for group_name, group_choices, _index in widget["optgroups"]:
@@ -133,12 +142,12 @@ class FastWidgetRenderer(DjangoTemplates):
     _stock: bool | None = None
 
     def is_stock(self) -> bool:
-        """Each template written here (and attrs.html, which they include)
+        """Each template written in Python (here and in the admin's fieldsets)
         is Django's own file: no installed app overrides one of them."""
         if self._stock is None:
             self._stock = all(
                 self.get_template(name).origin.name.startswith(_STOCK_DIR)
-                for name in (*_FAST, "django/forms/widgets/attrs.html")
+                for name in (*_FAST, *ALSO_WRITTEN_ELSEWHERE)
             )
         return self._stock
 

@@ -18,25 +18,31 @@ from typing import Any
 
 from django import template
 from django.contrib.admin.helpers import AdminField, Fieldline
-from django.forms.renderers import DjangoTemplates
 from django.forms.utils import ErrorList
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from config.form_renderer import FastWidgetRenderer, text
+from config.form_renderer import FastWidgetRenderer, attrs_html, text
 
 register = template.Library()
 
 STOCK_LABEL = "django/forms/label.html"
 STOCK_ERRORS_UL = ErrorList.template_name_ul
-# renderers that find django/forms/label.html in Django's forms folder
-STOCK_RENDERERS = (DjangoTemplates, FastWidgetRenderer)
+
+
+def _stock(renderer) -> bool:
+    """The renderer finds Django's own form templates (config.form_renderer)."""
+    return isinstance(renderer, FastWidgetRenderer) and renderer.is_stock()
 
 
 def _errors_ul(errors) -> str:
     """ErrorList.as_ul(): the stock template prints nothing for no errors."""
-    if not errors and getattr(errors, "template_name_ul", None) == STOCK_ERRORS_UL:
+    if (
+        not errors
+        and getattr(errors, "template_name_ul", None) == STOCK_ERRORS_UL
+        and _stock(getattr(errors, "renderer", None))
+    ):
         return ""
     return errors.as_ul()
 
@@ -52,26 +58,12 @@ def _line_errors(line: Fieldline) -> SafeString:
     )
 
 
-def _attrs_html(attrs: dict[str, Any]) -> str:
-    """django/forms/attrs.html."""
-    out = []
-    for name, value in attrs.items():
-        if value is not False:
-            out.append(" " + conditional_escape(name))
-            if value is not True:
-                out.append('="' + conditional_escape(str(value)) + '"')
-    return "".join(out)
-
-
 def _label_tag(field: AdminField, punctuation: str) -> str:
     """AdminField.label_tag(): BoundField.label_tag() and its template, for a
     form that renders Django's own label template with Django's renderer."""
     bf = field.field
     form = bf.form
-    if (
-        form.template_name_label != STOCK_LABEL
-        or type(form.renderer) not in STOCK_RENDERERS
-    ):
+    if form.template_name_label != STOCK_LABEL or not _stock(form.renderer):
         return field.label_tag()
     # AdminField.label_tag
     classes = []
@@ -110,7 +102,7 @@ def _label_tag(field: AdminField, punctuation: str) -> str:
         # django/forms/label.html with use_tag and tag "label"
         return mark_safe(
             "<label"
-            + _attrs_html(attrs or {})
+            + attrs_html(attrs or {})
             + ">"
             + conditional_escape(contents)
             + "</label>"

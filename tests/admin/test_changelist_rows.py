@@ -2,35 +2,19 @@
 bytes as Django's own {% result_list %}, with each column worked out once per
 page instead of once per cell."""
 
-import re
-import shutil
-from pathlib import Path
-
-import django.contrib.admin
 import pytest
-from django.conf import settings
 from django.contrib.admin.templatetags import admin_list
-from django.test import override_settings
 from django.urls import reverse
 
 from tests.admin.builders import BUILDERS
-
-STOCK = Path(django.contrib.admin.__file__).parent / "templates/admin/change_list.html"
-CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+from tests.admin.stock_admin import fast_and_stock, stock_template_first
 
 
 @pytest.fixture
 def stock_changelist(tmp_path):
     """Settings whose template folders put Django's change_list.html first
     (it is not the project's, which only replaces the rows' tag)."""
-    target = tmp_path / "admin/change_list.html"
-    target.parent.mkdir(parents=True)
-    shutil.copy(STOCK, target)
-    engine = {
-        **settings.TEMPLATES[0],
-        "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]],
-    }
-    return override_settings(TEMPLATES=[engine])
+    return stock_template_first(tmp_path, "admin/change_list.html")
 
 
 @pytest.fixture
@@ -53,11 +37,7 @@ def _url(label: str, query: str = "") -> str:
 
 
 def _both(client, stock_settings, url):
-    fast = client.get(url)
-    with stock_settings:
-        stock = client.get(url)
-    assert fast.status_code == stock.status_code == 200, fast.content[:2000]
-    return CSRF.sub(b"", fast.content), CSRF.sub(b"", stock.content)
+    return fast_and_stock(client, stock_settings, lambda c: c.get(url))
 
 
 @pytest.mark.parametrize("label", sorted(BUILDERS))

@@ -2,46 +2,18 @@
 the same bytes as Django's own admin/includes/fieldset.html, without its
 template machinery per field."""
 
-import re
-import shutil
-from pathlib import Path
-
-import django.contrib.admin
 import pytest
-from django.conf import settings
-from django.test import override_settings
 from django.urls import reverse
 
+from tests.admin.stock_admin import CSRF, fast_and_stock, stock_template_first
 from tests.admin.test_characters import ADD_URL, add_form
 from tests.factories import ContentFactory, PlatformAccountFactory, PostFactory
-
-STOCK = (
-    Path(django.contrib.admin.__file__).parent
-    / "templates/admin/includes/fieldset.html"
-)
-# the form's CSRF token is masked afresh on every page
-CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
 
 
 @pytest.fixture
 def stock_fieldset_templates(tmp_path):
     """Settings whose template folders put Django's fieldset.html first."""
-    target = tmp_path / "admin/includes/fieldset.html"
-    target.parent.mkdir(parents=True)
-    shutil.copy(STOCK, target)
-    engine = {
-        **settings.TEMPLATES[0],
-        "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]],
-    }
-    return override_settings(TEMPLATES=[engine])
-
-
-def _both(client, stock_settings, request):
-    fast = request(client)
-    with stock_settings:
-        stock = request(client)
-    assert fast.status_code == stock.status_code
-    return CSRF.sub(b"", fast.content), CSRF.sub(b"", stock.content)
+    return stock_template_first(tmp_path, "admin/includes/fieldset.html")
 
 
 def test_the_character_page_is_the_same_html_as_with_djangos_fieldset_template(
@@ -52,7 +24,7 @@ def test_the_character_page_is_the_same_html_as_with_djangos_fieldset_template(
     PostFactory(character=character, platform_account=account)
     url = reverse("admin:characters_character_change", args=[character.pk])
 
-    fast, stock = _both(
+    fast, stock = fast_and_stock(
         administrator_client, stock_fieldset_templates, lambda c: c.get(url)
     )
 
@@ -82,7 +54,7 @@ def test_a_form_with_errors_is_the_same_html_as_with_djangos_fieldset_template(
         **{"personality-0-extroversion": "7"},
     )
 
-    fast, stock = _both(
+    fast, stock = fast_and_stock(
         administrator_client, stock_fieldset_templates, lambda c: c.post(ADD_URL, data)
     )
 
@@ -98,7 +70,7 @@ def test_a_collapsed_fieldset_is_the_same_html_as_with_djangos_template(
     content = ContentFactory(character=character)
     url = reverse("admin:content_content_change", args=[content.pk])
 
-    fast, stock = _both(
+    fast, stock = fast_and_stock(
         administrator_client, stock_fieldset_templates, lambda c: c.get(url)
     )
 
@@ -121,3 +93,22 @@ def test_the_character_page_renders_no_template_per_label_or_empty_error_list(
     # its management form); Django's fieldset.html rendered one per field
     assert names.count("django/forms/errors/list/ul.html") == 4
     assert b'<label class="required" for="id_name">Name:</label>' in response.content
+
+
+def test_form_templates_an_app_overrides_are_rendered_as_templates(
+    administrator_client, character, monkeypatch
+):
+    """If an installed app shipped its own label or error-list template, the
+    fieldsets would render it (and the renderer every widget template)."""
+    from django.forms.renderers import get_default_renderer
+
+    url = reverse("admin:characters_character_change", args=[character.pk])
+    fast = administrator_client.get(url)
+    monkeypatch.setattr(get_default_renderer(), "_stock", False)
+
+    response = administrator_client.get(url)
+
+    names = [t.name for t in response.templates]
+    assert "django/forms/label.html" in names
+    assert "django/forms/widgets/text.html" in names
+    assert CSRF.sub(b"", response.content) == CSRF.sub(b"", fast.content)
