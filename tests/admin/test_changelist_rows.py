@@ -102,3 +102,22 @@ def test_integer_columns_print_as_djangos_number_format(
 
     assert (b"1,234,567" in fast) is grouping
     assert fast == stock
+
+
+HOSTILE = '<script>alert("x")</script> & <b>'
+
+
+def test_hostile_text_in_rows_is_escaped_as_djangos_tag_escapes_it(
+    administrator_client, stock_changelist
+):
+    from tests.factories import CharacterFactory, PlatformAccountFactory, PostFactory
+
+    character = CharacterFactory(name=HOSTILE)
+    account = PlatformAccountFactory(character=character)
+    PostFactory(character=character, platform_account=account, caption=HOSTILE)
+    for label in ("characters.character", "platforms.post"):
+        fast, stock = _both(administrator_client, stock_changelist, _url(label))
+
+        assert fast == stock
+        assert b"<script>alert" not in fast
+        assert b"&lt;script&gt;alert" in fast

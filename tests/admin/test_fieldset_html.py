@@ -112,3 +112,21 @@ def test_form_templates_an_app_overrides_are_rendered_as_templates(
     assert "django/forms/label.html" in names
     assert "django/forms/widgets/text.html" in names
     assert CSRF.sub(b"", response.content) == CSRF.sub(b"", fast.content)
+
+
+def test_hostile_text_on_the_character_page_is_escaped_as_djangos_template_does(
+    administrator_client, character, stock_fieldset_templates
+):
+    hostile = '<script>alert("x")</script> & <b>'
+    character.name = hostile
+    character.description = hostile
+    character.save()
+    url = reverse("admin:characters_character_change", args=[character.pk])
+
+    fast, stock = fast_and_stock(
+        administrator_client, stock_fieldset_templates, lambda c: c.get(url)
+    )
+
+    assert fast == stock
+    assert b"<script>alert" not in fast
+    assert b"&lt;script&gt;alert" in fast
