@@ -22,7 +22,6 @@ import re
 import time
 from typing import Any, Literal
 
-import requests
 from django.conf import settings
 from twitter_text import parse_tweet
 
@@ -36,7 +35,7 @@ from platforms.adapters import (
     RateLimited,
     Support,
 )
-from platforms.adapters.http import HttpAdapter
+from platforms.adapters.http import HttpAdapter, Response
 from platforms.adapters.rules import (
     MB,
     MediaLimits,
@@ -158,7 +157,7 @@ class XAdapter(HttpAdapter):
                 continue
             raise self._error(response, what)
 
-    def _error(self, response: requests.Response, what: str) -> AdapterError:
+    def _error(self, response: Response, what: str) -> AdapterError:
         body = self.json_of(response)
         errors = body.get("errors") or []
         detail = str(
