@@ -18,6 +18,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 # at 8 clients on 2 cores) and keep HTTP connections alive between requests.
 # Each process's connection pool (DB_POOL_MAX_SIZE, 10) covers its threads.
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# gthread, with new connections spread evenly over the workers (one worker
+# took 7 of 8 kept-alive clients with gthread as it is: config/gunicorn_worker.py)
+if threads > 1:
+    worker_class = "config.gunicorn_worker.BalancedThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
@@ -74,6 +78,10 @@ def resident_mb() -> float:
             return int(statm.read().split()[1]) * _PAGE_MB
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def post_worker_init(worker):
+    worker.log.info("Worker %s ready to serve", worker.pid)
 
 
 def post_request(worker, req, environ, resp):

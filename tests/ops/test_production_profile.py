@@ -368,3 +368,85 @@ def test_gunicorn_replaces_a_worker_whose_memory_passed_the_bound(production_env
     recycled = re.findall(r"over GUNICORN_MAX_RSS_MB 1: recycling", output)
     booted = re.findall(r"Booting worker with pid", output)
     assert recycled and len(booted) >= 2, output[-2000:]
+
+
+def _established_per_process(pids: list[int], port: int) -> list[int]:
+    """How many established connections to `port` each of `pids` holds (the
+    kernel's socket table, /proc/net/tcp, against each process's descriptors)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "01":
+            inodes.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in pids:
+        fds = Path(f"/proc/{pid}/fd")
+        counts.append(
+            sum(1 for fd in fds.iterdir() if os.readlink(fd) in inodes)
+            if fds.exists()
+            else 0
+        )
+    return counts
+
+
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return sorted(int(pid) for pid in children)
+
+
+def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tmp_path):
+    """8 clients that connect at once and keep their connections alive end
+    up 4 and 4 on 2 workers (config/gunicorn_worker.py); gthread as it is
+    gave one worker 7 or 8 of them in most tries."""
+    import time
+
+    port = _free_port()
+    env = production_env | {
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "LOG_LEVEL": "INFO",
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "-c",
+                "config/gunicorn.conf.py",
+                "config.wsgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    request = (
+        b"GET /health/ HTTP/1.1\r\nHost: backoffice.example.com\r\n"
+        b"X-Forwarded-Proto: https\r\n\r\n"
+    )
+    splits = []
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("ready to serve") < 2:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        for _ in range(4):
+            clients = [
+                socket.create_connection(("127.0.0.1", port), timeout=20)
+                for _ in range(8)
+            ]
+            for client in clients:
+                client.sendall(request)
+            for client in clients:
+                assert client.recv(65536).startswith(b"HTTP/1.1 ")
+            splits.append(
+                sorted(_established_per_process(_worker_pids(server.pid), port))
+            )
+            for client in clients:
+                client.close()
+            time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert all(split == [4, 4] for split in splits), (splits, log.read_text()[-2000:])
