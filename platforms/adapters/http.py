@@ -38,7 +38,12 @@ from urllib.parse import unquote, urlencode, urlsplit
 import urllib3
 from django.conf import settings
 from django.utils.module_loading import import_string
-from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_environ_proxies, select_proxy
+from requests.utils import (
+    DEFAULT_CA_BUNDLE_PATH,
+    get_environ_proxies,
+    prepend_scheme_if_needed,
+    select_proxy,
+)
 from urllib3.exceptions import (
     ConnectTimeoutError,
     LocationValueError,
@@ -169,6 +174,8 @@ class Transport:
         found = self._routes.get((scheme, host))
         if found is None:
             proxy = select_proxy(url, get_environ_proxies(url))
+            if proxy:  # "host:port" means an HTTP proxy, as requests took it
+                proxy = prepend_scheme_if_needed(proxy, "http")
             bundle = (
                 os.environ.get("REQUESTS_CA_BUNDLE")
                 or os.environ.get("CURL_CA_BUNDLE")

@@ -132,14 +132,16 @@ def test_the_environment_still_decides_the_proxy(fresh_session, monkeypatch):
     assert transport.route("http://127.0.0.1/x")[0] is None
 
 
+@pytest.mark.parametrize("scheme", ["http://", ""])
 def test_a_call_goes_through_the_proxy_the_environment_names(
-    fresh_session, monkeypatch
+    fresh_session, monkeypatch, scheme
 ):
     """A plain-HTTP call through a proxy names its whole target in the
-    request line: the fake, standing in for the proxy, sees it."""
+    request line: the fake, standing in for the proxy, sees it. A proxy
+    given as host:port is an HTTP proxy."""
     with CookieFake() as proxy:
         for name in ("HTTP_PROXY", "http_proxy"):
-            monkeypatch.setenv(name, proxy.url)
+            monkeypatch.setenv(name, scheme + proxy.url.removeprefix("http://"))
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.delenv(name, raising=False)
         get("http://api.example/v1/me")
