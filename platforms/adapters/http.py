@@ -77,7 +77,7 @@ READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RETRY_READ = urllib3.Retry(
     total=None, connect=False, read=False, other=0, status=0, redirect=5
 )
-# what `requests` sent with every call
+# the headers `requests` sent with every call, under our own User-Agent
 DEFAULT_HEADERS = urllib3.util.make_headers(
     keep_alive=True, accept_encoding=True, user_agent="ainfluencer"
 ) | {"Accept": "*/*"}
