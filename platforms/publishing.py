@@ -531,6 +531,8 @@ def drain_publishing(
     time_budget: float | None = None,
     now: dt.datetime | None = None,
 ) -> Counter:
+    """Publish due posts in PUBLISH_CALLS_IN_FLIGHT lanes, each claiming up
+    to `batch` posts at a time; the outcomes counted."""
     clear_expired_rate_limits(now=now)
     mark_waiting_posts(now=now)
     lanes = settings.PUBLISH_CALLS_IN_FLIGHT
@@ -543,12 +545,15 @@ def drain_publishing(
     audit = current_metadata()
 
     def lane(stop: threading.Event) -> Counter:
+        # each lane claims `batch` posts at a time, as a worker of its own
+        # would: a batch's claim and load cost about the same for 12 posts
+        # as for 50 (splitting 50 over 4 lanes cost 0.5 ms a post more)
         with carried(audit):
             return drain_account_queue(
                 QUEUE,
                 _Batch,
                 retry,
-                batch=max(1, batch // lanes),
+                batch=batch,
                 time_budget=time_budget,
                 now=now,
                 stop=stop,

@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import logging
 
-import requests
 from django.conf import settings
 
 from platforms.adapters import (
@@ -23,7 +22,7 @@ from platforms.adapters import (
     PermanentError,
     RateLimited,
 )
-from platforms.adapters.http import HttpAdapter
+from platforms.adapters.http import HttpAdapter, Response
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ DEFAULT_WAIT = 900  # Meta says when in a usage header; else a quarter hour
 PUBLISH_CAP_WAIT = 3600  # the 24-hour publishing window rolls: look again in an hour
 
 
-def _regain_seconds(response: requests.Response) -> int:
+def _regain_seconds(response: Response) -> int:
     """Minutes to wait from X-Business-Use-Case-Usage / X-App-Usage, in seconds."""
     for header in ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage"):
         raw = response.headers.get(header)
@@ -96,9 +95,7 @@ class GraphAdapter(HttpAdapter):
                 continue  # refused before it was done: the same request again
             raise self._error(response, error, what)
 
-    def _error(
-        self, response: requests.Response, error: dict, what: str
-    ) -> AdapterError:
+    def _error(self, response: Response, error: dict, what: str) -> AdapterError:
         code = error.get("code")
         subcode = error.get("error_subcode")
         message = str(

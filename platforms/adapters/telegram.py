@@ -9,14 +9,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-import requests
 from django.conf import settings
 
 from platforms.adapters import (
     Action,
     AdapterError,
     CredentialsRejected,
-    OutcomeUnknown,
     PermanentError,
     PlatformAdapter,
     PublishRequest,
@@ -24,7 +22,7 @@ from platforms.adapters import (
     RateLimited,
     Support,
 )
-from platforms.adapters.http import shared_session
+from platforms.adapters.http import send
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
 
 logger = logging.getLogger(__name__)
@@ -46,6 +44,8 @@ RULES = PlatformRules(
     },
 )
 BOTS_CANNOT = "a bot cannot do this through the Bot API"
+# Bot API methods that change nothing: a timeout there is a plain retry
+READ_METHODS = frozenset({"getMe", "getChat", "getChatMemberCount"})
 
 
 class TelegramAdapter(PlatformAdapter):
@@ -87,31 +87,16 @@ class TelegramAdapter(PlatformAdapter):
 
     def _call(self, method: str, *, data: dict, files: dict | None = None) -> Any:
         token, _ = self._credentials()
-        url = f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}"
-        read_timeout = settings.TELEGRAM_READ_TIMEOUT
-        try:
-            response = shared_session().post(
-                url,
-                data=data,
-                files=files,
-                timeout=(settings.TELEGRAM_CONNECT_TIMEOUT, read_timeout),
-            )
-        except requests.ConnectTimeout:
-            raise AdapterError(f"Telegram {method}: connection timed out") from None
-        except requests.ReadTimeout:
-            raise OutcomeUnknown(
-                f"Telegram {method}: no answer in {read_timeout:g} s"
-            ) from None
-        except requests.ConnectionError as exc:
-            # refused before anything was sent: safe to retry; otherwise the
-            # request may have arrived (connection reset while reading)
-            if "NewConnectionError" in repr(exc) or "Connection refused" in repr(exc):
-                raise AdapterError(f"Telegram {method}: cannot connect") from None
-            raise OutcomeUnknown(
-                f"Telegram {method}: connection lost before the answer"
-            ) from None
-        except requests.RequestException as exc:
-            raise AdapterError(f"Telegram {method}: {type(exc).__name__}") from None
+        response = send(
+            "POST",
+            f"{settings.TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}",
+            service="Telegram",
+            what=method,
+            sends=method not in READ_METHODS,
+            timeout=(settings.TELEGRAM_CONNECT_TIMEOUT, settings.TELEGRAM_READ_TIMEOUT),
+            data=data,
+            files=files,
+        )
         try:
             body = response.json()
         except ValueError:

@@ -7,7 +7,7 @@ from django.apps import apps
 
 from logs.audit import door_of
 from platforms.models import ScheduledPost
-from platforms.publishing import publish_due_posts
+from platforms.publishing import QUEUE, publish_due_posts
 from tests import factories as f
 from tests.engine import adapters
 from tests.engine.conftest import later
@@ -33,6 +33,25 @@ def test_three_lanes_publish_every_post_exactly_once(lanes, due_post, use_adapte
     assert sorted(adapters.SENT) == sorted(str(p.pk) for p in posts)
     rows = ScheduledPost.objects.filter(pk__in=[p.pk for p in posts])
     assert {(r.status, r.attempt_count) for r in rows} == {("published", 1)}
+
+
+def test_each_lane_claims_a_whole_batch(lanes, due_post, use_adapter, monkeypatch):
+    """A batch's claim and load cost about the same for a few posts as for
+    many: a lane claims as many as a worker of its own would."""
+    use_adapter("LaneSenderAdapter")
+    limits = []
+    claim = QUEUE.claim
+
+    def counted(*, limit, now=None):
+        limits.append(limit)
+        return claim(limit=limit, now=now)
+
+    monkeypatch.setattr(QUEUE, "claim", counted)
+    account = f.PlatformAccountFactory()
+    for _ in range(5):
+        due_post(platform_account=account, content=None)
+    assert publish_due_posts(now=later(), batch=12) == 5
+    assert limits and set(limits) == {12}
 
 
 def test_a_lane_records_its_changes_through_the_callers_audit_door(

@@ -1,7 +1,10 @@
 """The X adapter against a loopback fake of the X API v2."""
 
+import random
+
 import pytest
 from django.utils import timezone
+from twitter_text import parse_tweet
 
 from platforms.adapters import (
     PermanentError,
@@ -9,6 +12,7 @@ from platforms.adapters import (
     RateLimited,
     get_adapter,
 )
+from platforms.adapters.x import weighted_length
 from platforms.models import PlatformAccount
 from tests import factories as f
 from tests.engine import platform_helpers as h
@@ -144,6 +148,81 @@ def test_weighted_length_is_checked_before_sending(x, x_account):
     adapter = get_adapter(x_account)
     with pytest.raises(PermanentError, match="280 weighted characters"):
         adapter.publish(PublishRequest(marker="m", caption="日本語" * 50))
+    assert x.calls == []
+
+
+# pieces of captions: words, punctuation, line endings, hashtags, mentions,
+# and what twitter-text takes for a URL (with and without a protocol) or not
+PIECES = (
+    "Golden",
+    "hour",
+    " ",
+    "  ",
+    ".",
+    ". ",
+    ",",
+    "!",
+    "?",
+    "\n",
+    "\r\n",
+    "\r",
+    "#sunset",
+    "#",
+    "@luna_ai",
+    "0",
+    "42",
+    "*",
+    "https://example.com/a?b=1",
+    "http://t.co/xyz",
+    "example.com",
+    "www.example.org/path",
+    "a.co",
+    "x.y",
+    "localhost:8000",
+    "mailto:me",
+    "ftp://files.example",
+    "foo@bar.com",
+    "...",
+    "e.g.",
+    "1.5",
+    "-",
+    "/",
+    ":",
+    "'",
+    '"',
+    "(",
+    ")",
+    "&",
+    "%",
+    "~",
+    "\t",
+)
+
+
+def test_the_weighted_length_of_ascii_text_is_twitter_texts():
+    """The fast count of ASCII text (no emoji expression) gives parse_tweet's
+    number, URLs at 23 each included."""
+    rnd = random.Random(14)
+    texts = [
+        "".join(rnd.choice(PIECES) for _ in range(rnd.randint(1, 60)))
+        for _ in range(3000)
+    ]
+    texts += ["", "a" * 281, "Bench scheduled post 1234\n\n#bench #tag14"]
+    for text in texts:
+        assert weighted_length(text) == parse_tweet(text).weightedLength, text
+
+
+def test_other_text_is_counted_by_twitter_text():
+    for text in ("日本語" * 3, "sunset 🌅 at x.co", "1\ufe0f\u20e3 caf\u0065\u0301"):
+        assert weighted_length(text) == parse_tweet(text).weightedLength
+
+
+def test_short_ascii_text_full_of_links_is_still_refused(x, x_account):
+    """13 links of 4 characters count 23 each: over 280, though the text
+    has 64 characters."""
+    adapter = get_adapter(x_account)
+    with pytest.raises(PermanentError, match="make 311"):
+        adapter.publish(PublishRequest(marker="m", caption=" ".join(["a.co"] * 13)))
     assert x.calls == []
 
 

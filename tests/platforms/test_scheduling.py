@@ -19,8 +19,13 @@ def draft(account, **changes):
         "platform_account": account,
         "scheduled_at": timezone.now() + dt.timedelta(hours=1),
         "timezone": "Europe/Berlin",
+        # a size every platform takes (the factory draws up to 5 MB; a
+        # Facebook photo may have 4)
         "content": f.ContentFactory(
-            character=account.character, approved=True, content_type="image"
+            character=account.character,
+            approved=True,
+            content_type="image",
+            file_size=500_000,
         ),
         "caption": "Hello",
         "post_type": "post",
