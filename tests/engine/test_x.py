@@ -144,6 +144,15 @@ def test_a_duplicate_refusal_resolves_to_the_earlier_post(x, x_account):
     assert again.platform_post_id == first.platform_post_id and len(x.tweets) == 1
 
 
+def test_a_deleted_tweets_words_can_be_posted_again(x, x_account):
+    adapter = get_adapter(x_account)
+    first = adapter.publish(PublishRequest(marker="m", caption="same words"))
+    adapter.delete(first.platform_post_id)
+    again = adapter.publish(PublishRequest(marker="n", caption="same words"))
+    assert again.platform_post_id != first.platform_post_id
+    assert list(x.tweets) == [again.platform_post_id]
+
+
 def test_weighted_length_is_checked_before_sending(x, x_account):
     adapter = get_adapter(x_account)
     with pytest.raises(PermanentError, match="280 weighted characters"):

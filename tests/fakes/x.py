@@ -10,6 +10,7 @@ with GET ...?command=STATUS); errors are problem documents
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import json
@@ -61,6 +62,10 @@ class FakeX(LoopbackJSONServer):
         self.tokens = {TOKEN}
         self.ids = itertools.count(1_800_000_000_000_000_000)
         self.tweets: dict[str, dict] = {}
+        # texts of the standing tweets that are not replies, for X's
+        # duplicate-content refusal (a lookup, as a platform does it: a scan
+        # of every tweet made the fake's cost grow with each post)
+        self.texts: collections.Counter[str] = collections.Counter()
         self.media: dict[str, dict] = {}
         self.likes: set[str] = set()
         self.following: set[str] = set()
@@ -110,7 +115,9 @@ class FakeX(LoopbackJSONServer):
         if path == "/2/tweets" and method == "GET":
             return self._lookup(call["params"])
         if path.startswith("/2/tweets/") and method == "DELETE":
-            self.tweets.pop(path.rsplit("/", 1)[1], None)
+            gone = self.tweets.pop(path.rsplit("/", 1)[1], None)
+            if gone and not gone["reply_to"]:
+                self.texts[gone["text"]] -= 1
             return 200, {"data": {"deleted": True}}
         if path == "/2/media/upload":
             return self._upload(call)
@@ -170,15 +177,15 @@ class FakeX(LoopbackJSONServer):
                     400, "Invalid Request", f"Media id {media_id} is not ready"
                 )
         replying = (payload.get("reply") or {}).get("in_reply_to_tweet_id")
-        if not replying and any(
-            t["text"] == text and not t["reply_to"] for t in self.tweets.values()
-        ):
+        if not replying and self.texts[text] > 0:
             return problem(
                 403,
                 "Forbidden",
                 "You are not allowed to create a Tweet with duplicate content.",
             )
         tweet_id = str(next(self.ids))
+        if not replying:
+            self.texts[text] += 1
         self.tweets[tweet_id] = {
             "id": tweet_id,
             "text": text,
