@@ -30,6 +30,7 @@ the clock's nanoseconds, never at a number a process may still hold.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import threading
@@ -112,14 +113,11 @@ def _fresh_version() -> int:
 def bump(key: str) -> None:
     """A version moves on: every entry stamped with the old one is stale."""
     store = _cache()
-    try:
-        with strict():
-            if guarded("bump", None, _incr, store, key) is None:
-                store.set(key, _fresh_version(), timeout=None)
-    except CacheUnavailable:
-        # nothing can be validated against Redis now: processes ask the
-        # database meanwhile; what Redis kept is outlived by the TTL
-        pass
+    # without Redis nothing can be validated against it: processes ask the
+    # database meanwhile; what Redis kept is outlived by the TTL
+    with contextlib.suppress(CacheUnavailable), strict():
+        if guarded("bump", None, _incr, store, key) is None:
+            store.set(key, _fresh_version(), timeout=None)
 
 
 def _incr(store: Any, key: str) -> int | None:

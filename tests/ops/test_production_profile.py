@@ -315,6 +315,23 @@ def test_gunicorn_config_caps_the_heaps_its_worker_threads_keep():
     assert _arenas(str(ROOT / "config" / "gunicorn.conf.py")) <= 2
 
 
+def _gunicorn(env: dict[str, str], **output) -> subprocess.Popen:
+    """gunicorn as production runs it (the project's config), output and
+    errors to `output`'s stdout."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "config/gunicorn.conf.py",
+            "config.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.STDOUT,
+        **output,
+    )
+
+
 def test_gunicorn_replaces_a_worker_whose_memory_passed_the_bound(production_env):
     """GUNICORN_MAX_RSS_MB: a worker over it finishes its requests and is
     replaced (config/gunicorn.conf.py); no request goes unanswered."""
@@ -329,19 +346,7 @@ def test_gunicorn_replaces_a_worker_whose_memory_passed_the_bound(production_env
         "GUNICORN_THREADS": "2",
         "GUNICORN_MAX_RSS_MB": "1",  # every worker is over it
     }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "-c",
-            "config/gunicorn.conf.py",
-            "config.wsgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = _gunicorn(env, stdout=subprocess.PIPE, text=True)
     statuses: list[int] = []
     refused = 0
     try:
@@ -409,18 +414,7 @@ def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tm
     }
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-c",
-                "config/gunicorn.conf.py",
-                "config.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        server = _gunicorn(env, stdout=out)
     request = (
         b"GET /health/ HTTP/1.1\r\nHost: backoffice.example.com\r\n"
         b"X-Forwarded-Proto: https\r\n\r\n"
