@@ -80,8 +80,50 @@ def resident_mb() -> float:
         return 0.0
 
 
+# Python's cyclic garbage collector: a full collection (its oldest generation,
+# every few dozen requests) walks every object it tracks, and once the app is
+# imported that is about 170,000 objects that live as long as the worker
+# (modules, classes, functions, URL patterns, forms and admin classes). It
+# took 80-160 ms, holding the interpreter lock, so every request of the worker
+# stalled with it: the admin character page, alone on the server, had a p95
+# of 223 ms against a p50 of 71. gc.freeze() moves what exists once the worker
+# is ready into a generation the collector never walks (CPython's advice for
+# pre-fork servers); later full collections walk what requests made since,
+# 20-35 ms, most of it freeing their garbage. Measured over HTTP (2 workers,
+# 15 s a level, two A/B pairs in the same minutes): the character page's p95
+# at 8 clients 405 and 423 ms against 462 and 510, its p99 433 and 477 against
+# 588 and 671; the posts changelist's p99 alone 53 ms against 103 and 168.
+# Nothing frozen is ever freed, which costs nothing here: it is the app.
+# GUNICORN_GC_FREEZE=false turns it off.
+gc_freeze = os.environ.get("GUNICORN_GC_FREEZE", "true").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+
+
+def _freeze_start_up_objects() -> int:
+    """Load what the first request would (the URLconf imports every view and
+    its forms), collect the start-up garbage, then freeze the rest; the
+    number of objects frozen."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports the URLconf)
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def post_worker_init(worker):
-    worker.log.info("Worker %s ready to serve", worker.pid)
+    frozen = _freeze_start_up_objects() if gc_freeze else 0
+    worker.log.info(
+        "Worker %s ready to serve (%s start-up objects out of garbage collection)",
+        worker.pid,
+        f"{frozen:,}",
+    )
 
 
 def post_request(worker, req, environ, resp):
