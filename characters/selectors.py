@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from django.db import models
-from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from characters.models import Character
@@ -134,6 +134,26 @@ def character_metric_series(
     return result
 
 
+# One statement, written out: the ORM built the same query (a subquery for
+# the latest day, a Coalesce, an alias) in about 2 ms of CPU, every page.
+# Each bound on metric_date is a constant when `since` is given (the
+# partition key: the planner prunes on it); `latest - days` is a date.
+_SERIES_SQL = """
+SELECT metric_type, coalesce(platform, 'all'), metric_date, metric_value::float8
+FROM analytics
+WHERE character_id = %(character)s AND metric_type = ANY(%(metrics)s){recent}
+  AND metric_date > (
+      SELECT max(metric_date) FROM analytics
+      WHERE character_id = %(character)s AND metric_type = ANY(%(metrics)s){latest}
+  ) - %(days)s
+ORDER BY 1, 2, 3
+"""
+_SERIES_RECENT = _SERIES_SQL.format(
+    recent=" AND metric_date > %(oldest)s", latest=" AND metric_date >= %(since)s"
+)
+_SERIES_ALL = _SERIES_SQL.format(recent="", latest="")
+
+
 def _metric_series(
     character_id: CharacterId,
     metrics: tuple[str, ...],
@@ -141,30 +161,20 @@ def _metric_series(
     *,
     since: dt.date | None,
 ) -> dict[str, dict[str, list[tuple[dt.date, float]]]]:
-    from analytics.models import Analytics
+    from django.db import connection
 
-    scope = Analytics.objects.filter(character_id=character_id, metric_type__in=metrics)
+    params: dict[str, object] = {
+        "character": character_id,
+        "metrics": list(metrics),
+        "days": days,
+    }
     if since is not None:
         # the latest day is since or later, so every row shown is after
         # since - days: both bounds are constants the planner prunes with
-        latest_scope = scope.filter(metric_date__gte=since)
-        scope = scope.filter(metric_date__gt=since - dt.timedelta(days=days))
-    else:
-        latest_scope = scope
-    latest = (
-        latest_scope.order_by()
-        .values("character_id")
-        .annotate(d=Max("metric_date"))
-        .values("d")[:1]
-    )
-    rows = (
-        scope.alias(latest=Subquery(latest))
-        .filter(metric_date__gt=F("latest") - dt.timedelta(days=days))
-        .annotate(series=Coalesce("platform", models.Value("all")))
-        .order_by("metric_type", "series", "metric_date")
-        .values_list("metric_type", "series", "metric_date", "metric_value")
-    )
+        params |= {"since": since, "oldest": since - dt.timedelta(days=days)}
     result: dict[str, dict[str, list[tuple[dt.date, float]]]] = {m: {} for m in metrics}
-    for metric, series, day, value in rows:
-        result[metric].setdefault(series, []).append((day, float(value)))
+    with connection.cursor() as cursor:
+        cursor.execute(_SERIES_ALL if since is None else _SERIES_RECENT, params)
+        for metric, series, day, value in cursor.fetchall():
+            result[metric].setdefault(series, []).append((day, value))
     return result

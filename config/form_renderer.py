@@ -136,6 +136,19 @@ _FAST: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
 }
 
 
+# A form's template (Form.template_name, the renderer's form_template_name)
+_FORM_DIV = "django/forms/div.html"
+
+
+def _hidden_only_form(context: Mapping[str, Any]) -> str | None:
+    """django/forms/div.html for a form without errors whose fields are all
+    hidden (each inline formset's management form): its hidden fields one
+    after another, all the template prints then; None otherwise."""
+    if context["fields"] or context["errors"]:
+        return None
+    return "".join(text(field) for field in context["hidden_fields"])
+
+
 class FastWidgetRenderer(DjangoTemplates):
     """DjangoTemplates, printing Django's stock widget templates in Python."""
 
@@ -147,7 +160,7 @@ class FastWidgetRenderer(DjangoTemplates):
         if self._stock is None:
             self._stock = all(
                 self.get_template(name).origin.name.startswith(_STOCK_DIR)
-                for name in (*_FAST, *ALSO_WRITTEN_ELSEWHERE)
+                for name in (*_FAST, _FORM_DIV, *ALSO_WRITTEN_ELSEWHERE)
             )
         return self._stock
 
@@ -162,5 +175,14 @@ class FastWidgetRenderer(DjangoTemplates):
             html = fast(context["widget"])
             if html is not None:
                 # Django's renderer strips what its template printed
+                return html
+        if (
+            template_name == _FORM_DIV
+            and request is None
+            and "hidden_fields" in context
+            and self.is_stock()
+        ):
+            html = _hidden_only_form(context)
+            if html is not None:
                 return html
         return super().render(template_name, context, request)

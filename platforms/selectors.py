@@ -99,10 +99,17 @@ def connected_accounts_by_platform() -> list[dict]:
 
 
 def character_accounts(character_id: CharacterId) -> QuerySet[PlatformAccount]:
-    """A character's accounts for the admin page, credentials never loaded."""
+    """A character's accounts for the admin page: the columns it shows, never
+    the credentials (nor the settings and JSON it does not show)."""
     return (
         PlatformAccount.objects.filter(character_id=character_id)
-        .defer("auth_data")
+        .only(
+            "platform",
+            "account_username",
+            "connection_status",
+            "follower_count",
+            "last_synced_at",
+        )
         .order_by("platform")
     )
 
