@@ -63,7 +63,9 @@ def _string(value: Any) -> str:
         value = str(value)
     if hasattr(value, "__html__"):
         return conditional_escape(value)
-    return conditional_escape("%s" % (value,))  # noqa: UP031 (the filter's own)
+    # conditional_escape of a str, which is escape(): without keep_lazy's look
+    # for lazy arguments on every call (a value formatted with %s is a str)
+    return SafeString(html.escape("%s" % (value,)))  # noqa: UP031 (the filter's)
 
 
 def attrs_html(attrs: Mapping[str, Any]) -> str:
