@@ -163,7 +163,7 @@ def _metric_series(
 ) -> dict[str, dict[str, list[tuple[dt.date, float]]]]:
     from django.db import connection
 
-    params: dict[str, object] = {
+    params: dict[str, Any] = {
         "character": character_id,
         "metrics": list(metrics),
         "days": days,
