@@ -375,6 +375,30 @@ def test_gunicorn_replaces_a_worker_whose_memory_passed_the_bound(production_env
     assert recycled and len(booted) >= 2, output[-2000:]
 
 
+def _ready_gunicorn(production_env, log: Path, **settings: str):
+    """gunicorn with one worker and `settings`, once its worker said it is
+    ready to serve; (the server, its port)."""
+    import time
+
+    port = _free_port()
+    env = production_env | {
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "LOG_LEVEL": "INFO",
+        **settings,
+    }
+    with log.open("w") as out:
+        server = _gunicorn(env, stdout=out)
+    deadline = time.monotonic() + 60
+    while "ready to serve" not in log.read_text():
+        if time.monotonic() > deadline:
+            server.terminate()
+            server.wait(timeout=60)
+            raise AssertionError(log.read_text()[-2000:])
+        time.sleep(0.1)
+    return server, port
+
+
 def test_gunicorn_workers_keep_the_app_out_of_garbage_collection(
     production_env, tmp_path
 ):
@@ -382,33 +406,15 @@ def test_gunicorn_workers_keep_the_app_out_of_garbage_collection(
     a full collection no longer walks the app's ~170,000 objects, which
     stalled every request of the worker for 80-160 ms; GUNICORN_GC_FREEZE=false
     leaves them in."""
-    import time
-
     frozen = {}
     for setting in ("true", "false"):
-        port = _free_port()
-        env = production_env | {
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "WEB_CONCURRENCY": "1",
-            "LOG_LEVEL": "INFO",
-            "GUNICORN_GC_FREEZE": setting,
-        }
         log = tmp_path / f"gunicorn-{setting}.log"
-        with log.open("w") as out:
-            server = _gunicorn(env, stdout=out)
-        try:
-            deadline = time.monotonic() + 60
-            while not (
-                found := re.search(
-                    r"ready to serve \(([\d,]+) start-up", log.read_text()
-                )
-            ):
-                assert time.monotonic() < deadline, log.read_text()[-2000:]
-                time.sleep(0.1)
-            frozen[setting] = int(found.group(1).replace(",", ""))
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+        server, _ = _ready_gunicorn(production_env, log, GUNICORN_GC_FREEZE=setting)
+        server.terminate()
+        server.wait(timeout=60)
+        found = re.search(r"ready to serve \(([\d,]+) start-up", log.read_text())
+        assert found, log.read_text()[-2000:]
+        frozen[setting] = int(found.group(1).replace(",", ""))
     assert frozen["true"] > 100_000, frozen
     assert frozen["false"] == 0, frozen
 
@@ -463,26 +469,13 @@ def test_gunicorn_forks_workers_from_a_master_that_loaded_the_app(
     few hundredths of a second of CPU instead of the whole import (about 1.3 s
     on this machine, half of it while the other worker serves alone); and the
     master holds no connection a worker could inherit (config/gunicorn.conf.py)."""
-    import time
     import urllib.request
 
     started: dict[str, float] = {}
     for setting in ("true", "false"):
-        port = _free_port()
-        env = production_env | {
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "WEB_CONCURRENCY": "1",
-            "LOG_LEVEL": "INFO",
-            "GUNICORN_PRELOAD": setting,
-        }
         log = tmp_path / f"gunicorn-{setting}.log"
-        with log.open("w") as out:
-            server = _gunicorn(env, stdout=out)
+        server, port = _ready_gunicorn(production_env, log, GUNICORN_PRELOAD=setting)
         try:
-            deadline = time.monotonic() + 60
-            while "ready to serve" not in log.read_text():
-                assert time.monotonic() < deadline, log.read_text()[-2000:]
-                time.sleep(0.1)
             (worker,) = _worker_pids(server.pid)
             started[setting] = _cpu_seconds(worker)
             request = urllib.request.Request(
