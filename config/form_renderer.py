@@ -130,14 +130,6 @@ def _select(widget: Mapping[str, Any]) -> str | None:
     return "".join(out)
 
 
-_FAST: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
-    **dict.fromkeys(_INPUTS, _input),
-    "django/forms/widgets/textarea.html": _textarea,
-    "django/forms/widgets/select.html": _select,
-    _OPTION: _option,
-}
-
-
 # A form's template (Form.template_name, the renderer's form_template_name)
 _FORM_DIV = "django/forms/div.html"
 
@@ -146,9 +138,27 @@ def _hidden_only_form(context: Mapping[str, Any]) -> str | None:
     """django/forms/div.html for a form without errors whose fields are all
     hidden (each inline formset's management form): its hidden fields one
     after another, all the template prints then; None otherwise."""
-    if context["fields"] or context["errors"]:
+    if "hidden_fields" not in context or context["fields"] or context["errors"]:
         return None
     return "".join(text(field) for field in context["hidden_fields"])
+
+
+def _of_widget(
+    write: Callable[[Mapping[str, Any]], str | None],
+) -> Callable[[Mapping[str, Any]], str | None]:
+    """A widget template's writer, given the template's context."""
+    return lambda context: write(context["widget"]) if "widget" in context else None
+
+
+# Each template written in Python, given its context: the HTML, or None for
+# a context it does not cover (then the template renders it)
+_FAST: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    **dict.fromkeys(_INPUTS, _of_widget(_input)),
+    "django/forms/widgets/textarea.html": _of_widget(_textarea),
+    "django/forms/widgets/select.html": _of_widget(_select),
+    _OPTION: _of_widget(_option),
+    _FORM_DIV: _hidden_only_form,
+}
 
 
 class FastWidgetRenderer(DjangoTemplates):
@@ -162,29 +172,15 @@ class FastWidgetRenderer(DjangoTemplates):
         if self._stock is None:
             self._stock = all(
                 self.get_template(name).origin.name.startswith(_STOCK_DIR)
-                for name in (*_FAST, _FORM_DIV, *ALSO_WRITTEN_ELSEWHERE)
+                for name in (*_FAST, *ALSO_WRITTEN_ELSEWHERE)
             )
         return self._stock
 
     def render(self, template_name, context, request=None):
         fast = _FAST.get(template_name)
-        if (
-            fast is not None
-            and request is None
-            and "widget" in context
-            and self.is_stock()
-        ):
-            html = fast(context["widget"])
+        if fast is not None and request is None and self.is_stock():
+            html = fast(context)
             if html is not None:
                 # Django's renderer strips what its template printed
-                return html
-        if (
-            template_name == _FORM_DIV
-            and request is None
-            and "hidden_fields" in context
-            and self.is_stock()
-        ):
-            html = _hidden_only_form(context)
-            if html is not None:
                 return html
         return super().render(template_name, context, request)

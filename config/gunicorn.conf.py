@@ -9,6 +9,8 @@ import ctypes
 import ctypes.util
 import os
 
+import environ
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 # Threads per worker: more than one makes gunicorn's worker class gthread.
@@ -98,14 +100,11 @@ def resident_mb() -> float:
 # GUNICORN_GC_FREEZE=false turns it off.
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    return value.strip().lower() not in ("0", "false", "no", "off")
+# true/false variables parsed as the settings parse theirs (django-environ)
+_env = environ.Env()
 
 
-gc_freeze = _flag("GUNICORN_GC_FREEZE", True)
+gc_freeze = _env.bool("GUNICORN_GC_FREEZE", default=True)
 
 # preload_app (GUNICORN_PRELOAD, on by default): the master imports the app
 # once and forks ready workers. Without it a worker replaced at max_requests
@@ -118,7 +117,7 @@ gc_freeze = _flag("GUNICORN_GC_FREEZE", True)
 # first query (never before the fork: psycopg/psycopg#544), and when_ready
 # closes whatever the app's import opened (tests/ops/test_production_profile.py
 # checks the master holds no connection). New code needs a restart, not HUP.
-preload_app = _flag("GUNICORN_PRELOAD", True)
+preload_app = _env.bool("GUNICORN_PRELOAD", default=True)
 
 
 def _freeze_start_up_objects() -> int:
