@@ -523,7 +523,11 @@ def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tm
         while log.read_text().count("ready to serve") < 2:
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.1)
-        for _ in range(4):
+        # a round first that is not counted: forked from the preloaded master a
+        # moment ago, a worker's first requests open its database pool and
+        # copy the pages they touch, and one busy with that can miss the 25 ms
+        # in which a sibling leaves it a connection (a busy CI run saw 3/5)
+        for _ in range(5):
             clients = [
                 socket.create_connection(("127.0.0.1", port), timeout=20)
                 for _ in range(8)
@@ -541,4 +545,7 @@ def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tm
     finally:
         server.terminate()
         server.wait(timeout=60)
-    assert all(split == [4, 4] for split in splits), (splits, log.read_text()[-2000:])
+    assert all(split == [4, 4] for split in splits[1:]), (
+        splits,
+        log.read_text()[-2000:],
+    )
