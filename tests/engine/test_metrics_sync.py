@@ -4,7 +4,7 @@ import datetime as dt
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -100,6 +100,36 @@ def test_a_sync_brings_followers_and_recent_post_metrics(x, x_account):
     assert not PostMetrics.objects.filter(post=too_old).exists()
     lookups = [c for c in x.calls if c["path"] == "/2/tweets" and c["method"] == "GET"]
     assert [c["params"]["ids"] for c in lookups] == [recent.platform_post_id]
+
+
+def test_a_count_over_the_columns_range_is_held_at_its_top(x, x_account):
+    adapter = get_adapter(x_account)
+    viral = adapter.publish(PublishRequest(marker="v", caption="viral"))
+    quiet = adapter.publish(PublishRequest(marker="q", caption="quiet"))
+    x.tweets[viral.platform_post_id]["metrics"].update(impression_count=5 * 10**9)
+    x.tweets[quiet.platform_post_id]["metrics"].update(like_count=3)
+    now = timezone.now()
+    posts = [
+        f.PostFactory(
+            platform_account=x_account,
+            platform_post_id=r.platform_post_id,
+            published_at=now - dt.timedelta(hours=1),
+        )
+        for r in (viral, quiet)
+    ]
+    # one post's five billion views do not fail the account's whole batch
+    assert sync_platform_metrics(now=now)["posts"] == 2
+    views = dict(PostMetrics.objects.values_list("post_id", "views_count"))
+    assert views[posts[0].pk] == 2**31 - 1
+    assert PostMetrics.objects.get(post=posts[1]).likes_count == 3
+
+
+def test_applying_a_number_the_column_cannot_hold_is_refused_not_wrapped():
+    post = f.PostFactory()
+    # 2**32 + 5 would land as 5 if the batch's numbers were sent as int4
+    with pytest.raises(DataError, match="integer out of range"), transaction.atomic():
+        apply_post_metrics([(post.pk, 2**32 + 5, 0, 0, 0)])
+    assert not PostMetrics.objects.filter(post=post).exists()
 
 
 def test_a_rate_limit_during_sync_marks_the_account(x, x_account):
