@@ -19,7 +19,7 @@ from characters.selectors import (
 from characters.services import character_soft_delete
 from config import api_gate
 from config.api import ModelViewSet
-from config.api_fast import ValuesListMixin
+from config.api_fast import CompiledGet, Plan, ValuesListMixin
 from config.api_renderers import answer_etag
 from content.api.serializers import TextGenerationSerializer
 from content.services import character_voice_preview
@@ -76,11 +76,26 @@ class CharacterViewSet(ValuesListMixin, ModelViewSet):
                 character = character_with_stats_cached(pk)
                 self.check_object_permissions(request, character)
                 return dict(self.get_serializer(character).data)
-            row = characters_with_stats().values(*plan.sources).get(pk=pk)
+            row = self._compiled_detail(plan).get(pk)
         except (Character.DoesNotExist, DjangoValidationError, ValueError):
             raise NotFound("No character with this id.") from None
+        if row is None:
+            raise NotFound("No character with this id.")
         self.check_object_permissions(request, row)
         return plan.render(row)
+
+    # by the plan (kept for the process by _values_plan): its values() names
+    _compiled: dict[int, CompiledGet] = {}
+
+    @classmethod
+    def _compiled_detail(cls, plan: Plan) -> CompiledGet:
+        """The detail read's query, compiled once per process (two threads
+        may both build it the first time: the same answer)."""
+        compiled = cls._compiled.get(id(plan))
+        if compiled is None:
+            compiled = CompiledGet(characters_with_stats().values(*plan.sources))
+            cls._compiled[id(plan)] = compiled
+        return compiled
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)

@@ -7,10 +7,14 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.db.models.sql.compiler import SQLCompiler
 from rest_framework.renderers import JSONRenderer
 
 from characters.api.serializers import CharacterSerializer
+from characters.models import Character
 from characters.selectors import characters_with_stats
+from characters.services import character_soft_delete
 from config.api_fast import build_plan
 from config.api_renderers import ORJSONRenderer
 from content.api.serializers import ContentSerializer
@@ -68,6 +72,33 @@ def test_the_character_detail_is_what_the_serializer_says(admin_api, character):
     expected = CharacterSerializer(characters_with_stats().get(pk=character.pk)).data
     assert answer == _plain(expected)
     assert admin_api.get(f"/api/v1/characters/{uuid.uuid4()}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_character_detail_is_read_without_compiling_its_query_again(
+    admin_api, monkeypatch
+):
+    bare = BareCharacterFactory(name="Without profiles")
+    gone = CharacterFactory(name="Deleted")
+    character_soft_delete(character=gone, actor=None)
+    admin_api.get(f"/api/v1/characters/{bare.pk}/")  # the first compiles it
+    cache.clear()
+    compiled = []
+    real_as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or real_as_sql(self, *a, **k),
+    )
+    answer = admin_api.get(f"/api/v1/characters/{bare.pk}/").json()
+    # the same SQL, sent with this character's id (the token's check, its
+    # cache emptied above, still goes through the ORM)
+    assert [q for q in compiled if q.model is Character] == []
+    expected = CharacterSerializer(characters_with_stats().get(pk=bare.pk)).data
+    assert answer == _plain(expected) and answer["personality"] is None
+    # a deleted character and a malformed id are not found, as before
+    assert admin_api.get(f"/api/v1/characters/{gone.pk}/").status_code == 404
+    assert admin_api.get("/api/v1/characters/not-a-uuid/").status_code == 404
 
 
 def test_a_serializer_with_its_own_representation_takes_the_ordinary_path():
