@@ -77,10 +77,10 @@ class CharacterViewSet(ValuesListMixin, ModelViewSet):
                 self.check_object_permissions(request, character)
                 return dict(self.get_serializer(character).data)
             row = self._compiled_detail(plan).get(pk)
+            if row is None:
+                raise Character.DoesNotExist
         except (Character.DoesNotExist, DjangoValidationError, ValueError):
             raise NotFound("No character with this id.") from None
-        if row is None:
-            raise NotFound("No character with this id.")
         self.check_object_permissions(request, row)
         return plan.render(row)
 
