@@ -66,12 +66,23 @@ def _form_class(filterset_class, names: frozenset[str], queryset, view) -> type:
     return form_class
 
 
+def _required_filters(filterset_class) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, filter_ in filterset_class.base_filters.items()
+        if filter_.extra.get("required")
+    )
+
+
 def bound_filterset(filterset_class, request, queryset, view):
     """The FilterSet bound to the request's parameters, holding only the
     filters they name (shallow copies) and a form of their fields; it filters
     and validates as the whole FilterSet would."""
     params = _filterset_params(filterset_class, queryset, view)
+    # the filters the query names, and the required ones whether named or not
+    # (their form field says "This field is required.")
     names = frozenset(params[p] for p in request.query_params if p in params)
+    names |= _required_filters(filterset_class)
     filterset = filterset_class.__new__(filterset_class)
     filterset.is_bound = True
     filterset.data = request.query_params

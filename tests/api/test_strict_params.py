@@ -80,3 +80,19 @@ def test_a_json_404_also_without_credentials(client):
     response = client.get("/api/v1/content/0.5/approve/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_the_series_refuses_a_query_without_its_required_filters(admin_api, character):
+    # the strict backend binds only the filters a query names; the required
+    # ones are bound anyway: without them the series summed every character's
+    # metrics of every type (all of `analytics`)
+    for params, missing in (
+        ({"metric_type": "follower_count"}, ["character"]),
+        ({"character": str(character.pk)}, ["metric_type"]),
+        ({}, ["character", "metric_type"]),
+    ):
+        response = admin_api.get("/api/v1/analytics/series/", params)
+        assert response.status_code == 400, (params, response.content)
+        body = response.json()
+        assert sorted(body) == missing
+        assert all(body[name] == ["This field is required."] for name in missing)
