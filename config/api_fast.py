@@ -199,36 +199,38 @@ class ValuesListMixin:
         return Response(data)
 
 
-class CompiledGet:
-    """One row of a `values()` queryset by primary key, as `.get(pk=...)`
-    gives it, with the SQL compiled once per process instead of per request.
+class CompiledQuery:
+    """A `values()` queryset compiled once, run many times with other values.
 
-    A detail read's queryset (select_related rows, annotations, fifty
-    `values()` names) cost more to build and compile than the database took
-    to answer it. Here it is compiled once with a stand-in key; each read
-    sends the same SQL with the key in its place and passes the columns
-    through the fields' own converters (JSON, encrypted fields), as
-    `values()` does. The SQL of a queryset is fixed once built (it takes no
-    request, time or setting), so nothing per request is lost.
+    A read's queryset (joins, annotations, fifty `values()` names) can cost
+    more to build and compile than the database takes to answer it. Here it is
+    built and compiled once with stand-in values (`stand_ins`: name -> object);
+    each run sends the same SQL with its own values in the stand-ins' places
+    and passes the columns through the fields' own converters (JSON,
+    encrypted fields, sums), as `values()` does.
+
+    A stand-in's place is where the very object is among the SQL's parameters:
+    a value Django converted on its way (another type, text) has no place, and
+    the query is refused (ImproperlyConfigured: the caller keeps the ORM), so
+    a value of the same type is sent exactly as the ORM would send it. The
+    SQL of a queryset depends on its values only through them: the caller
+    keys its compiled queries by whatever else varies (which filters, the
+    bucket, the time zone).
     """
 
-    def __init__(self, queryset: QuerySet) -> None:
-        model = queryset.model
-        self.to_python = model._meta.pk.to_python
-        stand_in = uuid.uuid4()
-        if not isinstance(self.to_python(str(stand_in)), uuid.UUID):
-            raise ImproperlyConfigured(f"{model.__name__}'s key is not a UUID")
-        chosen = queryset.filter(pk=stand_in)
-        query = chosen.query
-        compiler = query.get_compiler(chosen.db)
+    def __init__(self, queryset: QuerySet, stand_ins: dict[str, Any]) -> None:
+        query = queryset.query
+        compiler = query.get_compiler(queryset.db)
         sql, params = compiler.as_sql()
-        slots = [i for i, value in enumerate(params) if value == stand_in]
-        if len(slots) != 1:
-            raise ImproperlyConfigured(f"the key is in {len(slots)} places, not 1")
-        self.using = chosen.db
+        self.slots: dict[str, list[int]] = {}
+        for name, stand_in in stand_ins.items():
+            places = [i for i, value in enumerate(params) if value is stand_in]
+            if not places:
+                raise ImproperlyConfigured(f"{name!r} is not among the parameters")
+            self.slots[name] = places
+        self.using = queryset.db
         self.sql = sql
         self.params = list(params)
-        self.slot = slots[0]
         self.names = list(query.selected or ()) or [
             *query.extra_select,
             *query.values_select,
@@ -237,21 +239,48 @@ class CompiledGet:
         fields = [s[0] for s in compiler.select[: compiler.col_count]]
         self.converters = list(compiler.get_converters(fields).items())
 
-    def get(self, pk: Any) -> dict[str, Any] | None:
-        """The row of `pk` as a dict of the `values()` names, or None; a
-        malformed key raises the field's ValidationError, as `.get` does."""
+    def rows(
+        self, values: dict[str, Any], *, first: bool = False
+    ) -> list[dict[str, Any]]:
+        """The rows for `values` (every stand-in's name), as dicts of the
+        `values()` names; with `first`, at most one."""
         params = self.params.copy()
-        params[self.slot] = self.to_python(pk)
+        for name, places in self.slots.items():
+            for i in places:
+                params[i] = values[name]
         connection = connections[self.using]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        values = list(row)
-        for i, (convert, expression) in self.converters:
-            value = values[i]
-            for function in convert:
-                value = function(value, expression, connection)
-            values[i] = value
-        return dict(zip(self.names, values, strict=True))
+            fetched = cursor.fetchmany(1) if first else cursor.fetchall()
+        converters, names = self.converters, self.names
+        out = []
+        for row in fetched:
+            row = list(row)
+            for i, (convert, expression) in converters:
+                value = row[i]
+                for function in convert:
+                    value = function(value, expression, connection)
+                row[i] = value
+            out.append(dict(zip(names, row, strict=True)))
+        return out
+
+
+class CompiledGet:
+    """One row of a `values()` queryset by primary key, as `.get(pk=...)`
+    gives it, with the SQL compiled once per process (CompiledQuery)."""
+
+    def __init__(self, queryset: QuerySet) -> None:
+        model = queryset.model
+        self.to_python = model._meta.pk.to_python
+        stand_in = uuid.uuid4()
+        if not isinstance(self.to_python(str(stand_in)), uuid.UUID):
+            raise ImproperlyConfigured(f"{model.__name__}'s key is not a UUID")
+        self.query = CompiledQuery(queryset.filter(pk=stand_in), {"pk": stand_in})
+        if len(self.query.slots["pk"]) != 1:
+            raise ImproperlyConfigured("the key is in more than one place")
+
+    def get(self, pk: Any) -> dict[str, Any] | None:
+        """The row of `pk` as a dict of the `values()` names, or None; a
+        malformed key raises the field's ValidationError, as `.get` does."""
+        rows = self.query.rows({"pk": self.to_python(pk)}, first=True)
+        return rows[0] if rows else None

@@ -111,6 +111,12 @@ def _pagination_params(view) -> set[str]:
 
 class StrictFilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
+        filterset = self.validated_filterset(request, queryset, view)
+        return queryset if filterset is None else filterset.qs
+
+    def validated_filterset(self, request, queryset, view):
+        """The view's FilterSet bound to the request and validated (a 400 for
+        an unknown parameter or an invalid value), None when it has none."""
         filterset_class = self.get_filterset_class(view, queryset)
         known = {
             api_settings.URL_FORMAT_OVERRIDE,
@@ -133,11 +139,11 @@ class StrictFilterBackend(DjangoFilterBackend):
                 }
             )
         if filterset_class is None:
-            return queryset
+            return None
         filterset = bound_filterset(filterset_class, request, queryset, view)
         if not filterset.is_valid() and self.raise_exception:
             raise filter_utils.translate_validation(filterset.errors)  # type: ignore[misc]
-        return filterset.qs
+        return filterset
 
 
 class StrictOrderingFilter(OrderingFilter):

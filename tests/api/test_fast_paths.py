@@ -225,3 +225,99 @@ def test_the_series_is_what_the_serializer_says(admin_api, character):
     rows = metric_series(Analytics.objects.filter(character=character), bucket="day")
     assert answer == _plain(SeriesPointSerializer(rows, many=True).data)
     assert len(answer) == 3
+
+
+@pytest.mark.django_db
+def test_the_series_runs_its_compiled_sql_with_each_querys_values(
+    admin_api, character, monkeypatch
+):
+    from analytics.api.serializers import SeriesPointSerializer
+    from analytics.models import Analytics
+    from analytics.selectors import metric_series
+    from tests.factories import AnalyticsFactory, PlatformAccountFactory
+
+    other = CharacterFactory(name="Other")
+    accounts = {
+        (who.pk, platform): PlatformAccountFactory(character=who, platform=platform)
+        for who in (character, other)
+        for platform in ("instagram", "twitter")
+    }
+    start = dt.date(2026, 3, 1)
+    for (who, _platform), account in accounts.items():
+        for day in range(0, 40, 3):
+            for metric in ("reach", "follower_count"):
+                AnalyticsFactory(
+                    platform_account=account,
+                    metric_type=metric,
+                    metric_date=start + dt.timedelta(days=day),
+                    metric_value=Decimal("1.25")
+                    * (day + 1)
+                    * (2 if who == other.pk else 1),
+                )
+    cases = [
+        ({"character": character.pk, "metric_type": "reach"}, "day"),
+        ({"character": other.pk, "metric_type": "reach"}, "day"),
+        ({"character": character.pk, "metric_type": "follower_count"}, "week"),
+        (
+            {"character": character.pk, "metric_type": "reach", "platform": "twitter"},
+            "month",
+        ),
+        (
+            {
+                "character": other.pk,
+                "metric_type": "reach",
+                "date_from": start + dt.timedelta(days=5),
+                "date_to": start + dt.timedelta(days=20),
+            },
+            "day",
+        ),
+        ({"character": character.pk, "metric_type": "reach", "date_to": start}, "day"),
+    ]
+
+    def expected(params, bucket):
+        lookups = {
+            {"date_from": "metric_date__gte", "date_to": "metric_date__lte"}.get(
+                k, k
+            ): v
+            for k, v in params.items()
+        }
+        rows = metric_series(Analytics.objects.filter(**lookups), bucket=bucket)
+        return _plain(SeriesPointSerializer(rows, many=True).data)
+
+    def get(params, bucket):
+        response = admin_api.get(
+            "/api/v1/analytics/series/", {**params, "bucket": bucket}
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    for params, bucket in cases:
+        get(params, bucket)  # each shape of query is compiled on its first use
+    compiled = []
+    real_as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or real_as_sql(self, *a, **k),
+    )
+    for params, bucket in cases:
+        answer = get(params, bucket)
+        assert answer, (params, bucket)
+        assert answer == expected(params, bucket), (params, bucket)
+    monkeypatch.setattr(SQLCompiler, "as_sql", real_as_sql)
+    # the compiled SQL ran with each query's own values, not the first query's
+    assert get(*cases[0]) != get(*cases[1])
+    # the series' reads compiled no query (expected() compiled its own)
+    assert sum(q.model is Analytics for q in compiled) == len(cases)
+    # an account's filter (a model instance) goes through the ORM, same answer
+    account = accounts[(character.pk, "twitter")]
+    params = {"character": character.pk, "metric_type": "reach"}
+    answer = get({**params, "platform_account": account.pk}, "day")
+    assert answer == expected({**params, "platform_account": account.pk}, "day")
+    assert answer == expected({**params, "platform": "twitter"}, "day")
+    # bad values are the same 400s as before
+    bad = admin_api.get(
+        "/api/v1/analytics/series/",
+        {"character": character.pk, "metric_type": "bogus", "date_from": "soon"},
+    )
+    assert bad.status_code == 400 and sorted(bad.json()) == ["date_from", "metric_type"]
