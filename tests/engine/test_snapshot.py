@@ -12,7 +12,7 @@ from automation.models import AutomationRun
 from characters.services import character_soft_delete
 from logs.models import Event
 from logs.outbox import dispatch_events
-from platforms.sync import apply_post_metrics
+from platforms.sync import apply_post_metrics, post_metrics_fold
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,26 @@ def test_post_totals_are_the_last_synced_numbers_before_any_fold():
     assert synced.likes_count == 1  # the posts' cached column is not read
 
 
+def test_post_totals_mix_folded_and_pending_numbers():
+    # the posts' own numbers where the fold has caught up, the synced ones
+    # where it has not; an old post's numbers count in the totals, not the rate
+    account = f.PlatformAccountFactory(platform="instagram", follower_count=100)
+    folded = published(account, likes=1, comments=1)
+    again = published(account, likes=2, comments=2)
+    old = published(account, likes=3, views=3, days_ago=90)
+    apply_post_metrics([(folded.pk, 10, 1, 0, 0), (again.pk, 20, 2, 0, 0)])
+    post_metrics_fold()
+    apply_post_metrics([(again.pk, 30, 4, 0, 0), (old.pk, 300, 0, 0, 7)])
+
+    daily_snapshot(timezone.now().date())
+
+    got = metrics(account, timezone.now().date())
+    assert (got["likes_count"], got["comments_count"]) == (340, 5)
+    assert got["views_count"] == 7
+    # (11 + 34) / 2 recent posts / 100 followers
+    assert got["engagement_rate"] == Decimal("22.50")
+
+
 def test_running_twice_rewrites_the_day_instead_of_adding_rows():
     account = f.PlatformAccountFactory(platform="instagram", follower_count=10)
     daily_snapshot(TODAY)
@@ -140,3 +160,30 @@ def test_a_crossed_follower_milestone_fires_the_characters_rule():
     dispatch_events()
     run = AutomationRun.objects.get(rule=rule)
     assert (run.trigger, run.outcome) == ("event", "scheduled")
+
+
+def test_a_milestone_compares_with_the_latest_snapshot_however_old():
+    grew = f.PlatformAccountFactory(platform="instagram", follower_count=900)
+    recent = f.PlatformAccountFactory(platform="twitter", follower_count=100)
+    daily_snapshot(TODAY - dt.timedelta(days=60))  # beyond the recent window
+    recent.follower_count = 150
+    recent.save()
+    daily_snapshot(TODAY - dt.timedelta(days=3))
+    grew.follower_count = 1200
+    grew.save()
+    # only `grew`'s latest snapshot is 60 days old; `recent` grew 100 -> 150
+    # 60 days ago, its latest (3 days ago, 150) is the one compared with
+    Analytics.objects.filter(
+        platform_account=grew, metric_date=TODAY - dt.timedelta(days=3)
+    ).delete()
+    Event.objects.all().delete()
+    recent.follower_count = 170
+    recent.save()
+
+    daily_snapshot(TODAY)
+
+    got = {
+        e.payload["platform_account_id"]: (e.payload["previous"], e.payload["current"])
+        for e in Event.objects.filter(name="follower_milestone")
+    }
+    assert got == {str(grew.pk): (900, 1200), str(recent.pk): (150, 170)}
