@@ -33,6 +33,18 @@ def _plain(data):
     return json.loads(json.dumps(data, default=str))
 
 
+def _compiled_queries(monkeypatch) -> list:
+    """The queries Django compiles from now on (appended as they are)."""
+    compiled: list = []
+    real_as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or real_as_sql(self, *a, **k),
+    )
+    return compiled
+
+
 @pytest.mark.django_db
 def test_the_posts_page_is_what_the_serializer_says(admin_api, character):
     PostFactory.create_batch(3, platform_account__character=character)
@@ -83,13 +95,7 @@ def test_the_character_detail_is_read_without_compiling_its_query_again(
     character_soft_delete(character=gone, actor=None)
     admin_api.get(f"/api/v1/characters/{bare.pk}/")  # the first compiles it
     cache.clear()
-    compiled = []
-    real_as_sql = SQLCompiler.as_sql
-    monkeypatch.setattr(
-        SQLCompiler,
-        "as_sql",
-        lambda self, *a, **k: compiled.append(self.query) or real_as_sql(self, *a, **k),
-    )
+    compiled = _compiled_queries(monkeypatch)
     answer = admin_api.get(f"/api/v1/characters/{bare.pk}/").json()
     # the same SQL, sent with this character's id (the token's check, its
     # cache emptied above, still goes through the ORM)
@@ -293,22 +299,15 @@ def test_the_series_runs_its_compiled_sql_with_each_querys_values(
 
     for params, bucket in cases:
         get(params, bucket)  # each shape of query is compiled on its first use
-    compiled = []
-    real_as_sql = SQLCompiler.as_sql
-    monkeypatch.setattr(
-        SQLCompiler,
-        "as_sql",
-        lambda self, *a, **k: compiled.append(self.query) or real_as_sql(self, *a, **k),
-    )
+    compiled = _compiled_queries(monkeypatch)
     for params, bucket in cases:
         answer = get(params, bucket)
         assert answer, (params, bucket)
         assert answer == expected(params, bucket), (params, bucket)
-    monkeypatch.setattr(SQLCompiler, "as_sql", real_as_sql)
-    # the compiled SQL ran with each query's own values, not the first query's
-    assert get(*cases[0]) != get(*cases[1])
     # the series' reads compiled no query (expected() compiled its own)
     assert sum(q.model is Analytics for q in compiled) == len(cases)
+    # the compiled SQL ran with each query's own values, not the first query's
+    assert get(*cases[0]) != get(*cases[1])
     # an account's filter (a model instance) goes through the ORM, same answer
     account = accounts[(character.pk, "twitter")]
     params = {"character": character.pk, "metric_type": "reach"}
