@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from logs.events import emit_many
+from logs.events import emit_selected
 
 RATE_WINDOW_DAYS = 30
 MAX_VALUE = "9999999999.99"  # numeric(12,2)
@@ -111,7 +111,13 @@ ON CONFLICT ON CONSTRAINT unique_metric DO UPDATE
 # (coalesce evaluates its second argument only when the first is null).
 MILESTONE_RECENT_DAYS = 35
 MILESTONES = """
-SELECT character_id, id, platform, previous, follower_count
+SELECT character_id,
+       jsonb_build_object(
+           'platform', platform,
+           'platform_account_id', id::text,
+           'previous', trunc(previous)::bigint,
+           'current', follower_count
+       )
 FROM (
     SELECT a.character_id, a.id, a.platform, a.follower_count,
            coalesce(
@@ -147,27 +153,11 @@ def daily_snapshot(day: dt.date | None = None) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(UPSERT, params)
         written = cursor.rowcount
-        _fire_milestones(cursor, day)
+        _fire_milestones(day)
     return written
 
 
-def _fire_milestones(cursor: Any, day: dt.date) -> None:
+def _fire_milestones(day: dt.date) -> None:
+    # one INSERT ... SELECT into the outbox (logs.events.emit_selected)
     recent = day - dt.timedelta(days=MILESTONE_RECENT_DAYS)
-    cursor.execute(MILESTONES, {"day": day, "recent": recent})
-    emit_many(
-        "follower_milestone",
-        (
-            (
-                character_id,
-                {
-                    "platform": platform,
-                    "platform_account_id": str(account_id),
-                    "previous": int(previous),
-                    "current": int(current),
-                },
-            )
-            for character_id, account_id, platform, previous, current in (
-                cursor.fetchall()
-            )
-        ),
-    )
+    emit_selected("follower_milestone", MILESTONES, {"day": day, "recent": recent})

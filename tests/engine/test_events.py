@@ -20,7 +20,7 @@ from content.generation import process_generation_queue
 from content.models import Content
 from content.services import content_approve
 from logs import events
-from logs.events import KICK_KEY, emit, emit_many
+from logs.events import KICK_KEY, emit, emit_many, emit_selected
 from logs.maintenance import purge_done_events
 from logs.models import Event
 from logs.outbox import dispatch_events, events_retry
@@ -141,6 +141,25 @@ def test_many_events_in_one_transaction_register_one_kick(
         emit_many("rule_did_nothing", [(None, {"n": 2}), (None, {"n": 3})])
     assert callbacks == [events.kick]
     assert Event.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_events_selected_in_sql_are_written_in_one_statement_and_kick_once(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    select = (
+        "SELECT NULL::uuid, jsonb_build_object('n', n) "
+        "FROM generate_series(1, %(upto)s) AS n"
+    )
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        with django_assert_num_queries(1):
+            assert emit_selected("rule_did_nothing", select, {"upto": 3}) == 3
+        assert emit_selected("rule_did_nothing", select, {"upto": 0}) == 0
+    assert callbacks == [events.kick]
+    assert sorted(e.payload["n"] for e in Event.objects.all()) == [1, 2, 3]
+    assert {e.status for e in Event.objects.all()} == {"pending"}
+    with pytest.raises(ValueError, match="Unknown event 'rule_did_nthing'"):
+        emit_selected("rule_did_nthing", select, {"upto": 1})
 
 
 # --- the kick ----------------------------------------------------------------------
