@@ -86,8 +86,9 @@ class AnalyticsViewSet(ModelViewSet):
         grouped queryset cost more CPU than the database's answer. The query
         is validated as the filter backends validate it (the same 400s); None
         (the ORM's way) for what this does not cover: an ordering parameter,
-        other filter backends, a value that is not text, a UUID or a date (the
-        account filter's model instance)."""
+        other filter backends, a FilterSet with its own `filter_queryset` or
+        `qs`, a value that is not text, a UUID or a date (the account filter's
+        model instance)."""
         if _SERIES_PLAN is None or api_settings.ORDERING_PARAM in request.query_params:
             return None
         if list(self.filter_backends) != [StrictFilterBackend, StrictOrderingFilter]:
@@ -99,9 +100,15 @@ class AnalyticsViewSet(ModelViewSet):
             for name, value in filterset.form.cleaned_data.items()
             if value not in EMPTY_VALUES
         }
-        if not all(
-            type(value) in _STAND_INS and _plain(filterset.filters[name], value)
-            for name, value in values.items()
+        kind = type(filterset)
+        if (
+            # a FilterSet that filters its own way is used its own way
+            kind.filter_queryset is not filters.FilterSet.filter_queryset
+            or kind.qs is not filters.FilterSet.qs
+            or not all(
+                type(value) in _STAND_INS and _plain(filterset.filters[name], value)
+                for name, value in values.items()
+            )
         ):
             return None
         shape = (

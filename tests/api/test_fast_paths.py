@@ -320,3 +320,30 @@ def test_the_series_runs_its_compiled_sql_with_each_querys_values(
         {"character": character.pk, "metric_type": "bogus", "date_from": "soon"},
     )
     assert bad.status_code == 400 and sorted(bad.json()) == ["date_from", "metric_type"]
+
+
+@pytest.mark.django_db
+def test_a_series_filterset_that_filters_its_own_way_keeps_the_orm(
+    admin_api, character, monkeypatch
+):
+    from analytics.filtersets import AnalyticsSeriesFilterSet
+    from tests.factories import AnalyticsFactory, PlatformAccountFactory
+
+    for platform, value in (("instagram", 1), ("twitter", 10)):
+        AnalyticsFactory(
+            platform_account=PlatformAccountFactory(
+                character=character, platform=platform
+            ),
+            metric_type="reach",
+            metric_date=dt.date(2026, 3, 1),
+            metric_value=Decimal(value),
+        )
+    url = f"/api/v1/analytics/series/?character={character.pk}&metric_type=reach"
+    assert admin_api.get(url).json()[0]["total"] == "11.00"
+    real = AnalyticsSeriesFilterSet.filter_queryset
+    monkeypatch.setattr(
+        AnalyticsSeriesFilterSet,
+        "filter_queryset",
+        lambda self, queryset: real(self, queryset).filter(platform="twitter"),
+    )
+    assert admin_api.get(url).json()[0]["total"] == "10.00"
