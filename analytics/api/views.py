@@ -9,6 +9,7 @@ from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -86,12 +87,15 @@ class AnalyticsViewSet(ModelViewSet):
         grouped queryset cost more CPU than the database's answer. The query
         is validated as the filter backends validate it (the same 400s); None
         (the ORM's way) for what this does not cover: an ordering parameter,
-        other filter backends, a FilterSet with its own `filter_queryset` or
-        `qs`, a value that is not text, a UUID or a date (the account filter's
+        other filter backends, a view with its own `get_queryset`, a FilterSet
+        with its own `filter_queryset` or `qs`, a value that is not text, a UUID or a date (the account filter's
         model instance)."""
         if _SERIES_PLAN is None or api_settings.ORDERING_PARAM in request.query_params:
             return None
         if list(self.filter_backends) != [StrictFilterBackend, StrictOrderingFilter]:
+            return None
+        if type(self).get_queryset is not GenericAPIView.get_queryset:
+            # a queryset made per request (a user's scope) is not compiled once
             return None
         queryset = self.get_queryset()
         filterset = StrictFilterBackend().validated_filterset(request, queryset, self)

@@ -323,10 +323,11 @@ def test_the_series_runs_its_compiled_sql_with_each_querys_values(
 
 
 @pytest.mark.django_db
-def test_a_series_filterset_that_filters_its_own_way_keeps_the_orm(
+def test_a_series_filtered_or_scoped_its_own_way_keeps_the_orm(
     admin_api, character, monkeypatch
 ):
     from analytics.filtersets import AnalyticsSeriesFilterSet
+    from analytics.models import Analytics
     from tests.factories import AnalyticsFactory, PlatformAccountFactory
 
     for platform, value in (("instagram", 1), ("twitter", 10)):
@@ -347,3 +348,14 @@ def test_a_series_filterset_that_filters_its_own_way_keeps_the_orm(
         lambda self, queryset: real(self, queryset).filter(platform="twitter"),
     )
     assert admin_api.get(url).json()[0]["total"] == "10.00"
+    monkeypatch.undo()
+    # and a view whose queryset is made per request (a user's scope)
+    from analytics.api.views import AnalyticsViewSet
+
+    monkeypatch.setattr(
+        AnalyticsViewSet,
+        "get_queryset",
+        lambda self: Analytics.objects.filter(platform="instagram"),
+        raising=False,
+    )
+    assert admin_api.get(url).json()[0]["total"] == "1.00"
