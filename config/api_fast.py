@@ -22,14 +22,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import django_filters
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_filters.constants import EMPTY_VALUES
 from rest_framework import ISO_8601, serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField, RelatedField
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+
+from config.api_filters import StrictFilterBackend, StrictOrderingFilter
 
 _UNSUPPORTED = (
     serializers.SerializerMethodField,
@@ -284,3 +289,91 @@ class CompiledGet:
         malformed key raises the field's ValidationError, as `.get` does."""
         rows = self.query.rows({"pk": self.to_python(pk)}, first=True)
         return rows[0] if rows else None
+
+
+class CompiledFilterQueries:
+    """A view's filtered read (`build(filtered queryset, *key)`, a `values()`
+    queryset) as CompiledQuery, compiled once per shape of request: which of
+    its FilterSet's filters are given and their types, the caller's `key`
+    and the time zone.
+
+    The request is validated as the filter backends validate it (the same
+    400s); `rows` answers None (the caller uses the ORM) for what this does
+    not cover: an ordering parameter, other filter backends, a view with its
+    own `get_queryset` (a queryset made per request, a user's scope, must not
+    be compiled once for everyone), a FilterSet with its own `filter_queryset`
+    or `qs`, a filter with a method or its own `filter()`, the choice filter's
+    null value, and a value that is not text, a UUID or a date (a model
+    instance).
+    """
+
+    LIMIT = 256  # shapes kept per process; beyond it, compiled per request
+
+    def __init__(self, build: Callable[..., QuerySet]) -> None:
+        self.build = build
+        self.queries: dict[tuple, CompiledQuery | None] = {}
+
+    def rows(self, view: Any, request: Any, key: tuple = ()) -> list[dict] | None:
+        """The rows of the view's read for `request`, or None (use the ORM)."""
+        if (
+            api_settings.ORDERING_PARAM in request.query_params
+            or list(view.filter_backends) != [StrictFilterBackend, StrictOrderingFilter]
+            or type(view).get_queryset is not GenericAPIView.get_queryset
+        ):
+            return None
+        queryset = view.get_queryset()
+        filterset = StrictFilterBackend().validated_filterset(request, queryset, view)
+        values = {
+            name: value
+            for name, value in filterset.form.cleaned_data.items()
+            if value not in EMPTY_VALUES
+        }
+        kind = type(filterset)
+        if (
+            kind.filter_queryset is not django_filters.FilterSet.filter_queryset
+            or kind.qs is not django_filters.FilterSet.qs
+            or not all(
+                type(value) in _STAND_INS and _plain(filterset.filters[name], value)
+                for name, value in values.items()
+            )
+        ):
+            return None
+        shape = (
+            tuple(sorted((name, type(value)) for name, value in values.items())),
+            key,
+            timezone.get_current_timezone_name(),
+        )
+        if shape in self.queries:
+            compiled = self.queries[shape]
+        else:
+            stand_ins = {n: _STAND_INS[type(v)]() for n, v in values.items()}
+            for name, stand_in in stand_ins.items():
+                queryset = filterset.filters[name].filter(queryset, stand_in)
+            try:
+                compiled = CompiledQuery(self.build(queryset, *key), stand_ins)
+            except ImproperlyConfigured:
+                compiled = None
+            if len(self.queries) < self.LIMIT:
+                self.queries[shape] = compiled
+        return None if compiled is None else compiled.rows(values)
+
+
+def _plain(filter_: Any, value: Any) -> bool:
+    """Whether `filter_` filters on `value` whatever it is (a stand-in takes
+    the same path): django-filter's own filter or choice filter, no method,
+    not the choice filter's null value (which filters on IS NULL)."""
+    return (
+        type(filter_).filter
+        in (django_filters.Filter.filter, django_filters.ChoiceFilter.filter)
+        and filter_.method is None
+        and value != getattr(filter_, "null_value", None)
+    )
+
+
+# Stand-ins by the type of a filter's cleaned value: new objects each time
+# (CompiledQuery finds each by identity among the SQL's parameters).
+_STAND_INS: dict[type, Callable[[], Any]] = {
+    str: lambda: f"stand-in {uuid.uuid4().hex}",
+    uuid.UUID: uuid.uuid4,
+    dt.date: lambda: dt.date(1, 1, 1),
+}
