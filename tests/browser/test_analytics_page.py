@@ -26,7 +26,8 @@ pytestmark = pytest.mark.browser
 # while the call from the test is running, and calls it on each poll; an
 # expression's text it evaluates again on every poll, which the page's CSP
 # (no 'unsafe-eval') refuses whenever the first check is not already true.
-CHARTS_DRAWN = "() => document.body.dataset.chartsDrawn === '3'"
+# The body is null for a moment between two documents, hence the guard.
+CHARTS_DRAWN = "() => document.body?.dataset.chartsDrawn === '3'"
 
 
 @pytest.fixture
@@ -89,7 +90,8 @@ def test_the_analytics_page_draws_its_charts_and_exports(logged_in, live_server,
     page.goto(f"{live_server.url}{url}")
     page.wait_for_function(CHARTS_DRAWN)
     assert page.locator("#preset-30.active").count() == 1  # the default range
-    page.click("#preset-90")
+    with page.expect_navigation():  # a preset is a link to a new page
+        page.click("#preset-90")
     page.wait_for_function(CHARTS_DRAWN)
     assert page.locator("#preset-90.active").count() == 1
     # Chart.js drew on the canvases (pixels, not only elements)
@@ -128,7 +130,10 @@ def test_the_analytics_page_draws_its_charts_and_exports(logged_in, live_server,
         timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=13)
     ).isoformat()
     page.fill("#id_start", start)
-    page.click("#analytics-show")
+    # the form's submit loads a new page: wait for it, or the old page's
+    # charts (already drawn) would answer the check below
+    with page.expect_navigation():
+        page.click("#analytics-show")
     page.wait_for_function(CHARTS_DRAWN)
     assert page.evaluate("Chart.getChart('chart-followers').data.labels.length") == 14
     assert "14 days" in page.inner_text("#analytics-note")
