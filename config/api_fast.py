@@ -51,20 +51,39 @@ class Plan:
     """How to turn one `values()` row into the serializer's answer."""
 
     sources: list[str] = field(default_factory=list)
-    # (key in the answer, key in the row, converter)
-    simple: list[tuple[str, str, Callable[[Any], Any]]] = field(default_factory=list)
+    # (key in the answer, key in the row, converter, whether the converter
+    # takes the time zone too: a datetime's, looked up once per page)
+    simple: list[tuple[str, str, Callable[..., Any], bool]] = field(
+        default_factory=list
+    )
     # (key in the answer, presence key in the row, nested plan)
     nested: list[tuple[str, str, Plan]] = field(default_factory=list)
 
-    def render(self, row: dict[str, Any]) -> dict[str, Any]:
+    def render(
+        self, row: dict[str, Any], tz: dt.tzinfo | None = None
+    ) -> dict[str, Any]:
+        """The answer for `row`; `tz`: the current time zone, when the caller
+        has it (a page of rows looks it up once: the lookup through asgiref's
+        Local was a tenth of a page's CPU, once per datetime)."""
+        if tz is None:
+            tz = timezone.get_current_timezone()
         out: dict[str, Any] = {}
-        for name, key, convert in self.simple:
+        for name, key, convert, zoned in self.simple:
             value = row[key]
-            out[name] = None if value is None else convert(value)
+            if value is None:
+                out[name] = None
+            elif zoned:
+                out[name] = convert(value, tz)
+            else:
+                out[name] = convert(value)
         for name, present, plan in self.nested:
             # no related row: None (DRF's get_attribute answers None for it)
-            out[name] = None if row[present] is None else plan.render(row)
+            out[name] = None if row[present] is None else plan.render(row, tz)
         return out
+
+    def render_all(self, rows: Any) -> list[dict[str, Any]]:
+        tz = timezone.get_current_timezone()
+        return [self.render(row, tz) for row in rows]
 
 
 def _related(f: RelatedField) -> Callable[[Any], Any]:
@@ -109,13 +128,22 @@ def converter(f: Any) -> Callable[[Any], Any]:
         return lambda v: (
             v.isoformat() if v.__class__ is dt.date else f.to_representation(v)
         )
+    zoned = zoned_converter(f)
+    if zoned is not None:
+        return lambda v: zoned(v, timezone.get_current_timezone())
+    return f.to_representation
+
+
+def zoned_converter(f: Any) -> Callable[[Any, dt.tzinfo], Any] | None:
+    """For a DateTimeField in ISO 8601 that follows the current time zone:
+    `(value, the current time zone) -> its text`, the field's own answer."""
     if (
-        kind is serializers.DateTimeField
+        type(f) is serializers.DateTimeField
         and not hasattr(f, "timezone")
         and str(getattr(f, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
     ):
-        return lambda v: _iso_datetime(v, f)
-    return f.to_representation
+        return lambda v, tz: _iso_datetime(v, f, tz)
+    return None
 
 
 def _decimal_text(f: serializers.DecimalField) -> Callable[[Any], Any]:
@@ -135,12 +163,12 @@ def _decimal_text(f: serializers.DecimalField) -> Callable[[Any], Any]:
     return text
 
 
-def _iso_datetime(value: Any, f: serializers.DateTimeField) -> Any:
-    """DRF's ISO 8601 of an aware datetime, in the current time zone."""
+def _iso_datetime(value: Any, f: serializers.DateTimeField, tz: dt.tzinfo) -> Any:
+    """DRF's ISO 8601 of an aware datetime, in `tz` (the current time zone)."""
     if value.__class__ is not dt.datetime or value.tzinfo is None:
         return f.to_representation(value)
     try:
-        text = value.astimezone(timezone.get_current_timezone()).isoformat()
+        text = value.astimezone(tz).isoformat()
     except OverflowError:
         return f.to_representation(value)  # DRF's error
     return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -169,8 +197,12 @@ def build_plan(serializer: serializers.Serializer, prefix: str = "") -> Plan | N
         if isinstance(f, serializers.BaseSerializer):
             return None
         plan.sources.append(key)
+        zoned = zoned_converter(f)
+        if zoned is not None:
+            plan.simple.append((name, key, zoned, True))
+            continue
         convert = _related(f) if isinstance(f, RelatedField) else converter(f)
-        plan.simple.append((name, key, convert))
+        plan.simple.append((name, key, convert, False))
     return plan
 
 
@@ -198,7 +230,7 @@ class ValuesListMixin:
         queryset = view.filter_queryset(view.get_queryset()).values(*plan.sources)
         page = view.paginate_queryset(queryset)
         rows = page if page is not None else queryset
-        data = [plan.render(row) for row in rows]
+        data = plan.render_all(rows)
         if page is not None:
             return view.get_paginated_response(data)
         return Response(data)

@@ -71,4 +71,4 @@ class AnalyticsViewSet(ModelViewSet):
         if _SERIES_PLAN is None:
             return Response(SeriesPointSerializer(rows, many=True).data)
         # the serializer's own fields, built once per process (config.api_fast)
-        return Response([_SERIES_PLAN.render(row) for row in rows])
+        return Response(_SERIES_PLAN.render_all(rows))

@@ -79,6 +79,27 @@ def test_the_character_page_nests_profiles_and_a_missing_one_is_null(admin_api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_a_plan_writes_every_datetime_in_the_current_zone(zone):
+    """The zone is looked up once per page and handed down to nested rows."""
+    from django.utils import timezone
+
+    CharacterFactory(name="Zoned")
+    rows = characters_with_stats().order_by("-created_at")
+    plan = build_plan(CharacterSerializer())
+    assert plan is not None and any(zoned for *_, zoned in plan.simple)
+    nested = {name: p for name, _, p in plan.nested}["personality"]
+    assert any(zoned for *_, zoned in nested.simple)  # its own timestamps
+    with timezone.override(zone):
+        answer = plan.render_all(rows.values(*plan.sources))
+        expected = _plain(CharacterSerializer(rows, many=True).data)
+    assert _plain(answer) == expected
+    suffix = "Z" if zone == "UTC" else ("-05:00", "-04:00")
+    assert answer[0]["created_at"].endswith(suffix)
+    assert answer[0]["personality"]["updated_at"].endswith(suffix)
+
+
+@pytest.mark.django_db
 def test_the_character_detail_is_what_the_serializer_says(admin_api, character):
     answer = admin_api.get(f"/api/v1/characters/{character.pk}/").json()
     expected = CharacterSerializer(characters_with_stats().get(pk=character.pk)).data
