@@ -41,7 +41,8 @@ def test_connecting_an_x_account_end_to_end(logged_in, live_server, provider):
     account = unconnected_x_account()
 
     page.goto(f"{live_server.url}/admin/platforms/platformaccount/{account.pk}/change/")
-    page.click("#connect-account")
+    with page.expect_navigation():  # the old page has a #content-main too
+        page.click("#connect-account")
     assert "Permissions asked for" in page.inner_text("#content-main")
     shot(page, "20-connect-x")
     page.click("#oauth-connect input[type=submit]")
@@ -123,7 +124,9 @@ def test_a_due_onlyfans_post_is_published_by_hand(
     assert "OnlyFans\tBY HAND" in page.inner_text("#dashboard-modes")
     page.click("#dashboard-by-hand a")
     item = page.locator(f"#sp-{sp.pk}")
-    assert item.locator("img.preview").evaluate("img => img.naturalWidth") == 64
+    # decode(): resolves once the image has loaded (naturalWidth is 0 before)
+    preview = item.locator("img.preview")
+    assert preview.evaluate("img => img.decode().then(() => img.naturalWidth)") == 64
     assert page.input_value(f"#caption-{sp.pk}") == "Golden hour"
     assert page.input_value(f"#tags-{sp.pk}") == "#sunset"
     with page.expect_download() as download:
