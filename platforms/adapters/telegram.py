@@ -26,6 +26,8 @@ from platforms.adapters.http import send
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
 
 logger = logging.getLogger(__name__)
+# deleteMessage's description for a message the chat does not hold
+MESSAGE_GONE = "message to delete not found"
 CAPTION_LIMIT = 1024
 # Bot API limits: 4096 characters a message, 1024 a caption; bots upload
 # photos up to 10 MB and other files up to 50 MB.
@@ -147,7 +149,16 @@ class TelegramAdapter(PlatformAdapter):
 
     def delete(self, platform_post_id: str) -> None:
         chat_id, _, message_id = platform_post_id.partition(":")
-        self._call("deleteMessage", data={"chat_id": chat_id, "message_id": message_id})
+        try:
+            self._call(
+                "deleteMessage", data={"chat_id": chat_id, "message_id": message_id}
+            )
+        except PermanentError as exc:
+            # Already gone (deleted in Telegram by hand): what a take-down
+            # wants holds. "message can't be deleted" (too old for a bot, no
+            # rights) is still an error.
+            if MESSAGE_GONE not in str(exc):
+                raise
 
     def fetch_stats(self) -> dict:
         _, chat_id = self._credentials()

@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from platforms import adapters as base
 from platforms.adapters.telegram import TelegramAdapter
-from platforms.models import PlatformAccount, ScheduledPost
+from platforms.models import PlatformAccount, Post, ScheduledPost
 from platforms.publishing import publish_due_posts
+from platforms.services import post_take_down
 from tests import factories as f
 from tests.engine.conftest import later
 from tests.fakes.telegram import FakeTelegram
@@ -64,6 +65,9 @@ def test_an_image_goes_out_with_send_photo(fake, due_post, tmp_path, settings):
     assert publish_due_posts(now=later()) == 1
     assert fake.calls[-1]["method"] == "sendPhoto"
     assert "multipart/form-data" in fake.calls[-1]["content_type"]
+    assert fake.messages == {
+        ("-1001", 101): {"method": "sendPhoto", "text": "Look\n\n#ai"}
+    }
 
 
 def test_429_sets_the_accounts_rate_limit(fake, telegram_post):
@@ -164,3 +168,38 @@ def test_a_bot_says_which_engagement_it_cannot_do(fake):
     )
     assert adapter.perform_engagement(reply) == "101"
     assert b"reply_to_message_id=5" in fake.calls[-1]["body"]
+
+
+def test_a_published_message_is_taken_down_with_delete_message(fake, telegram_post):
+    assert publish_due_posts(now=later()) == 1
+    telegram_post.refresh_from_db()
+    post = telegram_post.post
+    assert ("-1001", 101) in fake.messages
+    assert post_take_down(post=post) is True
+    call = fake.calls[-1]
+    assert call["method"] == "deleteMessage" and call["token"] == TOKEN
+    assert b"chat_id=-1001" in call["body"] and b"message_id=101" in call["body"]
+    assert fake.messages == {}
+    post.refresh_from_db()
+    assert post.status == Post.Status.DELETED
+
+
+def test_a_message_already_gone_from_telegram_is_taken_down(fake, telegram_post):
+    """Telegram answers 400 "message to delete not found" for a message the
+    chat no longer holds (deleted in Telegram by hand): the take-down's aim
+    holds, so the post is marked deleted. Another refusal stays an error."""
+    assert publish_due_posts(now=later()) == 1
+    telegram_post.refresh_from_db()
+    post = telegram_post.post
+    adapter = TelegramAdapter(PlatformAccount.objects.get(pk=post.platform_account_id))
+    adapter.delete("-1001:999")  # never there: nothing to do, no error
+    assert ("-1001", 101) in fake.messages
+    fake.messages.clear()  # someone deleted it in Telegram
+    post_take_down(post=post)
+    post.refresh_from_db()
+    assert post.status == Post.Status.DELETED
+    # any other refusal is still an error
+    with pytest.raises(
+        base.PermanentError, match="deleteMessage: Bad Request: message identifier"
+    ):
+        adapter.delete("-1001:not-a-number")

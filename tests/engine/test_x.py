@@ -17,9 +17,17 @@ from platforms.models import PlatformAccount
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
-from tests.fakes.x import TOKEN, USER_ID, FakeX
+from tests.fakes.x import REFRESHED_TOKEN, TOKEN, USER_ID, FakeX
 
 pytestmark = pytest.mark.django_db
+
+# settings.PLATFORM_TOKEN_REFRESHER in these tests: the accounts it renewed
+REFRESHED: list[str] = []
+
+
+def refresh_to_new_x_token(account) -> bool:
+    REFRESHED.append(str(account.pk))
+    return h.refresher_to(REFRESHED_TOKEN)(account)
 
 
 @pytest.fixture
@@ -278,3 +286,71 @@ def test_the_reset_header_is_seconds_from_now(x, x_account):
     with pytest.raises(RateLimited) as caught:
         get_adapter(x_account).fetch_stats()
     assert 298 <= caught.value.retry_after <= 300
+
+
+def test_an_expired_token_is_refreshed_once_and_the_post_goes_out(
+    x, due_post, x_account, settings
+):
+    settings.PLATFORM_TOKEN_REFRESHER = "tests.engine.test_x.refresh_to_new_x_token"
+    x.expired_tokens.add(TOKEN)
+    sp = due_post(platform_account=x_account, content=None, caption="fresh token")
+    REFRESHED.clear()
+    assert h.publish(now=later()) == 1
+    assert [str(x_account.pk)] == REFRESHED
+    posts = [
+        (c["token"], c["json"]["text"])
+        for c in x.calls
+        if (c["method"], c["path"]) == ("POST", "/2/tweets")
+    ]
+    text = "fresh token\n\n#ai"
+    assert posts == [(TOKEN, text), (REFRESHED_TOKEN, text)]
+    (tweet,) = x.tweets.values()
+    sp.refresh_from_db()
+    assert sp.status == "published" and sp.post.platform_post_id == tweet["id"]
+    x_account.refresh_from_db()
+    assert x_account.connection_status == "connected"
+
+
+def test_a_token_refused_again_after_the_refresh_parks_the_account(
+    x, due_post, x_account, settings
+):
+    settings.PLATFORM_TOKEN_REFRESHER = "tests.engine.test_x.refresh_to_new_x_token"
+    x.mode = "401"  # revoked: the refreshed token is refused too
+    sp = due_post(platform_account=x_account, content=None, caption="revoked")
+    REFRESHED.clear()
+    h.publish(now=later())
+    assert [str(x_account.pk)] == REFRESHED
+    assert [c["token"] for c in x.calls] == [TOKEN, REFRESHED_TOKEN]
+    assert not x.tweets
+    x_account.refresh_from_db()
+    assert x_account.connection_status == "error"
+    sp.refresh_from_db()
+    assert (sp.status, sp.retry_count) == ("scheduled", 0)
+    for token in (TOKEN, REFRESHED_TOKEN):
+        assert token not in (sp.error_message or "")
+
+
+def test_metrics_of_more_posts_than_one_lookup_go_in_batches_of_100(x, x_account):
+    adapter = get_adapter(x_account)
+    ids = [
+        adapter.publish(
+            PublishRequest(marker=str(i), caption=f"post {i}")
+        ).platform_post_id
+        for i in range(230)
+    ]
+    for n, tweet_id in enumerate(ids):
+        x.tweets[tweet_id]["metrics"].update(like_count=n, impression_count=10 * n)
+    x.calls.clear()
+    metrics = adapter.fetch_post_metrics(ids)
+    lookups = [c["params"]["ids"].split(",") for c in x.calls]
+    assert [len(batch) for batch in lookups] == [100, 100, 30]
+    assert [i for batch in lookups for i in batch] == ids
+    assert all(c["path"] == "/2/tweets" and c["method"] == "GET" for c in x.calls)
+    assert len(metrics) == 230
+    assert metrics[ids[229]] == {
+        "likes": 229,
+        "comments": 0,
+        "shares": 0,
+        "views": 2290,
+    }
+    assert all(metrics[i]["likes"] == n for n, i in enumerate(ids))

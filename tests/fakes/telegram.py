@@ -1,10 +1,18 @@
-"""A loopback fake of the Telegram Bot API (sendMessage, sendPhoto, sendVideo).
+"""A loopback fake of the Telegram Bot API (sendMessage, sendPhoto, sendVideo,
+deleteMessage, getChatMemberCount).
+
+As the Bot API documents: every answer is {"ok": true, "result": ...} or
+{"ok": false, "error_code", "description"}; deleteMessage returns True for a
+message the chat holds, and 400 "Bad Request: message to delete not found"
+for one it does not (never sent, or deleted already).
 
 In a test: `with FakeTelegram() as server:`. In a process of its own, with
 injected faults and a journal of every call (the chaos suite):
 `python -m tests.fakes.telegram --journal calls.jsonl --hang 0.01 --error500 0.05`.
 """
 
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from tests.fakes.loopback import LoopbackJSONServer, serve_main
@@ -21,6 +29,8 @@ class FakeTelegram(LoopbackJSONServer):
         self.retry_after = self.faults.retry_after if self.faults else 7
         self.member_count = 2048
         self._next_id = 100
+        # the messages the chats hold: (chat_id, message_id) -> method, text
+        self.messages: dict[tuple[str, int], dict] = {}
 
     def record(self, path, headers, body):
         _, bot, method = path.split("/", 2)
@@ -54,8 +64,16 @@ class FakeTelegram(LoopbackJSONServer):
             }
         if call["method"] == "getChatMemberCount":
             return 200, {"ok": True, "result": self.member_count}
+        fields = form_fields(call)
+        if call["method"] == "deleteMessage":
+            return self._delete(fields)
         self._next_id += 1  # under the server's lock
         message_id = self._next_id
+        if call["method"].startswith("send"):
+            self.messages[(str(fields.get("chat_id")), message_id)] = {
+                "method": call["method"],
+                "text": fields.get("text") or fields.get("caption") or "",
+            }
         return 200, {
             "ok": True,
             "result": {
@@ -63,6 +81,23 @@ class FakeTelegram(LoopbackJSONServer):
                 "chat": {"id": -1001, "username": "luna_channel", "type": "channel"},
             },
         }
+
+    def _delete(self, fields):
+        try:
+            key = (str(fields.get("chat_id")), int(fields.get("message_id")))
+        except (TypeError, ValueError):
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message identifier is not specified",
+            }
+        if self.messages.pop(key, None) is None:
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message to delete not found",
+            }
+        return 200, {"ok": True, "result": True}
 
     def journal_entry(self, call, status, payload):
         body = call["body"]
@@ -82,6 +117,25 @@ class FakeTelegram(LoopbackJSONServer):
             "text": text,
             "message_id": result.get("message_id"),
         }
+
+
+def form_fields(call) -> dict:
+    """The plain fields of a call (url-encoded, or the non-file multipart parts)."""
+    content_type, body = call["content_type"], call["body"]
+    if "x-www-form-urlencoded" in content_type:
+        return {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+    if "multipart/form-data" in content_type:
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
+        return {
+            part.get_param(
+                "name", header="content-disposition"
+            ): part.get_content().strip()
+            for part in message.iter_parts()
+            if part.get_filename() is None
+        }
+    return {}
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ and 403 for a duplicate text; POST /2/media/upload takes a whole image in one
 multipart request, or a video through command=INIT / APPEND (2xx, no body) /
 FINALIZE (processing_info pending -> in_progress -> succeeded | failed, read
 with GET ...?command=STATUS); errors are problem documents
-({"title", "detail", "type", "status"}); 429 carries x-rate-limit-reset.
+({"title", "detail", "type", "status"}); 429 carries x-rate-limit-reset; a
+token X does not take (expired, revoked, never issued) gets 401 Unauthorized.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.fakes.loopback import LoopbackJSONServer, serve_main
 
 TOKEN = "x-oauth2-user-token-not-a-secret"
+# the access token a refresh hands out after TOKEN expired (tests' refresher)
+REFRESHED_TOKEN = "x-oauth2-refreshed-user-token-not-a-secret"
 USER_ID = "1500000000000000001"
 
 
@@ -50,7 +53,9 @@ def multipart(headers, body: bytes) -> tuple[dict, dict]:
 
 
 class FakeX(LoopbackJSONServer):
-    """`mode`: ok, 429, 500, 401, slow; `processing` the states a video walks.
+    """`mode`: ok, 429, 500, 401 (every token refused: revoked), slow;
+    `expired_tokens`: tokens whose 2 hours are over (401 until the client uses
+    a refreshed one); `processing` the states a video walks.
     An injected fault (`call["fault"]`: 429, 500, hang) overrides the mode for
     its call, as in the Telegram fake (the chaos suite:
     `python -m tests.fakes.x --journal calls.jsonl --hang 0.01`)."""
@@ -59,7 +64,8 @@ class FakeX(LoopbackJSONServer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.tokens = {TOKEN}
+        self.tokens = {TOKEN, REFRESHED_TOKEN}
+        self.expired_tokens: set[str] = set()
         self.ids = itertools.count(1_800_000_000_000_000_000)
         self.tweets: dict[str, dict] = {}
         # texts of the standing tweets that are not replies, for X's
@@ -107,7 +113,13 @@ class FakeX(LoopbackJSONServer):
             )
         if mode == "500":
             return problem(503, "Service Unavailable", "Service Unavailable")
-        if self.mode == "401" or call["token"] not in self.tokens:
+        token = call["token"]
+        if (
+            self.mode == "401"
+            or token in self.expired_tokens
+            or token not in self.tokens
+        ):
+            # X's answer to an expired, revoked or unknown OAuth 2.0 token
             return problem(401, "Unauthorized", "Unauthorized")
         method, path = call["method"], call["path"]
         if path == "/2/tweets" and method == "POST":
