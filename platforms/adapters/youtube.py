@@ -57,11 +57,21 @@ SHORT = MediaLimits(
     max_ratio=1.0,
     ratio_label="vertical or square (at most 1:1)",
 )
+
+
+def description_bytes(text: str) -> int:
+    """The description's length as YouTube counts it: UTF-8 bytes (at most
+    5000), of the text as sent (without < and >, which YouTube refuses)."""
+    return len(text.replace("<", "").replace(">", "").encode("utf-8"))
+
+
 RULES = PlatformRules(
     label="YouTube",
     default_post_type="video",
     aliases={"post": "video", "reel": "short"},
     caption_max=5000,
+    caption_length=description_bytes,
+    caption_unit="UTF-8 bytes",
     # more than 60 hashtags and YouTube ignores all of them
     hashtags_max=60,
     post_types={

@@ -7,7 +7,8 @@ from platforms.adapters import PermanentError, PublishRequest, RateLimited, get_
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
-from tests.fakes.youtube import CHANNEL, TOKEN, FakeYouTube
+from tests.fakes import youtube as fake
+from tests.fakes.youtube import CHANNEL, EXPIRED, TOKEN, FakeYouTube
 
 pytestmark = pytest.mark.django_db
 CHUNK = 256 * 1024  # the resumable protocol's unit
@@ -135,6 +136,134 @@ def test_401_parks_and_5xx_retries(youtube, due_post, channel, video):
     h.publish(now=later(7200))
     channel.refresh_from_db()
     assert channel.connection_status == "error"
+
+
+def opened_sessions(youtube):
+    """The resumable upload sessions the adapter asked for (with metadata)."""
+    return [
+        c
+        for c in youtube.calls
+        if c["method"] == "POST" and c["path"] == "/upload/youtube/v3/videos"
+    ]
+
+
+def test_metadata_youtube_refuses_fails_the_post_at_once_with_its_reason(
+    youtube, due_post, channel, video
+):
+    """A 400 with YouTube's error body (invalidTags: 30 hashtags of 24
+    characters are more than the 500 characters snippet.tags holds) fails the
+    post for good with YouTube's words; the upload is not tried again."""
+    tags = [f"#longhashtaglonghashtag{i:02d}" for i in range(30)]
+    sp = due_post(
+        platform_account=channel, content=video, caption="Tagged", hashtags=tags
+    )
+    h.publish(now=later())
+    sp.refresh_from_db()
+    assert (sp.status, sp.retry_count) == ("failed", 0)
+    assert sp.error_message == (
+        "YouTube refused upload: The request metadata specifies invalid video keywords."
+    )
+    assert TOKEN not in sp.error_message
+    h.publish(now=later(7200))
+    assert len(opened_sessions(youtube)) == 1
+    assert not [c for c in youtube.calls if c["method"] == "PUT"]
+    assert youtube.videos == {}
+    channel.refresh_from_db()
+    assert channel.connection_status != "error"  # the account is fine
+
+
+def test_the_description_limit_is_counted_in_bytes_as_youtube_does(
+    youtube, channel, video, settings
+):
+    """YouTube takes at most 5000 UTF-8 bytes of description: 2500 accented
+    letters go up, 2501 are refused when scheduled, before anything is sent."""
+    adapter = get_adapter(channel)
+    request = PublishRequest(
+        marker="d",
+        caption="é" * 2500,
+        media_path=str(settings.MEDIA_ROOT / video.file_path),
+        media_type="video",
+        media_info=h.media_info(video),
+    )
+    adapter.publish(request)
+    assert len(youtube.videos) == 1
+    calls = len(youtube.calls)
+    longer = PublishRequest(**{**request.__dict__, "caption": "é" * 2501})
+    assert adapter.validate(longer.draft)["caption"] == [
+        "YouTube allows 5000 UTF-8 bytes; caption and hashtags make 5002."
+    ]
+    with pytest.raises(PermanentError, match="5000 UTF-8 bytes"):
+        adapter.publish(longer)
+    assert len(youtube.calls) == calls
+
+
+def test_an_expired_token_is_refreshed_once_and_the_video_goes_up_once(
+    youtube, due_post, channel, video, settings
+):
+    settings.PLATFORM_TOKEN_REFRESHER = "tests.fakes.youtube.refresh_to_valid_token"
+    youtube.expired_tokens.add(EXPIRED)
+    channel.auth_data = {"access_token": EXPIRED}
+    channel.save()
+    fake.REFRESHED.clear()
+    sp = due_post(
+        platform_account=channel,
+        content=video,
+        caption="Fresh token",
+        post_type="video",
+    )
+    assert h.publish(now=later()) == 1
+    assert [str(channel.pk)] == fake.REFRESHED
+    first = youtube.calls[0]
+    assert first["token"] == EXPIRED
+    assert [c["token"] for c in opened_sessions(youtube)] == [EXPIRED, TOKEN]
+    assert all(c["token"] == TOKEN for c in youtube.calls[1:])
+    (uploaded,) = youtube.videos.values()
+    assert uploaded["snippet"]["title"] == "Fresh token"
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    assert sp.post.platform_post_id == uploaded["id"]
+
+
+def test_a_token_refused_again_after_the_refresh_parks_the_account(
+    youtube, due_post, channel, video, settings
+):
+    settings.PLATFORM_TOKEN_REFRESHER = "tests.fakes.youtube.refresh_to_valid_token"
+    channel.auth_data = {"access_token": EXPIRED}
+    channel.save()
+    youtube.mode = "401"  # revoked: the refreshed token is refused too
+    fake.REFRESHED.clear()
+    sp = due_post(platform_account=channel, content=video, caption="x")
+    h.publish(now=later())
+    assert [str(channel.pk)] == fake.REFRESHED  # once, not in a loop
+    assert [c["token"] for c in opened_sessions(youtube)] == [EXPIRED, TOKEN]
+    assert youtube.videos == {}
+    channel.refresh_from_db()
+    assert channel.connection_status == "error"
+    sp.refresh_from_db()
+    assert (sp.status, sp.retry_count) == ("scheduled", 0)
+    assert "YouTube refused the token" in sp.error_message
+    assert TOKEN not in sp.error_message and EXPIRED not in sp.error_message
+
+
+def test_metrics_of_120_videos_take_three_requests_of_at_most_50(youtube, channel):
+    ids = [
+        youtube.add_video(
+            {"viewCount": str(10 * i), "likeCount": str(i), "commentCount": str(i % 7)}
+        )["id"]
+        for i in range(120)
+    ]
+    metrics = get_adapter(channel).fetch_post_metrics(ids)
+    batches = [
+        c["params"]["id"].split(",")
+        for c in youtube.calls
+        if c["method"] == "GET" and c["path"] == "/youtube/v3/videos"
+    ]
+    assert [len(batch) for batch in batches] == [50, 50, 20]
+    assert sorted(i for batch in batches for i in batch) == sorted(ids)
+    assert metrics == {
+        video_id: {"likes": i, "comments": i % 7, "shares": 0, "views": 10 * i}
+        for i, video_id in enumerate(ids)
+    }
 
 
 def test_statistics_reconciliation_delete_and_engagement(

@@ -6,8 +6,13 @@ session URI); each PUT of `Content-Range: bytes a-b/N` answers 308 with
 `Range: bytes=0-b` until the last, which answers 200 with the video
 resource; `Content-Range: bytes */N` asks where the session stands (308 or
 the finished video). Errors use the Google error object ({"error": {"code",
-"message", "errors": [{"reason", "domain"}]}}): 401 authError, 403
-quotaExceeded, 5xx backendError.
+"message", "errors": [{"reason", "domain"}]}}): 401 authError ("Invalid
+Credentials", with a WWW-Authenticate header) for a token that expired or
+was revoked, 403 quotaExceeded, 5xx backendError, and the videos.insert 400s
+for metadata YouTube refuses (invalidTitle: empty, over 100 characters, < or
+>; invalidDescription: over 5000 UTF-8 bytes, < or >; invalidTags: over 500
+characters, commas between tags and quotes around a tag with a space
+counted).
 """
 
 from __future__ import annotations
@@ -21,26 +26,62 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.fakes.loopback import LoopbackJSONServer
 
 TOKEN = "ya29.youtube-test-token-not-a-secret"
+EXPIRED = "ya29.youtube-expired-token-not-a-secret"
 CHANNEL = "UCfake0000000000000000001"
 RANGE = re.compile(r"bytes (\*|(\d+)-(\d+))/(\d+|\*)")
 
 
-def google_error(status, reason, message, domain="youtube.video"):
+def google_error(status, reason, message, domain="youtube.video", **where):
     return status, {
         "error": {
             "code": status,
             "message": message,
-            "errors": [{"message": message, "domain": domain, "reason": reason}],
+            "errors": [
+                {"message": message, "domain": domain, "reason": reason, **where}
+            ],
         }
     }
 
 
+def invalid_credentials():
+    """Google's answer to an access token that expired or was revoked."""
+    status, body = google_error(
+        401,
+        "authError",
+        "Invalid Credentials",
+        domain="global",
+        locationType="header",
+        location="Authorization",
+    )
+    challenge = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+    return status, body, {"WWW-Authenticate": challenge}
+
+
+def tags_length(tags) -> int:
+    """snippet.tags as YouTube counts its 500 characters."""
+    quoted = [len(t) + 2 if " " in t else len(t) for t in tags]
+    return sum(quoted) + max(len(quoted) - 1, 0)
+
+
+# dotted-path target for settings.PLATFORM_TOKEN_REFRESHER: Google's token
+# endpoint answering a refresh with TOKEN (the refresher stores it)
+REFRESHED: list[str] = []
+
+
+def refresh_to_valid_token(account) -> bool:
+    REFRESHED.append(str(account.pk))
+    account.auth_data = {**(account.auth_data or {}), "access_token": TOKEN}
+    return True
+
+
 class FakeYouTube(LoopbackJSONServer):
-    """`mode`: ok, quota, 401, 500, slow (see slow_when)."""
+    """`mode`: ok, quota, 401 (every token refused), 500, slow (see
+    slow_when); a token in `expired_tokens` (or in no set) is refused."""
 
     def __init__(self):
         super().__init__()
         self.tokens = {TOKEN}
+        self.expired_tokens: set[str] = set()
         self.sessions: dict[str, dict] = {}
         self.videos: dict[str, dict] = {}
         self.comments: dict[str, dict] = {}
@@ -65,10 +106,12 @@ class FakeYouTube(LoopbackJSONServer):
     def answer(self, call):
         if self.mode == "500":
             return google_error(503, "backendError", "Backend Error", domain="global")
-        if self.mode == "401" or call["token"] not in self.tokens:
-            return google_error(
-                401, "authError", "Invalid Credentials", domain="global"
-            )
+        if (
+            self.mode == "401"
+            or call["token"] in self.expired_tokens
+            or call["token"] not in self.tokens
+        ):
+            return invalid_credentials()
         if self.mode == "quota":
             return google_error(
                 403,
@@ -159,12 +202,9 @@ class FakeYouTube(LoopbackJSONServer):
 
     def _open(self, call):
         metadata = call["json"] or {}
-        if not (metadata.get("snippet") or {}).get("title"):
-            return google_error(
-                400,
-                "invalidTitle",
-                "The request metadata specifies an invalid or empty video title.",
-            )
+        refused = self._refused_metadata(metadata.get("snippet") or {})
+        if refused is not None:
+            return refused
         upload_id = f"up{next(self.counter)}"
         self.sessions[upload_id] = {"metadata": metadata, "data": b"", "video": None}
         return (
@@ -173,6 +213,41 @@ class FakeYouTube(LoopbackJSONServer):
             {
                 "Location": f"{self.url}/upload/youtube/v3/videos?uploadType=resumable&upload_id={upload_id}"
             },
+        )
+
+    @staticmethod
+    def _refused_metadata(snippet):
+        title = snippet.get("title") or ""
+        if not title or len(title) > 100 or "<" in title or ">" in title:
+            return google_error(
+                400,
+                "invalidTitle",
+                "The request metadata specifies an invalid or empty video title.",
+            )
+        description = snippet.get("description") or ""
+        if (
+            len(description.encode("utf-8")) > 5000
+            or "<" in description
+            or ">" in description
+        ):
+            return google_error(
+                400,
+                "invalidDescription",
+                "The request metadata specifies an invalid video description.",
+            )
+        if tags_length(snippet.get("tags") or []) > 500:
+            return google_error(
+                400,
+                "invalidTags",
+                "The request metadata specifies invalid video keywords.",
+            )
+        return None
+
+    def add_video(self, statistics):
+        """A video already on the channel (no upload), with its statistics."""
+        return self._create_video(
+            {"metadata": {"snippet": {"title": "old"}}, "data": b""},
+            statistics=statistics,
         )
 
     def _chunk(self, call):
@@ -200,7 +275,7 @@ class FakeYouTube(LoopbackJSONServer):
             return 308, None
         return 308, None, {"Range": f"bytes=0-{len(session['data']) - 1}"}
 
-    def _create_video(self, session):
+    def _create_video(self, session, statistics=None):
         video_id = f"vid{next(self.counter):08d}"
         video = {
             "id": video_id,
@@ -208,7 +283,8 @@ class FakeYouTube(LoopbackJSONServer):
             "status": session["metadata"].get("status", {}),
             "bytes": len(session["data"]),
             "created": dt.datetime.now(dt.UTC),
-            "statistics": {"viewCount": "0", "likeCount": "0", "commentCount": "0"},
+            "statistics": statistics
+            or {"viewCount": "0", "likeCount": "0", "commentCount": "0"},
         }
         self.videos[video_id] = video
         return video
