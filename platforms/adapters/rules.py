@@ -141,6 +141,8 @@ class PlatformRules:
     hashtags_max: int | None = None
     caption_length: Callable[[str], int] = len
     caption_unit: str = "characters"
+    # a platform's own checks beyond these: {field: [messages]}
+    check: Callable[[PostDraft], dict[str, list[str]]] | None = None
 
     def post_type_of(self, post_type: str | None) -> str:
         post_type = post_type or self.default_post_type
@@ -178,6 +180,9 @@ class PlatformRules:
                 f"{self.label} allows {self.hashtags_max} hashtags; caption and "
                 f"hashtags hold {draft.hashtag_count}."
             )
+        if self.check is not None:
+            for name, messages in self.check(draft).items():
+                errors[name].extend(messages)
         if not draft.media:
             if not rule.text_only:
                 kinds = " or ".join(f"a {kind}" for kind in rule.media) or "media"

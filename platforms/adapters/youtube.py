@@ -23,7 +23,7 @@ import json
 import socket
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -47,7 +47,7 @@ from platforms.adapters import (
     Support,
 )
 from platforms.adapters.http import HttpAdapter
-from platforms.adapters.rules import MediaLimits, PlatformRules, PostTypeRule
+from platforms.adapters.rules import MediaLimits, PlatformRules, PostDraft, PostTypeRule
 
 GB = 1024**3
 VIDEO = MediaLimits(max_bytes=256 * GB, max_seconds=12 * 3600)
@@ -65,6 +65,35 @@ def description_bytes(text: str) -> int:
     return len(text.replace("<", "").replace(">", "").encode("utf-8"))
 
 
+# snippet.tags: at most 500 characters, counting the commas between tags and
+# the quotation marks around a tag with a space (videos resource reference);
+# the adapter sends the first TAGS_SENT hashtags as tags.
+TAGS_MAX_LENGTH = 500
+TAGS_SENT = 30
+
+
+def tags_of(hashtags: Iterable[str]) -> list[str]:
+    """The tags a post's hashtags become (snippet.tags)."""
+    return [t.lstrip("#") for t in hashtags if t][:TAGS_SENT]
+
+
+def tags_length(tags: list[str]) -> int:
+    return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
+
+
+def _tag_problems(draft: PostDraft) -> dict[str, list[str]]:
+    length = tags_length(tags_of(draft.hashtags))
+    if length <= TAGS_MAX_LENGTH:
+        return {}
+    return {
+        "hashtags": [
+            f"YouTube takes at most {TAGS_MAX_LENGTH} characters of tags (the "
+            f"first {TAGS_SENT} hashtags, with a comma between each); these make "
+            f"{length}: use fewer or shorter hashtags."
+        ]
+    }
+
+
 RULES = PlatformRules(
     label="YouTube",
     default_post_type="video",
@@ -72,6 +101,7 @@ RULES = PlatformRules(
     caption_max=5000,
     caption_length=description_bytes,
     caption_unit="UTF-8 bytes",
+    check=_tag_problems,
     # more than 60 hashtags and YouTube ignores all of them
     hashtags_max=60,
     post_types={
@@ -271,7 +301,7 @@ class YouTubeAdapter(HttpAdapter):
             "snippet": {
                 "title": self.title_of(request),
                 "description": description,
-                "tags": [t.lstrip("#") for t in request.hashtags if t][:30],
+                "tags": tags_of(request.hashtags),
                 "categoryId": "22",
             },
             "status": {

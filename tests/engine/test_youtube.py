@@ -1,9 +1,12 @@
 """The YouTube adapter (google-api-python-client) against a loopback fake."""
 
+from dataclasses import replace
+
 import pytest
 from django.utils import timezone
 
 from platforms.adapters import PermanentError, PublishRequest, RateLimited, get_adapter
+from platforms.adapters.rules import PostDraft
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
@@ -150,18 +153,19 @@ def opened_sessions(youtube):
 def test_metadata_youtube_refuses_fails_the_post_at_once_with_its_reason(
     youtube, due_post, channel, video
 ):
-    """A 400 with YouTube's error body (invalidTags: 30 hashtags of 24
-    characters are more than the 500 characters snippet.tags holds) fails the
-    post for good with YouTube's words; the upload is not tried again."""
-    tags = [f"#longhashtaglonghashtag{i:02d}" for i in range(30)]
-    sp = due_post(
-        platform_account=channel, content=video, caption="Tagged", hashtags=tags
+    """A 400 with YouTube's error body (invalidVideoMetadata, a refusal the
+    rules could not foresee) fails the post for good with YouTube's words;
+    the upload is not tried again."""
+    youtube.refuse_metadata = (
+        "invalidVideoMetadata",
+        "The request metadata is invalid.",
     )
+    sp = due_post(platform_account=channel, content=video, caption="Tagged")
     h.publish(now=later())
     sp.refresh_from_db()
     assert (sp.status, sp.retry_count) == ("failed", 0)
     assert sp.error_message == (
-        "YouTube refused upload: The request metadata specifies invalid video keywords."
+        "YouTube refused upload: The request metadata is invalid."
     )
     assert TOKEN not in sp.error_message
     h.publish(now=later(7200))
@@ -170,6 +174,30 @@ def test_metadata_youtube_refuses_fails_the_post_at_once_with_its_reason(
     assert youtube.videos == {}
     channel.refresh_from_db()
     assert channel.connection_status != "error"  # the account is fine
+
+
+def test_tags_over_500_characters_are_refused_when_scheduled(youtube, channel, video):
+    """snippet.tags holds 500 characters (commas between tags counted, quotes
+    around a tag with a space): 30 hashtags of 24 characters are refused when
+    the post is scheduled, before anything is sent; 20 of them go up."""
+    from platforms.adapters.youtube import RULES, tags_length, tags_of
+
+    long_tags = [f"#longhashtaglonghashtag{i:02d}" for i in range(30)]
+    media = (h.media_info(video),)
+    draft = PostDraft(post_type="video", caption="Tagged", hashtags=tuple(long_tags))
+    problems = RULES.problems(replace(draft, media=media))
+    assert problems == {
+        "hashtags": [
+            "YouTube takes at most 500 characters of tags (the first 30 hashtags, "
+            "with a comma between each); these make 749: use fewer or shorter "
+            "hashtags."
+        ]
+    }
+    assert tags_length(["a b", "c"]) == len('"a b",c')
+    fits = replace(draft, hashtags=tuple(long_tags[:20]), media=media)
+    assert RULES.problems(fits) == {}
+    assert tags_length(tags_of(fits.hashtags)) == 20 * 24 + 19
+    assert youtube.calls == []
 
 
 def test_the_description_limit_is_counted_in_bytes_as_youtube_does(

@@ -76,7 +76,10 @@ def refresh_to_valid_token(account) -> bool:
 
 class FakeYouTube(LoopbackJSONServer):
     """`mode`: ok, quota, 401 (every token refused), 500, slow (see
-    slow_when); a token in `expired_tokens` (or in no set) is refused."""
+    slow_when); a token in `expired_tokens` (or in no set) is refused;
+    `refuse_metadata`: (reason, message) of a 400 for every new upload, as
+    YouTube answers metadata it refuses for a reason of its own (for example
+    invalidVideoMetadata), whatever the adapter checked first."""
 
     def __init__(self):
         super().__init__()
@@ -88,6 +91,7 @@ class FakeYouTube(LoopbackJSONServer):
         self.subscriptions: dict[str, str] = {}
         self.ratings: dict[str, str] = {}
         self.counter = itertools.count(1)
+        self.refuse_metadata: tuple[str, str] | None = None
 
     def record_request(self, method, path, headers, body):
         parts = urlsplit(path)
@@ -202,6 +206,8 @@ class FakeYouTube(LoopbackJSONServer):
 
     def _open(self, call):
         metadata = call["json"] or {}
+        if self.refuse_metadata is not None:
+            return google_error(400, *self.refuse_metadata)
         refused = self._refused_metadata(metadata.get("snippet") or {})
         if refused is not None:
             return refused
