@@ -34,6 +34,31 @@ class ScratchPosts:
         "0000000c49444154789c63606060000000040001f61738550000000049454e44ae426082"
     )
 
+    # The content rows' facts (what the platforms' rules read) per kind: an
+    # Instagram feed image of 4:5, a vertical video of 20 s (a YouTube Short).
+    # The files are stand-ins (the fakes take their bytes, they do not decode them).
+    MP4 = b"\x00\x00\x00\x18ftypmp42" * 341  # 4 KiB: one upload request
+    KINDS = {
+        "image": {
+            "type": "image",
+            "ext": ".png",
+            "width": 1024,
+            "height": 1280,
+            "duration": None,
+            "mime": "image/png",
+            "size": 100_000,
+        },
+        "video": {
+            "type": "video",
+            "ext": ".mp4",
+            "width": 1080,
+            "height": 1920,
+            "duration": 20,
+            "mime": "video/mp4",
+            "size": len(MP4),
+        },
+    }
+
     def __init__(self) -> None:
         self.ids: list[uuid.UUID] = []
 
@@ -49,15 +74,22 @@ class ScratchPosts:
         *,
         platforms: list[str] | None = None,
         text_only: bool = False,
+        media: str | None = None,
+        post_type: str = "post",
         account_id: str | None = None,
         auth_data: dict | None = None,
     ) -> dt.datetime:
         """`n` due scheduled posts spread over 50 characters' connected,
         auto-posting accounts (one per platform: all six by default), 3 of 4
         with approved content, the rest caption only (all of them with
-        `text_only`); `account_id` and `auth_data` set on every account (the
-        credentials a fake platform takes). Returns the cutoff: every scratch
-        post is due by then."""
+        `text_only`; none with `media`, "image" or "video": every post then
+        carries content of that kind, as Instagram and YouTube require);
+        `account_id` and `auth_data` set on every account (the credentials a
+        fake platform takes). Returns the cutoff: every scratch post is due by
+        then. `post_type`: every post's."""
+        if text_only and media:
+            raise ValueError("text_only and media exclude each other")
+        kind = self.KINDS[media or "image"]
         self.drop()
         platforms = platforms or list(Platform.values)
         accounts = 50 * len(platforms)
@@ -88,18 +120,19 @@ class ScratchPosts:
                     WHERE ch.name = %(name)s
                 ), content AS (
                     INSERT INTO content (character_id, content_type, file_path, width,
-                        height, mime_type, file_size, prompt, approval_status,
-                        is_approved, tags)
-                    SELECT character_id, 'image', 'bench/' || id || '.png', 1024, 1280,
-                           'image/png', 100000, 'bench prompt', 'approved', true,
+                        height, duration, mime_type, file_size, prompt,
+                        approval_status, is_approved, tags)
+                    SELECT character_id, %(type)s, 'bench/' || id || %(ext)s,
+                           %(width)s, %(height)s, %(duration)s, %(mime)s,
+                           %(size)s, 'bench prompt', 'approved', true,
                            ARRAY['bench']
                     FROM acc
                     RETURNING id, file_path
                 )
                 SELECT acc.*, content.id AS content_id
-                FROM acc JOIN content ON content.file_path = 'bench/' || acc.id || '.png'
+                FROM acc JOIN content ON content.file_path = 'bench/' || acc.id || %(ext)s
                 """,
-                {"name": self.NAME},
+                {"name": self.NAME, **kind},
             )
             c.execute(
                 """
@@ -107,10 +140,10 @@ class ScratchPosts:
                     scheduled_at, content_id, caption, hashtags, post_type, status,
                     created_at, updated_at)
                 SELECT a.character_id, a.id, t.at,
-                       CASE WHEN %(text_only)s OR g %% 4 = 0 THEN NULL
-                            ELSE a.content_id END,
+                       CASE WHEN %(text_only)s OR (g %% 4 = 0 AND NOT %(media)s)
+                            THEN NULL ELSE a.content_id END,
                        'Bench scheduled post ' || g, ARRAY['bench', 'tag' || g %% 20],
-                       'post', 'scheduled', t.at, t.at
+                       %(post_type)s, 'scheduled', t.at, t.at
                 FROM generate_series(0, %(n)s - 1) g
                 JOIN bench_accounts a ON a.n = g %% %(accounts)s
                 CROSS JOIN LATERAL (
@@ -122,6 +155,8 @@ class ScratchPosts:
                     "n": n,
                     "epoch": self.EPOCH,
                     "text_only": text_only,
+                    "media": media is not None,
+                    "post_type": post_type,
                     "accounts": accounts,
                 },
             )
@@ -140,7 +175,7 @@ class ScratchPosts:
         root = Path(settings.MEDIA_ROOT)
         for path in paths:
             (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).write_bytes(self.PNG)
+            (root / path).write_bytes(self.PNG if media != "video" else self.MP4)
         return self.EPOCH + dt.timedelta(seconds=n)
 
     def _media(self) -> Path:

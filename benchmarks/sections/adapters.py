@@ -1,7 +1,11 @@
 """Publishing through each HTTP adapter against its loopback fake, next to the
-dry-run adapter on the same posts (issue 14): one worker process, text posts
-(Telegram sendMessage, X POST /2/tweets, a Facebook Page's feed), so the row
-measures the engine plus the adapter's HTTP round trip, not media uploads.
+dry-run adapter (issue 14): one worker process each. Telegram, X and Facebook
+publish text posts (sendMessage, POST /2/tweets, a Page's feed), so their rows
+measure the engine plus the adapter's HTTP round trip; Instagram and YouTube
+publish no text, so theirs carry media: an Instagram image (a signed media
+link, the container, its status, media_publish, after the publishing-limit
+check) and a YouTube video of 4 KiB (the resumable upload's session and one
+PUT), the flows of a real post with a small file.
 
 The fakes are the tests' own (tests/engine/platform_fakes.py), each a
 threaded HTTP server in this process; the worker is a separate process, so
@@ -24,13 +28,17 @@ from benchmarks.scratch import ScratchPosts
 from benchmarks.sections.scheduler import publish_with_workers
 from platforms.adapters import DRY_RUN_ADAPTER
 
-# (label, platform, posts/s target per worker or None)
-RUNS: tuple[tuple[str, str, int | None], ...] = (
-    ("dry-run adapter", "telegram", None),
-    ("Telegram adapter", "telegram", 300),
-    ("X adapter", "twitter", 300),
-    ("Facebook adapter", "facebook", None),
+# (label, platform, posts/s target per worker or None, media kind or None:
+# text posts, post type)
+RUNS: tuple[tuple[str, str, int | None, str | None, str], ...] = (
+    ("dry-run adapter", "telegram", None, None, "post"),
+    ("Telegram adapter", "telegram", 300, None, "post"),
+    ("X adapter", "twitter", 300, None, "post"),
+    ("Facebook adapter", "facebook", None, None, "post"),
+    ("Instagram adapter", "instagram", None, "image", "post"),
+    ("YouTube adapter", "youtube", None, "video", "video"),
 )
+WHAT = {None: "text posts", "image": "image posts", "video": "video posts"}
 # issue 18: a worker's resident memory after publishing this many posts
 MEMORY_POSTS = 5000
 MEMORY_TARGET_MB = 200
@@ -46,7 +54,9 @@ def _platform(label: str, platform: str) -> Iterator[tuple[Any, dict[str, Any]]]
 
     with tempfile.TemporaryDirectory() as media, wired(platform, media_root=media) as w:
         overrides = {**w.settings, "PLATFORM_ADAPTERS": {platform: ADAPTERS[platform]}}
-        overrides.pop("MEDIA_ROOT", None)  # text posts: no files
+        # the scratch posts' files are under this process's MEDIA_ROOT, which
+        # the worker shares (the fake's own folder is for the tests' files)
+        overrides.pop("MEDIA_ROOT", None)
         yield w, overrides
 
 
@@ -55,12 +65,14 @@ def run(bench: Bench) -> list[Result]:
     scratch = ScratchPosts()
     results: list[Result] = []
     try:
-        for label, platform, target in RUNS:
+        for label, platform, target, media, post_type in RUNS:
             with _platform(label, platform) as (w, overrides):
                 cutoff = scratch.make(
                     n,
                     platforms=[platform],
-                    text_only=True,
+                    text_only=media is None,
+                    media=media,
+                    post_type=post_type,
                     account_id=w.account_id if w else None,
                     auth_data=w.auth if w else None,
                 )
@@ -81,7 +93,7 @@ def run(bench: Bench) -> list[Result]:
                     f"{label}: {outcome} of {n} posts, {delivered} delivered; see {log}"
                 )
             note = (
-                f"{done['rate']:.0f} posts/s; {n} text posts, all delivered; "
+                f"{done['rate']:.0f} posts/s; {n} {WHAT[media]}, all delivered; "
                 f"CPU a post: worker {1000 * done['cpu_s'] / n:.2f} ms"
                 + ("" if w is None else f", fake {1000 * fake_cpu / n:.2f} ms")
                 + f"; the worker resident {done['rss_mb']:.0f} MB at its end "
@@ -93,7 +105,7 @@ def run(bench: Bench) -> list[Result]:
             results.append(
                 Result(
                     section="adapters",
-                    what=f"publish {n} text posts, 1 worker process, {label}"
+                    what=f"publish {n} {WHAT[media]}, 1 worker process, {label}"
                     + ("" if w is None else " against its loopback fake"),
                     median_ms=round(done["wall_s"] * 1000, 3),
                     p95_ms=round(done["wall_s"] * 1000, 3),

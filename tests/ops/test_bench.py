@@ -193,15 +193,19 @@ def test_a_run_without_the_load_section_keeps_the_last_load_table(tmp_path):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("platform", ["telegram", "twitter", "facebook"])
+@pytest.mark.parametrize("label", ["Telegram", "X", "Facebook", "Instagram", "YouTube"])
 def test_adapter_scratch_posts_reach_the_fake_of_their_platform(
-    settings, tmp_path, platform
+    settings, tmp_path, label
 ):
-    """What the adapters section's worker does, in this process: text-only
-    scratch posts on accounts wired to the platform's loopback fake all go
-    out through the real adapter."""
+    """What the adapters section's worker does, in this process: scratch
+    posts (text, or the media Instagram and YouTube require) on accounts wired
+    to the platform's loopback fake all go out through the real adapter."""
+    from benchmarks.sections.adapters import RUNS
     from tests.engine.platform_fakes import ADAPTERS, wired
 
+    (platform, _, media, post_type), *_ = (
+        run[1:] for run in RUNS if run[0] == f"{label} adapter"
+    )
     with wired(platform, media_root=tmp_path) as w:
         for name, value in w.settings.items():
             setattr(settings, name, value)
@@ -211,12 +215,18 @@ def test_adapter_scratch_posts_reach_the_fake_of_their_platform(
             cutoff = scratch.make(
                 12,
                 platforms=[platform],
-                text_only=True,
+                text_only=media is None,
+                media=media,
+                post_type=post_type,
                 account_id=w.account_id,
                 auth_data=w.auth,
             )
             rows = ScheduledPost.objects.filter(pk__in=scratch.ids)
-            assert not rows.filter(content__isnull=False).exists()
+            with_media = rows.filter(content__isnull=False)
+            if media is None:
+                assert not with_media.exists()
+            else:
+                assert with_media.filter(content__content_type=media).count() == 12
             assert set(rows.values_list("platform_account__platform", flat=True)) == {
                 platform
             }
