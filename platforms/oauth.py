@@ -492,6 +492,23 @@ def _meta_account(
     return Connected(auth_data=auth_data, identity=who)
 
 
+def _meta_page_token(provider: Provider, user_token: str, page_id: str) -> str:
+    """The Page's token as Meta gives it now for `user_token` ('' when Meta
+    gives none, as for some Instagram logins); OAuthFailure when the login no
+    longer manages the Page."""
+    try:
+        pages = identity.meta_pages(user_token, provider.platform)
+    except IdentityError as exc:
+        raise OAuthFailure(exc.message, permanent=exc.credentials_rejected) from None
+    for page in pages:
+        if str(page.get("id")) == str(page_id):
+            return str(page.get("access_token") or "")
+    raise OAuthFailure(
+        f"The Facebook Page {page_id} is no longer among the Pages this login "
+        "manages (or shares with the app): connect the account again."
+    )
+
+
 def _choose(candidates: list, account_id: str | None, *, key, describe, what: str):
     if account_id:
         for candidate in candidates:
@@ -537,7 +554,16 @@ def refresh(platform: str, auth_data: dict | None) -> dict:
                 f"The {provider.label} account has no token: connect it."
             )
         token = _meta_long_lived(provider, current)
-        return stored_token(token, provider, previous=auth_data)
+        renewed = stored_token(token, provider, previous=auth_data)
+        if renewed.get("page_id"):
+            # The Page token publishes (Facebook). Taken from a long-lived user
+            # token it does not expire, but one that did (taken from a
+            # short-lived token, or refused with Meta's 190/463) is only
+            # renewed by asking for the Page again with the new user token.
+            renewed["page_access_token"] = _meta_page_token(
+                provider, renewed["access_token"], renewed["page_id"]
+            ) or renewed.get("page_access_token", "")
+        return renewed
     refresh_token = auth_data.get("refresh_token")
     if not refresh_token:
         raise OAuthFailure(

@@ -1,17 +1,30 @@
 """The Facebook Pages adapter against the loopback Graph API fake."""
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
 from platforms.adapters import PermanentError, PublishRequest, get_adapter
-from platforms.models import PlatformAccount
+from platforms.models import PlatformAccount, PostMetrics
+from platforms.sync import sync_platform_metrics
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
+from tests.fakes import graph as fake_graph
 from tests.fakes.graph import TOKEN, FakeGraph
 
 pytestmark = pytest.mark.django_db
 PAGE = "page-1001"
+# settings.PLATFORM_TOKEN_REFRESHER in these tests: the accounts it renewed
+REFRESHED: list[str] = []
+
+
+def refresh_to_valid_page_token(account) -> bool:
+    """A refresher that hands out a valid Page token (what the adapter uses)."""
+    REFRESHED.append(str(account.pk))
+    account.auth_data = {**(account.auth_data or {}), "page_access_token": TOKEN}
+    return True
 
 
 @pytest.fixture
@@ -102,7 +115,7 @@ def test_insights_delete_and_engagement(graph, due_post, page_account):
     (post,) = graph.published("fb_post")
     post.update(likes=5, comments=2, shares=1, views=77)
     adapter = get_adapter(page_account)
-    assert adapter.fetch_stats() == {"follower_count": 1234}
+    assert adapter.fetch_stats()["follower_count"] == 1234
     assert adapter.fetch_post_metrics([post["id"]]) == {
         post["id"]: {"likes": 5, "comments": 2, "shares": 1, "views": 77}
     }
@@ -131,3 +144,164 @@ def test_insights_delete_and_engagement(graph, due_post, page_account):
     assert (
         PlatformAccount.objects.get(pk=page_account.pk).connection_status == "connected"
     )
+
+
+def page_calls(graph):
+    return [c for c in graph.calls if c["path"] == f"/{graph.version}/{PAGE}"]
+
+
+def test_page_stats_bring_the_latest_day_of_page_insights_in_one_request(
+    graph, page_account
+):
+    stats = get_adapter(page_account).fetch_stats()
+    # the last of the two days Meta reports for period=day, not the first
+    assert stats == {
+        "follower_count": 1234,
+        "page_views_day": 1502,
+        "page_post_engagements_day": 44,
+    }
+    (call,) = graph.calls  # followers and insights together
+    assert call["params"]["fields"] == (
+        "followers_count,fan_count,"
+        "insights.metric(page_media_view,page_post_engagements).period(day)"
+    )
+    # the fake's insights edge answers as the Page Insights reference shows
+    edge = get_adapter(page_account).graph(
+        "GET",
+        f"{PAGE}/insights",
+        what="insights",
+        params={"metric": "page_post_engagements", "period": "day"},
+    )
+    (row,) = edge["data"]
+    assert set(row) == {"name", "period", "values", "title", "description", "id"}
+    assert [v["value"] for v in row["values"]] == [31, 44]
+    assert row["values"][0]["end_time"] < row["values"][1]["end_time"]
+
+
+@pytest.mark.parametrize("why", ["under 100 likes", "a metric Meta retired"])
+def test_page_stats_without_insights_still_bring_the_followers(
+    graph, page_account, monkeypatch, why
+):
+    if why == "under 100 likes":
+        graph.page_likes = 42  # Page Insights exist from 100 likes on: none
+        calls = 1
+    else:  # the invalid metric error refuses the whole request
+        monkeypatch.delitem(fake_graph.PAGE_METRICS, "page_media_view")
+        calls = 2
+    assert get_adapter(page_account).fetch_stats() == {"follower_count": 1234}
+    assert len(page_calls(graph)) == calls
+    assert page_calls(graph)[-1]["params"]["fields"].startswith("followers_count")
+    page_account.refresh_from_db()
+    assert page_account.connection_status == "connected"
+
+
+def test_a_metrics_sync_of_a_page_stores_followers_and_post_numbers(
+    graph, due_post, page_account
+):
+    due_post(platform_account=page_account, content=None, caption="Counted")
+    assert h.publish(now=later()) == 1
+    (post,) = graph.published("fb_post")
+    post.update(likes=8, comments=3, shares=2, views=640)
+    now = timezone.now() + dt.timedelta(seconds=5)
+    # the insights keys in the stats are extra: they break nothing
+    assert sync_platform_metrics(now=now) == {"accounts": 1, "posts": 1, "problems": 0}
+    page_account.refresh_from_db()
+    assert page_account.follower_count == 1234
+    assert page_account.last_synced_at == now
+    numbers = PostMetrics.objects.get(post__platform_post_id=post["id"])
+    assert (
+        numbers.likes_count,
+        numbers.comments_count,
+        numbers.shares_count,
+        numbers.views_count,
+    ) == (8, 3, 2, 640)
+
+
+def test_post_metrics_of_120_posts_take_three_requests_of_at_most_50(
+    graph, page_account
+):
+    ids = graph.add_posts("fb_post", PAGE, 120)
+    metrics = get_adapter(page_account).fetch_post_metrics(ids)
+    assert metrics == {
+        pid: {"likes": n, "comments": n % 7, "shares": n % 3, "views": 10 * n}
+        for n, pid in enumerate(ids)
+    }
+    lookups = [c for c in graph.calls if c["path"] == f"/{graph.version}/"]
+    assert [len(c["params"]["ids"].split(",")) for c in lookups] == [50, 50, 20]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "header", "wait"),
+    [
+        (4, 400, "X-Business-Use-Case-Usage", 7 * 60),
+        (32, 400, "X-Business-Use-Case-Usage", 7 * 60),
+        (17, 400, "X-App-Usage", 15 * 60),  # no time named: a quarter hour
+        (613, 429, "X-App-Usage", 15 * 60),
+    ],
+)
+def test_throttling_makes_a_post_wait_then_go_out_once(
+    graph, due_post, page_account, code, status, header, wait
+):
+    graph.mode = "throttle"
+    graph.throttle_code, graph.throttle_status = code, status
+    graph.throttle_header = header
+    sp = due_post(platform_account=page_account, content=None, caption="Patience")
+    h.publish(now=later())
+    sp.refresh_from_db()
+    assert (sp.status, sp.retry_count) == ("scheduled", 0)
+    assert sp.error_message.startswith("Rate limited by facebook")
+    account = PlatformAccount.objects.get(pk=page_account.pk)
+    assert account.connection_status == "rate_limited"
+    left = (account.rate_limit_reset_at - timezone.now()).total_seconds()
+    assert wait - 5 < left <= wait
+    assert not graph.published("fb_post")
+    graph.mode = "ok"
+    assert h.publish(now=later(wait + 60)) == 1
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    (post,) = graph.published("fb_post")
+    assert sp.post.platform_post_id == post["id"]
+    assert h.publish(now=later(2 * wait)) == 0
+    assert len(graph.published("fb_post")) == 1
+
+
+def test_a_server_error_is_retried_and_the_post_goes_out_once(
+    graph, due_post, page_account
+):
+    graph.mode = "500"
+    sp = due_post(platform_account=page_account, content=None, caption="Again")
+    h.publish(now=later())
+    sp.refresh_from_db()
+    assert (sp.status, sp.retry_count) == ("scheduled", 1)
+    assert "Facebook error 500" in sp.error_message
+    assert not graph.published("fb_post")
+    graph.mode = "ok"
+    assert h.publish(now=later(3600)) == 1
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    assert len(graph.published("fb_post")) == 1
+
+
+def test_an_expired_page_token_is_refreshed_once_and_the_post_goes_out(
+    graph, due_post, page_account, settings
+):
+    settings.PLATFORM_TOKEN_REFRESHER = (
+        "tests.engine.test_facebook.refresh_to_valid_page_token"
+    )
+    graph.expired_tokens.add("old-token")
+    PlatformAccount.objects.filter(pk=page_account.pk).update(auth_data=None)
+    account = PlatformAccount.objects.get(pk=page_account.pk)
+    account.auth_data = {"page_access_token": "old-token"}
+    account.save()
+    sp = due_post(platform_account=account, content=None, caption="Fresh token")
+    REFRESHED.clear()
+    assert h.publish(now=later()) == 1
+    assert [str(account.pk)] == REFRESHED
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    (post,) = graph.published("fb_post")
+    assert sp.post.platform_post_id == post["id"]
+    feed = [c for c in graph.calls if c["path"].endswith("/feed")]
+    assert [c["token"] for c in feed] == ["old-token", TOKEN]
+    account.refresh_from_db()
+    assert account.connection_status == "connected"

@@ -121,6 +121,49 @@ def test_a_post_with_several_files_is_a_carousel(graph, due_post, ig_account, se
     assert sp.status == "published"
 
 
+def test_a_carousel_with_a_video_waits_for_the_video_child_before_the_parent(
+    graph, due_post, ig_account, settings
+):
+    graph.video_states = ["IN_PROGRESS", "IN_PROGRESS", "FINISHED"]
+    image = h.media(ig_account.character, settings.MEDIA_ROOT, "still.png")
+    video = h.media(ig_account.character, settings.MEDIA_ROOT, "move.mp4", kind="video")
+    sp = due_post(
+        platform_account=ig_account,
+        content=image,
+        additional_content_ids=[video.pk],
+        caption="Still and moving",
+    )
+    assert h.publish(now=later()) == 1
+    made = [o for o in graph.objects.values() if o["kind"] == "container"]
+    first, clip, parent = made
+    assert "image_url" in first["params"] and "media_type" not in first["params"]
+    assert clip["params"]["media_type"] == "VIDEO"
+    assert clip["params"]["video_url"].startswith(h.PUBLIC_BASE)
+    assert clip["params"]["is_carousel_item"] == "true"
+    assert first["params"]["is_carousel_item"] == "true"
+    assert parent["params"]["media_type"] == "CAROUSEL"
+    assert parent["params"]["children"] == f"{first['id']},{clip['id']}"
+    # the video child was polled until FINISHED before the parent was made
+    polls = [
+        i
+        for i, c in enumerate(graph.calls)
+        if c["method"] == "GET" and c["path"].endswith(f"/{clip['id']}")
+    ]
+    assert len(polls) == 3
+    (parent_made,) = [
+        i
+        for i, c in enumerate(graph.calls)
+        if c["params"].get("media_type") == "CAROUSEL"
+    ]
+    assert polls[-1] < parent_made
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    (media,) = graph.published()
+    assert media["media_type"] == "CAROUSEL"
+    assert media["caption"].startswith("Still and moving")
+    assert sp.post.platform_post_id == media["id"]
+
+
 def test_a_container_in_error_fails_with_a_clear_message(graph, image_post):
     graph.container_states = ["IN_PROGRESS", "ERROR"]
     h.publish(now=later())
@@ -280,3 +323,16 @@ def test_stats_metrics_delete_and_engagement(graph, image_post, ig_account):
     assert (
         Post.objects.count() == ScheduledPost.objects.filter(status="published").count()
     )
+
+
+def test_media_metrics_of_120_posts_take_three_requests_of_at_most_50(
+    graph, ig_account
+):
+    ids = graph.add_posts("ig_media", IG_USER, 120)
+    metrics = get_adapter(ig_account).fetch_post_metrics(ids)
+    assert metrics == {
+        mid: {"likes": n, "comments": n % 7, "shares": n % 3, "views": 10 * n}
+        for n, mid in enumerate(ids)
+    }
+    lookups = [c for c in graph.calls if c["path"] == f"/{graph.version}/"]
+    assert [len(c["params"]["ids"].split(",")) for c in lookups] == [50, 50, 20]

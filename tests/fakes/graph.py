@@ -7,11 +7,23 @@ REELS, STORIES, CAROUSEL of children), GET /{container}?fields=status_code
 (IN_PROGRESS -> FINISHED, or ERROR / EXPIRED), POST /{ig}/media_publish
 (refused with code 9007 while the container is not FINISHED, code 9 subcode
 2207042 at the 24-hour cap), GET /{ig}/media, GET /?ids=...&fields=...,
-comments and replies, DELETE.
+comments and replies, DELETE. A CAROUSEL container is refused while one of
+its children is not FINISHED (a video child takes polls to get there).
 Facebook: POST /{page}/feed | photos | videos, GET /{page}/published_posts,
-likes and comments, DELETE.
-Errors use the documented error object; throttling answers code 4 with an
-X-Business-Use-Case-Usage header naming estimated_time_to_regain_access.
+likes and comments, DELETE; the Page's fields (followers_count, fan_count)
+and its insights, through the edge (GET /{page}/insights?metric=..&period=..,
+or /{page}/insights/{metric}) or field expansion
+(fields=insights.metric(..).period(..)), answered as the Insights reference
+shows: {"data": [{"name", "period", "values": [{"value", "end_time"}],
+"title", "description", "id"}]}, the last two days for period=day. Page
+Insights data exists only for Pages with 100 or more likes (`page_likes`):
+fewer, and the data is empty. A retired or unknown metric (page_impressions
+and post_impressions since November 15, 2025) is the documented invalid
+metric error (code 100), which fails the whole request.
+Errors use the documented error object; throttling answers code 4 (or
+`throttle_code`: 17, 32, 613, ...) with an X-Business-Use-Case-Usage header
+naming estimated_time_to_regain_access (or an X-App-Usage header, which names
+no time), with HTTP status `throttle_status`.
 """
 
 from __future__ import annotations
@@ -43,6 +55,63 @@ def stamp(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
+class Refused(Exception):
+    """An error answer from deep inside a handler (a field expansion)."""
+
+    def __init__(self, answer):
+        super().__init__(answer[1]["error"]["message"])
+        self.answer = answer
+
+
+THROTTLE_MESSAGES = {
+    4: "(#4) Application request limit reached",
+    17: "(#17) User request limit reached",
+    32: "(#32) Page request limit reached",
+    613: "(#613) Calls to this api have exceeded the rate limit.",
+    80001: "(#80001) There have been too many calls to this Page account.",
+}
+# Page metrics this fake knows (name: periods, title); see the Page Insights
+# reference. Retired ones answer the invalid metric error.
+PAGE_METRICS = {
+    "page_media_view": (("day", "week", "days_28"), "Page views"),
+    "page_post_engagements": (("day", "week", "days_28"), "Post engagements"),
+    "page_follows": (("day",), "Page follows"),
+}
+RETIRED_METRICS = {"page_impressions", "page_fans", "post_impressions"}
+
+
+def invalid_metric():
+    return error(400, 100, "(#100) The value must be a valid insights metric")
+
+
+def top_level(fields: str) -> list[str]:
+    """`fields` split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(fields):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(fields[start:i])
+            start = i + 1
+    parts.append(fields[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def expansion(fields: str, edge: str) -> dict | None:
+    """The modifiers of `edge` in a field expansion ("insights.metric(a,b)
+    .period(day)" -> {"metric": "a,b", "period": "day"}); None if not asked."""
+    for part in top_level(fields):
+        name, _, rest = part.partition(".")
+        if name != edge:
+            continue
+        modifiers = {}
+        while rest:
+            key, _, rest = rest.partition("(")
+            value, _, rest = rest.partition(")")
+            modifiers[key.strip(".")] = value
+        return modifiers
+    return None
+
+
 class FakeGraph(LoopbackJSONServer):
     """`mode`: ok, throttle, 500, expired (190/463), revoked (190/460),
     invalid (100), slow; `container_states` is the status_code sequence a new
@@ -59,6 +128,20 @@ class FakeGraph(LoopbackJSONServer):
         self.quota_usage = 0
         self.quota_total = 100
         self.regain_minutes = 7
+        self.throttle_code = 4
+        self.throttle_status = 400
+        self.throttle_header = "X-Business-Use-Case-Usage"
+        # the status sequence of a new VIDEO (carousel item) container; None:
+        # container_states, as every other container
+        self.video_states: list[str] | None = None
+        # Page likes (fan_count): Page Insights exist from 100 on
+        self.page_likes = 999
+        # the Page's daily values, oldest first; the last is the latest day
+        self.page_daily = {
+            "page_media_view": [1180, 1502],
+            "page_post_engagements": [31, 44],
+            "page_follows": [1230, 1234],
+        }
         self.ids = itertools.count(17_900_000_000_000_000)
         self.objects: dict[str, dict] = {}
         self.followers = {
@@ -92,19 +175,7 @@ class FakeGraph(LoopbackJSONServer):
 
     def answer(self, call):
         if self.mode == "throttle":
-            usage = {
-                "17841400000000000": [
-                    {
-                        "type": "instagram",
-                        "call_count": 100,
-                        "total_cputime": 30,
-                        "total_time": 40,
-                        "estimated_time_to_regain_access": self.regain_minutes,
-                    }
-                ]
-            }
-            status, body = error(400, 4, "Application request limit reached", 2207051)
-            return status, body, {"X-Business-Use-Case-Usage": json.dumps(usage)}
+            return self._throttled()
         if self.mode == "500":
             return error(500, 2, "Service temporarily unavailable", transient=True)
         token = call["token"]
@@ -130,7 +201,33 @@ class FakeGraph(LoopbackJSONServer):
             return error(400, 2635, "Unknown API version")
         segments = [s for s in call["path"][len(prefix) :].split("/") if s]
         handler = getattr(self, f"_{call['method'].lower()}", None)
-        return handler(segments, call["params"])
+        try:
+            return handler(segments, call["params"])
+        except Refused as refused:
+            return refused.answer
+
+    def _throttled(self):
+        code = self.throttle_code
+        if self.throttle_header == "X-App-Usage":
+            # the app's usage in percent: no time to regain access
+            usage: dict = {"call_count": 100, "total_cputime": 20, "total_time": 30}
+        else:
+            kind = "pages" if code in (32, 80001) else "instagram"
+            usage = {
+                "17841400000000000": [
+                    {
+                        "type": kind,
+                        "call_count": 100,
+                        "total_cputime": 30,
+                        "total_time": 40,
+                        "estimated_time_to_regain_access": self.regain_minutes,
+                    }
+                ]
+            }
+        message = THROTTLE_MESSAGES.get(code, "Application request limit reached")
+        subcode = 2207051 if code == 4 else None
+        status, body = error(self.throttle_status, code, message, subcode)
+        return status, body, {self.throttle_header: json.dumps(usage)}
 
     # --- GET ----------------------------------------------------------------------------
 
@@ -145,6 +242,9 @@ class FakeGraph(LoopbackJSONServer):
                 for i in ids
                 if i in self.objects
             }
+        if len(segments) >= 2 and segments[1] == "insights":
+            metrics = segments[2] if len(segments) > 2 else params.get("metric", "")
+            return 200, self._page_insights(segments[0], metrics, params.get("period"))
         if len(segments) == 2:
             owner, edge = segments
             if edge == "content_publishing_limit":
@@ -179,13 +279,79 @@ class FakeGraph(LoopbackJSONServer):
         (object_id,) = segments[:1]
         if object_id in self.objects:
             return 200, self._fields(self.objects[object_id], fields)
-        if object_id.startswith("1784") or object_id.startswith("page"):
+        if object_id.startswith("page"):
+            return 200, self._page(object_id, fields)
+        if object_id.startswith("1784"):
             return 200, {"id": object_id, **self.followers, "fan_count": 999}
         return error(
             400,
             100,
             f"Unsupported get request. Object with ID '{object_id}' does not exist",
         )
+
+    def _page(self, page: str, fields: str) -> dict:
+        out: dict = {"id": page}
+        wanted = set(top_level(fields)) if fields else {"name"}
+        if "followers_count" in wanted:
+            out["followers_count"] = self.followers["followers_count"]
+        if "fan_count" in wanted:
+            out["fan_count"] = self.page_likes
+        if "name" in wanted:
+            out["name"] = "Luna AI"
+        asked = expansion(fields, "insights")
+        if asked is not None:
+            insights = self._page_insights(
+                page, asked.get("metric", ""), asked.get("period")
+            )
+            if insights["data"]:  # an empty edge is left out of the answer
+                out["insights"] = insights
+        return out
+
+    def _page_insights(self, page: str, metrics: str, period: str | None) -> dict:
+        names = [m for m in metrics.split(",") if m]
+        if not names:
+            raise Refused(
+                error(
+                    400,
+                    3001,
+                    "No metric was specified to be fetched. Please specify one or "
+                    "more metrics to be fetched and try again.",
+                    1504028,
+                )
+            )
+        if any(n not in PAGE_METRICS for n in names):
+            raise Refused(invalid_metric())
+        if self.page_likes < 100:
+            return {"data": []}  # Page Insights need 100 or more likes
+        today = self.now().replace(hour=8, minute=0, second=0, microsecond=0)
+        rows = []
+        for name in names:
+            periods, title = PAGE_METRICS[name]
+            for each in periods if period is None else [period]:
+                if each not in periods:
+                    continue
+                daily = self.page_daily.get(name, [0, 0])
+                days = len(daily)
+                values = [
+                    {
+                        "value": value,
+                        "end_time": stamp(today - dt.timedelta(days=days - 1 - i)),
+                    }
+                    for i, value in enumerate(daily)
+                ]
+                if each != "day":  # the sums of a week or 28 days
+                    values = [{**v, "value": v["value"] * 7} for v in values]
+                rows.append(
+                    {
+                        "name": name,
+                        "period": each,
+                        "values": values,
+                        "title": f"{title} ({each})",
+                        "description": f"{each.capitalize()}: {title.lower()}.",
+                        "id": f"{page}/insights/{name}/{each}",
+                    }
+                )
+        return {"data": rows}
 
     def _listed(self, o):
         row = {"id": o["id"], "timestamp": stamp(o["created"])}
@@ -218,9 +384,11 @@ class FakeGraph(LoopbackJSONServer):
             values = {
                 "views": o["views"],
                 "shares": o["shares"],
-                "post_impressions": o["views"],
+                "post_media_view": o["views"],
             }
-            asked = fields.split("insights.metric(")[1].split(")")[0].split(",")
+            asked = (expansion(fields, "insights") or {}).get("metric", "").split(",")
+            if any(n not in values for n in asked):
+                raise Refused(invalid_metric())
             out["insights"] = {
                 "data": [
                     {"name": n, "period": "lifetime", "values": [{"value": values[n]}]}
@@ -272,6 +440,8 @@ class FakeGraph(LoopbackJSONServer):
                 c not in self.objects for c in children
             ):
                 return error(400, 100, "Invalid children", 2207023)
+            if any(self.objects[c]["status_code"] != "FINISHED" for c in children):
+                return error(400, 9007, "Media ID is not available", 2207027)
         elif media_type in ("REELS", "VIDEO") or (
             media_type == "STORIES" and "video_url" in params
         ):
@@ -279,15 +449,18 @@ class FakeGraph(LoopbackJSONServer):
                 return error(400, 100, "The parameter video_url is required", 2207026)
         elif not params.get("image_url"):
             return error(400, 100, "The parameter image_url is required")
+        states = list(self.container_states)
+        if media_type == "VIDEO" and self.video_states is not None:
+            states = list(self.video_states)
         cid = self.next_id()
         self.objects[cid] = {
             "id": cid,
             "kind": "container",
             "owner": owner,
             "params": params,
-            "states": list(self.container_states),
+            "states": states,
             "polls": 0,
-            "status_code": self.container_states[0],
+            "status_code": states[0],
         }
         return 200, {"id": cid}
 
@@ -367,3 +540,26 @@ class FakeGraph(LoopbackJSONServer):
 
     def published(self, kind="ig_media") -> list[dict]:
         return [o for o in self.objects.values() if o["kind"] == kind]
+
+    def add_posts(self, kind: str, owner: str, count: int) -> list[str]:
+        """`count` published posts (ig_media or fb_post) with numbers, made
+        here, not through a publish; their ids in order."""
+        ids = []
+        for n in range(count):
+            object_id = self.next_id()
+            if kind == "fb_post":
+                object_id = f"{owner}_{object_id}"
+            self.objects[object_id] = {
+                "id": object_id,
+                "kind": kind,
+                "owner": owner,
+                "caption": f"post {n}",
+                "permalink": f"https://www.instagram.com/p/{object_id[-8:]}/",
+                "created": self.now(),
+                "likes": n,
+                "comments": n % 7,
+                "shares": n % 3,
+                "views": 10 * n,
+            }
+            ids.append(object_id)
+        return ids

@@ -76,6 +76,40 @@ def test_a_meta_long_lived_token_is_renewed_a_week_ahead(oauth_account, fake_oau
     assert len(exchange) == 2  # one at connect, one now
 
 
+def test_a_meta_renewal_asks_for_the_page_token_again(oauth_account, fake_oauth):
+    """The Page token publishes to Facebook: a stale one (taken from a
+    short-lived user token, or refused by Meta as expired) is replaced by the
+    one Meta gives for the renewed user token."""
+    account = oauth_account("facebook")
+    page_id = account.auth_data["page_id"]
+    PlatformAccount.objects.filter(pk=account.pk).update(
+        auth_data={**account.auth_data, "page_access_token": "STALE-PAGE-TOKEN"}
+    )
+    expire_in(account, dt.timedelta(days=3))
+
+    assert platform_accounts_refresh_tokens()["refreshed"] == 1
+
+    account.refresh_from_db()
+    assert account.auth_data["page_access_token"] == f"FAKE-PAGE-{page_id}"
+    assert account.connection_status == "connected"
+
+
+def test_a_page_the_login_no_longer_manages_parks_the_account(
+    oauth_account, fake_oauth
+):
+    account = oauth_account("facebook")
+    expire_in(account, dt.timedelta(days=3))
+    fake_oauth.pages = []  # the Page was removed from the login's Pages
+
+    assert platform_accounts_refresh_tokens() == {"failed": 1}
+
+    account.refresh_from_db()
+    assert account.connection_status == "error"
+    assert "is no longer among the Pages this login manages" in (
+        account.connection_error
+    )
+
+
 def test_tokens_far_from_expiry_cost_one_query_and_no_call(oauth_account, fake_oauth):
     oauth_account("twitter")
     oauth_account("youtube")
