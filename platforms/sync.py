@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from analytics.models import AnalyticsMetricType
 from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
@@ -48,6 +49,8 @@ from platforms.queues import credentials_failed
 
 logger = logging.getLogger(__name__)
 CS = PlatformAccount.ConnectionStatus
+METRIC_TYPES = frozenset(AnalyticsMetricType.values)
+MAX_VALUE = "9999999999.99"  # analytics.metric_value: numeric(12,2)
 
 
 @dataclass
@@ -236,6 +239,41 @@ def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> 
     return recorded
 
 
+# A platform's own number of a day (stats["daily"]: {metric type: (day,
+# value)}, e.g. a Facebook Page's views as impressions) kept as that day's
+# analytics row of the account, one statement for the batch; a later sync
+# of the same day replaces it.
+DAILY_METRICS = f"""
+INSERT INTO analytics (character_id, platform_account_id, platform, metric_date,
+                       metric_type, metric_value, metadata)
+SELECT a.character_id, a.id, a.platform, v.day, v.metric,
+       least(v.value, {MAX_VALUE}), '{{"source": "platform"}}'::jsonb
+  FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::numeric[])
+       AS v(account_id, day, metric, value)
+  JOIN platform_accounts a ON a.id = v.account_id
+ON CONFLICT ON CONSTRAINT unique_metric DO UPDATE
+    SET metric_value = EXCLUDED.metric_value, metadata = EXCLUDED.metadata
+"""
+
+
+def apply_daily_metrics(results: list[AccountMetrics]) -> int:
+    """The batch's daily numbers (stats["daily"]) into analytics; how many."""
+    rows = [
+        (r.account_id, day, metric, value)
+        for r in results
+        if r.problem is None
+        for metric, (day, value) in ((r.stats or {}).get("daily") or {}).items()
+        if metric in METRIC_TYPES and value is not None and value >= 0
+    ]
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            DAILY_METRICS, [list(column) for column in zip(*rows, strict=True)]
+        )
+        return cursor.rowcount
+
+
 # A chunk of post_metrics' pages (a TID range scan: the heap in its order) whose
 # rows the sync changed since the last fold (`fold_pending`), folded into posts
 # where a number differs: posts gets a new row version (and an entry in each of
@@ -349,6 +387,7 @@ def sync_claimed(
     posts = [row for r in results for row in r.posts]
     with transaction.atomic():
         synced = apply_account_stats(results, now=now)
+        apply_daily_metrics(results)
         updated = apply_post_metrics(posts, now=now)
     _record_problems(results, {a.pk: a for a in accounts}, now=now)
     return {"accounts": synced, "posts": updated, "problems": len(results) - synced}

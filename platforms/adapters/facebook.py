@@ -14,8 +14,10 @@ Numbers: the Page's followers and, in the same request (field expansion of
 the Page Insights edge, period day), the latest day's Page views
 (`page_media_view`, which replaced the retired page_impressions) and post
 engagements (`page_post_engagements`): `page_views_day` and
-`page_post_engagements_day` in the stats. Insights exist only for Pages with
-100 or more likes and need `read_insights`: a metric missing from the answer
+`page_post_engagements_day` in the stats, and the Page views under
+stats["daily"] as the day's `impressions`, which the sync keeps in analytics.
+Insights exist only for Pages with 100 or more likes and need
+`read_insights`: a metric missing from the answer
 is left out of the stats, and a request refused because of the insights (an
 invalid metric, a permission) is asked again for the followers alone. Post
 metrics: reactions, comments, shares and views (`post_media_view`, which
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from platforms.adapters import (
     Action,
@@ -199,12 +202,19 @@ class FacebookAdapter(GraphAdapter):
                 exc.message,
             )
             body = self.graph("GET", page, what="page stats", params={"fields": fields})
-        stats = {
+        stats: dict[str, Any] = {
             "follower_count": int(
                 body.get("followers_count") or body.get("fan_count") or 0
             )
         }
-        return stats | latest_insights(body.get("insights"))
+        found, days = latest_insights(body.get("insights"))
+        stats |= found
+        if "page_views_day" in found and "page_views_day" in days:
+            # kept by the sync as the day's analytics row (impressions)
+            stats["daily"] = {
+                "impressions": (days["page_views_day"], found["page_views_day"])
+            }
+        return stats
 
     def fetch_post_metrics(self, platform_post_ids: list[str]) -> dict[str, dict]:
         metrics: dict[str, dict] = {}
@@ -290,12 +300,15 @@ class FacebookAdapter(GraphAdapter):
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def latest_insights(edge: object) -> dict:
-    """{stats key: value} of the PAGE_INSIGHTS rows (period day) in an
-    insights edge, each the value of its latest end_time; a metric without a
-    number is left out."""
+def latest_insights(edge: object) -> tuple[dict, dict]:
+    """({stats key: value}, {stats key: the day it counts}) of the
+    PAGE_INSIGHTS rows (period day) in an insights edge, each the value of
+    its latest end_time; a metric without a number is left out. A day's
+    value ends at its end_time (the next midnight, Pacific time): its day is
+    the one before the end_time's date."""
     rows = edge.get("data") if isinstance(edge, dict) else None
     found: dict = {}
+    days: dict = {}
     for row in rows if isinstance(rows, list) else []:
         if not isinstance(row, dict) or row.get("period") != "day":
             continue
@@ -308,4 +321,7 @@ def latest_insights(edge: object) -> dict:
         if key and values:
             latest = max(values, key=lambda v: graph_time(v.get("end_time")) or _EPOCH)
             found[key] = int(latest["value"])
-    return found
+            ended = graph_time(latest.get("end_time"))
+            if ended is not None:
+                days[key] = (ended - dt.timedelta(days=1)).date()
+    return found, days

@@ -159,6 +159,8 @@ def test_page_stats_bring_the_latest_day_of_page_insights_in_one_request(
         "follower_count": 1234,
         "page_views_day": 1502,
         "page_post_engagements_day": 44,
+        # the day a value counts is the one before its end_time
+        "daily": {"impressions": (graph.now().date() - dt.timedelta(days=1), 1502)},
     }
     (call,) = graph.calls  # followers and insights together
     assert call["params"]["fields"] == (
@@ -215,6 +217,38 @@ def test_a_metrics_sync_of_a_page_stores_followers_and_post_numbers(
         numbers.shares_count,
         numbers.views_count,
     ) == (8, 3, 2, 640)
+
+
+def test_a_pages_daily_views_are_kept_as_that_days_impressions(
+    graph, page_account, settings
+):
+    """Page Insights' latest day of page_media_view becomes the account's
+    analytics row of that day (impressions); a later sync replaces it."""
+    from analytics.models import Analytics
+
+    day = graph.now().date() - dt.timedelta(days=1)  # the day before end_time
+    now = timezone.now()
+    assert sync_platform_metrics(now=now)["accounts"] == 1
+    rows = Analytics.objects.filter(platform_account=page_account)
+    row = rows.get(metric_type="impressions")
+    assert (row.metric_date, row.metric_value, row.platform) == (
+        day,
+        1502,
+        "facebook",
+    )
+    assert row.character_id == page_account.character_id
+    assert row.metadata == {"source": "platform"}
+
+    graph.page_daily["page_media_view"] = [1180, 1650]  # Meta's number moved
+    later_on = now + dt.timedelta(minutes=settings.METRICS_SYNC_INTERVAL_MINUTES + 1)
+    assert sync_platform_metrics(now=later_on)["accounts"] == 1
+    assert list(rows.values_list("metric_date", "metric_value")) == [(day, 1650)]
+
+    graph.page_likes = 50  # under 100 likes: no insights, nothing written
+    Analytics.objects.all().delete()
+    later_on += dt.timedelta(minutes=settings.METRICS_SYNC_INTERVAL_MINUTES + 1)
+    assert sync_platform_metrics(now=later_on)["accounts"] == 1
+    assert not rows.exists()
 
 
 def test_post_metrics_of_120_posts_take_three_requests_of_at_most_50(
