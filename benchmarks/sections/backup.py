@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from benchmarks.context import Bench
+from benchmarks.context import Bench, BenchError
 from benchmarks.floors import pg_env
 from benchmarks.report import Result, measure
 
@@ -70,9 +71,6 @@ def run(bench: Bench) -> list[Result]:
         scratch = f"{db}_restore"
 
         def plain_restore() -> None:
-            subprocess.run(
-                ["dropdb", "--if-exists", "--force", scratch], env=env, check=True
-            )
             subprocess.run(["createdb", scratch], env=env, check=True)
             subprocess.run(
                 [
@@ -86,13 +84,11 @@ def run(bench: Bench) -> list[Result]:
                 check=True,
             )
 
+        drop_database(scratch, env)
         r_median, r_p95 = measure(plain_restore, repeat=1, warmup=0)
         alias = "bench_restore"
 
         def django_restore() -> None:
-            subprocess.run(
-                ["dropdb", "--if-exists", "--force", scratch], env=env, check=True
-            )
             subprocess.run(["createdb", scratch], env=env, check=True)
             target = {**connections.settings["default"], "NAME": scratch}
             settings.DATABASES[alias] = target
@@ -114,10 +110,9 @@ def run(bench: Bench) -> list[Result]:
             finally:
                 connections[alias].close()
 
+        drop_database(scratch, env)
         d_median, d_p95 = measure(django_restore, repeat=1, warmup=0)
-        subprocess.run(
-            ["dropdb", "--if-exists", "--force", scratch], env=env, check=True
-        )
+        drop_database(scratch, env)
         settings.DATABASES.pop(alias, None)
         results.append(
             Result(
@@ -137,3 +132,23 @@ def run(bench: Bench) -> list[Result]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def drop_database(name: str, env: dict, *, wait_s: float = 120) -> None:
+    """dropdb --force, again until it goes through: right after a restore,
+    autovacuum (a superuser's process) works on the new database, and a
+    non-superuser's --force may not end it ("must be a member of the role
+    whose process is being terminated"); it finishes or yields soon."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        done = subprocess.run(
+            ["dropdb", "--if-exists", "--force", name],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(f"could not drop {name}: {done.stderr.strip()}")
+        time.sleep(2)
