@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from config.api_filters import StrictFilterBackend, StrictOrderingFilter
+from config.filters import check_deferred_filters
 
 _UNSUPPORTED = (
     serializers.SerializerMethodField,
@@ -225,11 +226,17 @@ class ValuesListMixin:
     def list(self, request, *args, **kwargs):
         plan = self._values_plan()
         if plan is None:
-            return super().list(request, *args, **kwargs)  # type: ignore[misc]
+            response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+            data = response.data
+            if not (data.get("results") if isinstance(data, dict) else data):
+                check_deferred_filters(request)
+            return response
         view: Any = self
         queryset = view.filter_queryset(view.get_queryset()).values(*plan.sources)
         page = view.paginate_queryset(queryset)
-        rows = page if page is not None else queryset
+        rows = page if page is not None else list(queryset)
+        if not rows:
+            check_deferred_filters(request)  # config.filters.LiveCharacterFilter
         data = plan.render_all(rows)
         if page is not None:
             return view.get_paginated_response(data)

@@ -1,7 +1,7 @@
 import django_filters as filters
 from django import forms
 
-from config.filters import UTCDateTimeFilter
+from config.filters import LiveCharacterFilter, UTCDateTimeFilter
 from content.models import Content, ContentGeneration, TextGeneration
 
 
@@ -20,6 +20,7 @@ class TagListFilter(filters.Filter):
 
 
 class ContentFilterSet(filters.FilterSet):
+    character = LiveCharacterFilter()
     content_type = filters.ChoiceFilter(choices=Content.ContentType.choices)
     approval_status = filters.ChoiceFilter(choices=Content.ApprovalStatus.choices)
     caption_status = filters.ChoiceFilter(choices=Content.CaptionStatus.choices)

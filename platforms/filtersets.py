@@ -1,6 +1,6 @@
 import django_filters as filters
 
-from config.filters import UTCDateTimeFilter
+from config.filters import LiveCharacterFilter, UTCDateTimeFilter
 from content.filtersets import TagListFilter
 from platforms.models import (
     EngagementAction,
@@ -34,6 +34,7 @@ class PlatformAccountFilterSet(filters.FilterSet):
 
 
 class PostFilterSet(filters.FilterSet):
+    character = LiveCharacterFilter()
     platform = filters.ChoiceFilter(choices=Platform.choices)
     post_type = filters.ChoiceFilter(choices=PostType.choices)
     status = filters.ChoiceFilter(choices=Post.Status.choices)
