@@ -100,6 +100,24 @@ def test_a_plan_writes_every_datetime_in_the_current_zone(zone):
 
 
 @pytest.mark.django_db
+def test_a_pages_count_leaves_out_the_nested_profiles_joins(admin_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CharacterFactory.create_batch(3)
+    BareCharacterFactory()
+    gone = CharacterFactory()
+    character_soft_delete(character=gone, actor=None)
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_api.get("/api/v1/characters/?page_size=2").json()
+    assert page["count"] == 4 and len(page["results"]) == 2
+    (count,) = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT COUNT(*) AS "__count"')
+    ]
+    assert "JOIN" not in count and 'FROM "characters"' in count
+
+
+@pytest.mark.django_db
 def test_the_character_detail_is_what_the_serializer_says(admin_api, character):
     answer = admin_api.get(f"/api/v1/characters/{character.pk}/").json()
     expected = CharacterSerializer(characters_with_stats().get(pk=character.pk)).data
