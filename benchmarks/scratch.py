@@ -7,6 +7,7 @@ import datetime as dt
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,7 +39,7 @@ class ScratchPosts:
     # Instagram feed image of 4:5, a vertical video of 20 s (a YouTube Short).
     # The files are stand-ins (the fakes take their bytes, they do not decode them).
     MP4 = b"\x00\x00\x00\x18ftypmp42" * 341  # 4 KiB: one upload request
-    KINDS = {
+    KINDS: dict[str, dict[str, Any]] = {
         "image": {
             "type": "image",
             "ext": ".png",

@@ -258,7 +258,7 @@ def character_detail(character_id: uuid.UUID, db: Db, user: User) -> Any:
     key = f"ref:character:{character_id}"
     cached = cache.get(key)
     if cached is not None:
-        return _json(cached)
+        return _json(cached if isinstance(cached, bytes) else cached.encode())
     row = db.execute(
         _characters_query().where(t["characters"].c.id == character_id)
     ).first()
