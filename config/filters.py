@@ -6,6 +6,14 @@ from django_filters import rest_framework as filters
 from rest_framework.exceptions import ValidationError
 
 
+def param_name(filter_) -> str:
+    """The query parameter `filter_` reads (its name in its FilterSet)."""
+    filters_ = getattr(getattr(filter_, "parent", None), "filters", {})
+    return next(
+        (k for k, f in filters_.items() if f is filter_), filter_.field_name or ""
+    )
+
+
 class UTCDateTimeFilter(filters.IsoDateTimeFilter):
     """ISO 8601 date-time, compared in UTC.
 
@@ -24,11 +32,7 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
     def _param(self) -> str:
-        """The query parameter this filter reads (its name in the FilterSet)."""
-        filters_ = getattr(getattr(self, "parent", None), "filters", {})
-        return next(
-            (k for k, f in filters_.items() if f is self), self.field_name or ""
-        )
+        return param_name(self)
 
 
 # django-filter's ModelChoiceFilter's message for an unknown choice
@@ -71,10 +75,7 @@ class LiveCharacterFilter(filters.UUIDFilter):
         )
 
     def _param(self) -> str:
-        filters_ = getattr(getattr(self, "parent", None), "filters", {})
-        return next(
-            (k for k, f in filters_.items() if f is self), self.field_name or ""
-        )
+        return param_name(self)
 
 
 def check_deferred_filters(request) -> None:

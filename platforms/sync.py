@@ -37,6 +37,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from analytics.models import AnalyticsMetricType
+from analytics.snapshot import MAX_VALUE
 from platforms.adapters import (
     AdapterError,
     CredentialsRejected,
@@ -50,7 +51,6 @@ from platforms.queues import credentials_failed
 logger = logging.getLogger(__name__)
 CS = PlatformAccount.ConnectionStatus
 METRIC_TYPES = frozenset(AnalyticsMetricType.values)
-MAX_VALUE = "9999999999.99"  # analytics.metric_value: numeric(12,2)
 
 
 @dataclass

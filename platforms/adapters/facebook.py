@@ -207,13 +207,12 @@ class FacebookAdapter(GraphAdapter):
                 body.get("followers_count") or body.get("fan_count") or 0
             )
         }
-        found, days = latest_insights(body.get("insights"))
-        stats |= found
-        if "page_views_day" in found and "page_views_day" in days:
+        latest = latest_insights(body.get("insights"))
+        stats |= {key: value for key, (_, value) in latest.items()}
+        day, views = latest.get("page_views_day", (None, None))
+        if day is not None:
             # kept by the sync as the day's analytics row (impressions)
-            stats["daily"] = {
-                "impressions": (days["page_views_day"], found["page_views_day"])
-            }
+            stats["daily"] = {"impressions": (day, views)}
         return stats
 
     def fetch_post_metrics(self, platform_post_ids: list[str]) -> dict[str, dict]:
@@ -300,28 +299,25 @@ class FacebookAdapter(GraphAdapter):
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def latest_insights(edge: object) -> tuple[dict, dict]:
-    """({stats key: value}, {stats key: the day it counts}) of the
-    PAGE_INSIGHTS rows (period day) in an insights edge, each the value of
-    its latest end_time; a metric without a number is left out. A day's
-    value ends at its end_time (the next midnight, Pacific time): its day is
-    the one before the end_time's date."""
+def latest_insights(edge: object) -> dict[str, tuple[dt.date | None, int]]:
+    """{stats key: (the day it counts, value)} of the PAGE_INSIGHTS rows
+    (period day) in an insights edge, each its latest end_time's value; a
+    metric without a number is left out. A day's value ends at its end_time
+    (the next midnight, Pacific time): its day is the one before the
+    end_time's date (None without an end_time)."""
     rows = edge.get("data") if isinstance(edge, dict) else None
-    found: dict = {}
-    days: dict = {}
+    found: dict[str, tuple[dt.date | None, int]] = {}
     for row in rows if isinstance(rows, list) else []:
         if not isinstance(row, dict) or row.get("period") != "day":
             continue
         key = PAGE_INSIGHTS.get(str(row.get("name")))
         values = [
-            v
+            (graph_time(v.get("end_time")), v["value"])
             for v in row.get("values") or []
             if isinstance(v, dict) and isinstance(v.get("value"), int)
         ]
         if key and values:
-            latest = max(values, key=lambda v: graph_time(v.get("end_time")) or _EPOCH)
-            found[key] = int(latest["value"])
-            ended = graph_time(latest.get("end_time"))
-            if ended is not None:
-                days[key] = (ended - dt.timedelta(days=1)).date()
-    return found, days
+            ended, value = max(values, key=lambda v: v[0] or _EPOCH)
+            day = None if ended is None else (ended - dt.timedelta(days=1)).date()
+            found[key] = (day, int(value))
+    return found

@@ -59,10 +59,15 @@ SHORT = MediaLimits(
 )
 
 
+def as_sent(text: str) -> str:
+    """A title's or description's text as sent: YouTube refuses < and >."""
+    return text.replace("<", "").replace(">", "")
+
+
 def description_bytes(text: str) -> int:
     """The description's length as YouTube counts it: UTF-8 bytes (at most
-    5000), of the text as sent (without < and >, which YouTube refuses)."""
-    return len(text.replace("<", "").replace(">", "").encode("utf-8"))
+    5000), of the text as sent."""
+    return len(as_sent(text).encode("utf-8"))
 
 
 # snippet.tags: at most 500 characters, counting the commas between tags and
@@ -284,7 +289,7 @@ class YouTubeAdapter(HttpAdapter):
     def title_of(cls, request: PublishRequest) -> str:
         first = (request.caption or "").strip().splitlines() or [""]
         # YouTube refuses < and > in titles and descriptions
-        title = first[0].replace("<", "").replace(">", "").strip() or "Untitled"
+        title = as_sent(first[0]).strip() or "Untitled"
         short = cls.rules.post_type_of(request.post_type) == "short"
         suffix = " #Shorts" if short and "#shorts" not in title.lower() else ""
         return title[: 100 - len(suffix)].rstrip() + suffix
@@ -296,7 +301,7 @@ class YouTubeAdapter(HttpAdapter):
         if request.media_type != "video" or not request.media_path:
             raise PermanentError("YouTube publishes video only.")
         real = self.media_file(request.media_path)
-        description = request.text.replace("<", "").replace(">", "")
+        description = as_sent(request.text)
         body = {
             "snippet": {
                 "title": self.title_of(request),

@@ -541,6 +541,23 @@ class FakeGraph(LoopbackJSONServer):
     def published(self, kind="ig_media") -> list[dict]:
         return [o for o in self.objects.values() if o["kind"] == kind]
 
+    @staticmethod
+    def added_metrics(ids: list[str]) -> dict[str, dict]:
+        """The numbers `add_posts` gave these posts, as fetch_post_metrics
+        answers them."""
+        return {
+            pid: {"likes": n, "comments": n % 7, "shares": n % 3, "views": 10 * n}
+            for n, pid in enumerate(ids)
+        }
+
+    def lookup_sizes(self) -> list[int]:
+        """How many ids each multi-id lookup (GET /?ids=...) asked for."""
+        return [
+            len(c["params"]["ids"].split(","))
+            for c in self.calls
+            if c["path"] == f"/{self.version}/"
+        ]
+
     def add_posts(self, kind: str, owner: str, count: int) -> list[str]:
         """`count` published posts (ig_media or fb_post) with numbers, made
         here, not through a publish; their ids in order."""
