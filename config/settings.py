@@ -601,6 +601,10 @@ INSTAGRAM_API_BASE = env.str("INSTAGRAM_API_BASE", default=GRAPH_API_BASE)
 # time); past it the attempt is retried later with a new container.
 INSTAGRAM_PROCESSING_WAIT = env.float("INSTAGRAM_PROCESSING_WAIT", default=20.0)
 INSTAGRAM_POLL_INTERVAL = env.float("INSTAGRAM_POLL_INTERVAL", default=2.0)
+# How long a Facebook video publish watches Facebook process the video; past
+# it the post counts as published and Facebook finishes it on its side.
+FACEBOOK_PROCESSING_WAIT = env.float("FACEBOOK_PROCESSING_WAIT", default=20.0)
+FACEBOOK_POLL_INTERVAL = env.float("FACEBOOK_POLL_INTERVAL", default=2.0)
 X_API_BASE = env.str("X_API_BASE", default="https://api.x.com")
 X_PROCESSING_WAIT = env.float("X_PROCESSING_WAIT", default=20.0)
 X_UPLOAD_CHUNK_BYTES = env.int("X_UPLOAD_CHUNK_BYTES", default=4 * 1024 * 1024)

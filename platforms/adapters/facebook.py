@@ -6,9 +6,16 @@ the page id falls back to the account's account_id). Text posts go to
 (`file_url`); Facebook fetches the media through signed links. A timeout
 after the request went out is reconciled from /{page}/published_posts,
 matched by message and time. Pages can like and comment (and reply to
-comments) as the Page; Pages cannot follow. A video is not polled for its
-processing: /{page}/videos answers with the video's id and Facebook finishes
-it on its side.
+comments) as the Page; Pages cannot follow.
+
+A video is processed by Facebook after /{page}/videos answers with its id:
+the publish polls the video's `status` (video_status and the uploading,
+processing and publishing phases) for up to FACEBOOK_PROCESSING_WAIT seconds.
+Ready: published. An error status fails the post with Facebook's reason (the
+video never shows on the Page, so a retry by staff posts it once). Still
+processing at the end of the wait, or a poll that fails: the post counts as
+published, since the request went out and Facebook publishes the video when it
+is done; asking again could post it twice.
 
 Numbers: the Page's followers and, in the same request (field expansion of
 the Page Insights edge, period day), the latest day's Page views
@@ -28,10 +35,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
+
+from django.conf import settings
 
 from platforms.adapters import (
     Action,
+    AdapterError,
     CredentialsRejected,
     PermanentError,
     PublishRequest,
@@ -56,6 +67,21 @@ PAGE_INSIGHTS = {
     "page_media_view": "page_views_day",
     "page_post_engagements": "page_post_engagements_day",
 }
+
+# the phases of a video's status, in order (Video Status reference)
+VIDEO_PHASES = ("uploading_phase", "processing_phase", "publishing_phase")
+
+
+def video_problem(status: dict, failed: list[str]) -> str:
+    """The messages of the failed phases' errors, joined."""
+    messages = [
+        str(error.get("message"))
+        for phase in failed
+        for error in (status.get(phase) or {}).get("errors") or []
+        if isinstance(error, dict) and error.get("message")
+    ]
+    return "; ".join(messages)
+
 
 RULES = PlatformRules(
     label="Facebook",
@@ -91,7 +117,10 @@ class FacebookAdapter(GraphAdapter):
 
     @property
     def call_timeout(self) -> float:
-        return 2 * self.request_timeout
+        # the post (a refused token is refreshed and the post asked again),
+        # then a video's status polls within the wait, the last one started
+        # just before its end
+        return 3 * self.request_timeout + settings.FACEBOOK_PROCESSING_WAIT
 
     def access_token(self) -> str:
         token = self.auth.get("page_access_token")
@@ -141,6 +170,7 @@ class FacebookAdapter(GraphAdapter):
                 },
             )
             post_id = str(body["id"])
+            self._wait_processed(post_id)
         else:
             body = self.graph(
                 "POST",
@@ -151,6 +181,49 @@ class FacebookAdapter(GraphAdapter):
             )
             post_id = str(body["id"])
         return PublishResult(post_id, f"https://www.facebook.com/{post_id}")
+
+    def _wait_processed(self, video_id: str) -> None:
+        """Poll the posted video until Facebook has processed it (see the
+        module's docstring for what each outcome means)."""
+        deadline = time.monotonic() + settings.FACEBOOK_PROCESSING_WAIT
+        while True:
+            try:
+                body = self.graph(
+                    "GET", video_id, what="video status", params={"fields": "status"}
+                )
+            except AdapterError as exc:
+                logger.info(
+                    "Facebook video %s: status not readable (%s); published, "
+                    "Facebook finishes it on its side.",
+                    video_id,
+                    exc,
+                )
+                return
+            status = body.get("status") or {}
+            state = status.get("video_status")
+            if state == "ready":
+                return
+            failed = [
+                phase
+                for phase in VIDEO_PHASES
+                if (status.get(phase) or {}).get("status") == "error"
+            ]
+            if state in ("error", "expired") or failed:
+                raise PermanentError(
+                    "Facebook received the video but could not process it: "
+                    f"{video_problem(status, failed) or state}. Check the file's "
+                    "format, size and length, then schedule it again."
+                )
+            if time.monotonic() >= deadline:
+                logger.info(
+                    "Facebook video %s still %s after %g s; published, Facebook "
+                    "finishes it on its side.",
+                    video_id,
+                    state or "processing",
+                    settings.FACEBOOK_PROCESSING_WAIT,
+                )
+                return
+            time.sleep(settings.FACEBOOK_POLL_INTERVAL)
 
     def post_exists(
         self, request: PublishRequest, *, since: dt.datetime

@@ -36,6 +36,7 @@ def graph(settings, tmp_path):
         settings.PLATFORM_ADAPTERS = {
             "facebook": "platforms.adapters.facebook.FacebookAdapter"
         }
+        settings.FACEBOOK_POLL_INTERVAL = 0.01
         yield server
 
 
@@ -72,6 +73,73 @@ def test_text_photo_and_video_posts_reach_their_edges(
         assert sp.status == "published"
     pic.refresh_from_db()
     assert pic.post.platform_post_id.startswith(f"{PAGE}_")  # the photo's post id
+
+
+def status_polls(graph) -> int:
+    return sum(
+        1
+        for c in graph.calls
+        if c["method"] == "GET" and c["params"].get("fields") == "status"
+    )
+
+
+@pytest.fixture
+def video_post(due_post, page_account, settings):
+    video = h.media(page_account.character, settings.MEDIA_ROOT, "v.mp4", kind="video")
+    return due_post(platform_account=page_account, content=video, caption="A clip")
+
+
+def test_a_video_is_watched_until_facebook_has_processed_it(graph, video_post):
+    graph.fb_video_states = ["processing", "processing", "ready"]
+    assert h.publish(now=later()) == 1
+    video_post.refresh_from_db()
+    assert video_post.status == "published"
+    assert status_polls(graph) == 3
+    (post,) = graph.published("fb_post")
+    assert post["edge"] == "videos"
+
+
+def test_a_video_facebook_cannot_process_fails_with_its_reason_and_is_not_resent(
+    graph, video_post
+):
+    graph.fb_video_states = ["processing", "error"]
+    h.publish(now=later())
+    video_post.refresh_from_db()
+    assert video_post.status == "failed"
+    assert "could not process it" in video_post.error_message
+    assert "format that we don't support" in video_post.error_message
+    assert not graph.published("fb_post")  # never shown on the Page
+    assert h.publish(now=later(3600)) == 0
+    uploads = [c for c in graph.calls if c["path"].endswith("/videos")]
+    assert len(uploads) == 1
+
+
+def test_a_video_still_processing_after_the_wait_counts_as_published_once(
+    graph, video_post, settings
+):
+    settings.FACEBOOK_PROCESSING_WAIT = 0.05
+    graph.fb_video_states = ["processing"]
+    assert h.publish(now=later()) == 1
+    video_post.refresh_from_db()
+    assert video_post.status == "published"
+    assert status_polls(graph) >= 2
+    assert h.publish(now=later(3600)) == 0
+    assert len(graph.published("fb_post")) == 1
+
+
+def test_a_status_poll_that_times_out_does_not_post_the_video_again(
+    graph, video_post, settings
+):
+    settings.PLATFORM_READ_TIMEOUT = 0.3
+    graph.mode = "slow"
+    graph.slow_seconds = 1.0
+    graph.slow_when = lambda call: call["params"].get("fields") == "status"
+    assert h.publish(now=later()) == 1
+    video_post.refresh_from_db()
+    assert video_post.status == "published"
+    graph.mode = "ok"
+    assert h.publish(now=later(3600)) == 0
+    assert len(graph.published("fb_post")) == 1
 
 
 def test_a_revoked_page_token_parks_the_account(graph, due_post, page_account):

@@ -10,6 +10,10 @@ REELS, STORIES, CAROUSEL of children), GET /{container}?fields=status_code
 comments and replies, DELETE. A CAROUSEL container is refused while one of
 its children is not FINISHED (a video child takes polls to get there).
 Facebook: POST /{page}/feed | photos | videos, GET /{page}/published_posts,
+GET /{video}?fields=status (the Video Status reference: video_status and the
+uploading, processing and publishing phases; a video walks `fb_video_states`,
+processing -> ready, or error with the processing phase's errors, and a video
+in error is not among the Page's posts),
 likes and comments, DELETE; the Page's fields (followers_count, fan_count)
 and its insights, through the edge (GET /{page}/insights?metric=..&period=..,
 or /{page}/insights/{metric}) or field expansion
@@ -134,6 +138,8 @@ class FakeGraph(LoopbackJSONServer):
         # the status sequence of a new VIDEO (carousel item) container; None:
         # container_states, as every other container
         self.video_states: list[str] | None = None
+        # the video_status sequence a new Facebook Page video walks through
+        self.fb_video_states = ["processing", "ready"]
         # Page likes (fan_count): Page Insights exist from 100 on
         self.page_likes = 999
         # the Page's daily values, oldest first; the last is the latest day
@@ -375,6 +381,8 @@ class FakeGraph(LoopbackJSONServer):
                 body["status"] = "Error: 2207026: unsupported video format"
             return body
         out = {"id": o["id"]}
+        if o.get("edge") == "videos" and "status" in top_level(fields):
+            out["status"] = self._video_status(o)
         if "permalink" in fields:
             out["permalink"] = o.get("permalink")
         if "like_count" in fields:
@@ -400,6 +408,38 @@ class FakeGraph(LoopbackJSONServer):
             out["comments"] = {"data": [], "summary": {"total_count": o["comments"]}}
             out["shares"] = {"count": o["shares"]}
         return out
+
+    def _video_status(self, o) -> dict:
+        states = o["video_states"]
+        state = states[min(o["polls"], len(states) - 1)]
+        o["polls"] += 1
+        done = {"status": "complete"}
+        status = {
+            "video_status": state,
+            "uploading_phase": {"status": "complete", "bytes_transferred": 1048576},
+            "processing_phase": {"status": "in_progress"},
+            "publishing_phase": {"status": "not_started"},
+        }
+        if state == "ready":
+            status["processing_phase"] = done
+            status["publishing_phase"] = {
+                "status": "complete",
+                "publish_status": "published",
+                "publish_time": int(o["created"].timestamp()),
+            }
+        elif state == "error":
+            status["processing_phase"] = {
+                "status": "error",
+                "errors": [
+                    {
+                        "code": 1363008,
+                        "message": "The video file you selected is in a format "
+                        "that we don't support.",
+                    }
+                ],
+            }
+            o["kind"] = "fb_video_error"  # never on the Page
+        return status
 
     # --- POST ---------------------------------------------------------------------------
 
@@ -524,7 +564,9 @@ class FakeGraph(LoopbackJSONServer):
         if edge == "photos":
             return 200, {"id": object_id, "post_id": post_id}
         if edge == "videos":
-            self.objects[object_id] = self.objects[post_id]
+            video = self.objects[post_id]
+            video |= {"video_states": list(self.fb_video_states), "polls": 0}
+            self.objects[object_id] = video
             return 200, {"id": object_id}
         return 200, {"id": post_id}
 
@@ -539,7 +581,9 @@ class FakeGraph(LoopbackJSONServer):
     # --- for tests ----------------------------------------------------------------------
 
     def published(self, kind="ig_media") -> list[dict]:
-        return [o for o in self.objects.values() if o["kind"] == kind]
+        # a Page video is one object under two ids (the video's and its post's)
+        unique = {id(o): o for o in self.objects.values()}
+        return [o for o in unique.values() if o["kind"] == kind]
 
     @staticmethod
     def added_metrics(ids: list[str]) -> dict[str, dict]:
