@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -35,6 +35,7 @@ from config.admin_site import (
     without_fields,
 )
 from config.charts import line_chart
+from config.expressions import CountOf
 from config.forms import UnitSlider
 from config.timezones import format_local
 from config.transitions import transition
@@ -329,9 +330,7 @@ class CharacterAdmin(CharacterZoneMixin, ProjectAdmin):
             .values("character_id")
         )
         return Character.all_objects.annotate(
-            platform_count=Coalesce(
-                Subquery(accounts.annotate(n=Count("pk")).values("n")[:1]), 0
-            ),
+            platform_count=CountOf(accounts),
             followers=Coalesce(
                 Subquery(accounts.annotate(n=Sum("follower_count")).values("n")[:1]),
                 0,

@@ -5,25 +5,19 @@ import uuid
 from typing import Any
 
 from django.db import models
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, QuerySet
 
 from characters.models import Character
+from config.expressions import CountOf
 from platforms.models import PlatformAccount, Post
 
 CharacterId = uuid.UUID | str
 
 
-def _count_subquery(model: type[models.Model], **filters: Any) -> Coalesce:
-    return Coalesce(
-        Subquery(
-            model._default_manager.filter(character_id=OuterRef("pk"), **filters)
-            .order_by()
-            .values("character_id")
-            .annotate(n=Count("*"))  # count(*): an index-only scan of the FK index
-            .values("n")[:1]
-        ),
-        0,
+def _count_subquery(model: type[models.Model], **filters: Any) -> CountOf:
+    # count(*): an index-only scan of the FK index
+    return CountOf(
+        model._default_manager.filter(character_id=OuterRef("pk"), **filters)
     )
 
 

@@ -16,8 +16,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
@@ -27,6 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from characters.models import Character
+from config.expressions import CountOf
 from content import media
 from content.media_paths import UnsafeMediaPath, resolve_media_path
 from content.models import Content
@@ -124,17 +124,11 @@ def describe(content: Content) -> str:
 def library_index(request: HttpRequest, admin_context: dict) -> HttpResponse:
     """Characters, with how much of each one's library awaits review (2 queries)."""
     _need(request, "view")
-    pending = (
-        Content.objects.filter(
-            character_id=OuterRef("pk"), approval_status=Content.ApprovalStatus.PENDING
-        )
-        .order_by()
-        .values("character_id")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
+    pending = Content.objects.filter(
+        character_id=OuterRef("pk"), approval_status=Content.ApprovalStatus.PENDING
     )
     characters = list(
-        Character.objects.annotate(pending=Coalesce(Subquery(pending), 0))
+        Character.objects.annotate(pending=CountOf(pending))
         .only("pk", "name", "timezone", "status")
         .order_by("name")[:500]
     )
