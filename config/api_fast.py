@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import django_filters
 from django.core.exceptions import ImproperlyConfigured
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 from rest_framework import ISO_8601, serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField, RelatedField
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -208,9 +210,15 @@ def build_plan(serializer: serializers.Serializer, prefix: str = "") -> Plan | N
 
 
 class ValuesListMixin:
-    """`list` from `values()` rows for a viewset whose serializer qualifies."""
+    """`list` from `values()` rows for a viewset whose serializer qualifies.
+
+    `compiled_pages = CompiledPages()` on a view also compiles its pages' SQL
+    once per shape of request: only for a view whose `get_queryset()` is the
+    same for every request (no user's scope in it).
+    """
 
     _values_plans: dict[type, Plan | None]
+    compiled_pages: CompiledPages | None = None
 
     def _values_plan(self) -> Plan | None:
         cls = type(self)
@@ -232,6 +240,12 @@ class ValuesListMixin:
                 check_deferred_filters(request)
             return response
         view: Any = self
+        if getattr(view, "compiled_pages", None) is not None:
+            page = self._compiled_page(request, plan)
+            if page is not None:
+                if not page:
+                    check_deferred_filters(request)
+                return view.get_paginated_response(plan.render_all(page))
         filtered = view.filter_queryset(view.get_queryset())
         queryset = filtered.values(*plan.sources)
         # A page's count without the joins values() adds for the nested
@@ -247,6 +261,17 @@ class ValuesListMixin:
         if page is not None:
             return view.get_paginated_response(data)
         return Response(data)
+
+    def _compiled_page(self, request: Any, plan: Plan) -> Sequence[dict] | None:
+        """The page's rows through the view's CompiledPages, or None."""
+        view: Any = self
+        source = view.compiled_pages.source(view, request, plan)
+        if source is None:
+            return None
+        try:
+            return view.paginator.paginate_queryset(source, request, view=view)
+        except NotCompiled:
+            return None
 
 
 class CompiledQuery:
@@ -268,7 +293,11 @@ class CompiledQuery:
     bucket, the time zone).
     """
 
-    def __init__(self, queryset: QuerySet, stand_ins: dict[str, Any]) -> None:
+    def __init__(
+        self, queryset: QuerySet, stand_ins: dict[str, Any], *, count: bool = False
+    ) -> None:
+        """With `count`, the query answers the number of the queryset's rows
+        (one row: {"count": n})."""
         query = queryset.query
         compiler = query.get_compiler(queryset.db)
         sql, params = compiler.as_sql()
@@ -279,8 +308,13 @@ class CompiledQuery:
                 raise ImproperlyConfigured(f"{name!r} is not among the parameters")
             self.slots[name] = places
         self.using = queryset.db
-        self.sql = sql
         self.params = list(params)
+        if count:
+            self.sql = f"SELECT count(*) FROM ({sql}) AS counted"
+            self.names = ["count"]
+            self.converters = []
+            return
+        self.sql = sql
         self.names = list(query.selected or ()) or [
             *query.extra_select,
             *query.values_select,
@@ -362,38 +396,19 @@ class CompiledFilterQueries:
         """The rows of the view's read for `request`, or None (use the ORM)."""
         if (
             api_settings.ORDERING_PARAM in request.query_params
-            or list(view.filter_backends) != [StrictFilterBackend, StrictOrderingFilter]
             or type(view).get_queryset is not GenericAPIView.get_queryset
         ):
             return None
         queryset = view.get_queryset()
-        filterset = StrictFilterBackend().validated_filterset(request, queryset, view)
-        values = {
-            name: value
-            for name, value in filterset.form.cleaned_data.items()
-            if value not in EMPTY_VALUES
-        }
-        kind = type(filterset)
-        if (
-            kind.filter_queryset is not django_filters.FilterSet.filter_queryset
-            or kind.qs is not django_filters.FilterSet.qs
-            or not all(
-                type(value) in _STAND_INS and _plain(filterset.filters[name], value)
-                for name, value in values.items()
-            )
-        ):
+        validated = _validated_filters(view, request, queryset)
+        if validated is None:
             return None
-        shape = (
-            tuple(sorted((name, type(value)) for name, value in values.items())),
-            key,
-            timezone.get_current_timezone_name(),
-        )
+        filterset, values = validated
+        shape = (_filters_shape(values), key, timezone.get_current_timezone_name())
         if shape in self.queries:
             compiled = self.queries[shape]
         else:
-            stand_ins = {n: _STAND_INS[type(v)]() for n, v in values.items()}
-            for name, stand_in in stand_ins.items():
-                queryset = filterset.filters[name].filter(queryset, stand_in)
+            stand_ins, queryset = _with_stand_ins(filterset, values, queryset)
             try:
                 compiled = CompiledQuery(self.build(queryset, *key), stand_ins)
             except ImproperlyConfigured:
@@ -403,11 +418,168 @@ class CompiledFilterQueries:
         return None if compiled is None else compiled.rows(values)
 
 
+def _validated_filters(
+    view: Any, request: Any, queryset: QuerySet
+) -> tuple[Any, dict[str, Any]] | None:
+    """The view's FilterSet validated for `request` as the filter backends
+    validate it (the same 400s) and the values given, or None when the read
+    cannot be compiled (see CompiledFilterQueries)."""
+    if list(view.filter_backends) != [StrictFilterBackend, StrictOrderingFilter]:
+        return None
+    filterset = StrictFilterBackend().validated_filterset(request, queryset, view)
+    if filterset is None:
+        return None
+    values = {
+        name: value
+        for name, value in filterset.form.cleaned_data.items()
+        if value not in EMPTY_VALUES
+    }
+    kind = type(filterset)
+    if (
+        kind.filter_queryset is not django_filters.FilterSet.filter_queryset
+        or kind.qs is not django_filters.FilterSet.qs
+        or not all(
+            type(value) in _STAND_INS and _plain(filterset.filters[name], value)
+            for name, value in values.items()
+        )
+    ):
+        return None
+    for name, value in values.items():
+        # what a filter does for the request besides the SQL
+        # (config.filters.LiveCharacterFilter's deferred check)
+        note = getattr(filterset.filters[name], "note", None)
+        if note is not None:
+            note(value)
+    return filterset, values
+
+
+def _filters_shape(values: dict[str, Any]) -> tuple:
+    return tuple(sorted((name, type(value)) for name, value in values.items()))
+
+
+def _with_stand_ins(
+    filterset: Any, values: dict[str, Any], queryset: QuerySet
+) -> tuple[dict[str, Any], QuerySet]:
+    """`queryset` filtered by a stand-in for each value given, through an
+    unbound copy of the FilterSet (its filters note nothing on the request)."""
+    unbound = type(filterset)(queryset=queryset)
+    stand_ins = {n: _STAND_INS[type(v)]() for n, v in values.items()}
+    for name, stand_in in stand_ins.items():
+        queryset = unbound.filters[name].filter(queryset, stand_in)
+    return stand_ins, queryset
+
+
+class CompiledPages:
+    """A page-numbered list of `values()` rows (ValuesListMixin) compiled once
+    per shape of request: which filters are given and their types, the
+    ordering, the page's slice and the time zone; the count once per shape of
+    filters. Django writes LIMIT and OFFSET into the SQL's text, so each page
+    of a shape is a query of its own (LIMIT shapes per process, beyond them
+    compiled per request). `source` answers None (use the ORM) as
+    CompiledFilterQueries does, and for another paginator than Django's
+    behind DRF's PageNumberPagination.
+    """
+
+    LIMIT = 512
+
+    def __init__(self) -> None:
+        self.queries: dict[tuple, CompiledQuery | None] = {}
+
+    def source(self, view: Any, request: Any, plan: Plan) -> CompiledRows | None:
+        """What the view's paginator pages through for `request`, or None."""
+        paginator = view.paginator
+        if (
+            not isinstance(paginator, PageNumberPagination)
+            or type(paginator).paginate_queryset
+            is not PageNumberPagination.paginate_queryset
+            or paginator.django_paginator_class is not DjangoPaginator
+        ):
+            return None
+        queryset = view.get_queryset()
+        validated = _validated_filters(view, request, queryset)
+        if validated is None:
+            return None
+        filterset, values = validated
+        # the ordering parameter validated as the backend does (400s included)
+        ordering = StrictOrderingFilter().get_ordering(request, queryset, view)
+        shape = (
+            id(plan),
+            _filters_shape(values),
+            tuple(ordering or ()),
+            timezone.get_current_timezone_name(),
+        )
+
+        def compiled(part: object, build: Callable[[QuerySet], QuerySet], **kw):
+            key = (*shape, part)
+            if key in self.queries:
+                return self.queries[key]
+            stand_ins, filtered = _with_stand_ins(filterset, values, queryset)
+            try:
+                query = CompiledQuery(build(filtered), stand_ins, **kw)
+            except ImproperlyConfigured:
+                query = None
+            if len(self.queries) < self.LIMIT:
+                self.queries[key] = query
+            return query
+
+        def rows(bottom: int, top: int) -> list[dict] | None:
+            if top <= bottom:
+                return []  # an empty first page: Django compiles no SQL for it
+
+            def build(filtered: QuerySet) -> QuerySet:
+                if ordering:
+                    filtered = filtered.order_by(*ordering)
+                return filtered.values(*plan.sources)[bottom:top]
+
+            query = compiled((bottom, top), build)
+            return None if query is None else query.rows(values)
+
+        def count() -> int | None:
+            # without the joins values() adds for the nested profiles (see
+            # ValuesListMixin.list)
+            query = compiled(
+                "count", lambda filtered: filtered.order_by().values("pk"), count=True
+            )
+            return None if query is None else query.rows(values)[0]["count"]
+
+        return CompiledRows(rows, count)
+
+
+class NotCompiled(Exception):
+    """A part of a compiled list could not be compiled: use the ORM."""
+
+
+class CompiledRows:
+    """What Django's Paginator pages through: the count and a slice of rows,
+    each from its compiled query."""
+
+    ordered = True  # the ordering is the view's (no UnorderedObjectListWarning)
+
+    def __init__(
+        self,
+        rows: Callable[[int, int], list[dict] | None],
+        count: Callable[[], int | None],
+    ) -> None:
+        self._rows, self._count = rows, count
+
+    def count(self) -> int:
+        n = self._count()
+        if n is None:
+            raise NotCompiled
+        return n
+
+    def __getitem__(self, part: slice) -> list[dict]:
+        rows = self._rows(part.start or 0, part.stop)
+        if rows is None:
+            raise NotCompiled
+        return rows
+
+
 def _plain(filter_: Any, value: Any) -> bool:
     """Whether `filter_` filters on `value` whatever it is (a stand-in takes
     the same path): django-filter's own filter or choice filter, no method,
     not the choice filter's null value (which filters on IS NULL)."""
-    return (
+    return getattr(filter_, "compiles", False) or (
         type(filter_).filter
         in (django_filters.Filter.filter, django_filters.ChoiceFilter.filter)
         and filter_.method is None

@@ -60,13 +60,22 @@ class LiveCharacterFilter(filters.UUIDFilter):
         )
         super().__init__(**kwargs)
 
-    def filter(self, qs, value):
-        if value in (None, ""):
-            return qs
+    # filter() takes the same path whatever the id: a list may compile its
+    # query once with a stand-in id (config.api_fast), calling note() for
+    # each request's own id
+    compiles = True
+
+    def note(self, value) -> None:
+        """Ask after an empty page whether `value` names a live character."""
         request = getattr(getattr(self, "parent", None), "request", None)
         if request is not None:
             checks = request.__dict__.setdefault("deferred_filter_checks", [])
             checks.append((self._param(), value))
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        self.note(value)
         return qs.filter(
             **{
                 f"{self.field_name}_id": value,

@@ -19,7 +19,7 @@ from characters.selectors import (
 from characters.services import character_soft_delete
 from config import api_gate
 from config.api import ModelViewSet
-from config.api_fast import CompiledGet, Plan, ValuesListMixin
+from config.api_fast import CompiledGet, CompiledPages, Plan, ValuesListMixin
 from config.api_renderers import answer_etag
 from content.api.serializers import TextGenerationSerializer
 from content.services import character_voice_preview
@@ -34,6 +34,8 @@ class CharacterViewSet(ValuesListMixin, ModelViewSet):
     filterset_class = CharacterFilterSet
     ordering_fields = ["created_at", "name", "status"]
     ordering = ["-created_at"]
+    # get_queryset() is the same for everyone: pages compiled once per shape
+    compiled_pages = CompiledPages()
 
     def get_queryset(self):
         # Query pattern 1: select_related profile rows + count subqueries.

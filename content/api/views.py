@@ -13,7 +13,7 @@ from config.api import (
     reason_given,
     state_action,
 )
-from config.api_fast import ValuesListMixin
+from config.api_fast import CompiledPages, ValuesListMixin
 from config.csv_io import (
     IMPORT_SCHEMA,
     CSVTextParser,
@@ -54,6 +54,7 @@ class ContentViewSet(ValuesListMixin, ModelViewSet):
     filterset_class = ContentFilterSet
     ordering_fields = ["created_at", "quality_score", "last_used_at", "times_used"]
     ordering = ["-created_at"]
+    compiled_pages = CompiledPages()  # pages compiled once per shape
 
     @extend_schema(
         **IMPORT_SCHEMA,
