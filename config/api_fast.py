@@ -24,6 +24,7 @@ from typing import Any
 
 import django_filters
 from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -31,7 +32,7 @@ from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 from rest_framework import ISO_8601, serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField, RelatedField
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -470,14 +471,17 @@ def _with_stand_ins(
 
 
 class CompiledPages:
-    """A page-numbered list of `values()` rows (ValuesListMixin) compiled once
-    per shape of request: which filters are given and their types, the
-    ordering, the page's slice and the time zone; the count once per shape of
-    filters. Django writes LIMIT and OFFSET into the SQL's text, so each page
-    of a shape is a query of its own (LIMIT shapes per process, beyond them
-    compiled per request). `source` answers None (use the ORM) as
-    CompiledFilterQueries does, and for another paginator than Django's
-    behind DRF's PageNumberPagination.
+    """A list of `values()` rows (ValuesListMixin) compiled once per shape of
+    request: which filters are given and their types, the ordering, the
+    cursor's position (its type), the page's slice and the time zone; the
+    count once per shape of filters. Django writes LIMIT and OFFSET into the
+    SQL's text, so each page of a shape is a query of its own (LIMIT shapes
+    per process, beyond them compiled per request).
+
+    DRF's own paginators page through it (CompiledRows): PageNumberPagination
+    over Django's Paginator, and CursorPagination, so the 404s, the links and
+    the counts are theirs. `source` answers None (use the ORM) as
+    CompiledFilterQueries does, and for a paginator of another kind.
     """
 
     LIMIT = 512
@@ -488,11 +492,17 @@ class CompiledPages:
     def source(self, view: Any, request: Any, plan: Plan) -> CompiledRows | None:
         """What the view's paginator pages through for `request`, or None."""
         paginator = view.paginator
-        if (
-            not isinstance(paginator, PageNumberPagination)
-            or type(paginator).paginate_queryset
-            is not PageNumberPagination.paginate_queryset
-            or paginator.django_paginator_class is not DjangoPaginator
+        kind = type(paginator)
+        if not (
+            (
+                isinstance(paginator, PageNumberPagination)
+                and kind.paginate_queryset is PageNumberPagination.paginate_queryset
+                and paginator.django_paginator_class is DjangoPaginator
+            )
+            or (
+                isinstance(paginator, CursorPagination)
+                and kind.paginate_queryset is CursorPagination.paginate_queryset
+            )
         ):
             return None
         queryset = view.get_queryset()
@@ -505,44 +515,82 @@ class CompiledPages:
         shape = (
             id(plan),
             _filters_shape(values),
-            tuple(ordering or ()),
             timezone.get_current_timezone_name(),
         )
+        fields = {f.name: f for f in queryset.model._meta.concrete_fields}
 
-        def compiled(part: object, build: Callable[[QuerySet], QuerySet], **kw):
-            key = (*shape, part)
+        def compiled(part: tuple, build: Callable[[QuerySet], Any], **kw):
+            """The query of `part` of this shape; `build(filtered queryset)`
+            answers the queryset to compile and its own stand-ins."""
+            key = (*shape, *part)
             if key in self.queries:
                 return self.queries[key]
             stand_ins, filtered = _with_stand_ins(filterset, values, queryset)
+            built, more = build(filtered)
             try:
-                query = CompiledQuery(build(filtered), stand_ins, **kw)
+                query = CompiledQuery(built, stand_ins | more, **kw)
             except ImproperlyConfigured:
                 query = None
             if len(self.queries) < self.LIMIT:
                 self.queries[key] = query
             return query
 
-        def rows(bottom: int, top: int) -> list[dict] | None:
+        def rows(order: tuple, where: tuple, bottom: int, top: int) -> list[dict]:
             if top <= bottom:
                 return []  # an empty first page: Django compiles no SQL for it
+            # a cursor's position (text) as its field's value: a stand-in of
+            # that type takes its place in the SQL
+            given, lookups = dict(values), []
+            for i, (lookup, position) in enumerate(where):
+                value = _field_value(fields.get(lookup.split("__")[0]), position)
+                given[f"position {i}"] = value
+                lookups.append((lookup, type(value)))
+            order = order or tuple(ordering or ())
 
-            def build(filtered: QuerySet) -> QuerySet:
-                if ordering:
-                    filtered = filtered.order_by(*ordering)
-                return filtered.values(*plan.sources)[bottom:top]
+            def build(filtered: QuerySet) -> tuple[QuerySet, dict[str, Any]]:
+                more = {}
+                for i, (lookup, kind) in enumerate(lookups):
+                    more[f"position {i}"] = stand_in = _STAND_INS[kind]()
+                    filtered = filtered.filter(**{lookup: stand_in})
+                if order:
+                    filtered = filtered.order_by(*order)
+                return filtered.values(*plan.sources)[bottom:top], more
 
-            query = compiled((bottom, top), build)
-            return None if query is None else query.rows(values)
+            query = compiled(("rows", order, tuple(lookups), bottom, top), build)
+            if query is None:
+                raise NotCompiled
+            return query.rows(given)
 
-        def count() -> int | None:
+        def count() -> int:
             # without the joins values() adds for the nested profiles (see
             # ValuesListMixin.list)
             query = compiled(
-                "count", lambda filtered: filtered.order_by().values("pk"), count=True
+                ("count",),
+                lambda filtered: (filtered.order_by().values("pk"), {}),
+                count=True,
             )
-            return None if query is None else query.rows(values)[0]["count"]
+            if query is None:
+                raise NotCompiled
+            return query.rows(values)[0]["count"]
 
         return CompiledRows(rows, count)
+
+
+def _field_value(model_field: Any, position: Any) -> Any:
+    """A cursor's position as the value of its model field, when a stand-in
+    can take its place; otherwise NotCompiled (the ORM answers it, as it
+    always has: its conversions and errors are its own)."""
+    if model_field is None:
+        raise NotCompiled
+    try:
+        value = model_field.to_python(position)
+    except DjangoValidationError:
+        raise NotCompiled from None
+    if type(value) not in _STAND_INS or (
+        isinstance(value, dt.datetime) and timezone.is_naive(value)
+    ):
+        raise NotCompiled  # Django would make a naive one aware on its way
+    return value
 
 
 class NotCompiled(Exception):
@@ -550,29 +598,34 @@ class NotCompiled(Exception):
 
 
 class CompiledRows:
-    """What Django's Paginator pages through: the count and a slice of rows,
-    each from its compiled query."""
+    """What DRF's paginators page through: the count, the ordering and the
+    cursor's position they ask for, and a slice of rows, each slice from its
+    compiled query (CompiledPages)."""
 
     ordered = True  # the ordering is the view's (no UnorderedObjectListWarning)
 
     def __init__(
         self,
-        rows: Callable[[int, int], list[dict] | None],
-        count: Callable[[], int | None],
+        rows: Callable[[tuple, tuple, int, int], list[dict]],
+        count: Callable[[], int],
+        order: tuple = (),
+        where: tuple = (),
     ) -> None:
         self._rows, self._count = rows, count
+        self._order, self._where = order, where
 
-    def count(self) -> int:
-        n = self._count()
-        if n is None:
-            raise NotCompiled
-        return n
+    def count(self) -> int:  # a method: Django's Paginator calls it then
+        return self._count()
+
+    def order_by(self, *fields: str) -> CompiledRows:
+        return CompiledRows(self._rows, self._count, tuple(fields), self._where)
+
+    def filter(self, **lookups: Any) -> CompiledRows:
+        where = self._where + tuple(lookups.items())
+        return CompiledRows(self._rows, self._count, self._order, where)
 
     def __getitem__(self, part: slice) -> list[dict]:
-        rows = self._rows(part.start or 0, part.stop)
-        if rows is None:
-            raise NotCompiled
-        return rows
+        return self._rows(self._order, self._where, part.start or 0, part.stop)
 
 
 def _plain(filter_: Any, value: Any) -> bool:
@@ -593,4 +646,6 @@ _STAND_INS: dict[type, Callable[[], Any]] = {
     str: lambda: f"stand-in {uuid.uuid4().hex}",
     uuid.UUID: uuid.uuid4,
     dt.date: lambda: dt.date(1, 1, 1),
+    # aware, as Django sends it unchanged (a cursor's position)
+    dt.datetime: lambda: dt.datetime(1, 1, 1, tzinfo=dt.UTC),
 }

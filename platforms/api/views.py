@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from characters.models import Character
 from config.api import CONFLICT, CreatedCursorPagination, ModelViewSet, state_action
-from config.api_fast import ValuesListMixin
+from config.api_fast import CompiledPages, ValuesListMixin
 from config.csv_io import (
     IMPORT_SCHEMA,
     CSVTextParser,
@@ -164,6 +164,7 @@ class PostViewSet(ValuesListMixin, ModelViewSet):
     filterset_class = PostFilterSet
     pagination_class = CreatedCursorPagination
     ordering_fields = ["created_at", "published_at"]
+    compiled_pages = CompiledPages()  # pages compiled once per shape
 
     @extend_schema(
         description=(

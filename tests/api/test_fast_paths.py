@@ -479,3 +479,60 @@ def test_a_compiled_list_answers_the_same_errors_and_empty_pages(admin_api):
     found = admin_api.get("/api/v1/characters/?name=eld").json()
     assert [c["name"] for c in found["results"]] == ["Zelda"]
     assert admin_api.get("/api/v1/characters/?name=zz").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_cursor_pages_run_their_compiled_sql_with_each_cursors_position(
+    admin_api, character, monkeypatch
+):
+    """The posts' cursor pages, forward and back, as the ORM path answers
+    them; the cursor's position travels in the compiled SQL's parameters."""
+    from urllib.parse import urlsplit
+
+    from platforms.api.views import PostViewSet
+
+    other = CharacterFactory(name="Other")
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    for i in range(7):
+        for who in (character, other):
+            PostFactory(
+                platform_account__character=who,
+                published_at=start + dt.timedelta(hours=i),
+            )
+
+    def walk(url: str) -> list:
+        seen = []
+        while url:
+            response = admin_api.get(url)
+            seen.append((response.status_code, response.json()))
+            link = response.json().get("next") if response.status_code == 200 else None
+            url = link and f"{urlsplit(link).path}?{urlsplit(link).query}"
+        back = seen[-1][1].get("previous") if seen[-1][0] == 200 else None
+        if back:
+            response = admin_api.get(f"{urlsplit(back).path}?{urlsplit(back).query}")
+            seen.append((response.status_code, response.json()))
+        return seen
+
+    urls = [
+        f"/api/v1/posts/?character={character.pk}&ordering=-published_at&page_size=3",
+        f"/api/v1/posts/?character={other.pk}&ordering=-published_at&page_size=3",
+        f"/api/v1/posts/?character={other.pk}&page_size=5",
+        "/api/v1/posts/?ordering=published_at&page_size=4",
+    ]
+    first = [walk(url) for url in urls]  # each shape compiled here
+    compiled = _compiled_queries(monkeypatch)
+    again = [walk(url) for url in urls]
+    assert not [q for q in compiled if q.model is Post]
+    monkeypatch.setattr(PostViewSet, "compiled_pages", None)
+    assert first == again == [walk(url) for url in urls]
+    # every post once, in order, and the pages of each character its own
+    pages = again[0][:-1]  # the last entry is the way back
+    ids = [row["id"] for _, page in pages for row in page["results"]]
+    expected = Post.objects.filter(character=character).order_by("-published_at")
+    assert ids == [str(pk) for pk in expected.values_list("pk", flat=True)]
+    other_ids = {row["id"] for _, page in again[1] for row in page["results"]}
+    assert not other_ids & set(ids)
+    # 14 posts by 4 (two at each hour: the cursor's offset), then back once
+    forward = again[3][:-1]
+    assert [len(page["results"]) for _, page in forward] == [4, 4, 4, 2]
+    assert len({row["id"] for _, page in forward for row in page["results"]}) == 14
