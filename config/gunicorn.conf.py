@@ -16,11 +16,18 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 # Threads per worker: more than one makes gunicorn's worker class gthread.
 # Measured under load (BENCHMARKS.md, "Load"): a sync worker serves one
 # request at a time and sits idle during each of a request's round trips to
-# PostgreSQL and Redis, so with many clients requests queue behind it; 8
-# threads per worker overlap those waits (about twice the requests per second
-# at 8 clients on 2 cores) and keep HTTP connections alive between requests.
+# PostgreSQL and Redis, so with many clients requests queue behind it;
+# threads overlap those waits (about twice the requests per second at 8
+# clients on 2 cores) and keep HTTP connections alive between requests (an
+# idle kept-alive connection waits in the poller, not in a thread). 4, not 8:
+# since the API's reads cost less CPU and fewer round trips, 8 threads mostly
+# took turns at the GIL; on the scale database 4 served the heavy pages
+# faster at 32 clients (character list 159-175 requests/s against 114-117,
+# posts page 336-389 against 335-434) with a lower p95, and the workers ended
+# 10-20 MB smaller (docs/benchmark-findings.md). 2 did as well on the API but
+# leaves a worker only two requests that wait on something slow.
 # Each process's connection pool (DB_POOL_MAX_SIZE, 10) covers its threads.
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gthread, with new connections spread evenly over the workers (one worker
 # took 7 of 8 kept-alive clients with gthread as it is: config/gunicorn_worker.py)
 if threads > 1:
