@@ -406,17 +406,32 @@ class CompiledFilterQueries:
             return None
         filterset, values = validated
         shape = (_filters_shape(values), key, timezone.get_current_timezone_name())
-        if shape in self.queries:
-            compiled = self.queries[shape]
-        else:
-            stand_ins, queryset = _with_stand_ins(filterset, values, queryset)
-            try:
-                compiled = CompiledQuery(self.build(queryset, *key), stand_ins)
-            except ImproperlyConfigured:
-                compiled = None
-            if len(self.queries) < self.LIMIT:
-                self.queries[shape] = compiled
+
+        def make() -> CompiledQuery:
+            stand_ins, filtered = _with_stand_ins(filterset, values, queryset)
+            return CompiledQuery(self.build(filtered, *key), stand_ins)
+
+        compiled = _compiled_once(self.queries, self.LIMIT, shape, make)
         return None if compiled is None else compiled.rows(values)
+
+
+def _compiled_once(
+    queries: dict[tuple, CompiledQuery | None],
+    limit: int,
+    key: tuple,
+    make: Callable[[], CompiledQuery],
+) -> CompiledQuery | None:
+    """`queries[key]`, made the first time (None: it cannot be compiled, the
+    caller keeps the ORM) and kept while the dict holds fewer than `limit`."""
+    if key in queries:
+        return queries[key]
+    try:
+        query: CompiledQuery | None = make()
+    except ImproperlyConfigured:
+        query = None
+    if len(queries) < limit:
+        queries[key] = query
+    return query
 
 
 def _validated_filters(
@@ -522,18 +537,13 @@ class CompiledPages:
         def compiled(part: tuple, build: Callable[[QuerySet], Any], **kw):
             """The query of `part` of this shape; `build(filtered queryset)`
             answers the queryset to compile and its own stand-ins."""
-            key = (*shape, *part)
-            if key in self.queries:
-                return self.queries[key]
-            stand_ins, filtered = _with_stand_ins(filterset, values, queryset)
-            built, more = build(filtered)
-            try:
-                query = CompiledQuery(built, stand_ins | more, **kw)
-            except ImproperlyConfigured:
-                query = None
-            if len(self.queries) < self.LIMIT:
-                self.queries[key] = query
-            return query
+
+            def make() -> CompiledQuery:
+                stand_ins, filtered = _with_stand_ins(filterset, values, queryset)
+                built, more = build(filtered)
+                return CompiledQuery(built, stand_ins | more, **kw)
+
+            return _compiled_once(self.queries, self.LIMIT, (*shape, *part), make)
 
         def rows(order: tuple, where: tuple, bottom: int, top: int) -> list[dict]:
             if top <= bottom:
