@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import django_filters
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
@@ -241,21 +241,18 @@ class ValuesListMixin:
                 check_deferred_filters(request)
             return response
         view: Any = self
-        if getattr(view, "compiled_pages", None) is not None:
-            page = self._compiled_page(request, plan)
-            if page is not None:
-                if not page:
-                    check_deferred_filters(request)
-                return view.get_paginated_response(plan.render_all(page))
-        filtered = view.filter_queryset(view.get_queryset())
-        queryset = filtered.values(*plan.sources)
-        # A page's count without the joins values() adds for the nested
-        # profiles: one-to-one (build_plan takes no many-valued relation), they
-        # cannot change the number of rows, and counting the joins cost the
-        # character list's count twice its time.
-        queryset.count = filtered.count
-        page = view.paginate_queryset(queryset)
-        rows = page if page is not None else list(queryset)
+        page = self._compiled_page(request, plan)
+        rows: Any = page
+        if page is None:  # not compiled: the ORM
+            filtered = view.filter_queryset(view.get_queryset())
+            queryset = filtered.values(*plan.sources)
+            # A page's count without the joins values() adds for the nested
+            # profiles: one-to-one (build_plan takes no many-valued relation),
+            # they cannot change the number of rows, and counting the joins
+            # cost the character list's count twice its time.
+            queryset.count = filtered.count
+            page = view.paginate_queryset(queryset)
+            rows = page if page is not None else list(queryset)
         if not rows:
             check_deferred_filters(request)  # config.filters.LiveCharacterFilter
         data = plan.render_all(rows)
@@ -264,9 +261,12 @@ class ValuesListMixin:
         return Response(data)
 
     def _compiled_page(self, request: Any, plan: Plan) -> Sequence[dict] | None:
-        """The page's rows through the view's CompiledPages, or None."""
+        """The page's rows through the view's CompiledPages, or None (none,
+        or the request is not one it compiles)."""
         view: Any = self
-        source = view.compiled_pages.source(view, request, plan)
+        if self.compiled_pages is None:
+            return None
+        source = self.compiled_pages.source(view, request, plan)
         if source is None:
             return None
         try:
@@ -532,7 +532,7 @@ class CompiledPages:
             _filters_shape(values),
             timezone.get_current_timezone_name(),
         )
-        fields = {f.name: f for f in queryset.model._meta.concrete_fields}
+        meta = queryset.model._meta
 
         def compiled(part: tuple, build: Callable[[QuerySet], Any], **kw):
             """The query of `part` of this shape; `build(filtered queryset)`
@@ -552,7 +552,7 @@ class CompiledPages:
             # that type takes its place in the SQL
             given, lookups = dict(values), []
             for i, (lookup, position) in enumerate(where):
-                value = _field_value(fields.get(lookup.split("__")[0]), position)
+                value = _field_value(meta, lookup.split("__")[0], position)
                 given[f"position {i}"] = value
                 lookups.append((lookup, type(value)))
             order = order or tuple(ordering or ())
@@ -586,15 +586,13 @@ class CompiledPages:
         return CompiledRows(rows, count)
 
 
-def _field_value(model_field: Any, position: Any) -> Any:
-    """A cursor's position as the value of its model field, when a stand-in
-    can take its place; otherwise NotCompiled (the ORM answers it, as it
-    always has: its conversions and errors are its own)."""
-    if model_field is None:
-        raise NotCompiled
+def _field_value(meta: Any, name: str, position: Any) -> Any:
+    """A cursor's position as the value of the model's field `name`, when a
+    stand-in can take its place; otherwise NotCompiled (the ORM answers it, as
+    it always has: its conversions and errors are its own)."""
     try:
-        value = model_field.to_python(position)
-    except DjangoValidationError:
+        value = meta.get_field(name).to_python(position)
+    except (FieldDoesNotExist, DjangoValidationError):
         raise NotCompiled from None
     if type(value) not in _STAND_INS or (
         isinstance(value, dt.datetime) and timezone.is_naive(value)

@@ -27,12 +27,9 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
                 value = value.astimezone(dt.UTC)
             except OverflowError as exc:  # 0001-01-01T00:00+01:00 is year 0 in UTC
                 raise ValidationError(
-                    {self._param(): ["This date-time is out of range."]}
+                    {param_name(self): ["This date-time is out of range."]}
                 ) from exc
         return super().filter(qs, value)
-
-    def _param(self) -> str:
-        return param_name(self)
 
 
 # django-filter's ModelChoiceFilter's message for an unknown choice
@@ -66,11 +63,14 @@ class LiveCharacterFilter(filters.UUIDFilter):
     compiles = True
 
     def note(self, value) -> None:
-        """Ask after an empty page whether `value` names a live character."""
+        """Ask after an empty page whether `value` names a live character
+        (once: a compiled list that falls back to the ORM notes it again)."""
         request = getattr(getattr(self, "parent", None), "request", None)
         if request is not None:
             checks = request.__dict__.setdefault("deferred_filter_checks", [])
-            checks.append((self._param(), value))
+            check = (param_name(self), value)
+            if check not in checks:
+                checks.append(check)
 
     def filter(self, qs, value):
         if value in (None, ""):
@@ -82,9 +82,6 @@ class LiveCharacterFilter(filters.UUIDFilter):
                 f"{self.field_name}__deleted_at__isnull": True,
             }
         )
-
-    def _param(self) -> str:
-        return param_name(self)
 
 
 def check_deferred_filters(request) -> None:
