@@ -25,6 +25,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from config.edits import RowDeleted, conflict, save_edit, snapshot
 from config.forms import WallClockSplitDateTimeField
 from config.json_limits import LimitedJSONField
 from config.paginators import EstimatedCountPaginator
@@ -169,6 +170,35 @@ class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
             f'value="{escape(str(obj.pk))}" class="action-select" '
             f'aria-label="{label}">'
         )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is None or obj.pk is None:
+            return form
+        # what the row held when this request read it, before the form writes
+        # into it: the save writes only what differs (config/edits.py)
+        before = obj.__dict__.setdefault("_edit_before", snapshot(obj))
+
+        def clean(self):
+            cleaned = form.clean(self)
+            # the row is locked until the change is saved (the change view
+            # runs in one transaction); moved meanwhile: nothing is saved
+            try:
+                problem = conflict(self.instance, before)
+            except RowDeleted as exc:
+                problem = str(exc)
+            if problem:
+                raise DjangoValidationError(problem, code="conflict")
+            return cleaned
+
+        return type(form.__name__, (form,), {"clean": clean})
+
+    def save_model(self, request, obj, form, change):
+        before = obj.__dict__.get("_edit_before")
+        if change and before is not None:
+            save_edit(obj, before)
+        else:
+            super().save_model(request, obj, form, change)
 
     def history_view(self, request, object_id, extra_context=None):
         """History: the row's audit trail (for those who may read it) above

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, DataError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError
 from django.db.models import Model, QuerySet
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -23,7 +23,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config.api_pagination import CreatedCursorPagination, StandardPagination
 from config.api_permissions import ModelPermissions
 from config.api_schema import ErrorSerializer
-from config.exceptions import InvalidTransition
+from config.edits import RowDeleted, save_edit, snapshot
+from config.exceptions import EditConflict, InvalidTransition
 from config.transitions import require_one
 
 router = DefaultRouter()
@@ -180,6 +181,7 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         404: a plain save() would INSERT the deleted row again."""
         raise_errors_on_nested_writes("update", self, validated_data)
         info = model_meta.get_field_info(type(instance))
+        before = snapshot(instance)
         m2m = []
         for attr, value in validated_data.items():
             if attr in info.relations and info.relations[attr].to_many:
@@ -187,8 +189,12 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             else:
                 setattr(instance, attr, value)
         try:
-            with transaction.atomic():  # a savepoint: the caller's transaction lives on
-                instance.save(force_update=True)
+            # only the columns this request changed, and only while the row is
+            # in the state validation saw (config/edits.py): a PATCH racing the
+            # engine's claim cannot hand the post back to the queue
+            save_edit(instance, before)
+        except RowDeleted:
+            raise NotFound("This row was deleted meanwhile.") from None
         except DatabaseError as exc:
             if "did not affect any rows" not in str(exc):
                 raise
@@ -205,6 +211,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's handler, plus the project's: an invalid transition and a row
     deleted meanwhile are 409s, a database rule 409 naming the constraint, a
     value out of the database's range 400, Django's ValidationError 400."""
+    if isinstance(exc, EditConflict):
+        return Response(
+            {"detail": exc.message, "code": "conflict"},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, InvalidTransition):
         return Response(
             {"detail": exc.message, "code": "invalid_transition"},

@@ -10,3 +10,9 @@ class InvalidTransition(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class EditConflict(InvalidTransition):
+    """An edit of a row whose state changed after the editor read it (the
+    engine took the post meanwhile, say): nothing was written. The API answers
+    409 with code `conflict`; the admin shows it as a form error."""

@@ -1138,8 +1138,7 @@ class ScheduledPostAdmin(
             },
         ),
     )
-    # published or being published: a record, not a draft
-    LOCKED = (ScheduledPost.Status.PUBLISHED, ScheduledPost.Status.PROCESSING)
+    LOCKED = ScheduledPost.RECORD_STATUSES
 
     scheduled_local = local_time_column(
         "scheduled_at", "Scheduled at", zone_of=lambda sp: sp.timezone

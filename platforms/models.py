@@ -428,6 +428,9 @@ class ScheduledPost(models.Model):
     """A post waiting in the publishing queue for its time."""
 
     Status = ScheduledPostStatus
+    # being published or published: a record of what went out, not a draft
+    # (the admin's change form and the API's PATCH refuse to edit it)
+    RECORD_STATUSES = (ScheduledPostStatus.PUBLISHED, ScheduledPostStatus.PROCESSING)
 
     CaptionStatus = ScheduledPostCaptionStatus
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from characters.models import Character
 from config.api import FullCleanModelSerializer
+from config.exceptions import InvalidTransition
 from config.timezones import is_known_zone, localize, zone
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.services import (
@@ -123,13 +124,21 @@ class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
 
     def validate(self, attrs):
         instance = self.instance
-        character = attrs.get("character") or getattr(instance, "character", None)
-        zone_name = (
-            attrs.get("timezone")
-            or getattr(instance, "timezone", None)
-            or getattr(character, "timezone", None)
-            or "UTC"
-        )
+        if instance is not None and instance.status in ScheduledPost.RECORD_STATUSES:
+            state = (
+                "being published"
+                if instance.status == ScheduledPost.Status.PROCESSING
+                else "published"
+            )
+            raise InvalidTransition(
+                f"This post is {state}: it is a record of what went out and "
+                "cannot be edited."
+            )
+        zone_name = attrs.get("timezone") or getattr(instance, "timezone", None)
+        if not zone_name:
+            # the character is read only when the post names no zone
+            character = attrs.get("character") or getattr(instance, "character", None)
+            zone_name = getattr(character, "timezone", None) or "UTC"
         if instance is None or "timezone" in attrs:
             if not is_known_zone(zone_name):
                 raise serializers.ValidationError(

@@ -72,3 +72,94 @@ def test_a_patch_of_a_row_deleted_meanwhile_is_404_and_does_not_revive_it(
     assert response.status_code == 404, response.content
     assert response.json()["detail"] == "This row was deleted meanwhile."
     assert not ScheduledPost.objects.filter(pk=sp.pk).exists()
+
+
+@pytest.fixture
+def write_during_validation(delete_during_validation):
+    """Any write at the moment between the view's read and the save."""
+    return delete_during_validation
+
+
+def test_a_patch_racing_the_engines_claim_is_409_and_keeps_the_claim(
+    admin_api, write_during_validation
+):
+    """Broken before: the PATCH wrote every column as read, status 'scheduled'
+    and an empty lease and journal, so the post was taken and sent again."""
+    sp = ScheduledPostFactory(caption="Before")
+    write_during_validation(
+        "UPDATE scheduled_posts SET status = 'processing', locked_until = "
+        "now() + interval '5 minutes', attempt_started_at = now() WHERE id = %s",
+        [sp.pk],
+    )
+    response = admin_api.patch(
+        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
+    )
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["code"] == "conflict"
+    assert "changed while you edited it (now: status processing)" in body["detail"]
+    row = ScheduledPost.objects.get(pk=sp.pk)
+    assert (row.status, row.caption) == ("processing", "Before")
+    assert row.locked_until is not None and row.attempt_started_at is not None
+
+
+@pytest.mark.parametrize(
+    "status, says", [("processing", "being published"), ("published", "published")]
+)
+def test_a_post_being_published_or_published_cannot_be_patched(admin_api, status, says):
+    sp = ScheduledPostFactory(caption="Before")
+    ScheduledPost.objects.filter(pk=sp.pk).update(
+        status=status,
+        published_at=None if status == "processing" else sp.scheduled_at,
+    )
+    response = admin_api.patch(
+        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
+    )
+    assert response.status_code == 409, response.content
+    assert response.json()["detail"] == (
+        f"This post is {says}: it is a record of what went out and cannot be edited."
+    )
+    assert ScheduledPost.objects.get(pk=sp.pk).caption == "Before"
+
+
+def test_a_patch_keeps_what_the_engine_wrote_to_other_columns(
+    admin_api, write_during_validation
+):
+    """A retry's backoff set meanwhile on a waiting post stays after the edit."""
+    sp = ScheduledPostFactory(caption="Before")
+    write_during_validation(
+        "UPDATE scheduled_posts SET locked_until = now() + interval '10 minutes', "
+        "retry_count = 1, error_message = 'HTTP 503' WHERE id = %s",
+        [sp.pk],
+    )
+    response = admin_api.patch(
+        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    row = ScheduledPost.objects.get(pk=sp.pk)
+    assert (row.caption, row.retry_count, row.error_message) == (
+        "After",
+        1,
+        "HTTP 503",
+    )
+    assert row.locked_until is not None
+
+
+def test_an_account_patch_keeps_the_numbers_a_sync_wrote_meanwhile(
+    admin_api, write_during_validation
+):
+    account = PlatformAccountFactory(follower_count=10)
+    write_during_validation(
+        "UPDATE platform_accounts SET follower_count = 12345, "
+        "connection_status = 'rate_limited' WHERE id = %s",
+        [account.pk],
+    )
+    response = admin_api.patch(
+        f"/api/v1/platform-accounts/{account.pk}/",
+        {"account_username": "renamed"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    account.refresh_from_db()
+    assert (account.account_username, account.follower_count) == ("renamed", 12345)
+    assert account.connection_status == "rate_limited"
