@@ -26,6 +26,7 @@ from config.api_schema import ErrorSerializer
 from config.edits import RowDeleted, save_edit, snapshot
 from config.exceptions import EditConflict, InvalidTransition
 from config.transitions import require_one
+from config.validation import full_clean
 
 router = DefaultRouter()
 _M = TypeVar("_M", bound=Model)
@@ -142,9 +143,22 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             field = model._meta.get_field(key) if key in self._model_fields() else None
             if field is not None and not field.many_to_many:
                 setattr(instance, key, value)
+        # a foreign key the edit leaves as it is needs no lookup: the
+        # database's FOREIGN KEY holds it (config/validation.py)
+        kept = (
+            [
+                f.name
+                for f in model._meta.concrete_fields
+                if f.is_relation and f.name not in attrs
+            ]
+            if existing is not None
+            else []
+        )
         try:
-            instance.full_clean(
-                exclude=[*self._clean_exclude(), *(deferred - set(attrs))]
+            full_clean(
+                instance,
+                exclude=[*self._clean_exclude(), *(deferred - set(attrs))],
+                trusted=kept,
             )
         except (DjangoValidationError, ObjectDoesNotExist) as exc:
             if existing is not None and not self._still_exists(existing):

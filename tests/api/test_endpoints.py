@@ -79,13 +79,14 @@ def test_a_character_create_validates_each_row_once(admin_api, monkeypatch):
 
     calls = []
     for model in (Character, CharacterPersonality, CharacterAppearance):
-        original = model.full_clean
+        # every full clean (Django's, or config.validation's) calls clean_fields
+        original = model.clean_fields
 
         def counting(self, *args, _original=original, **kwargs):
             calls.append(type(self).__name__)
             return _original(self, *args, **kwargs)
 
-        monkeypatch.setattr(model, "full_clean", counting)
+        monkeypatch.setattr(model, "clean_fields", counting)
     response = admin_api.post(
         "/api/v1/characters/",
         {
