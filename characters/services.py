@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from characters.models import Character, CharacterAppearance, CharacterPersonality
 from characters.selectors import CharacterId, character_cache_invalidate
+from config.edits import save_edit, snapshot
 from logs.models import SystemLog
 from logs.services import actor_metadata, system_log_write
 
@@ -71,11 +72,13 @@ def character_profile_update(
         if not values:
             continue
         row = getattr(character, name)
+        before = snapshot(row)
         for key, value in values.items():
             setattr(row, key, value)
         if clean:
             row.full_clean(exclude=["character"])
-        row.save()
+        # the given fields only: a concurrent edit of other fields stays
+        save_edit(row, before)
     return character
 
 

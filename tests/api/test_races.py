@@ -163,3 +163,25 @@ def test_an_account_patch_keeps_the_numbers_a_sync_wrote_meanwhile(
     account.refresh_from_db()
     assert (account.account_username, account.follower_count) == ("renamed", 12345)
     assert account.connection_status == "rate_limited"
+
+
+def test_a_nested_personality_patch_keeps_a_field_written_meanwhile(
+    admin_api, write_during_validation
+):
+    from tests.factories import CharacterFactory
+
+    character = CharacterFactory()
+    write_during_validation(
+        "UPDATE character_personalities SET content_tone = 'edgy' "
+        "WHERE character_id = %s",
+        [character.pk],
+    )
+    response = admin_api.patch(
+        f"/api/v1/characters/{character.pk}/",
+        {"personality": {"humor": "0.90"}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    character.personality.refresh_from_db()
+    assert str(character.personality.humor) == "0.90"
+    assert character.personality.content_tone == "edgy"
