@@ -137,6 +137,9 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
                 }
             )
             instance._state.adding = False
+            # the related rows the view read with it (select_related) serve
+            # the model's clean() too; a foreign key the edit sets replaces its own
+            instance._state.fields_cache = dict(existing._state.fields_cache)
         else:
             instance = model()
         for key, value in attrs.items():

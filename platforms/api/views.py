@@ -192,6 +192,15 @@ class ScheduledPostViewSet(ModelViewSet):
     ordering_fields = ["scheduled_at", "created_at", "status"]
     ordering = ["scheduled_at"]
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action in ("update", "partial_update"):
+            # the platform's rules (ScheduledPost.clean) read both
+            queryset = queryset.select_related("platform_account", "content").defer(
+                "platform_account__auth_data"
+            )
+        return queryset
+
     @state_action(ScheduledPostSerializer)
     def cancel(self, request, pk=None):
         count = services.scheduled_posts_cancel(
