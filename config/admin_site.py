@@ -178,9 +178,10 @@ class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
         # what the row held when this request read it, before the form writes
         # into it: the save writes only what differs (config/edits.py)
         before = obj.__dict__.setdefault("_edit_before", snapshot(obj))
+        form_clean = form.clean
 
         def clean(self):
-            cleaned = form.clean(self)
+            cleaned = form_clean(self)
             # the row is locked until the change is saved (the change view
             # runs in one transaction); moved meanwhile: nothing is saved
             try:
@@ -191,7 +192,10 @@ class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
                 raise DjangoValidationError(problem, code="conflict")
             return cleaned
 
-        return type(form.__name__, (form,), {"clean": clean})
+        # modelform_factory made this class for this call: set on it, not on
+        # a subclass (which would build every form field again)
+        form.clean = clean  # type: ignore[method-assign]
+        return form
 
     def save_model(self, request, obj, form, change):
         before = obj.__dict__.get("_edit_before")
