@@ -25,6 +25,9 @@ class Bench:
     # environment for gunicorn (GUNICORN_THREADS=4, say)
     load_clients: tuple[int, ...] = (1, 8, 32)
     load_seconds: float = 10.0
+    # unmeasured load on each endpoint and stack before its first level: every
+    # worker and thread has served it once (lazy imports, first compiles)
+    load_warmup: float = 2.0
     load_workers: int = 2
     load_cold_characters: int = 1000
     load_env: dict[str, str] = field(default_factory=dict)

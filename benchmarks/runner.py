@@ -62,6 +62,13 @@ def parser() -> argparse.ArgumentParser:
         help="Load section: seconds each endpoint runs at each level.",
     )
     p.add_argument(
+        "--load-warmup",
+        type=float,
+        default=2.0,
+        help="Load section: unmeasured seconds of load on each endpoint and stack "
+        "before its first level, at the highest level's clients (0: none).",
+    )
+    p.add_argument(
         "--load-workers",
         type=int,
         default=2,
@@ -120,6 +127,7 @@ def run(o: argparse.Namespace) -> None:
         due_posts=o.due_posts,
         load_clients=_clients(o.load_clients),
         load_seconds=o.load_seconds,
+        load_warmup=o.load_warmup,
         load_workers=o.load_workers,
         load_env=_env_pairs(o.load_env),
         load_endpoints=tuple(

@@ -105,10 +105,24 @@ def run(bench: Bench) -> list[Result]:
             samplers[server.name] = MemorySampler(server).__enter__()
         fixture.check(django.port, reference.port)
         for endpoint in endpoints:
+            stacks = [(DJANGO, django)]
+            if endpoint.reference:
+                stacks.append((REFERENCE, reference))
+            if bench.load_warmup > 0:
+                # every worker and thread of both stacks serves this endpoint
+                # before it is measured: a worker's first request of a kind
+                # (lazy imports, first compiles) is not what users meet
+                for _stack, server in stacks:
+                    _load(
+                        bench,
+                        server,
+                        fixture,
+                        endpoint,
+                        max(bench.load_clients),
+                        workdir,
+                        seconds=bench.load_warmup,
+                    )
             for clients in bench.load_clients:
-                stacks = [(DJANGO, django)]
-                if endpoint.reference:
-                    stacks.append((REFERENCE, reference))
                 for stack, server in stacks:
                     if endpoint.before:
                         endpoint.before(stack)
@@ -353,6 +367,8 @@ def _load(
     endpoint: Endpoint,
     clients: int,
     workdir: Path,
+    *,
+    seconds: float | None = None,
 ) -> Run:
     headers = (
         fixture.admin_headers() if endpoint.kind == "admin" else fixture.api_headers()
@@ -368,7 +384,7 @@ def _load(
             f"http://{HOST}:{server.port}",
             endpoint.requests,
             clients=clients,
-            seconds=max(bench.load_seconds, endpoint.min_seconds),
+            seconds=seconds or max(bench.load_seconds, endpoint.min_seconds),
             method=endpoint.method,
             headers=headers,
             limit=limit,
@@ -553,7 +569,8 @@ def _conditions(
             f"{cores} cores; load average (1/5/15 min) before the section "
             f"{before[0]:.1f}/{before[1]:.1f}/{before[2]:.1f}, after "
             f"{after[0]:.1f}/{after[1]:.1f}/{after[2]:.1f}; {bench.load_workers} "
-            f"workers per stack, {bench.load_seconds:.0f} s per run"
+            f"workers per stack, {bench.load_seconds:.0f} s per run after "
+            f"{bench.load_warmup:g} s of unmeasured load per endpoint and stack"
             + (f", gunicorn environment {bench.load_env}" if bench.load_env else "")
         ),
         extra={"kind": "conditions", "endpoint": "conditions", "stack": ""},

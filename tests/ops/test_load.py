@@ -38,6 +38,7 @@ def test_the_load_section_serves_both_stacks_without_errors(capsys):
     bench = Bench(
         load_clients=(2,),
         load_seconds=1,
+        load_warmup=0.3,
         load_workers=1,
         load_endpoints=ENDPOINTS,
         character=_busiest_character(),
@@ -58,4 +59,5 @@ def test_the_load_section_serves_both_stacks_without_errors(capsys):
     assert "| Django rps |" in table and "| FastAPI rps |" in table
     assert "character detail, cached (Redis) | 2 |" in table
     assert "Conditions: " in table
+    assert "after 0.3 s of unmeasured load per endpoint and stack" in table
     assert "errors" not in " ".join(r.note for r in runs)
