@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from config import admin_site
 from platforms.models import ScheduledPost
+from tests.api.test_races import ENGINE_CLAIMS, RETRY_BACKS_OFF
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,8 +70,7 @@ def test_a_caption_saved_while_the_engine_takes_the_post_keeps_the_claim(
     administrator_client, telegram_post, meanwhile
 ):
     meanwhile(
-        "UPDATE scheduled_posts SET status = 'processing', locked_until = "
-        "now() + interval '5 minutes', attempt_started_at = now() WHERE id = %s",
+        ENGINE_CLAIMS,
         [telegram_post.pk],
     )
     response = post_caption(administrator_client, telegram_post, "After")
@@ -88,8 +88,7 @@ def test_a_caption_edit_keeps_what_the_engine_wrote_to_other_columns(
 ):
     """A waiting post's backoff ("not before") set by a retry meanwhile stays."""
     meanwhile(
-        "UPDATE scheduled_posts SET locked_until = now() + interval '10 minutes', "
-        "retry_count = 1, error_message = 'HTTP 503' WHERE id = %s",
+        RETRY_BACKS_OFF,
         [telegram_post.pk],
     )
     response = post_caption(administrator_client, telegram_post, "After")

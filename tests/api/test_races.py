@@ -9,6 +9,17 @@ from tests.factories import PlatformAccountFactory, ScheduledPostFactory
 
 pytestmark = pytest.mark.django_db
 
+# what the engine writes on a scheduled post: its claim (a lease and the
+# attempt journal), and a retry's backoff on a post that stays waiting
+ENGINE_CLAIMS = (
+    "UPDATE scheduled_posts SET status = 'processing', locked_until = "
+    "now() + interval '5 minutes', attempt_started_at = now() WHERE id = %s"
+)
+RETRY_BACKS_OFF = (
+    "UPDATE scheduled_posts SET locked_until = now() + interval '10 minutes', "
+    "retry_count = 1, error_message = 'HTTP 503' WHERE id = %s"
+)
+
 
 @pytest.fixture
 def delete_during_validation(monkeypatch):
@@ -87,8 +98,7 @@ def test_a_patch_racing_the_engines_claim_is_409_and_keeps_the_claim(
     and an empty lease and journal, so the post was taken and sent again."""
     sp = ScheduledPostFactory(caption="Before")
     write_during_validation(
-        "UPDATE scheduled_posts SET status = 'processing', locked_until = "
-        "now() + interval '5 minutes', attempt_started_at = now() WHERE id = %s",
+        ENGINE_CLAIMS,
         [sp.pk],
     )
     response = admin_api.patch(
@@ -128,8 +138,7 @@ def test_a_patch_keeps_what_the_engine_wrote_to_other_columns(
     """A retry's backoff set meanwhile on a waiting post stays after the edit."""
     sp = ScheduledPostFactory(caption="Before")
     write_during_validation(
-        "UPDATE scheduled_posts SET locked_until = now() + interval '10 minutes', "
-        "retry_count = 1, error_message = 'HTTP 503' WHERE id = %s",
+        RETRY_BACKS_OFF,
         [sp.pk],
     )
     response = admin_api.patch(
