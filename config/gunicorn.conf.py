@@ -129,13 +129,16 @@ preload_app = _env.bool("GUNICORN_PRELOAD", default=True)
 
 def _freeze_start_up_objects() -> int:
     """Load what the first request would (the URLconf imports every view and
-    its forms), collect the start-up garbage, then freeze the rest; the
+    its forms; the templates are compiled), collect the start-up garbage, then freeze the rest; the
     number of objects frozen."""
     import gc
 
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 (imports the URLconf)
+    from config.warmup import compile_templates
+
+    compile_templates()  # every worker inherits them compiled
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
