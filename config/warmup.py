@@ -32,10 +32,10 @@ def compile_templates() -> int:
     for backend in engines.all():
         if isinstance(backend, DjangoTemplates):
             engine = backend.engine
-            dirs = [*engine.dirs]
+            dirs = [Path(d) for d in engine.dirs]
             if engine.app_dirs:
-                dirs += get_app_template_dirs("templates")
-            sources.append((backend, [Path(d) for d in dirs]))
+                dirs += [Path(d) for d in get_app_template_dirs("templates")]
+            sources.append((backend, dirs))
     # the form renderer has an engine of its own (django/forms/templates); its
     # names are looked up through it, so an app's override still wins
     renderer = getattr(get_default_renderer(), "engine", None)
