@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -160,3 +161,71 @@ def test_a_worker_process_publishes_to_every_platform_fake(tmp_path):
             worker.wait(timeout=20)
         for platform, w in wires.items():
             assert [t for t in w.delivered() if t and "end to end" in t], platform
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_captions_edited_while_a_real_worker_publishes_go_out_once(
+    tmp_path, monkeypatch
+):
+    """Staff keep editing captions through the API while a real worker sends
+    the posts to a slow platform: every post goes out exactly once, and an
+    edit of a post being published is refused (409), never a 500. Before
+    config/edits.py an edit saved the status it had read over the worker's:
+    on that code this test left a post stuck in 'processing' in each of two
+    runs (an edit that read it while it was sent wrote 'processing' back over
+    'published')."""
+    from collections import Counter
+
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import UserRateThrottle
+
+    from platforms.models import Post
+
+    # as fast as a test can edit: the per-user rate is not what is tested here
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "1000000/min"})
+
+    with platform_fakes.wired("telegram", media_root=tmp_path) as w:
+        w.fake.mode, w.fake.slow_seconds = "slow", 0.25
+        account, _ = platform_fakes.account_and_content(w, tmp_path)
+        posts = [
+            f.ScheduledPostFactory(
+                platform_account=account, content=None, caption=f"post {n} edit 0"
+            )
+            for n in range(24)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE scheduled_posts SET scheduled_at = created_at")
+        api = APIClient()
+        api.force_authenticate(f.UserFactory(is_superuser=True, is_staff=True))
+        env = {"PLATFORM_DRY_RUN": "false", "DEBUG": "true", **w.settings}
+        worker, queue = _start_worker({k: str(v) for k, v in env.items()})
+        answers: Counter = Counter()
+        try:
+            publish_due_posts.apply_async(queue=queue)
+            deadline = time.monotonic() + 90
+            edit = 0
+            while time.monotonic() < deadline:
+                edit += 1
+                for n, post in enumerate(posts):
+                    response = api.patch(
+                        f"/api/v1/scheduled-posts/{post.pk}/",
+                        {"caption": f"post {n} edit {edit}"},
+                        format="json",
+                    )
+                    answers[response.status_code] += 1
+                    assert response.status_code in (200, 409), response.content
+                states = Counter(ScheduledPost.objects.values_list("status", flat=True))
+                if states == {"published": len(posts)}:
+                    break
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+        states = Counter(ScheduledPost.objects.values_list("status", flat=True))
+        assert states == {"published": len(posts)}, (states, answers)
+        # each delivered form's text names its post: "post <n> edit <k>"
+        sent = Counter(re.search(r"post \d+", body).group() for body in w.delivered())
+        assert sent == {f"post {n}": 1 for n in range(len(posts))}, sent
+        assert Post.objects.filter(platform_account=account).count() == len(posts)
+        # the edits met the posts in every state: waiting, being published, sent
+        assert answers[200] > 0 and answers[409] > 0, answers
