@@ -25,7 +25,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from config.edits import RowDeleted, conflict, save_edit, snapshot
+from config.edits import RowDeleted, conflict, edit_refusal, save_edit, snapshot
 from config.forms import WallClockSplitDateTimeField
 from config.json_limits import LimitedJSONField
 from config.paginators import EstimatedCountPaginator
@@ -196,6 +196,12 @@ class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
         # a subclass (which would build every form field again)
         form.clean = clean  # type: ignore[method-assign]
         return form
+
+    def has_change_permission(self, request, obj=None):
+        # a queue row a worker holds or has finished is a record: view only
+        if obj is not None and edit_refusal(obj):
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         before = obj.__dict__.get("_edit_before")

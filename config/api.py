@@ -23,7 +23,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config.api_pagination import CreatedCursorPagination, StandardPagination
 from config.api_permissions import ModelPermissions
 from config.api_schema import ErrorSerializer
-from config.edits import RowDeleted, save_edit, snapshot
+from config.edits import RowDeleted, edit_refusal, save_edit, snapshot
 from config.exceptions import EditConflict, InvalidTransition
 from config.transitions import require_one
 from config.validation import full_clean
@@ -124,6 +124,9 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         attrs = super().validate(attrs)
         model: type[Model] = self.Meta.model
         existing = self._existing_instance()
+        refusal = edit_refusal(existing) if existing is not None else None
+        if refusal:
+            raise InvalidTransition(refusal)  # 409
         # A field the view deferred (platform accounts' encrypted auth_data) is
         # neither loaded (decrypted) nor validated here: loading it would make
         # the update save it again, re-encrypted, as if it had changed.

@@ -88,6 +88,19 @@ def conflict(instance: models.Model, before: Snapshot) -> str | None:
     )
 
 
+def edit_refusal(instance: models.Model) -> str | None:
+    """Why this row cannot be edited at all (None: it can): a queue row a
+    worker holds or has finished is a record (the model's RECORD_STATUSES)."""
+    records: dict[str, str] = getattr(type(instance), "RECORD_STATUSES", {})
+    words = records.get(getattr(instance, "status", None) or "")
+    if words is None:
+        return None
+    return (
+        f"This {instance._meta.verbose_name} is {words}: it is a record of what "
+        "was done and cannot be edited."
+    )
+
+
 def save_edit(instance: models.Model, before: Snapshot) -> list[str]:
     """Save the columns of `instance` that differ from `before`, refused with
     EditConflict when the row's state moved meanwhile; the names saved."""

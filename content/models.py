@@ -296,6 +296,11 @@ class ContentGeneration(models.Model):
     JobType = ContentGenerationJobType
 
     Status = ContentGenerationStatus
+    # being generated or completed: a record of what was asked and drawn
+    RECORD_STATUSES = {
+        ContentGenerationStatus.PROCESSING: "being generated",
+        ContentGenerationStatus.COMPLETED: "completed",
+    }
 
     id = uuid_pk()
     character = models.ForeignKey(

@@ -1138,7 +1138,6 @@ class ScheduledPostAdmin(
             },
         ),
     )
-    LOCKED = ScheduledPost.RECORD_STATUSES
 
     scheduled_local = local_time_column(
         "scheduled_at", "Scheduled at", zone_of=lambda sp: sp.timezone
@@ -1247,11 +1246,6 @@ class ScheduledPostAdmin(
                 ),
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.status in self.LOCKED:
-            return False
-        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         # The queue owns the state: the actions change it, with an audit row.

@@ -429,8 +429,11 @@ class ScheduledPost(models.Model):
 
     Status = ScheduledPostStatus
     # being published or published: a record of what went out, not a draft
-    # (the admin's change form and the API's PATCH refuse to edit it)
-    RECORD_STATUSES = (ScheduledPostStatus.PUBLISHED, ScheduledPostStatus.PROCESSING)
+    # (config.edits.edit_refusal: the admin and the API refuse to edit it)
+    RECORD_STATUSES = {
+        ScheduledPostStatus.PROCESSING: "being published",
+        ScheduledPostStatus.PUBLISHED: "published",
+    }
 
     CaptionStatus = ScheduledPostCaptionStatus
 
@@ -695,6 +698,11 @@ class EngagementAction(models.Model):
     ActionType = EngagementActionActionType
 
     Status = EngagementActionStatus
+    # being performed or done: a record of what was done on the platform
+    RECORD_STATUSES = {
+        EngagementActionStatus.PROCESSING: "being performed",
+        EngagementActionStatus.COMPLETED: "done",
+    }
 
     # Actions whose comment_text the persona writes when none is given; they
     # are not performed before it exists (platforms.engagement's claim).

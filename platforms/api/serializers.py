@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from characters.models import Character
 from config.api import FullCleanModelSerializer
-from config.exceptions import InvalidTransition
 from config.timezones import is_known_zone, localize, zone
 from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledPost
 from platforms.services import (
@@ -124,16 +123,6 @@ class ScheduledPostSerializer(CharacterFieldMixin, FullCleanModelSerializer):
 
     def validate(self, attrs):
         instance = self.instance
-        if instance is not None and instance.status in ScheduledPost.RECORD_STATUSES:
-            state = (
-                "being published"
-                if instance.status == ScheduledPost.Status.PROCESSING
-                else "published"
-            )
-            raise InvalidTransition(
-                f"This post is {state}: it is a record of what went out and "
-                "cannot be edited."
-            )
         zone_name = attrs.get("timezone") or getattr(instance, "timezone", None)
         if not zone_name:
             # the character is read only when the post names no zone

@@ -118,3 +118,34 @@ def test_a_post_deleted_while_its_page_was_open_is_a_form_error(
     assert response.status_code == 200
     assert "This scheduled post was deleted meanwhile." in response.content.decode()
     assert not ScheduledPost.objects.filter(pk=telegram_post.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "label, status",
+    [
+        ("scheduled_post", "processing"),
+        ("engagement", "completed"),
+        ("generation", "processing"),
+    ],
+)
+def test_a_row_a_worker_holds_or_has_finished_is_view_only(
+    administrator_client, label, status
+):
+    from tests.factories import ContentGenerationFactory, EngagementActionFactory
+
+    row = {
+        "scheduled_post": ScheduledPostFactory,
+        "engagement": EngagementActionFactory,
+        "generation": ContentGenerationFactory,
+    }[label]()
+    model = type(row)
+    extra = {"completed_at": row.created_at} if status == "completed" else {}
+    model.objects.filter(pk=row.pk).update(status=status, **extra)
+    url = reverse(
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+        args=[row.pk],
+    )
+    page = administrator_client.get(url)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()  # Django's view-only page
+    assert administrator_client.post(url, {}).status_code == 403

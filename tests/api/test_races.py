@@ -114,22 +114,78 @@ def test_a_patch_racing_the_engines_claim_is_409_and_keeps_the_claim(
 
 
 @pytest.mark.parametrize(
-    "status, says", [("processing", "being published"), ("published", "published")]
+    "factory, status, path, change, says",
+    [
+        (
+            "scheduled_post",
+            "processing",
+            "scheduled-posts",
+            {"caption": "After"},
+            "This scheduled post is being published",
+        ),
+        (
+            "scheduled_post",
+            "published",
+            "scheduled-posts",
+            {"caption": "After"},
+            "This scheduled post is published",
+        ),
+        (
+            "engagement",
+            "processing",
+            "engagement-actions",
+            {"comment_text": "After"},
+            "This engagement action is being performed",
+        ),
+        (
+            "engagement",
+            "completed",
+            "engagement-actions",
+            {"comment_text": "After"},
+            "This engagement action is done",
+        ),
+        (
+            "generation",
+            "processing",
+            "generations",
+            {"prompt": "After"},
+            "This content generation is being generated",
+        ),
+        (
+            "generation",
+            "completed",
+            "generations",
+            {"prompt": "After"},
+            "This content generation is completed",
+        ),
+    ],
 )
-def test_a_post_being_published_or_published_cannot_be_patched(admin_api, status, says):
-    sp = ScheduledPostFactory(caption="Before")
-    ScheduledPost.objects.filter(pk=sp.pk).update(
-        status=status,
-        published_at=None if status == "processing" else sp.scheduled_at,
-    )
-    response = admin_api.patch(
-        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
-    )
+def test_a_row_a_worker_holds_or_has_finished_cannot_be_patched(
+    admin_api, factory, status, path, change, says
+):
+    from tests.factories import ContentGenerationFactory, EngagementActionFactory
+
+    row = {
+        "scheduled_post": ScheduledPostFactory,
+        "engagement": EngagementActionFactory,
+        "generation": ContentGenerationFactory,
+    }[factory]()
+    model = type(row)
+    extra = {}
+    if status == "published":
+        extra["published_at"] = row.created_at
+    elif status == "completed":
+        extra["completed_at"] = row.created_at
+        if factory == "generation":  # its timing CHECK: started before completed
+            extra["started_at"] = row.created_at
+    model.objects.filter(pk=row.pk).update(status=status, **extra)
+    before = model.objects.values().get(pk=row.pk)
+    response = admin_api.patch(f"/api/v1/{path}/{row.pk}/", change, format="json")
     assert response.status_code == 409, response.content
     assert response.json()["detail"] == (
-        f"This post is {says}: it is a record of what went out and cannot be edited."
+        f"{says}: it is a record of what was done and cannot be edited."
     )
-    assert ScheduledPost.objects.get(pk=sp.pk).caption == "Before"
+    assert model.objects.values().get(pk=row.pk) == before
 
 
 def test_a_patch_keeps_what_the_engine_wrote_to_other_columns(
