@@ -177,7 +177,10 @@ class ProjectAdmin(AddPageMixin, admin.ModelAdmin):
             return form
         # what the row held when this request read it, before the form writes
         # into it: the save writes only what differs (config/edits.py)
-        before = obj.__dict__.setdefault("_edit_before", snapshot(obj))
+        # (taken once: the change view asks for its form more than once)
+        before = obj.__dict__.get("_edit_before")
+        if before is None:
+            before = obj.__dict__["_edit_before"] = snapshot(obj)
         form_clean = form.clean
 
         def clean(self):

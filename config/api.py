@@ -131,7 +131,15 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         # neither loaded (decrypted) nor validated here: loading it would make
         # the update save it again, re-encrypted, as if it had changed.
         deferred = existing.get_deferred_fields() if existing is not None else set()
+        # a foreign key the edit leaves as it is needs no lookup: the
+        # database's FOREIGN KEY holds it (config/validation.py)
+        kept: list[str] = []
         if existing is not None:
+            kept = [
+                f.name
+                for f in model._meta.concrete_fields
+                if f.is_relation and f.name not in attrs
+            ]
             instance = model(
                 **{
                     f.attname: getattr(existing, f.attname)
@@ -149,17 +157,6 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
             field = model._meta.get_field(key) if key in self._model_fields() else None
             if field is not None and not field.many_to_many:
                 setattr(instance, key, value)
-        # a foreign key the edit leaves as it is needs no lookup: the
-        # database's FOREIGN KEY holds it (config/validation.py)
-        kept = (
-            [
-                f.name
-                for f in model._meta.concrete_fields
-                if f.is_relation and f.name not in attrs
-            ]
-            if existing is not None
-            else []
-        )
         try:
             full_clean(
                 instance,

@@ -54,17 +54,16 @@ def changed_fields(instance: models.Model, before: Snapshot) -> list[str]:
     ]
 
 
-def guarded_fields(model: type[models.Model]) -> tuple[str, ...]:
-    """What another writer may move under an editor: the row's state."""
-    names = {f.name for f in model._meta.concrete_fields}
-    return ("status",) if "status" in names else ()
+# What another writer may move under an editor: the row's state, on the
+# models that have one (the snapshot holds it by its column's name).
+GUARDED = ("status",)
 
 
 def conflict(instance: models.Model, before: Snapshot) -> str | None:
     """Lock the row and say how its state moved since `before` was taken (None:
     it did not). Call it inside the transaction that saves the edit."""
     model = type(instance)
-    guard = [name for name in guarded_fields(model) if name in before]
+    guard = [name for name in GUARDED if name in before]
     if not guard:
         return None
     row = next(

@@ -129,8 +129,8 @@ preload_app = _env.bool("GUNICORN_PRELOAD", default=True)
 
 def _freeze_start_up_objects() -> int:
     """Load what the first request would (the URLconf imports every view and
-    its forms; the templates are compiled), collect the start-up garbage, then freeze the rest; the
-    number of objects frozen."""
+    its forms; the templates are compiled), collect the start-up garbage, then
+    freeze the rest; the number of objects frozen."""
     import gc
 
     from django.urls import get_resolver

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from contextlib import nullcontext
+from functools import partial
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
@@ -51,12 +52,9 @@ def full_clean(
         instance.clean()
     except ValidationError as e:
         errors = e.update_error_dict(errors)
-    # uniqueness and constraints only for the fields that passed
-    excluded |= {name for name in errors if name != NON_FIELD_ERRORS}
-    for step in (
-        instance.validate_unique,
-        lambda exclude: validate_constraints(instance, exclude),
-    ):
+    # uniqueness, then constraints, only for the fields that passed so far
+    for step in (instance.validate_unique, partial(validate_constraints, instance)):
+        excluded |= {name for name in errors if name != NON_FIELD_ERRORS}
         try:
             step(exclude=excluded)
         except ValidationError as e:
