@@ -5,14 +5,13 @@ claiming a post while its caption is edited keeps its claim."""
 import datetime as dt
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from config import admin_site
 from platforms.models import ScheduledPost
-from tests.api.test_races import ENGINE_CLAIMS, RETRY_BACKS_OFF
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory
+from tests.races import ENGINE_CLAIMS, RETRY_BACKS_OFF, sql_before
 
 pytestmark = pytest.mark.django_db
 
@@ -37,14 +36,7 @@ def meanwhile(monkeypatch):
     engine (or anyone) writing at that moment would do."""
 
     def arm(sql, params):
-        original = admin_site.conflict
-
-        def racing(instance, before):
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-            return original(instance, before)
-
-        monkeypatch.setattr(admin_site, "conflict", racing)
+        sql_before(monkeypatch, admin_site, "conflict", sql, params)
 
     return arm
 

@@ -1,52 +1,41 @@
 """An edit racing a delete answers 404 or 409, never 500, and never revives the row."""
 
 import pytest
-from django.db import connection
 
 from config.api import FullCleanModelSerializer
 from platforms.models import ScheduledPost
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory
+from tests.races import ENGINE_CLAIMS, RETRY_BACKS_OFF, sql_before
 
 pytestmark = pytest.mark.django_db
 
-# what the engine writes on a scheduled post: its claim (a lease and the
-# attempt journal), and a retry's backoff on a post that stays waiting
-ENGINE_CLAIMS = (
-    "UPDATE scheduled_posts SET status = 'processing', locked_until = "
-    "now() + interval '5 minutes', attempt_started_at = now() WHERE id = %s"
-)
-RETRY_BACKS_OFF = (
-    "UPDATE scheduled_posts SET locked_until = now() + interval '10 minutes', "
-    "retry_count = 1, error_message = 'HTTP 503' WHERE id = %s"
-)
-
 
 @pytest.fixture
-def delete_during_validation(monkeypatch):
+def during_validation(monkeypatch):
     """Run `sql` after the view read the row, before the serializer validates:
-    what a concurrent request deleting it would do."""
+    what a concurrent request (a delete, the engine's claim, a sync) would do."""
 
     def arm(sql, params):
-        original = FullCleanModelSerializer.validate
-
-        def racing(self, attrs):
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-            return original(self, attrs)
-
-        monkeypatch.setattr(FullCleanModelSerializer, "validate", racing)
+        sql_before(monkeypatch, FullCleanModelSerializer, "validate", sql, params)
 
     return arm
 
 
-def test_a_patch_while_its_account_is_deleted_is_404(
-    admin_api, delete_during_validation
-):
+def caption_patch_racing(api, during_validation, sql):
+    """A caption PATCH of a waiting post while `sql` writes the post; the post
+    and the answer."""
+    sp = ScheduledPostFactory(caption="Before")
+    during_validation(sql, [sp.pk])
+    response = api.patch(
+        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
+    )
+    return sp, response
+
+
+def test_a_patch_while_its_account_is_deleted_is_404(admin_api, during_validation):
     account = PlatformAccountFactory()
     sp = ScheduledPostFactory(platform_account=account, character=account.character)
-    delete_during_validation(
-        "DELETE FROM platform_accounts WHERE id = %s", [account.pk]
-    )
+    during_validation("DELETE FROM platform_accounts WHERE id = %s", [account.pk])
     response = admin_api.patch(
         f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "edited"}, format="json"
     )
@@ -73,10 +62,10 @@ def test_a_patch_while_a_related_row_vanishes_is_409_not_500(admin_api, monkeypa
 
 
 def test_a_patch_of_a_row_deleted_meanwhile_is_404_and_does_not_revive_it(
-    admin_api, delete_during_validation
+    admin_api, during_validation
 ):
     sp = ScheduledPostFactory()
-    delete_during_validation("DELETE FROM scheduled_posts WHERE id = %s", [sp.pk])
+    during_validation("DELETE FROM scheduled_posts WHERE id = %s", [sp.pk])
     response = admin_api.patch(
         f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "edited"}, format="json"
     )
@@ -85,25 +74,12 @@ def test_a_patch_of_a_row_deleted_meanwhile_is_404_and_does_not_revive_it(
     assert not ScheduledPost.objects.filter(pk=sp.pk).exists()
 
 
-@pytest.fixture
-def write_during_validation(delete_during_validation):
-    """Any write at the moment between the view's read and the save."""
-    return delete_during_validation
-
-
 def test_a_patch_racing_the_engines_claim_is_409_and_keeps_the_claim(
-    admin_api, write_during_validation
+    admin_api, during_validation
 ):
     """Broken before: the PATCH wrote every column as read, status 'scheduled'
     and an empty lease and journal, so the post was taken and sent again."""
-    sp = ScheduledPostFactory(caption="Before")
-    write_during_validation(
-        ENGINE_CLAIMS,
-        [sp.pk],
-    )
-    response = admin_api.patch(
-        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
-    )
+    sp, response = caption_patch_racing(admin_api, during_validation, ENGINE_CLAIMS)
     assert response.status_code == 409, response.content
     body = response.json()
     assert body["code"] == "conflict"
@@ -189,17 +165,10 @@ def test_a_row_a_worker_holds_or_has_finished_cannot_be_patched(
 
 
 def test_a_patch_keeps_what_the_engine_wrote_to_other_columns(
-    admin_api, write_during_validation
+    admin_api, during_validation
 ):
     """A retry's backoff set meanwhile on a waiting post stays after the edit."""
-    sp = ScheduledPostFactory(caption="Before")
-    write_during_validation(
-        RETRY_BACKS_OFF,
-        [sp.pk],
-    )
-    response = admin_api.patch(
-        f"/api/v1/scheduled-posts/{sp.pk}/", {"caption": "After"}, format="json"
-    )
+    sp, response = caption_patch_racing(admin_api, during_validation, RETRY_BACKS_OFF)
     assert response.status_code == 200, response.content
     row = ScheduledPost.objects.get(pk=sp.pk)
     assert (row.caption, row.retry_count, row.error_message) == (
@@ -211,10 +180,10 @@ def test_a_patch_keeps_what_the_engine_wrote_to_other_columns(
 
 
 def test_an_account_patch_keeps_the_numbers_a_sync_wrote_meanwhile(
-    admin_api, write_during_validation
+    admin_api, during_validation
 ):
     account = PlatformAccountFactory(follower_count=10)
-    write_during_validation(
+    during_validation(
         "UPDATE platform_accounts SET follower_count = 12345, "
         "connection_status = 'rate_limited' WHERE id = %s",
         [account.pk],
@@ -231,12 +200,12 @@ def test_an_account_patch_keeps_the_numbers_a_sync_wrote_meanwhile(
 
 
 def test_a_nested_personality_patch_keeps_a_field_written_meanwhile(
-    admin_api, write_during_validation
+    admin_api, during_validation
 ):
     from tests.factories import CharacterFactory
 
     character = CharacterFactory()
-    write_during_validation(
+    during_validation(
         "UPDATE character_personalities SET content_tone = 'edgy' "
         "WHERE character_id = %s",
         [character.pk],
