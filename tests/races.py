@@ -27,3 +27,28 @@ def sql_before(monkeypatch, owner, name: str, sql: str, params: list) -> None:
         return original(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, racing)
+
+
+def row_in_status(kind: str, status: str):
+    """A scheduled post, engagement action or generation job (`kind`) moved to
+    `status` as the engine leaves it, with the times its CHECKs ask for."""
+    from tests.factories import (
+        ContentGenerationFactory,
+        EngagementActionFactory,
+        ScheduledPostFactory,
+    )
+
+    row = {
+        "scheduled_post": ScheduledPostFactory,
+        "engagement": EngagementActionFactory,
+        "generation": ContentGenerationFactory,
+    }[kind]()
+    stamps = {}
+    if status == "published":
+        stamps["published_at"] = row.created_at
+    elif status == "completed":
+        stamps["completed_at"] = row.created_at
+        if kind == "generation":  # its timing CHECK: started before completed
+            stamps["started_at"] = row.created_at
+    type(row).objects.filter(pk=row.pk).update(status=status, **stamps)
+    return row

@@ -11,7 +11,7 @@ from django.utils import timezone
 from config import admin_site
 from platforms.models import ScheduledPost
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory
-from tests.races import ENGINE_CLAIMS, RETRY_BACKS_OFF, sql_before
+from tests.races import ENGINE_CLAIMS, RETRY_BACKS_OFF, row_in_status, sql_before
 
 pytestmark = pytest.mark.django_db
 
@@ -123,16 +123,8 @@ def test_a_post_deleted_while_its_page_was_open_is_a_form_error(
 def test_a_row_a_worker_holds_or_has_finished_is_view_only(
     administrator_client, label, status
 ):
-    from tests.factories import ContentGenerationFactory, EngagementActionFactory
-
-    row = {
-        "scheduled_post": ScheduledPostFactory,
-        "engagement": EngagementActionFactory,
-        "generation": ContentGenerationFactory,
-    }[label]()
+    row = row_in_status(label, status)
     model = type(row)
-    extra = {"completed_at": row.created_at} if status == "completed" else {}
-    model.objects.filter(pk=row.pk).update(status=status, **extra)
     url = reverse(
         f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
         args=[row.pk],

@@ -5,7 +5,7 @@ import pytest
 from config.api import FullCleanModelSerializer
 from platforms.models import ScheduledPost
 from tests.factories import PlatformAccountFactory, ScheduledPostFactory
-from tests.races import ENGINE_CLAIMS, RETRY_BACKS_OFF, sql_before
+from tests.races import ENGINE_CLAIMS, RETRY_BACKS_OFF, row_in_status, sql_before
 
 pytestmark = pytest.mark.django_db
 
@@ -139,22 +139,8 @@ def test_a_patch_racing_the_engines_claim_is_409_and_keeps_the_claim(
 def test_a_row_a_worker_holds_or_has_finished_cannot_be_patched(
     admin_api, factory, status, path, change, says
 ):
-    from tests.factories import ContentGenerationFactory, EngagementActionFactory
-
-    row = {
-        "scheduled_post": ScheduledPostFactory,
-        "engagement": EngagementActionFactory,
-        "generation": ContentGenerationFactory,
-    }[factory]()
+    row = row_in_status(factory, status)
     model = type(row)
-    extra = {}
-    if status == "published":
-        extra["published_at"] = row.created_at
-    elif status == "completed":
-        extra["completed_at"] = row.created_at
-        if factory == "generation":  # its timing CHECK: started before completed
-            extra["started_at"] = row.created_at
-    model.objects.filter(pk=row.pk).update(status=status, **extra)
     before = model.objects.values().get(pk=row.pk)
     response = admin_api.patch(f"/api/v1/{path}/{row.pk}/", change, format="json")
     assert response.status_code == 409, response.content
