@@ -89,7 +89,8 @@ def conflict(instance: models.Model, before: Snapshot) -> str | None:
 
 def edit_refusal(instance: models.Model) -> str | None:
     """Why this row cannot be edited at all (None: it can): a queue row a
-    worker holds or has finished is a record (the model's RECORD_STATUSES)."""
+    worker holds or has finished, or a post that went out, is a record (the
+    model's RECORD_STATUSES)."""
     records: dict[str, str] = getattr(type(instance), "RECORD_STATUSES", {})
     words = records.get(getattr(instance, "status", None) or "")
     if words is None:

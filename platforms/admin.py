@@ -848,15 +848,10 @@ class PostAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTableAdmin):
     search_fields = ("caption",)
     ordering = ("-published_at",)
     sortable_by = ("published_local",)
-    # what went out is a record: read-only once published (or taken down)
-    LOCKED = (Post.Status.PUBLISHED, Post.Status.DELETED)
+    # what went out is a record: read-only once published or taken down
+    # (Post.RECORD_STATUSES, ProjectAdmin.has_change_permission)
 
     published_local = local_time_column("published_at", "Published at")
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.status in self.LOCKED:
-            return False
-        return super().has_change_permission(request, obj)
 
     # Each has a partial index over published posts (idx_posts_engagement for
     # likes, idx_posts_comments/_shares/_views for the others).

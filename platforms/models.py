@@ -233,6 +233,13 @@ class Post(models.Model):
     """A post published (or being published) on a platform."""
 
     Status = PostStatus
+    # what went out (or was taken down) is a record, not a draft: the admin and
+    # the API refuse to edit it (config.edits.edit_refusal); its numbers come
+    # from the metrics sync, its take-down from `services.post_take_down`
+    RECORD_STATUSES = {
+        PostStatus.PUBLISHED: "published",
+        PostStatus.DELETED: "taken down",
+    }
 
     id = uuid_pk()
     character = models.ForeignKey(

@@ -30,15 +30,18 @@ def sql_before(monkeypatch, owner, name: str, sql: str, params: list) -> None:
 
 
 def row_in_status(kind: str, status: str):
-    """A scheduled post, engagement action or generation job (`kind`) moved to
-    `status` as the engine leaves it, with the times its CHECKs ask for."""
+    """A scheduled post, engagement action, generation job or post (`kind`)
+    moved to `status` as the engine leaves it, with the times its CHECKs ask
+    for."""
     from tests.factories import (
         ContentGenerationFactory,
         EngagementActionFactory,
+        PostFactory,
         ScheduledPostFactory,
     )
 
     row = {
+        "post": PostFactory,
         "scheduled_post": ScheduledPostFactory,
         "engagement": EngagementActionFactory,
         "generation": ContentGenerationFactory,

@@ -118,6 +118,8 @@ def test_a_post_deleted_while_its_page_was_open_is_a_form_error(
         ("scheduled_post", "processing"),
         ("engagement", "completed"),
         ("generation", "processing"),
+        ("post", "published"),
+        ("post", "deleted"),
     ],
 )
 def test_a_row_a_worker_holds_or_has_finished_is_view_only(

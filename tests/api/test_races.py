@@ -134,6 +134,8 @@ def test_a_patch_racing_the_engines_claim_is_409_and_keeps_the_claim(
             {"prompt": "After"},
             "This content generation is completed",
         ),
+        ("post", "published", "posts", {"caption": "After"}, "This post is published"),
+        ("post", "deleted", "posts", {"likes_count": 1}, "This post is taken down"),
     ],
 )
 def test_a_row_a_worker_holds_or_has_finished_cannot_be_patched(
