@@ -549,3 +549,66 @@ def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tm
         splits,
         log.read_text()[-2000:],
     )
+
+
+def test_gunicorn_rebalances_kept_alive_clients_when_a_worker_comes(
+    production_env, tmp_path
+):
+    """8 clients kept alive on the only worker; a second worker starts (as
+    when a worker is replaced at max_requests or the memory bound and its
+    clients reconnected to the sibling that was up): the busy worker answers
+    some requests with Connection: close, the clients reconnect, and the two
+    workers end up holding 4 and 4 (config/gunicorn_worker.py). gthread as it
+    is kept all 8 on the first worker."""
+    import http.client
+    import signal
+    import time
+
+    port = _free_port()
+    env = production_env | {
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "4",
+        "LOG_LEVEL": "INFO",
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        server = _gunicorn(env, stdout=out)
+    headers = {"Host": "backoffice.example.com", "X-Forwarded-Proto": "https"}
+    statuses = []
+
+    def round_of_requests(clients):
+        # http.client reopens a connection its last answer closed
+        for client in clients:
+            client.request("GET", "/health/", headers=headers)
+            answer = client.getresponse()
+            answer.read()
+            statuses.append(answer.status)
+
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("ready to serve") < 1:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        clients = [
+            http.client.HTTPConnection("127.0.0.1", port, timeout=20) for _ in range(8)
+        ]
+        round_of_requests(clients)
+        before = sorted(_established_per_process(_worker_pids(server.pid), port))
+        server.send_signal(signal.SIGTTIN)  # the master starts one more worker
+        while log.read_text().count("ready to serve") < 2:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        time.sleep(0.2)  # its first beat in the shared table
+        for _ in range(20):
+            round_of_requests(clients)
+            time.sleep(0.01)
+        after = sorted(_established_per_process(_worker_pids(server.pid), port))
+        for client in clients:
+            client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert before == [8], (before, log.read_text()[-2000:])
+    assert after == [4, 4], (after, log.read_text()[-2000:])
+    assert set(statuses) == {200}, statuses
