@@ -174,10 +174,28 @@ def apply_account_stats(
 # leaves room on each page, migration 0014); rows for posts synced for the
 # first time are inserted by the same statement, only for posts that still
 # exist (a post deleted since the sync read its id is skipped, not an error).
+#
+# The join is pinned to one plan (the SET LOCALs below, undone with the drop):
+# each batch row probes post_metrics' primary key, a nested loop whose cost
+# follows the batch, not the table. Left to the planner, the plan flipped with
+# post_metrics' statistics: after an autovacuum's ANALYZE it chose a merge join
+# that read the whole primary key in its order (1M entries in random heap
+# order: 1.3-1.5 s for a batch of 100,000, against 0.6 s), and its other
+# choice, a hash join, reads the whole table too, a cost that grows with every
+# post ever synced (BENCHMARKS.md, "Metrics apply").
 BATCH_TABLE = """
 CREATE TEMP TABLE post_metrics_batch (
     post_id uuid, likes bigint, comments bigint, shares bigint, views bigint
-) ON COMMIT DROP
+) ON COMMIT DROP;
+SET LOCAL enable_hashjoin = off;
+SET LOCAL enable_mergejoin = off
+"""
+# dropped now, not at commit: a caller may apply several batches in one
+# transaction, and its later statements get the planner as it was
+BATCH_DONE = """
+DROP TABLE post_metrics_batch;
+RESET enable_hashjoin;
+RESET enable_mergejoin
 """
 # COPY's binary format, written by psycopg's C dumpers row by row: 100,000
 # rows go in a third of the time the text format took to build and parse
@@ -204,7 +222,8 @@ inserted AS (
      -- checked once: when every row was updated (the usual case) the
      -- anti-join below never runs
      WHERE (SELECT count(*) FROM updated) < %(size)s
-       AND NOT EXISTS (SELECT 1 FROM updated u WHERE u.post_id = v.post_id)
+       -- the statement's snapshot: the rows as they were before the UPDATE
+       AND NOT EXISTS (SELECT 1 FROM post_metrics m WHERE m.post_id = v.post_id)
        AND EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)
         ON CONFLICT (post_id) DO NOTHING
  RETURNING 1
@@ -233,9 +252,7 @@ def apply_post_metrics(rows: list[tuple], *, now: dt.datetime | None = None) -> 
             APPLY_POST_METRICS, {"now": now or timezone.now(), "size": len(rows)}
         )
         (recorded,) = cursor.fetchone()
-        # dropped now, not at commit: a caller may apply several batches in
-        # one transaction
-        cursor.execute("DROP TABLE post_metrics_batch")
+        cursor.execute(BATCH_DONE)
     return recorded
 
 

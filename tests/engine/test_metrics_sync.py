@@ -11,6 +11,8 @@ from config.celery import app as celery_app
 from platforms.adapters import PublishRequest, get_adapter
 from platforms.models import Post, PostMetrics
 from platforms.sync import (
+    APPLY_POST_METRICS,
+    BATCH_TABLE,
     apply_post_metrics,
     claim_accounts_for_sync,
     post_metrics_fold,
@@ -175,6 +177,50 @@ def test_metrics_for_a_batch_cost_the_same_statements(
         2 * n for n in range(30)
     ]
     assert set(PostMetrics.objects.values_list("views_count", flat=True)) == {7}
+
+
+def test_applying_metrics_probes_the_primary_key_whatever_the_statistics(x_account):
+    """The apply's join is one plan: each batch row looks its post_metrics row
+    up by primary key (a cost that follows the batch). Left to the planner, a
+    batch as large as the table got a hash join that reads all of post_metrics
+    (or, on the scale database after an ANALYZE, a merge join over its whole
+    primary key, 2-3x slower); the planner is as it was afterwards."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO posts (platform, platform_account_id, character_id) "
+            "SELECT a.platform, a.id, a.character_id FROM platform_accounts a, "
+            "generate_series(1, 3000) WHERE a.id = %s",
+            [x_account.pk],
+        )
+        cursor.execute(
+            "INSERT INTO post_metrics (post_id, synced_at) SELECT id, now() FROM posts"
+        )
+        cursor.execute("ANALYZE post_metrics")
+        with transaction.atomic():
+            cursor.execute(BATCH_TABLE)
+            cursor.execute(
+                "INSERT INTO post_metrics_batch SELECT post_id, 1, 2, 3, 4 "
+                "FROM post_metrics"
+            )
+            cursor.execute(
+                "EXPLAIN " + APPLY_POST_METRICS, {"now": timezone.now(), "size": 3000}
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            transaction.set_rollback(True)
+    update = plan.split("CTE inserted")[0]
+    assert "Nested Loop" in update, plan
+    assert "Index Scan using post_metrics_pkey on post_metrics m" in update, plan
+    assert "Hash" not in update and "Merge" not in update, plan
+
+    rows = [(pk, 5, 6, 7, 8) for pk in Post.objects.values_list("pk", flat=True)]
+    with transaction.atomic():
+        assert apply_post_metrics(rows) == 3000
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_hashjoin")
+            assert cursor.fetchone() == ("on",)  # for the caller's next statements
+            cursor.execute("SHOW enable_mergejoin")
+            assert cursor.fetchone() == ("on",)
+    assert set(PostMetrics.objects.values_list("likes_count", flat=True)) == {5}
 
 
 def test_the_fold_copies_only_numbers_that_changed(django_assert_num_queries):
