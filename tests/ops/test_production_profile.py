@@ -497,22 +497,29 @@ def test_gunicorn_forks_workers_from_a_master_that_loaded_the_app(
     assert started["false"] > started["true"] + 0.5, started
 
 
-def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tmp_path):
-    """8 clients that connect at once and keep their connections alive end
-    up 4 and 4 on 2 workers (config/gunicorn_worker.py); gthread as it is
-    gave one worker 7 or 8 of them in most tries."""
-    import time
-
+def _threaded_gunicorn(production_env, tmp_path: Path, *, workers: int):
+    """gunicorn with `workers` workers of 4 threads (the balanced worker
+    class), its log in tmp_path; (the server, its port, the log's path)."""
     port = _free_port()
     env = production_env | {
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
+        "WEB_CONCURRENCY": str(workers),
         "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "INFO",
     }
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
         server = _gunicorn(env, stdout=out)
+    return server, port, log
+
+
+def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tmp_path):
+    """8 clients that connect at once and keep their connections alive end
+    up 4 and 4 on 2 workers (config/gunicorn_worker.py); gthread as it is
+    gave one worker 7 or 8 of them in most tries."""
+    import time
+
+    server, port, log = _threaded_gunicorn(production_env, tmp_path, workers=2)
     request = (
         b"GET /health/ HTTP/1.1\r\nHost: backoffice.example.com\r\n"
         b"X-Forwarded-Proto: https\r\n\r\n"
@@ -564,16 +571,7 @@ def test_gunicorn_rebalances_kept_alive_clients_when_a_worker_comes(
     import signal
     import time
 
-    port = _free_port()
-    env = production_env | {
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "4",
-        "LOG_LEVEL": "INFO",
-    }
-    log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        server = _gunicorn(env, stdout=out)
+    server, port, log = _threaded_gunicorn(production_env, tmp_path, workers=1)
     headers = {"Host": "backoffice.example.com", "X-Forwarded-Proto": "https"}
     statuses = []
 
