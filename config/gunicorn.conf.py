@@ -39,7 +39,10 @@ keepalive = 5
 # not often: a new worker costs about 1.3 s of CPU to start (imports, then
 # cold caches), which every 1,000 requests was 1.3 ms a request, more than
 # half of what a cached API read costs; measured under load, 1,000 gave a
-# third of the requests per second of 20,000 on the cached detail.
+# third of the requests per second of 20,000 on the cached detail. (Part of
+# that was the replaced worker's clients all reconnecting to its sibling,
+# which config/gunicorn_worker.py now evens out; since then 10,000 and
+# 100,000 measure the same, within the noise of a load run.)
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = 1000
 
