@@ -375,28 +375,34 @@ def test_gunicorn_replaces_a_worker_whose_memory_passed_the_bound(production_env
     assert recycled and len(booted) >= 2, output[-2000:]
 
 
-def _ready_gunicorn(production_env, log: Path, **settings: str):
-    """gunicorn with one worker and `settings`, once its worker said it is
+def _ready_gunicorn(production_env, log: Path, *, workers: int = 1, **settings: str):
+    """gunicorn with `workers` workers and `settings`, once they said they are
     ready to serve; (the server, its port)."""
-    import time
-
     port = _free_port()
     env = production_env | {
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": str(workers),
         "LOG_LEVEL": "INFO",
         **settings,
     }
     with log.open("w") as out:
         server = _gunicorn(env, stdout=out)
+    _wait_ready(server, log, workers)
+    return server, port
+
+
+def _wait_ready(server: subprocess.Popen, log: Path, workers: int) -> None:
+    """Until `workers` workers of `server` said they are ready to serve (the
+    server is stopped if they do not within a minute)."""
+    import time
+
     deadline = time.monotonic() + 60
-    while "ready to serve" not in log.read_text():
+    while log.read_text().count("ready to serve") < workers:
         if time.monotonic() > deadline:
             server.terminate()
             server.wait(timeout=60)
             raise AssertionError(log.read_text()[-2000:])
         time.sleep(0.1)
-    return server, port
 
 
 def test_gunicorn_workers_keep_the_app_out_of_garbage_collection(
@@ -497,39 +503,20 @@ def test_gunicorn_forks_workers_from_a_master_that_loaded_the_app(
     assert started["false"] > started["true"] + 0.5, started
 
 
-def _threaded_gunicorn(production_env, tmp_path: Path, *, workers: int):
-    """gunicorn with `workers` workers of 4 threads (the balanced worker
-    class), its log in tmp_path; (the server, its port, the log's path)."""
-    port = _free_port()
-    env = production_env | {
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": "4",
-        "LOG_LEVEL": "INFO",
-    }
-    log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        server = _gunicorn(env, stdout=out)
-    return server, port, log
-
-
 def test_gunicorn_spreads_kept_alive_clients_over_its_workers(production_env, tmp_path):
     """8 clients that connect at once and keep their connections alive end
     up 4 and 4 on 2 workers (config/gunicorn_worker.py); gthread as it is
     gave one worker 7 or 8 of them in most tries."""
     import time
 
-    server, port, log = _threaded_gunicorn(production_env, tmp_path, workers=2)
+    log = tmp_path / "gunicorn.log"
+    server, port = _ready_gunicorn(production_env, log, workers=2, GUNICORN_THREADS="4")
     request = (
         b"GET /health/ HTTP/1.1\r\nHost: backoffice.example.com\r\n"
         b"X-Forwarded-Proto: https\r\n\r\n"
     )
     splits = []
     try:
-        deadline = time.monotonic() + 60
-        while log.read_text().count("ready to serve") < 2:
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.1)
         # a round first that is not counted: forked from the preloaded master a
         # moment ago, a worker's first requests open its database pool and
         # copy the pages they touch, and one busy with that can miss the 25 ms
@@ -571,7 +558,8 @@ def test_gunicorn_rebalances_kept_alive_clients_when_a_worker_comes(
     import signal
     import time
 
-    server, port, log = _threaded_gunicorn(production_env, tmp_path, workers=1)
+    log = tmp_path / "gunicorn.log"
+    server, port = _ready_gunicorn(production_env, log, GUNICORN_THREADS="4")
     headers = {"Host": "backoffice.example.com", "X-Forwarded-Proto": "https"}
     statuses = []
 
@@ -584,19 +572,13 @@ def test_gunicorn_rebalances_kept_alive_clients_when_a_worker_comes(
             statuses.append(answer.status)
 
     try:
-        deadline = time.monotonic() + 60
-        while log.read_text().count("ready to serve") < 1:
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.1)
         clients = [
             http.client.HTTPConnection("127.0.0.1", port, timeout=20) for _ in range(8)
         ]
         round_of_requests(clients)
         before = sorted(_established_per_process(_worker_pids(server.pid), port))
         server.send_signal(signal.SIGTTIN)  # the master starts one more worker
-        while log.read_text().count("ready to serve") < 2:
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.1)
+        _wait_ready(server, log, 2)
         time.sleep(0.2)  # its first beat in the shared table
         for _ in range(20):
             round_of_requests(clients)
