@@ -211,6 +211,8 @@ def test_applying_metrics_probes_the_primary_key_whatever_the_statistics(x_accou
     assert "Nested Loop" in update, plan
     assert "Index Scan using post_metrics_pkey on post_metrics m" in update, plan
     assert "Hash" not in update and "Merge" not in update, plan
+    # the batch is probed in key order
+    assert "Sort Key: post_metrics_batch.post_id" in update, plan
 
     rows = [(pk, 5, 6, 7, 8) for pk in Post.objects.values_list("pk", flat=True)]
     with transaction.atomic():
