@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.object_storage import media_link_storage
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -633,6 +635,15 @@ PLATFORM_TOKEN_REFRESHER = env.str(
 # at this public base through signed links that expire (platforms/media_links.py).
 MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
 MEDIA_LINK_MAX_AGE = env.int("MEDIA_LINK_MAX_AGE", default=6 * 3600)
+# Or through object storage (django-storages, the S3 API: AWS S3, Cloudflare R2,
+# MinIO, ...), so the site itself need not be reachable from the internet: a
+# post's file is copied into this private bucket when a platform needs its
+# link, and the platform gets a presigned GET that expires after
+# MEDIA_LINK_MAX_AGE. Keys come from the environment (or boto3's own chain:
+# an instance role), never from the database. MEDIA_ROOT stays the library.
+MEDIA_LINK_BUCKET = env.str("MEDIA_LINK_BUCKET", default="")
+if _media_link_storage := media_link_storage(env, max_age=MEDIA_LINK_MAX_AGE):
+    STORAGES["media_links"] = _media_link_storage
 # Metrics sync (platforms/sync.py): accounts synced at most this often, posts
 # of the last N days, and a lease on a claimed account.
 METRICS_SYNC_INTERVAL_MINUTES = env.int("METRICS_SYNC_INTERVAL_MINUTES", default=60)

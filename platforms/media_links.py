@@ -7,30 +7,57 @@ MEDIA_ROOT and expires after MEDIA_LINK_MAX_AGE seconds; `serve` (mounted at
 MEDIA_ROOT (the real path, symlinks resolved, must be inside it), range
 requests for video. `fmt="jpeg"` serves a JPEG copy of another image format
 (Instagram publishes JPEG only).
+
+With object storage configured (settings.MEDIA_LINK_BUCKET: the "media_links"
+entry of STORAGES, django-storages' S3 backend), the file, once proven inside
+MEDIA_ROOT, is copied into the private bucket under a key that names this
+version of it, and the link is the bucket's presigned GET with the same
+lifetime; the site need not be reachable from the internet then.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import io
 import mimetypes
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from content.media_paths import UnsafeMediaPath, media_root, resolve_media_path
 
 SALT = "platforms.media_links"
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# the STORAGES entry that holds the media links when object storage is used
+OBJECT_STORAGE = "media_links"
+# a SigV4 presigned link lives at most 7 days
+PRESIGN_MAX_AGE = 7 * 24 * 3600
+# a copy in the bucket is linked to for this long after it was put there, then
+# put again: the bucket's expiry rule must be longer than this plus
+# MEDIA_LINK_MAX_AGE (docs/operations.md)
+REUSE_FOR = dt.timedelta(days=1)
 
 
 class MediaLinkError(ValueError):
     """The media cannot be offered through a link; `message` says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class MediaStorageUnavailable(Exception):
+    """Object storage did not take the file or answer; trying later may help.
+    `message` names the storage's error code, never a key or a link."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -64,7 +91,12 @@ def resolve_media(path: str | os.PathLike) -> Path:
 
 
 def signed_url(path: str | os.PathLike, *, fmt: str | None = None) -> str:
-    """A public link to this media file that expires (MEDIA_LINK_MAX_AGE)."""
+    """A public link to this media file that expires (MEDIA_LINK_MAX_AGE).
+
+    Raises MediaLinkError (the file cannot be offered: do not retry) or, with
+    object storage, MediaStorageUnavailable (the bucket failed: retry)."""
+    if OBJECT_STORAGE in settings.STORAGES:
+        return _object_url(resolve_media(path), fmt)
     base = settings.MEDIA_PUBLIC_BASE_URL.rstrip("/")
     if not base:
         raise MediaLinkError(
@@ -74,8 +106,71 @@ def signed_url(path: str | os.PathLike, *, fmt: str | None = None) -> str:
     real = resolve_media(path)
     relative = real.relative_to(_root()).as_posix()
     token = signing.dumps({"p": relative, "f": fmt}, salt=SALT, compress=True)
-    name = real.stem + (".jpg" if fmt == "jpeg" else real.suffix)
+    name = _link_name(real, fmt)
     return base + reverse("media-link", kwargs={"token": token, "name": name})
+
+
+def _link_name(real: Path, fmt: str | None) -> str:
+    return real.stem + (".jpg" if fmt == "jpeg" else real.suffix)
+
+
+def _fresh_in(storage: Any, key: str) -> bool:
+    """Whether the bucket holds `key`, put there less than REUSE_FOR ago (an
+    older copy is put again, so the bucket's expiry rule never removes an
+    object while a link to it may still be fetched)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        stored = storage.get_modified_time(key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return False
+        raise
+    return timezone.now() - stored < REUSE_FOR
+
+
+def _object_url(real: Path, fmt: str | None) -> str:
+    """Copy `real` (already proven inside MEDIA_ROOT) into the media-link
+    bucket unless this version of it is there already; its presigned GET."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from django.core.files.base import ContentFile, File
+    from django.core.files.storage import storages
+
+    try:
+        stat = real.stat()
+    except FileNotFoundError:
+        raise MediaLinkError(f"The media file {real.name} does not exist.") from None
+    relative = real.relative_to(_root()).as_posix()
+    # The key names one version of the file, not its path (nothing of the
+    # library's layout reaches the bucket): a file replaced in place gets a
+    # new key, so a platform never fetches the old picture under a new link.
+    version = hashlib.sha256(
+        f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\0{fmt or ''}".encode()
+    ).hexdigest()[:40]
+    key = f"{version}/{_link_name(real, fmt)}"
+    storage: Any = storages[OBJECT_STORAGE]  # S3Storage: url() takes `expire`
+    try:
+        if not _fresh_in(storage, key):
+            converted = (
+                fmt == "jpeg" and mimetypes.guess_type(real.name)[0] != "image/jpeg"
+            )
+            if converted:
+                storage.save(key, ContentFile(_jpeg_copy(real)))
+            else:
+                with real.open("rb") as handle:
+                    storage.save(key, File(handle))
+        age = min(settings.MEDIA_LINK_MAX_AGE, PRESIGN_MAX_AGE)
+        return storage.url(key, expire=age)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code") or "an error"
+        raise MediaStorageUnavailable(
+            f"Object storage refused {real.name} ({code}); the post is tried again."
+        ) from None
+    except BotoCoreError as exc:
+        raise MediaStorageUnavailable(
+            f"Object storage did not answer for {real.name} "
+            f"({exc.__class__.__name__}); the post is tried again."
+        ) from None
 
 
 @require_safe

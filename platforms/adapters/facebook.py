@@ -51,7 +51,6 @@ from platforms.adapters import (
 )
 from platforms.adapters.graph import GraphAdapter, graph_time
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
-from platforms.media_links import MediaLinkError, signed_url
 
 PHOTO = MediaLimits(
     mime_types=("image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"),
@@ -134,12 +133,6 @@ class FacebookAdapter(GraphAdapter):
             )
         return str(page)
 
-    def _url(self, path: str) -> str:
-        try:
-            return signed_url(path)
-        except MediaLinkError as exc:
-            raise PermanentError(exc.message) from None
-
     def publish(self, request: PublishRequest) -> PublishResult:
         problems = self.validate(request.draft)
         if problems:
@@ -155,7 +148,10 @@ class FacebookAdapter(GraphAdapter):
                 f"{page}/photos",
                 what="photo",
                 sends=True,
-                data={"url": self._url(request.media_path), "caption": request.text},
+                data={
+                    "url": self.media_link(request.media_path),
+                    "caption": request.text,
+                },
             )
             post_id = str(body.get("post_id") or body["id"])
         elif request.media_type == "video" and request.media_path:
@@ -165,7 +161,7 @@ class FacebookAdapter(GraphAdapter):
                 what="video",
                 sends=True,
                 data={
-                    "file_url": self._url(request.media_path),
+                    "file_url": self.media_link(request.media_path),
                     "description": request.text,
                 },
             )

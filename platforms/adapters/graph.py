@@ -23,6 +23,7 @@ from platforms.adapters import (
     RateLimited,
 )
 from platforms.adapters.http import HttpAdapter, Response
+from platforms.media_links import MediaLinkError, MediaStorageUnavailable, signed_url
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,15 @@ class GraphAdapter(HttpAdapter):
     @property
     def graph_base(self) -> str:
         return settings.GRAPH_API_BASE
+
+    def media_link(self, path: str, *, fmt: str | None = None) -> str:
+        """The expiring public link Meta fetches a post's file from."""
+        try:
+            return signed_url(path, fmt=fmt)
+        except MediaLinkError as exc:
+            raise PermanentError(exc.message) from None
+        except MediaStorageUnavailable as exc:  # nothing went out: retry
+            raise AdapterError(exc.message) from None
 
     def graph(
         self,

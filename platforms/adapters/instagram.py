@@ -37,7 +37,6 @@ from platforms.adapters import (
 )
 from platforms.adapters.graph import PUBLISH_CAP_WAIT, GraphAdapter, graph_time
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
-from platforms.media_links import MediaLinkError, signed_url
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")  # others are sent as JPEG
 FEED_IMAGE = MediaLimits(
@@ -168,16 +167,10 @@ class InstagramAdapter(GraphAdapter):
                 PUBLISH_CAP_WAIT,
             )
 
-    def _media_url(self, path: str, media_type: str) -> str:
-        try:
-            return signed_url(path, fmt="jpeg" if media_type == "image" else None)
-        except MediaLinkError as exc:
-            raise PermanentError(exc.message) from None
-
     def _item(self, path: str, media_type: str) -> dict:
         if media_type == "video":
-            return {"video_url": self._media_url(path, "video")}
-        return {"image_url": self._media_url(path, "image")}
+            return {"video_url": self.media_link(path)}
+        return {"image_url": self.media_link(path, fmt="jpeg")}
 
     def _container(self, user: str, request: PublishRequest) -> str:
         """Create the container(s), wait until FINISHED; the id to publish."""
