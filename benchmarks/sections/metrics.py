@@ -126,7 +126,7 @@ def run(bench: Bench) -> list[Result]:
             median_ms=median,
             p95_ms=p95,
             floor_ms=floor,
-            queries=4,  # scratch table, COPY, UPDATE (+ INSERT), drop
+            queries=4,  # scratch table, COPY, UPDATE, drop (+ INSERT of new posts)
             target=f"within {TARGET_RATIO:g}x of COPY",
             note=f"{verdict}; floor: COPY of the same (post id, 4 numbers) rows "
             f"into a scratch table; {changed:,} of the {len(rows):,} posts get "

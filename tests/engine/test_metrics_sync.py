@@ -11,8 +11,8 @@ from config.celery import app as celery_app
 from platforms.adapters import PublishRequest, get_adapter
 from platforms.models import Post, PostMetrics
 from platforms.sync import (
-    APPLY_POST_METRICS,
     BATCH_TABLE,
+    UPDATE_POST_METRICS,
     apply_post_metrics,
     claim_accounts_for_sync,
     post_metrics_fold,
@@ -165,9 +165,10 @@ def test_metrics_for_a_batch_cost_the_same_statements(
     gone_id = gone.pk
     gone.delete()  # deleted after the sync read its id: skipped, not an error
     first = [(p.pk, n, n + 1, n + 2, n + 3) for n, p in enumerate(posts)]
-    # scratch table, one UPDATE (+ INSERT of new rows), drop; the COPY between
-    # them goes to psycopg directly, past Django's query log
-    with django_assert_num_queries(3):  # new rows: inserted
+    # scratch table, one UPDATE, the INSERT of new rows when the UPDATE left
+    # some, drop; the COPY between them goes to psycopg directly, past
+    # Django's query log
+    with django_assert_num_queries(4):  # new rows: inserted
         assert apply_post_metrics([*first, (gone_id, 1, 1, 1, 1)]) == 30
     again = [(p.pk, 2 * n, 0, 0, 7) for n, p in enumerate(posts)]
     with django_assert_num_queries(3):  # known rows: updated in place
@@ -177,6 +178,11 @@ def test_metrics_for_a_batch_cost_the_same_statements(
         2 * n for n in range(30)
     ]
     assert set(PostMetrics.objects.values_list("views_count", flat=True)) == {7}
+    # some known, some new: one statement of each
+    more = [f.PostFactory(platform_account=x_account) for _ in range(5)]
+    with django_assert_num_queries(4):
+        assert apply_post_metrics(again + [(p.pk, 1, 1, 1, 1) for p in more]) == 35
+    assert PostMetrics.objects.count() == 35
 
 
 def test_applying_metrics_probes_the_primary_key_whatever_the_statistics(x_account):
@@ -202,12 +208,10 @@ def test_applying_metrics_probes_the_primary_key_whatever_the_statistics(x_accou
                 "INSERT INTO post_metrics_batch SELECT post_id, 1, 2, 3, 4 "
                 "FROM post_metrics"
             )
-            cursor.execute(
-                "EXPLAIN " + APPLY_POST_METRICS, {"now": timezone.now(), "size": 3000}
-            )
+            cursor.execute("EXPLAIN " + UPDATE_POST_METRICS, {"now": timezone.now()})
             plan = "\n".join(row[0] for row in cursor.fetchall())
             transaction.set_rollback(True)
-    update = plan.split("CTE inserted")[0]
+    update = plan
     assert "Nested Loop" in update, plan
     assert "Index Scan using post_metrics_pkey on post_metrics m" in update, plan
     assert "Hash" not in update and "Merge" not in update, plan
