@@ -13,7 +13,11 @@ class ConfigConfig(AppConfig):
     def ready(self) -> None:
         from dbbackup.signals import pre_restore
 
-        from config.checks import check_credentials_decrypt, check_services_reachable
+        from config.checks import (
+            check_credentials_decrypt,
+            check_media_links,
+            check_services_reachable,
+        )
         from config.ops.backups import pre_restore_guard
         from config.permissions import sync_groups_after_migrate
         from config.preferences import remember_timezone_at_login
@@ -31,6 +35,7 @@ class ConfigConfig(AppConfig):
         checks.register(check_credentials_decrypt, "credentials")
         # only with --deploy: development commands run without the servers too
         checks.register(check_services_reachable, "services", deploy=True)
+        checks.register(check_media_links, "media_links", deploy=True)
         user_logged_in.connect(
             remember_timezone_at_login, dispatch_uid="operator_timezone"
         )

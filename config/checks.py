@@ -1,5 +1,6 @@
 """System checks: stored credentials still open with the configured keys; with
---deploy, the database and Redis answer."""
+--deploy, the database and Redis answer, and Instagram's and Facebook's media
+can be fetched (a public address or a working bucket)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.db import DatabaseError, connections, transaction
 
 logger = logging.getLogger("config.checks")
@@ -131,3 +132,79 @@ def check_services_reachable(app_configs=None, **kwargs) -> list[Error]:
         finally:
             client.close()
     return errors
+
+
+MEDIA_BY_URL = ("instagram", "facebook")  # the platforms that fetch media by URL
+
+
+def check_media_links(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """With --deploy: Instagram and Facebook, when live, have a way to fetch a
+    post's media (MEDIA_PUBLIC_BASE_URL or MEDIA_LINK_BUCKET), and a configured
+    bucket takes and gives back an object with the configured keys (the two
+    rights the links need: s3:PutObject and s3:GetObject)."""
+    from platforms.media_links import OBJECT_STORAGE
+    from platforms.modes import Mode, platform_mode
+
+    found: list[CheckMessage] = []
+    bucket = OBJECT_STORAGE in settings.STORAGES
+    live = [p for p in MEDIA_BY_URL if platform_mode(p) == Mode.LIVE]
+    if live and not bucket and not settings.MEDIA_PUBLIC_BASE_URL:
+        found.append(
+            Warning(
+                f"{' and '.join(p.title() for p in live)} "
+                f"{'fetches' if len(live) == 1 else 'fetch'} media by URL, and "
+                "no public address is set: their photo and video posts will fail.",
+                hint="Set MEDIA_PUBLIC_BASE_URL (this site's public address) or "
+                "MEDIA_LINK_BUCKET (object storage); docs/operations.md.",
+                id="config.W001",
+            )
+        )
+    if bucket:
+        found += _check_bucket()
+    return found
+
+
+def _check_bucket() -> list[CheckMessage]:
+    from botocore.exceptions import BotoCoreError, ClientError
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import storages
+
+    from platforms.media_links import OBJECT_STORAGE
+
+    storage = storages[OBJECT_STORAGE]
+    probe = ".deploy-check"
+    bucket = getattr(storage, "bucket_name", OBJECT_STORAGE)
+    try:
+        storage.save(probe, ContentFile(b"ok"))
+        readable = storage.exists(probe)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code") or "an error"
+        return [
+            Error(
+                f"The media-link bucket '{bucket}' refused a test object ({code}).",
+                hint="Check MEDIA_LINK_BUCKET, MEDIA_LINK_S3_ENDPOINT_URL and "
+                "MEDIA_LINK_S3_REGION, and that the keys may s3:PutObject and "
+                "s3:GetObject under MEDIA_LINK_S3_PREFIX.",
+                id="config.E004",
+            )
+        ]
+    except BotoCoreError as exc:
+        return [
+            Warning(
+                f"The media-link bucket '{bucket}' did not answer "
+                f"({type(exc).__name__}); Instagram and Facebook media posts wait "
+                "until it does.",
+                hint="Check MEDIA_LINK_S3_ENDPOINT_URL and the network.",
+                id="config.W002",
+            )
+        ]
+    if not readable:
+        return [
+            Error(
+                f"The media-link bucket '{bucket}' took a test object but does "
+                "not show it back.",
+                hint="The keys need s3:GetObject under MEDIA_LINK_S3_PREFIX.",
+                id="config.E004",
+            )
+        ]
+    return []

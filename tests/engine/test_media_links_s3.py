@@ -243,3 +243,56 @@ def test_a_post_waits_while_the_bucket_is_down(bucket, graph, image_post, settin
     assert not [c for c in graph.calls if c["path"].endswith("/media")]
     account = PlatformAccount.objects.get(pk=image_post.platform_account_id)
     assert account.connection_status == "connected"
+
+
+def _checks():
+    from config.checks import check_media_links
+
+    return [(m.id, m.msg) for m in check_media_links()]
+
+
+def test_the_deploy_check_proves_the_bucket_takes_and_gives_back(bucket, settings):
+    assert _checks() == []
+    assert ".deploy-check" in {key.rsplit("/", 1)[-1] for key in objects(bucket)}
+
+    refused = settings.STORAGES["media_links"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media_links": {
+            **refused,
+            "OPTIONS": {**refused["OPTIONS"], "bucket_name": "no-such-bucket"},
+        },
+    }
+    ((code, message),) = _checks()
+    assert code == "config.E004" and "NoSuchBucket" in message
+    assert SECRET not in message
+
+    gone = {**refused["OPTIONS"], "endpoint_url": "http://127.0.0.1:9"}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media_links": {**refused, "OPTIONS": gone},
+    }
+    ((code, message),) = _checks()
+    assert code == "config.W002" and "did not answer" in message
+
+
+def test_the_deploy_check_warns_when_meta_cannot_fetch_media(settings):
+    settings.STORAGES = {
+        k: v for k, v in settings.STORAGES.items() if k != "media_links"
+    }
+    settings.MEDIA_PUBLIC_BASE_URL = ""
+    settings.PLATFORM_ADAPTERS = {
+        "instagram": "platforms.adapters.instagram.InstagramAdapter"
+    }
+    ((code, message),) = _checks()
+    assert code == "config.W001" and message.startswith(
+        "Instagram fetches media by URL"
+    )
+    settings.MEDIA_PUBLIC_BASE_URL = h.PUBLIC_BASE
+    assert _checks() == []
+    # in dry run nothing is fetched
+    settings.MEDIA_PUBLIC_BASE_URL = ""
+    settings.PLATFORM_ADAPTERS = {
+        "instagram": "platforms.adapters.dryrun.DryRunAdapter"
+    }
+    assert _checks() == []

@@ -36,6 +36,7 @@ def production_env(db) -> dict[str, str]:
             f"{params['NAME']}"
         ),
         REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6380/4",
+        MEDIA_PUBLIC_BASE_URL="https://backoffice.example.com",
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
@@ -57,6 +58,13 @@ def test_check_deploy_has_no_warnings(production_env):
     proc = manage(production_env, "check", "--deploy", "--fail-level", "WARNING")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "System check identified no issues" in proc.stdout
+
+
+def test_check_deploy_warns_when_meta_has_no_address_to_fetch_media(production_env):
+    production_env["MEDIA_PUBLIC_BASE_URL"] = ""
+    proc = manage(production_env, "check", "--deploy")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a warning, not a stop
+    assert "(config.W001) Instagram and Facebook fetch media by URL" in proc.stderr
 
 
 @pytest.mark.parametrize(
