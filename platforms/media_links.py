@@ -55,8 +55,10 @@ class MediaLinkError(ValueError):
         self.message = message
 
 
-class MediaStorageUnavailable(Exception):
-    """Object storage did not take the file or answer; trying later may help.
+class MediaLinkUnavailable(Exception):
+    """No link can be made now, through no fault of the post: no public address
+    is configured, or object storage did not take the file or answer. Trying
+    later may help (once an operator sets the address, the posts go out).
     `message` names the storage's error code, never a key or a link."""
 
     def __init__(self, message: str):
@@ -93,17 +95,18 @@ def resolve_media(path: str | os.PathLike) -> Path:
 def signed_url(path: str | os.PathLike, *, fmt: str | None = None) -> str:
     """A public link to this media file that expires (MEDIA_LINK_MAX_AGE).
 
-    Raises MediaLinkError (the file cannot be offered: do not retry) or, with
-    object storage, MediaStorageUnavailable (the bucket failed: retry)."""
+    Raises MediaLinkError (the file cannot be offered: do not retry) or
+    MediaLinkUnavailable (no address configured, or the bucket failed: retry)."""
     if OBJECT_STORAGE in settings.STORAGES:
         return _object_url(resolve_media(path), fmt)
+    real = resolve_media(path)  # a path that can never be served fails first
     base = settings.MEDIA_PUBLIC_BASE_URL.rstrip("/")
     if not base:
-        raise MediaLinkError(
-            "MEDIA_PUBLIC_BASE_URL is not set: this platform fetches media by "
-            "URL, so the site must serve it at a public address."
+        raise MediaLinkUnavailable(
+            "MEDIA_PUBLIC_BASE_URL is not set (nor MEDIA_LINK_BUCKET): this "
+            "platform fetches media by URL, so the site must serve it at a "
+            "public address; the post waits until it does."
         )
-    real = resolve_media(path)
     relative = real.relative_to(_root()).as_posix()
     token = signing.dumps({"p": relative, "f": fmt}, salt=SALT, compress=True)
     name = _link_name(real, fmt)
@@ -163,11 +166,11 @@ def _object_url(real: Path, fmt: str | None) -> str:
         return storage.url(key, expire=age)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code") or "an error"
-        raise MediaStorageUnavailable(
+        raise MediaLinkUnavailable(
             f"Object storage refused {real.name} ({code}); the post is tried again."
         ) from None
     except BotoCoreError as exc:
-        raise MediaStorageUnavailable(
+        raise MediaLinkUnavailable(
             f"Object storage did not answer for {real.name} "
             f"({exc.__class__.__name__}); the post is tried again."
         ) from None

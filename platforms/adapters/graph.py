@@ -23,7 +23,7 @@ from platforms.adapters import (
     RateLimited,
 )
 from platforms.adapters.http import HttpAdapter, Response
-from platforms.media_links import MediaLinkError, MediaStorageUnavailable, signed_url
+from platforms.media_links import MediaLinkError, MediaLinkUnavailable, signed_url
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class GraphAdapter(HttpAdapter):
             return signed_url(path, fmt=fmt)
         except MediaLinkError as exc:
             raise PermanentError(exc.message) from None
-        except MediaStorageUnavailable as exc:  # nothing went out: retry
+        except MediaLinkUnavailable as exc:  # nothing went out: retry
             raise AdapterError(exc.message) from None
 
     def graph(

@@ -220,6 +220,17 @@ def test_a_server_error_is_retried(graph, image_post):
     assert "Instagram error 500" in image_post.error_message
 
 
+def test_a_site_without_a_public_address_makes_the_post_wait(
+    graph, image_post, settings
+):
+    settings.MEDIA_PUBLIC_BASE_URL = ""
+    h.publish(now=later())
+    image_post.refresh_from_db()
+    assert (image_post.status, image_post.retry_count) == ("scheduled", 1)
+    assert "MEDIA_PUBLIC_BASE_URL is not set" in image_post.error_message
+    assert not containers(graph)  # nothing reached Instagram
+
+
 def test_an_expired_token_is_refreshed_once_and_the_post_goes_out(
     graph, image_post, settings
 ):

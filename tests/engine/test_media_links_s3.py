@@ -81,6 +81,16 @@ def bucket(s3, settings, tmp_path, monkeypatch):
     return client
 
 
+def bucket_options(settings, **changes):
+    """The media-link storage with some options changed (a wrong bucket, a
+    closed port), as an operator's mistake or an outage would have them."""
+    entry = settings.STORAGES["media_links"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media_links": {**entry, "OPTIONS": {**entry["OPTIONS"], **changes}},
+    }
+
+
 def objects(client):
     listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     return {item["Key"]: item for item in listed}
@@ -170,17 +180,8 @@ def test_no_path_outside_media_root_reaches_the_bucket(bucket, settings):
 
 
 def test_a_bucket_that_refuses_or_is_gone_is_worth_a_retry(bucket, settings, s3):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media_links": {
-            **settings.STORAGES["media_links"],
-            "OPTIONS": {
-                **settings.STORAGES["media_links"]["OPTIONS"],
-                "bucket_name": "no-such-bucket",
-            },
-        },
-    }
-    with pytest.raises(media_links.MediaStorageUnavailable) as refused:
+    bucket_options(settings, bucket_name="no-such-bucket")
+    with pytest.raises(media_links.MediaLinkUnavailable) as refused:
         media_links.signed_url("content/clip.mp4")
     assert "NoSuchBucket" in refused.value.message or "404" in refused.value.message
     assert SECRET not in refused.value.message
@@ -226,14 +227,7 @@ def test_instagram_fetches_the_post_from_the_bucket(bucket, graph, image_post, s
 
 def test_a_post_waits_while_the_bucket_is_down(bucket, graph, image_post, settings):
     # the storage answers nothing at all: its port is closed
-    options = settings.STORAGES["media_links"]["OPTIONS"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media_links": {
-            **settings.STORAGES["media_links"],
-            "OPTIONS": {**options, "endpoint_url": "http://127.0.0.1:9"},
-        },
-    }
+    bucket_options(settings, endpoint_url="http://127.0.0.1:9")
     h.publish(now=later())
     image_post.refresh_from_db()
     assert (image_post.status, image_post.retry_count) == ("scheduled", 1)
@@ -255,23 +249,12 @@ def test_the_deploy_check_proves_the_bucket_takes_and_gives_back(bucket, setting
     assert _checks() == []
     assert ".deploy-check" in {key.rsplit("/", 1)[-1] for key in objects(bucket)}
 
-    refused = settings.STORAGES["media_links"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media_links": {
-            **refused,
-            "OPTIONS": {**refused["OPTIONS"], "bucket_name": "no-such-bucket"},
-        },
-    }
+    bucket_options(settings, bucket_name="no-such-bucket")
     ((code, message),) = _checks()
     assert code == "config.E004" and "NoSuchBucket" in message
     assert SECRET not in message
 
-    gone = {**refused["OPTIONS"], "endpoint_url": "http://127.0.0.1:9"}
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media_links": {**refused, "OPTIONS": gone},
-    }
+    bucket_options(settings, bucket_name=BUCKET, endpoint_url="http://127.0.0.1:9")
     ((code, message),) = _checks()
     assert code == "config.W002" and "did not answer" in message
 
