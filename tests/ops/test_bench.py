@@ -13,6 +13,7 @@ from benchmarks.runner import main
 from benchmarks.scratch import ScratchPosts
 from benchmarks.sections import SECTIONS, section
 from characters.models import Character
+from logs.models import Event
 from platforms.adapters import DRY_RUN_ADAPTER
 from platforms.models import Post, ScheduledPost
 from platforms.publishing import publish_due_posts
@@ -94,10 +95,34 @@ def test_scheduler_scratch_rows_publish_and_leave_nothing_behind(settings, tmp_p
     assert scratch.outcome() == {"scheduled": 40}
     assert not Post.objects.filter(character__name=scratch.NAME).exists()
 
+    characters = list(
+        Character.all_objects.filter(name=scratch.NAME).values_list("pk", flat=True)
+    )
+    assert Event.objects.filter(character_id__in=characters).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM audit_scheduled_posts WHERE character_id = ANY(%s)",
+            [characters],
+        )
+        assert cursor.fetchone()[0] >= 40  # created, published, reset
     scratch.drop()
     assert not (tmp_path / "bench").exists()
     assert not Character.all_objects.filter(name=scratch.NAME).exists()
     assert not ScheduledPost.objects.filter(pk__in=scratch.ids).exists()
+    # nothing of them is left outside the cascade: events, the audit trail
+    assert not Event.objects.filter(character_id__in=characters).exists()
+    with connection.cursor() as cursor:
+        for table in ScratchPosts.LEFT_BEHIND[1:]:
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE character_id = ANY(%s)",
+                [characters],
+            )
+            assert cursor.fetchone() == (0,), table
+        cursor.execute(
+            "SELECT count(*) FROM audit_characters WHERE pgh_obj_id = ANY(%s)",
+            [characters],
+        )
+        assert cursor.fetchone() == (0,)
 
 
 def test_a_bench_run_keeps_the_chaos_section_of_benchmarks_md(tmp_path):
