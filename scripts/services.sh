@@ -152,6 +152,10 @@ work_mem = 32MB
 maintenance_work_mem = 512MB
 random_page_cost = 1.1
 fsync = ${LOCAL_PG_FSYNC:-on}
+# the default 1GB forced a checkpoint every ~540 MB of WAL: 13-36 s apart in
+# the bench's publishing sections, each followed by full-page images
+# (BENCHMARKS.md, findings of 2026-12-01)
+max_wal_size = ${LOCAL_PG_MAX_WAL_SIZE:-8GB}
 CONF
   fi
   local pitr_changed; pitr_changed="$(pitr_configure)"
