@@ -169,7 +169,7 @@ def _check_bucket() -> list[CheckMessage]:
     from django.core.files.base import ContentFile
     from django.core.files.storage import storages
 
-    from platforms.media_links import OBJECT_STORAGE
+    from platforms.media_links import OBJECT_STORAGE, storage_error_code
 
     storage = storages[OBJECT_STORAGE]
     probe = ".deploy-check"
@@ -178,10 +178,10 @@ def _check_bucket() -> list[CheckMessage]:
         storage.save(probe, ContentFile(b"ok"))
         readable = storage.exists(probe)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code") or "an error"
         return [
             Error(
-                f"The media-link bucket '{bucket}' refused a test object ({code}).",
+                f"The media-link bucket '{bucket}' refused a test object "
+                f"({storage_error_code(exc)}).",
                 hint="Check MEDIA_LINK_BUCKET, MEDIA_LINK_S3_ENDPOINT_URL and "
                 "MEDIA_LINK_S3_REGION, and that the keys may s3:PutObject and "
                 "s3:GetObject under MEDIA_LINK_S3_PREFIX.",

@@ -1,5 +1,5 @@
 """The object-storage entry of STORAGES for media links, read from the
-environment (settings.MEDIA_LINK_BUCKET; platforms/media_links.py)."""
+environment (MEDIA_LINK_BUCKET; platforms/media_links.py)."""
 
 from __future__ import annotations
 

@@ -641,7 +641,6 @@ MEDIA_LINK_MAX_AGE = env.int("MEDIA_LINK_MAX_AGE", default=6 * 3600)
 # link, and the platform gets a presigned GET that expires after
 # MEDIA_LINK_MAX_AGE. Keys come from the environment (or boto3's own chain:
 # an instance role), never from the database. MEDIA_ROOT stays the library.
-MEDIA_LINK_BUCKET = env.str("MEDIA_LINK_BUCKET", default="")
 if _media_link_storage := media_link_storage(env, max_age=MEDIA_LINK_MAX_AGE):
     STORAGES["media_links"] = _media_link_storage
 # Metrics sync (platforms/sync.py): accounts synced at most this often, posts

@@ -8,7 +8,7 @@ MEDIA_ROOT (the real path, symlinks resolved, must be inside it), range
 requests for video. `fmt="jpeg"` serves a JPEG copy of another image format
 (Instagram publishes JPEG only).
 
-With object storage configured (settings.MEDIA_LINK_BUCKET: the "media_links"
+With object storage configured (MEDIA_LINK_BUCKET in the environment: the "media_links"
 entry of STORAGES, django-storages' S3 backend), the file, once proven inside
 MEDIA_ROOT, is copied into the private bucket under a key that names this
 version of it, and the link is the bucket's presigned GET with the same
@@ -117,6 +117,12 @@ def _link_name(real: Path, fmt: str | None) -> str:
     return real.stem + (".jpg" if fmt == "jpeg" else real.suffix)
 
 
+def storage_error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore ClientError ("NoSuchBucket",
+    "AccessDenied", "404"...): what a message may name, never a key."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") or "an error"
+
+
 def _fresh_in(storage: Any, key: str) -> bool:
     """Whether the bucket holds `key`, put there less than REUSE_FOR ago (an
     older copy is put again, so the bucket's expiry rule never removes an
@@ -126,7 +132,7 @@ def _fresh_in(storage: Any, key: str) -> bool:
     try:
         stored = storage.get_modified_time(key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+        if storage_error_code(exc) in ("404", "NoSuchKey"):
             return False
         raise
     return timezone.now() - stored < REUSE_FOR
@@ -165,9 +171,9 @@ def _object_url(real: Path, fmt: str | None) -> str:
         age = min(settings.MEDIA_LINK_MAX_AGE, PRESIGN_MAX_AGE)
         return storage.url(key, expire=age)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code") or "an error"
         raise MediaLinkUnavailable(
-            f"Object storage refused {real.name} ({code}); the post is tried again."
+            f"Object storage refused {real.name} ({storage_error_code(exc)}); "
+            "the post is tried again."
         ) from None
     except BotoCoreError as exc:
         raise MediaLinkUnavailable(
