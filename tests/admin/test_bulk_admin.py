@@ -115,18 +115,18 @@ def test_the_spread_previews_then_schedules_all(operator_client, luna):
     assert form.status_code == 200
     assert "Spread 2 item(s) of Luna Vale" in form.content.decode()
 
-    choice = {"accounts": [str(insta.pk)], "start": "2027-01-04T20:00"}
+    choice = {"accounts": [str(insta.pk)], "start": "2038-01-04T20:00"}
     preview = spread_post(operator_client, items, spread="preview", **choice)
     page = preview.content.decode()
-    assert "5 Jan 2027, 19:00 CET" in page and "6 Jan 2027, 19:00 CET" in page
+    assert "5 Jan 2038, 19:00 CET" in page and "6 Jan 2038, 19:00 CET" in page
     assert 'id="spread-confirm"' in page
     assert not ScheduledPost.objects.exists()
 
     done = spread_post(operator_client, items, spread="confirm", **choice)
     assert done.status_code == 302
     assert sorted(ScheduledPost.objects.values_list("scheduled_at", flat=True)) == [
-        dt.datetime(2027, 1, 5, 18, tzinfo=dt.UTC),
-        dt.datetime(2027, 1, 6, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 5, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 6, 18, tzinfo=dt.UTC),
     ]
 
 
@@ -203,8 +203,8 @@ def test_the_import_preview_shows_a_bad_row_and_imports_nothing(operator_client,
     _, _, items = luna
     text = (
         "character,platform,scheduled_at,content,caption\n"
-        f"Luna Vale,instagram,2027-01-04 19:00,{items[0].pk},ok\n"
-        f"Luna Vale,instagram,2027-13-40 19:00,{items[1].pk},bad\n"
+        f"Luna Vale,instagram,2038-01-04 19:00,{items[0].pk},ok\n"
+        f"Luna Vale,instagram,2038-13-40 19:00,{items[1].pk},bad\n"
     )
     page = upload(operator_client, "/admin/platforms/scheduledpost/import/", text)
     assert page.status_code == 200
@@ -218,8 +218,8 @@ def test_the_import_is_confirmed_after_its_dry_run(operator_client, luna):
     _, insta, items = luna
     text = (
         "character,platform,scheduled_at,content,caption\n"
-        f"Luna Vale,instagram,2027-01-04 19:00,{items[0].pk},one\n"
-        f"Luna Vale,instagram,2027-01-05T19:00:00+01:00,{items[1].pk},two\n"
+        f"Luna Vale,instagram,2038-01-04 19:00,{items[0].pk},one\n"
+        f"Luna Vale,instagram,2038-01-05T19:00:00+01:00,{items[1].pk},two\n"
     )
     page = upload(operator_client, "/admin/platforms/scheduledpost/import/", text)
     assert page.status_code == 200
@@ -230,8 +230,8 @@ def test_the_import_is_confirmed_after_its_dry_run(operator_client, luna):
     )
     assert response.status_code == 302
     assert sorted(ScheduledPost.objects.values_list("scheduled_at", flat=True)) == [
-        dt.datetime(2027, 1, 4, 18, tzinfo=dt.UTC),
-        dt.datetime(2027, 1, 5, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 4, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 5, 18, tzinfo=dt.UTC),
     ]
     assert set(ScheduledPost.objects.values_list("timezone", flat=True)) == {BERLIN}
 

@@ -51,11 +51,11 @@ def test_a_time_entered_for_a_berlin_post_is_berlin_time(
     """Broken before: 19:00 with timezone Europe/Berlin was stored as 19:00 UTC."""
     response = administrator_client.post(
         ADD + f"?character={berlin_account.character_id}",
-        form_data(berlin_account, "2026-12-24", "19:00:00", timezone=BERLIN),
+        form_data(berlin_account, "2030-12-24", "19:00:00", timezone=BERLIN),
     )
     assert response.status_code == 302, response.content[-3000:]
     post = ScheduledPost.objects.get()
-    assert post.scheduled_at == dt.datetime(2026, 12, 24, 18, 0, tzinfo=dt.UTC)
+    assert post.scheduled_at == dt.datetime(2030, 12, 24, 18, 0, tzinfo=dt.UTC)
     assert post.timezone == BERLIN
 
 
@@ -74,7 +74,7 @@ def test_a_post_page_shows_its_time_on_its_own_clock(
 ):
     post = ScheduledPostFactory(
         platform_account=berlin_account,
-        scheduled_at=dt.datetime(2026, 12, 24, 18, 0, tzinfo=dt.UTC),
+        scheduled_at=dt.datetime(2030, 12, 24, 18, 0, tzinfo=dt.UTC),
         timezone=BERLIN,
     )
     page = administrator_client.get(
@@ -82,22 +82,22 @@ def test_a_post_page_shows_its_time_on_its_own_clock(
     )
     form = page.context["adminform"].form
     assert form["scheduled_at"].value() == dt.datetime(
-        2026, 12, 24, 18, 0, tzinfo=dt.UTC
+        2030, 12, 24, 18, 0, tzinfo=dt.UTC
     )
     assert 'value="19:00:00"' in page.content.decode()  # the time box, in Berlin
     changelist = administrator_client.get(
         reverse("admin:platforms_scheduledpost_changelist")
     ).content.decode()
-    assert "24 Dec 2026, 19:00 CET" in changelist
+    assert "24 Dec 2030, 19:00 CET" in changelist
 
 
 def test_a_time_the_clocks_skip_is_a_clear_error(administrator_client, berlin_account):
     response = administrator_client.post(
-        ADD, form_data(berlin_account, "2027-03-28", "02:30:00", timezone=BERLIN)
+        ADD, form_data(berlin_account, "2030-03-31", "02:30:00", timezone=BERLIN)
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["scheduled_at"]
-    assert "2027-03-28 02:30 does not exist in Europe/Berlin" in errors[0]
+    assert "2030-03-31 02:30 does not exist in Europe/Berlin" in errors[0]
     assert not ScheduledPost.objects.exists()
 
 
@@ -105,13 +105,13 @@ def test_a_time_the_clocks_repeat_is_the_first_of_the_two(
     administrator_client, berlin_account
 ):
     response = administrator_client.post(
-        ADD, form_data(berlin_account, "2027-10-31", "02:30:00", timezone=BERLIN)
+        ADD, form_data(berlin_account, "2030-10-27", "02:30:00", timezone=BERLIN)
     )
     assert response.status_code == 302, response.content[-3000:]
     post = ScheduledPost.objects.get()
     # 02:30 CEST (UTC+2), the first 02:30 of that night
-    assert post.scheduled_at == dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC)
-    assert format_local(post.scheduled_at, BERLIN) == "31 Oct 2027, 02:30 CEST"
+    assert post.scheduled_at == dt.datetime(2030, 10, 27, 0, 30, tzinfo=dt.UTC)
+    assert format_local(post.scheduled_at, BERLIN) == "27 Oct 2030, 02:30 CEST"
 
 
 def test_localize_refuses_skipped_times_and_takes_the_first_repeated_one():
@@ -189,18 +189,18 @@ def test_the_zone_is_read_at_login_not_on_every_request(client, administrator):
 
 def test_the_next_free_slot_skips_taken_hours_and_the_night(berlin_account):
     # 20:10 Berlin on a winter evening: 21:00 is free, then the night
-    after = dt.datetime(2026, 12, 1, 19, 10, tzinfo=dt.UTC)
+    after = dt.datetime(2030, 12, 3, 19, 10, tzinfo=dt.UTC)
     assert next_free_slot(
         account_ids=[berlin_account.pk], tz_name=BERLIN, after=after
-    ) == dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC)
+    ) == dt.datetime(2030, 12, 3, 20, 0, tzinfo=dt.UTC)
     ScheduledPostFactory(
         platform_account=berlin_account,
-        scheduled_at=dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.UTC),
+        scheduled_at=dt.datetime(2030, 12, 3, 20, 0, tzinfo=dt.UTC),
     )
     # 21:00 taken: the next is 09:00 Berlin the day after
     assert next_free_slot(
         account_ids=[berlin_account.pk], tz_name=BERLIN, after=after
-    ) == dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.UTC)
+    ) == dt.datetime(2030, 12, 4, 8, 0, tzinfo=dt.UTC)
 
 
 def test_the_next_free_slot_walks_over_a_dst_change(berlin_account):

@@ -87,20 +87,20 @@ def test_the_spread_answers_the_plan_then_schedules_it(operator_api, luna):
         "character": str(character.pk),
         "content": [str(image.pk)],
         "accounts": [str(insta.pk)],
-        "start": "2027-01-04T10:00:00",  # on Luna's clock: after Monday 09:00
+        "start": "2038-01-04T10:00:00",  # on Luna's clock: after Monday 09:00
         "dry_run": True,
     }
     plan = operator_api.post(SPREAD, body, format="json")
     assert plan.status_code == 200, plan.content
     [row] = plan.json()["rows"]
-    assert row["scheduled_at"] == "2027-01-05T08:00:00Z"  # Tuesday 09:00 CET
+    assert row["scheduled_at"] == "2038-01-05T08:00:00Z"  # Tuesday 09:00 CET
     assert not ScheduledPost.objects.exists()
 
     done = operator_api.post(SPREAD, {**body, "dry_run": False}, format="json")
     assert done.status_code == 201, done.content
     [pk] = done.json()["created"]
     assert ScheduledPost.objects.get(pk=pk).scheduled_at == dt.datetime(
-        2027, 1, 5, 8, tzinfo=dt.UTC
+        2038, 1, 5, 8, tzinfo=dt.UTC
     )
 
 
@@ -129,8 +129,8 @@ def test_a_spread_with_a_bad_row_is_a_400_with_its_reason(operator_api, luna):
 def test_a_dry_run_reports_and_writes_nothing(operator_api, luna):
     _, _, image = luna
     text = csv_of(
-        f"Luna Vale,instagram,2027-01-04T19:00:00+01:00,,{image.pk},Hello",
-        f"Luna Vale,instagram,2027-01-05 19:00,{BERLIN},{image.pk},Again",
+        f"Luna Vale,instagram,2038-01-04T19:00:00+01:00,,{image.pk},Hello",
+        f"Luna Vale,instagram,2038-01-05 19:00,{BERLIN},{image.pk},Again",
     )
     response = post_csv(operator_api, text, dry_run=True)
     assert response.status_code == 200, response.content
@@ -148,9 +148,9 @@ def test_a_dry_run_reports_and_writes_nothing(operator_api, luna):
 def test_an_import_schedules_every_row_through_the_rules(operator_api, luna):
     _, insta, image = luna
     text = csv_of(
-        f"Luna Vale,instagram,2027-01-04T19:00:00+01:00,,{image.pk},Hello",
+        f"Luna Vale,instagram,2038-01-04T19:00:00+01:00,,{image.pk},Hello",
         # a wall-clock time in the row's zone; Berlin is on summer time then
-        "Luna Vale,Instagram,2027-07-05 19:00,Europe/Berlin,,Just text? no",
+        "Luna Vale,Instagram,2038-07-05 19:00,Europe/Berlin,,Just text? no",
     )
     response = post_csv(operator_api, text)
     # Instagram needs media: the second row is refused, so none is imported
@@ -160,16 +160,16 @@ def test_an_import_schedules_every_row_through_the_rules(operator_api, luna):
     assert not ScheduledPost.objects.exists()
 
     text = csv_of(
-        f"Luna Vale,instagram,2027-01-04T19:00:00+01:00,,{image.pk},Hello",
-        f"Luna Vale,instagram,2027-07-05 19:00,Europe/Berlin,{image.pk},Summer",
+        f"Luna Vale,instagram,2038-01-04T19:00:00+01:00,,{image.pk},Hello",
+        f"Luna Vale,instagram,2038-07-05 19:00,Europe/Berlin,{image.pk},Summer",
     )
     response = post_csv(operator_api, text)
     assert response.status_code == 201, response.content
     assert response.json()["imported"] == 2
     times = sorted(ScheduledPost.objects.values_list("scheduled_at", flat=True))
     assert times == [
-        dt.datetime(2027, 1, 4, 18, tzinfo=dt.UTC),
-        dt.datetime(2027, 7, 5, 17, tzinfo=dt.UTC),  # 19:00 CEST
+        dt.datetime(2038, 1, 4, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 7, 5, 17, tzinfo=dt.UTC),  # 19:00 CEST
     ]
     assert set(ScheduledPost.objects.values_list("platform_account", flat=True)) == {
         insta.pk
@@ -179,13 +179,13 @@ def test_an_import_schedules_every_row_through_the_rules(operator_api, luna):
 def test_each_bad_row_is_named_by_column(operator_api, luna):
     _, _, image = luna
     text = csv_of(
-        f"Luna Vale,instagram,2027-01-04T19:00:00+01:00,,{image.pk},ok",
-        f"Nobody,instagram,2027-01-04T19:00:00+01:00,,{image.pk},who",
-        f"Luna Vale,myspace,2027-01-04T19:00:00+01:00,,{image.pk},where",
+        f"Luna Vale,instagram,2038-01-04T19:00:00+01:00,,{image.pk},ok",
+        f"Nobody,instagram,2038-01-04T19:00:00+01:00,,{image.pk},who",
+        f"Luna Vale,myspace,2038-01-04T19:00:00+01:00,,{image.pk},where",
         f"Luna Vale,instagram,tomorrow-ish,,{image.pk},when",
-        f"Luna Vale,instagram,2027-03-28 02:30,{BERLIN},{image.pk},skipped hour",
+        f"Luna Vale,instagram,2038-03-28 02:30,{BERLIN},{image.pk},skipped hour",
         f"Luna Vale,instagram,2020-01-01T10:00:00Z,,{image.pk},past",
-        f"Luna Vale,instagram,2027-01-04 10:00,Mars/Olympus,{image.pk},zone",
+        f"Luna Vale,instagram,2038-01-04 10:00,Mars/Olympus,{image.pk},zone",
     )
     response = post_csv(operator_api, text, dry_run=True)
     assert response.status_code == 400
@@ -228,7 +228,7 @@ def test_the_import_costs_the_same_for_2_and_20_rows(
     def rows(n, day):
         return csv_of(
             *(
-                f"Luna Vale,instagram,2027-02-{day:02d}T{h:02d}:00:00+01:00,,"
+                f"Luna Vale,instagram,2038-02-{day:02d}T{h:02d}:00:00+01:00,,"
                 f"{image.pk},Row {h}"
                 for h in range(n)
             )
@@ -252,7 +252,7 @@ def test_the_export_uses_the_lists_filters_and_the_posts_clock(operator_api, lun
     character, insta, _ = luna
     ScheduledPostFactory(
         platform_account=insta,
-        scheduled_at=dt.datetime(2027, 1, 4, 18, tzinfo=dt.UTC),
+        scheduled_at=dt.datetime(2030, 1, 7, 18, tzinfo=dt.UTC),
         timezone=BERLIN,
         hashtags=["sun", "sea"],
     )
@@ -263,6 +263,6 @@ def test_the_export_uses_the_lists_filters_and_the_posts_clock(operator_api, lun
     [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert row["character"] == "Luna Vale"
     assert row["platform"] == "instagram"
-    assert row["scheduled_at"] == "2027-01-04T19:00:00+01:00"
+    assert row["scheduled_at"] == "2030-01-07T19:00:00+01:00"
     assert row["hashtags"] == "#sun #sea"
     assert row["status"] == "scheduled"

@@ -49,7 +49,7 @@ def test_the_api_defaults_a_posts_zone_to_its_characters(admin_api, berlin_accou
         {
             "character": str(berlin_account.character_id),
             "platform_account": str(berlin_account.pk),
-            "scheduled_at": "2027-07-01T09:00:00",
+            "scheduled_at": "2038-07-01T09:00:00",
             "caption": "Sommer",
             "post_type": "message",
         },
@@ -57,7 +57,7 @@ def test_the_api_defaults_a_posts_zone_to_its_characters(admin_api, berlin_accou
     )
     assert response.status_code == 201, response.json()
     assert response.json()["timezone"] == BERLIN
-    assert response.json()["scheduled_at"] == "2027-07-01T09:00:00+02:00"
+    assert response.json()["scheduled_at"] == "2038-07-01T09:00:00+02:00"
 
 
 def test_the_api_refuses_a_skipped_time_naming_the_field(admin_api, berlin_account):
@@ -66,7 +66,7 @@ def test_the_api_refuses_a_skipped_time_naming_the_field(admin_api, berlin_accou
         {
             "character": str(berlin_account.character_id),
             "platform_account": str(berlin_account.pk),
-            "scheduled_at": "2027-03-28T02:30:00",
+            "scheduled_at": "2038-03-28T02:30:00",
             "caption": "x",
             "post_type": "message",
         },

@@ -59,23 +59,23 @@ def test_slots_then_spreading_items_over_them(logged_in, live_server, luna):
     page.click("button[name=index]")
     page.wait_for_selector("#spread-form")
     page.check(f"input[name=accounts][value='{insta.pk}']")
-    page.fill("#id_start", "2027-01-04T10:00")
+    page.fill("#id_start", "2038-01-04T10:00")
     page.click("#spread-preview-button")
     page.wait_for_selector("#spread-preview")
     times = page.locator("#spread-preview tbody tr td:nth-child(3)").all_inner_texts()
     assert times == [
-        "4 Jan 2027, 19:00 CET",
-        "5 Jan 2027, 09:00 CET",
-        "5 Jan 2027, 19:00 CET",
+        "4 Jan 2038, 19:00 CET",
+        "5 Jan 2038, 09:00 CET",
+        "5 Jan 2038, 19:00 CET",
     ]
     shot(page, "bulk-02-spread-preview")
     page.click("#spread-confirm")
     page.wait_for_selector(".messagelist .success")
     assert "3 post(s) scheduled" in page.inner_text(".messagelist")
     assert sorted(ScheduledPost.objects.values_list("scheduled_at", flat=True)) == [
-        dt.datetime(2027, 1, 4, 18, tzinfo=dt.UTC),
-        dt.datetime(2027, 1, 5, 8, tzinfo=dt.UTC),
-        dt.datetime(2027, 1, 5, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 4, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 5, 8, tzinfo=dt.UTC),
+        dt.datetime(2038, 1, 5, 18, tzinfo=dt.UTC),
     ]
 
 
@@ -98,9 +98,9 @@ def test_csv_import_shows_a_bad_row_then_imports_a_good_file(
     _, _, items = luna
     header = "character,platform,scheduled_at,timezone,content,caption\n"
     bad = header + (
-        f"Luna Vale,instagram,2027-02-01 19:00,,{items[0].pk},ok\n"
-        f"Luna Vale,instagram,2027-02-30 19:00,,{items[1].pk},no such day\n"
-        f"Nobody,instagram,2027-02-02 19:00,,{items[2].pk},who\n"
+        f"Luna Vale,instagram,2038-02-01 19:00,,{items[0].pk},ok\n"
+        f"Luna Vale,instagram,2038-02-30 19:00,,{items[1].pk},no such day\n"
+        f"Nobody,instagram,2038-02-02 19:00,,{items[2].pk},who\n"
     )
     _import(page, live_server, bad)
     body = page.inner_text("#content")
@@ -110,8 +110,8 @@ def test_csv_import_shows_a_bad_row_then_imports_a_good_file(
     assert not ScheduledPost.objects.exists()
 
     good = header + (
-        f"Luna Vale,instagram,2027-02-01 19:00,,{items[0].pk},one\n"
-        f"Luna Vale,instagram,2027-02-02T19:00:00+01:00,,{items[1].pk},two\n"
+        f"Luna Vale,instagram,2038-02-01 19:00,,{items[0].pk},one\n"
+        f"Luna Vale,instagram,2038-02-02T19:00:00+01:00,,{items[1].pk},two\n"
     )
     _import(page, live_server, good)
     assert not ScheduledPost.objects.exists()  # the preview is a dry run
@@ -119,6 +119,6 @@ def test_csv_import_shows_a_bad_row_then_imports_a_good_file(
     page.click("form[action$='process_import/'] input[type=submit]")
     page.wait_for_selector(".messagelist .success")
     assert sorted(ScheduledPost.objects.values_list("scheduled_at", flat=True)) == [
-        dt.datetime(2027, 2, 1, 18, tzinfo=dt.UTC),
-        dt.datetime(2027, 2, 2, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 2, 1, 18, tzinfo=dt.UTC),
+        dt.datetime(2038, 2, 2, 18, tzinfo=dt.UTC),
     ]

@@ -26,8 +26,8 @@ BERLIN = "Europe/Berlin"
 UTC = dt.UTC
 # weekdays 09:00 and 19:00
 WEEKDAYS_9_19 = [Slot(d, dt.time(h)) for d in range(5) for h in (9, 19)]
-# Monday 4 January 2027, 00:00 Berlin
-MONDAY = dt.datetime(2027, 1, 3, 23, 0, tzinfo=UTC)
+# Monday 4 January 2038, 00:00 Berlin
+MONDAY = dt.datetime(2038, 1, 3, 23, 0, tzinfo=UTC)
 
 
 def berlin(*args) -> dt.datetime:
@@ -61,35 +61,35 @@ def test_weekday_slots_land_on_the_characters_clock():
     )
     assert len(found) == 10  # Monday to Friday, twice; nothing at the weekend
     assert (
-        found[0] == berlin(2027, 1, 4, 9, 0) == dt.datetime(2027, 1, 4, 8, tzinfo=UTC)
+        found[0] == berlin(2038, 1, 4, 9, 0) == dt.datetime(2038, 1, 4, 8, tzinfo=UTC)
     )
-    assert found[1] == berlin(2027, 1, 4, 19, 0)
-    assert found[-1] == berlin(2027, 1, 8, 19, 0)
+    assert found[1] == berlin(2038, 1, 4, 19, 0)
+    assert found[-1] == berlin(2038, 1, 8, 19, 0)
 
 
 def test_a_slot_in_the_skipped_hour_moves_forward_by_the_gap():
-    # 28 March 2027: Berlin's clocks go from 02:00 to 03:00 (Sunday)
+    # 28 March 2038: Berlin's clocks go from 02:00 to 03:00 (Sunday)
     sunday_0230 = Slot(6, dt.time(2, 30))
     [when] = slot_instants(
         [sunday_0230],
         BERLIN,
-        after=dt.datetime(2027, 3, 27, 12, tzinfo=UTC),
-        until=dt.datetime(2027, 3, 29, tzinfo=UTC),
+        after=dt.datetime(2038, 3, 27, 12, tzinfo=UTC),
+        until=dt.datetime(2038, 3, 29, tzinfo=UTC),
     )
-    assert when == dt.datetime(2027, 3, 28, 1, 30, tzinfo=UTC)  # 03:30 CEST
+    assert when == dt.datetime(2038, 3, 28, 1, 30, tzinfo=UTC)  # 03:30 CEST
 
 
 def test_a_slot_in_the_repeated_hour_is_the_first_of_the_two():
-    # 31 October 2027: 02:30 happens twice in Berlin (CEST, then CET)
+    # 31 October 2038: 02:30 happens twice in Berlin (CEST, then CET)
     found = list(
         slot_instants(
             [Slot(6, dt.time(2, 30))],
             BERLIN,
-            after=dt.datetime(2027, 10, 30, tzinfo=UTC),
-            until=dt.datetime(2027, 11, 1, tzinfo=UTC),
+            after=dt.datetime(2038, 10, 30, tzinfo=UTC),
+            until=dt.datetime(2038, 11, 1, tzinfo=UTC),
         )
     )
-    assert found == [dt.datetime(2027, 10, 31, 0, 30, tzinfo=UTC)]  # 02:30 CEST
+    assert found == [dt.datetime(2038, 10, 31, 0, 30, tzinfo=UTC)]  # 02:30 CEST
 
 
 def test_two_slots_meeting_in_the_gap_are_one_instant():
@@ -98,11 +98,11 @@ def test_two_slots_meeting_in_the_gap_are_one_instant():
         slot_instants(
             slots,
             BERLIN,
-            after=dt.datetime(2027, 3, 27, tzinfo=UTC),
-            until=dt.datetime(2027, 3, 29, tzinfo=UTC),
+            after=dt.datetime(2038, 3, 27, tzinfo=UTC),
+            until=dt.datetime(2038, 3, 29, tzinfo=UTC),
         )
     )
-    assert found == [instant(dt.date(2027, 3, 28), dt.time(3, 30), BERLIN)]
+    assert found == [instant(dt.date(2038, 3, 28), dt.time(3, 30), BERLIN)]
 
 
 def test_times_are_read_from_text_and_a_bad_one_is_named():
@@ -126,9 +126,9 @@ def test_setting_slots_replaces_the_accounts_slots(account):
 
 def test_a_slot_is_taken_by_a_waiting_or_published_post_not_by_a_failed_one(luna):
     character, insta, _, _ = luna
-    monday_9 = berlin(2027, 1, 4, 9, 0)
-    monday_19 = berlin(2027, 1, 4, 19, 0)
-    tuesday_9 = berlin(2027, 1, 5, 9, 0)
+    monday_9 = berlin(2038, 1, 4, 9, 0)
+    monday_19 = berlin(2038, 1, 4, 19, 0)
+    tuesday_9 = berlin(2038, 1, 5, 9, 0)
     ScheduledPostFactory(platform_account=insta, scheduled_at=monday_9)
     published = ScheduledPostFactory(platform_account=insta, scheduled_at=monday_19)
     ScheduledPost.objects.filter(pk=published.pk).update(
@@ -138,22 +138,22 @@ def test_a_slot_is_taken_by_a_waiting_or_published_post_not_by_a_failed_one(luna
     ScheduledPost.objects.filter(pk=failed.pk).update(status="failed")
 
     free = free_slots(account_ids=[insta.pk], tz_name=BERLIN, count=2, after=MONDAY)
-    assert free[insta.pk] == [tuesday_9, berlin(2027, 1, 5, 19, 0)]
+    assert free[insta.pk] == [tuesday_9, berlin(2038, 1, 5, 19, 0)]
 
 
 def test_the_composers_next_free_slot_uses_the_slots(luna):
     character, insta, _, _ = luna
-    ScheduledPostFactory(platform_account=insta, scheduled_at=berlin(2027, 1, 4, 9, 0))
+    ScheduledPostFactory(platform_account=insta, scheduled_at=berlin(2038, 1, 4, 9, 0))
     assert next_free_slot(
         account_ids=[insta.pk], tz_name=BERLIN, after=MONDAY
-    ) == berlin(2027, 1, 4, 19, 0)
+    ) == berlin(2038, 1, 4, 19, 0)
 
 
 def test_without_slots_the_next_free_slot_is_the_next_whole_hour(account):
-    after = dt.datetime(2027, 1, 4, 9, 10, tzinfo=UTC)
+    after = dt.datetime(2038, 1, 4, 9, 10, tzinfo=UTC)
     assert next_free_slot(
         account_ids=[account.pk], tz_name="UTC", after=after
-    ) == dt.datetime(2027, 1, 4, 10, tzinfo=UTC)
+    ) == dt.datetime(2038, 1, 4, 10, tzinfo=UTC)
 
 
 # --- the spread ---------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_without_slots_the_next_free_slot_is_the_next_whole_hour(account):
 
 def test_items_are_spread_over_each_accounts_next_free_slots(luna):
     character, insta, tg, items = luna
-    ScheduledPostFactory(platform_account=insta, scheduled_at=berlin(2027, 1, 4, 9, 0))
+    ScheduledPostFactory(platform_account=insta, scheduled_at=berlin(2038, 1, 4, 9, 0))
 
     created = scheduled_posts_spread(
         character_id=character.pk,
@@ -174,15 +174,15 @@ def test_items_are_spread_over_each_accounts_next_free_slots(luna):
     assert len(created) == 6
     # Instagram: Monday 09:00 was taken; Monday 19:00, Tuesday 09:00, 19:00
     assert [planned[(c.pk, insta.pk)] for c in items] == [
-        berlin(2027, 1, 4, 19, 0),
-        berlin(2027, 1, 5, 9, 0),
-        berlin(2027, 1, 5, 19, 0),
+        berlin(2038, 1, 4, 19, 0),
+        berlin(2038, 1, 5, 9, 0),
+        berlin(2038, 1, 5, 19, 0),
     ]
     # Telegram: noon every day
     assert [planned[(c.pk, tg.pk)] for c in items] == [
-        berlin(2027, 1, 4, 12, 0),
-        berlin(2027, 1, 5, 12, 0),
-        berlin(2027, 1, 6, 12, 0),
+        berlin(2038, 1, 4, 12, 0),
+        berlin(2038, 1, 5, 12, 0),
+        berlin(2038, 1, 6, 12, 0),
     ]
     assert {p.timezone for p in created} == {BERLIN}
     assert all(p.status == "scheduled" for p in created)

@@ -61,7 +61,7 @@ def test_events_are_on_the_characters_clock_with_status_and_thumbnail(
     administrator_client, berlin
 ):
     account = PlatformAccountFactory(character=berlin, platform="instagram")
-    when = dt.datetime(2026, 12, 24, 18, 0, tzinfo=dt.UTC)
+    when = dt.datetime(2030, 12, 24, 18, 0, tzinfo=dt.UTC)
     sp = ScheduledPostFactory(
         platform_account=account, scheduled_at=when, caption="Xmas"
     )
@@ -70,12 +70,12 @@ def test_events_are_on_the_characters_clock_with_status_and_thumbnail(
     ).json()
     (event,) = events
     assert event["id"] == f"scheduled:{sp.pk}"
-    assert event["start"] == "2026-12-24T19:00:00"  # Berlin, no offset
+    assert event["start"] == "2030-12-24T19:00:00"  # Berlin, no offset
     assert event["editable"] is True
     assert "status-scheduled" in event["classNames"]
     assert event["extendedProps"]["thumb"].endswith(f"/{sp.content_id}/thumbnail/")
     assert event["url"].endswith(f"/scheduledpost/{sp.pk}/change/")
-    assert event["extendedProps"]["local"] == "24 Dec 2026, 19:00 CET"
+    assert event["extendedProps"]["local"] == "24 Dec 2030, 19:00 CET"
 
 
 def test_the_feed_filters_by_account_and_platform(administrator_client, berlin):
@@ -128,21 +128,21 @@ def test_a_drop_reschedules_on_the_pages_clock(administrator_client, berlin):
     sp = ScheduledPostFactory(platform_account=account)
     response = administrator_client.post(
         MOVE,
-        {"id": f"scheduled:{sp.pk}", "start": "2027-01-15T09:30:00", "zone": BERLIN},
+        {"id": f"scheduled:{sp.pk}", "start": "2038-01-15T09:30:00", "zone": BERLIN},
     )
     assert response.status_code == 200, response.json()
-    assert "15 Jan 2027, 09:30 CET (Europe/Berlin)" in response.json()["detail"]
+    assert "15 Jan 2038, 09:30 CET (Europe/Berlin)" in response.json()["detail"]
     sp.refresh_from_db()
-    assert sp.scheduled_at == dt.datetime(2027, 1, 15, 8, 30, tzinfo=dt.UTC)
+    assert sp.scheduled_at == dt.datetime(2038, 1, 15, 8, 30, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
     ("status", "start", "code", "why"),
     [
-        ("published", "2027-01-15T09:30:00", 409, "only waiting, failed or cancelled"),
-        ("processing", "2027-01-15T09:30:00", 409, "only waiting, failed or cancelled"),
+        ("published", "2038-01-15T09:30:00", 409, "only waiting, failed or cancelled"),
+        ("processing", "2038-01-15T09:30:00", 409, "only waiting, failed or cancelled"),
         ("scheduled", "2020-01-15T09:30:00", 400, "Choose a time in the future."),
-        ("scheduled", "2027-03-28T02:30:00", 400, "does not exist in Europe/Berlin"),
+        ("scheduled", "2038-03-28T02:30:00", 400, "does not exist in Europe/Berlin"),
     ],
 )
 def test_a_refused_drop_says_why_and_changes_nothing(
@@ -171,7 +171,7 @@ def test_an_analyst_sees_the_calendar_but_cannot_move_posts(analyst_client, berl
     assert events and not events[0]["editable"]
     response = analyst_client.post(
         MOVE,
-        {"id": f"scheduled:{sp.pk}", "start": "2027-01-15T09:30:00", "zone": BERLIN},
+        {"id": f"scheduled:{sp.pk}", "start": "2038-01-15T09:30:00", "zone": BERLIN},
     )
     assert response.status_code == 403
 

@@ -42,7 +42,7 @@ def data(accounts, image, **extra):
         "caption": "Golden hour in Lisbon",
         "hashtags": "#sunset travel",
         "when": "time",
-        "scheduled_at": "2027-01-15T19:00",
+        "scheduled_at": "2038-01-15T19:00",
         **extra,
     }
 
@@ -103,7 +103,7 @@ def test_a_caption_of_its_own_for_one_platform(administrator_client, setup):
     assert posts["instagram"].caption == "Golden hour in Lisbon"
     assert posts["instagram"].hashtags == ["sunset", "travel"]
     assert {p.scheduled_at for p in posts.values()} == {
-        dt.datetime(2027, 1, 15, 18, 0, tzinfo=dt.UTC)
+        dt.datetime(2038, 1, 15, 18, 0, tzinfo=dt.UTC)
     }
     assert {p.timezone for p in posts.values()} == {BERLIN}
 
