@@ -188,14 +188,16 @@ class XAdapter(HttpAdapter):
 
     def _error(self, response: Response, what: str) -> AdapterError:
         body = self.json_of(response)
-        errors = body.get("errors") or []
+        # the reasons first: an invalid-request problem's own detail is always
+        # the generic "One or more parameters to your request was invalid."
+        reasons = [
+            str(e["message"])
+            for e in body.get("errors") or []
+            if isinstance(e, dict) and e.get("message")
+        ]
         detail = str(
-            body.get("detail")
-            or (
-                errors[0].get("message")
-                if errors and isinstance(errors[0], dict)
-                else ""
-            )
+            "; ".join(reasons)
+            or body.get("detail")
             or body.get("title")
             or response.reason
             or ""

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from platforms.adapters import PermanentError, PublishRequest, get_adapter
-from platforms.models import PlatformAccount, PostMetrics
+from platforms.models import PlatformAccount, Post, PostMetrics
 from platforms.sync import sync_platform_metrics
 from tests import factories as f
 from tests.engine import platform_helpers as h
@@ -175,6 +175,35 @@ def test_a_timeout_is_reconciled_from_published_posts(
     adapter = get_adapter(page_account)
     other = PublishRequest(marker="x", caption="never sent")
     assert adapter.post_exists(other, since=timezone.now()) is False
+
+
+def test_a_photo_whose_answer_is_lost_is_reconciled_and_recorded_once(
+    graph, due_post, page_account, settings
+):
+    """The Page received the photo (its post exists) but the answer never
+    came: the publisher finds the post among the Page's published posts by
+    its caption and records it once; the photo is not sent again."""
+    settings.PLATFORM_READ_TIMEOUT = 0.3
+    graph.mode = "slow"
+    graph.slow_seconds = 1.0
+    graph.slow_when = lambda call: call["path"].endswith("/photos")
+    photo = h.media(page_account.character, settings.MEDIA_ROOT, "p.png")
+    sp = due_post(platform_account=page_account, content=photo, caption="A photo")
+    assert h.publish(now=later()) == 1
+    (post,) = graph.published("fb_post")
+    assert post["edge"] == "photos" and post["caption"] == "A photo\n\n#ai"
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    assert sp.post.platform_post_id == post["id"]
+    assert sp.post.platform_post_url == f"https://www.facebook.com/{post['id']}"
+    assert post["id"].startswith(f"{PAGE}_")  # the photo's post, as when answered
+    looked_up = [c for c in graph.calls if c["path"].endswith("/published_posts")]
+    assert len(looked_up) == 1
+    graph.mode = "ok"
+    assert h.publish(now=later(3600)) == 0
+    assert len(graph.published("fb_post")) == 1
+    assert len([c for c in graph.calls if c["path"].endswith("/photos")]) == 1
+    assert Post.objects.filter(platform_account=page_account).count() == 1
 
 
 def test_insights_delete_and_engagement(graph, due_post, page_account):

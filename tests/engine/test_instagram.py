@@ -10,7 +10,7 @@ from platforms.models import EngagementAction, PlatformAccount, Post, ScheduledP
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
-from tests.fakes.graph import TOKEN, FakeGraph
+from tests.fakes.graph import TOKEN, FakeGraph, error
 
 pytestmark = pytest.mark.django_db
 IG_USER = "17841400000000001"
@@ -171,6 +171,41 @@ def test_a_container_in_error_fails_with_a_clear_message(graph, image_post):
     assert image_post.status == "failed"
     assert "Instagram could not process the media" in image_post.error_message
     assert not graph.published()
+
+
+def test_an_image_url_meta_refuses_fails_the_post_with_metas_words(graph, image_post):
+    """Meta's error object for the container (code 100: the image_url it
+    could not fetch) fails the post at once with what Meta says a person
+    should read; no retry is used, nothing is published and the account stays
+    connected (the token is fine)."""
+    graph.mode = "invalid"
+    graph.invalid_when = lambda call: (
+        call["method"] == "POST" and call["path"].endswith(f"/{IG_USER}/media")
+    )
+    graph.invalid_answer = error(
+        400,
+        100,
+        "Invalid parameter",
+        2207052,
+        user_title="Media download has failed.",
+        user_msg="The media could not be fetched from this URI. "
+        "Check the URI and try again.",
+    )
+    assert h.publish(now=later()) == 0
+    image_post.refresh_from_db()
+    assert (image_post.status, image_post.retry_count) == ("failed", 0)
+    assert image_post.error_message == (
+        "Instagram refused create container: The media could not be fetched from "
+        "this URI. Check the URI and try again."
+    )
+    assert TOKEN not in image_post.error_message
+    assert len(containers(graph)) == 1
+    assert not [c for c in graph.calls if c["path"].endswith("/media_publish")]
+    assert not graph.published()
+    account = PlatformAccount.objects.get(pk=image_post.platform_account_id)
+    assert account.connection_status == "connected" and account.is_connected
+    h.publish(now=later(7200))
+    assert len(containers(graph)) == 1
 
 
 def test_an_expired_container_is_retried(graph, image_post):

@@ -17,7 +17,14 @@ from platforms.models import PlatformAccount
 from tests import factories as f
 from tests.engine import platform_helpers as h
 from tests.engine.conftest import later
-from tests.fakes.x import REFRESHED_TOKEN, TOKEN, USER_ID, FakeX
+from tests.fakes.x import (
+    REFRESHED_TOKEN,
+    TOKEN,
+    USER_ID,
+    FakeX,
+    invalid_request,
+    problem,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +111,45 @@ def test_failed_video_processing_fails_the_post(x, due_post, x_account, settings
     assert sp.status == "failed"
     assert "Unsupported video format" in sp.error_message
     assert not x.tweets
+
+
+@pytest.mark.parametrize(
+    ("refusal", "said"),
+    [
+        (
+            invalid_request(
+                "Your media IDs are invalid.", **{"media.media_ids": ["1"]}
+            ),
+            # the reason, not the invalid-request problem's generic detail
+            "Your media IDs are invalid.",
+        ),
+        (
+            problem(403, "Forbidden", "You are not permitted to perform this action."),
+            "You are not permitted to perform this action.",
+        ),
+    ],
+    ids=["400 invalid request", "403 forbidden"],
+)
+def test_a_post_x_refuses_fails_for_good_with_xs_words(
+    x, due_post, x_account, refusal, said
+):
+    """A 4xx problem body X sends back for the post itself (not the token,
+    not a limit) fails the post at once with X's message: no retry used, the
+    account stays connected, and the post is not sent again."""
+    x.refuse_posts = refusal
+    sp = due_post(platform_account=x_account, content=None, caption="refused")
+    assert h.publish(now=later()) == 0
+    sp.refresh_from_db()
+    assert (sp.status, sp.retry_count) == ("failed", 0)
+    assert sp.error_message.startswith("X refused post: ")
+    assert said in sp.error_message
+    assert TOKEN not in sp.error_message
+    assert not x.tweets
+    x_account.refresh_from_db()
+    assert x_account.connection_status == "connected" and x_account.is_connected
+    h.publish(now=later(7200))
+    posts = [c for c in x.calls if (c["method"], c["path"]) == ("POST", "/2/tweets")]
+    assert len(posts) == 1
 
 
 def test_429_waits_until_the_reset(x, due_post, x_account):

@@ -115,6 +115,49 @@ def test_a_lost_answer_to_the_last_chunk_is_recovered_from_the_session(
     assert sp.status == "published"
 
 
+def test_a_lost_upload_the_session_cannot_settle_is_found_among_recent_uploads(
+    youtube, due_post, channel, video, settings
+):
+    """The last chunk makes the video and its answer is lost; the questions to
+    the upload session time out too, so the call ends in doubt. The publisher
+    looks the video up among the channel's recent uploads and records it:
+    one video, the post published with its id and link, nothing uploaded
+    again on the next drain."""
+    settings.PLATFORM_READ_TIMEOUT = 0.3
+    settings.PLATFORM_CONNECT_TIMEOUT = 0.2
+    size = (settings.MEDIA_ROOT / "content" / "v.mp4").stat().st_size
+    youtube.mode = "slow"
+    youtube.slow_seconds = 1.0
+    youtube.slow_when = lambda c: (
+        c["method"] == "PUT"
+        and (c["content_range"] or "").endswith((f"-{size - 1}/{size}", f"*/{size}"))
+    )
+    sp = due_post(
+        platform_account=channel,
+        content=video,
+        caption="Lost answer",
+        post_type="video",
+    )
+    assert h.publish(now=later()) == 1
+    (uploaded,) = youtube.videos.values()
+    assert uploaded["snippet"]["title"] == "Lost answer"
+    status_queries = [
+        c for c in youtube.calls if c["content_range"] == f"bytes */{size}"
+    ]
+    assert status_queries  # the session was asked, and gave no answer in time
+    searches = [c for c in youtube.calls if c["path"] == "/youtube/v3/search"]
+    assert len(searches) == 1 and searches[0]["params"]["forMine"] == "true"
+    sp.refresh_from_db()
+    assert sp.status == "published"
+    assert sp.post.platform_post_id == uploaded["id"]
+    assert (
+        sp.post.platform_post_url == f"https://www.youtube.com/watch?v={uploaded['id']}"
+    )
+    youtube.mode = "ok"
+    assert h.publish(now=later(7200)) == 0
+    assert len(youtube.videos) == 1 and len(opened_sessions(youtube)) == 1
+
+
 def test_quota_exhaustion_waits_until_pacific_midnight(
     youtube, due_post, channel, video
 ):

@@ -42,7 +42,9 @@ from tests.fakes.loopback import LoopbackJSONServer
 TOKEN = "EAAG-graph-test-token-not-a-secret"
 
 
-def error(status, code, message, subcode=None, transient=False):
+def error(
+    status, code, message, subcode=None, transient=False, user_title=None, user_msg=None
+):
     body = {
         "message": message,
         "type": "OAuthException",
@@ -52,6 +54,9 @@ def error(status, code, message, subcode=None, transient=False):
     }
     if subcode is not None:
         body["error_subcode"] = subcode
+    if user_msg is not None:  # what Meta says a person should be told
+        body["error_user_title"] = user_title or ""
+        body["error_user_msg"] = user_msg
     return status, {"error": body}
 
 
@@ -119,7 +124,9 @@ def expansion(fields: str, edge: str) -> dict | None:
 class FakeGraph(LoopbackJSONServer):
     """`mode`: ok, throttle, 500, expired (190/463), revoked (190/460),
     invalid (100), slow; `container_states` is the status_code sequence a new
-    container walks through; `quota_usage`/`quota_total` the publishing window."""
+    container walks through; `quota_usage`/`quota_total` the publishing window.
+    The invalid mode answers `invalid_answer` to the calls `invalid_when(call)`
+    picks (every call when it is None)."""
 
     keep_alive = True
 
@@ -129,6 +136,8 @@ class FakeGraph(LoopbackJSONServer):
         self.tokens = {TOKEN}
         self.expired_tokens: set[str] = set()
         self.container_states = ["IN_PROGRESS", "FINISHED"]
+        self.invalid_when = None
+        self.invalid_answer = error(400, 100, "Invalid parameter", 2207026)
         self.quota_usage = 0
         self.quota_total = 100
         self.regain_minutes = 7
@@ -200,8 +209,10 @@ class FakeGraph(LoopbackJSONServer):
                 "Error validating access token: Session has expired.",
                 463,
             )
-        if self.mode == "invalid":
-            return error(400, 100, "Invalid parameter", 2207026)
+        if self.mode == "invalid" and (
+            self.invalid_when is None or self.invalid_when(call)
+        ):
+            return self.invalid_answer
         prefix = f"/{self.version}"
         if not call["path"].startswith(prefix):
             return error(400, 2635, "Unknown API version")
@@ -265,12 +276,18 @@ class FakeGraph(LoopbackJSONServer):
                         }
                     ]
                 }
-            if edge in ("media", "published_posts"):
-                kind = "ig_media" if edge == "media" else "fb_post"
+            if edge in ("media", "stories", "published_posts"):
+                # an account's media leave its stories out; /stories has them
+                kind = "fb_post" if edge == "published_posts" else "ig_media"
                 rows = [
                     o
                     for o in self.objects.values()
-                    if o["kind"] == kind and o["owner"] == owner
+                    if o["kind"] == kind
+                    and o["owner"] == owner
+                    and (
+                        kind == "fb_post"
+                        or (o.get("media_type") == "STORIES") == (edge == "stories")
+                    )
                 ]
                 rows.sort(key=lambda o: o["created"], reverse=True)
                 limit = int(params.get("limit", 25))
@@ -362,7 +379,12 @@ class FakeGraph(LoopbackJSONServer):
     def _listed(self, o):
         row = {"id": o["id"], "timestamp": stamp(o["created"])}
         if o["kind"] == "fb_post":
-            row = {"id": o["id"], "created_time": stamp(o["created"])}
+            page, _, post = o["id"].partition("_")
+            row = {
+                "id": o["id"],
+                "created_time": stamp(o["created"]),
+                "permalink_url": f"https://www.facebook.com/{page}/posts/{post}",
+            }
             if o.get("caption"):
                 row["message"] = o["caption"]
         elif o["kind"] == "comment":
@@ -527,7 +549,11 @@ class FakeGraph(LoopbackJSONServer):
             "owner": owner,
             "caption": container["params"].get("caption"),
             "media_type": container["params"].get("media_type", "IMAGE"),
-            "permalink": f"https://www.instagram.com/p/{media_id[-8:]}/",
+            "permalink": (
+                f"https://www.instagram.com/stories/luna.ai/{media_id}/"
+                if container["params"].get("media_type") == "STORIES"
+                else f"https://www.instagram.com/p/{media_id[-8:]}/"
+            ),
             "created": self.now(),
             "likes": 0,
             "comments": 0,

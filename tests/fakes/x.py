@@ -5,8 +5,10 @@ and 403 for a duplicate text; POST /2/media/upload takes a whole image in one
 multipart request, or a video through command=INIT / APPEND (2xx, no body) /
 FINALIZE (processing_info pending -> in_progress -> succeeded | failed, read
 with GET ...?command=STATUS); errors are problem documents
-({"title", "detail", "type", "status"}); 429 carries x-rate-limit-reset; a
-token X does not take (expired, revoked, never issued) gets 401 Unauthorized.
+({"title", "detail", "type", "status"}), an invalid request's with its
+"errors" ({"message", "parameters"} each) under a general detail; 429 carries
+x-rate-limit-reset; a token X does not take (expired, revoked, never issued)
+gets 401 Unauthorized.
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ def problem(status: int, title: str, detail: str):
     }
 
 
+def invalid_request(message: str, **parameters):
+    """X's 400 for a request it refuses: the general detail, and what was
+    wrong in `errors` (as the v2 problem of type invalid-request)."""
+    return 400, {
+        "errors": [{"parameters": parameters, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
 def multipart(headers, body: bytes) -> tuple[dict, dict]:
     """(fields, files) of a multipart/form-data body."""
     message = BytesParser(policy=HTTP).parsebytes(
@@ -55,7 +68,9 @@ def multipart(headers, body: bytes) -> tuple[dict, dict]:
 class FakeX(LoopbackJSONServer):
     """`mode`: ok, 429, 500, 401 (every token refused: revoked), slow;
     `expired_tokens`: tokens whose 2 hours are over (401 until the client uses
-    a refreshed one); `processing` the states a video walks.
+    a refreshed one); `processing` the states a video walks; `refuse_posts`:
+    the (status, body) every new post (POST /2/tweets) is answered with, as X
+    refuses a post for a reason of its own (invalid_request, a 403 problem).
     An injected fault (`call["fault"]`: 429, 500, hang) overrides the mode for
     its call, as in the Telegram fake (the chaos suite:
     `python -m tests.fakes.x --journal calls.jsonl --hang 0.01`)."""
@@ -76,6 +91,7 @@ class FakeX(LoopbackJSONServer):
         self.likes: set[str] = set()
         self.following: set[str] = set()
         self.processing = ["pending", "in_progress", "succeeded"]
+        self.refuse_posts: tuple[int, dict] | None = None
         self.reset_in = self.faults.retry_after if self.faults else 42
 
     def record_request(self, method, path, headers, body):
@@ -179,6 +195,8 @@ class FakeX(LoopbackJSONServer):
         return problem(404, "Not Found Error", f"Could not find {path}")
 
     def _create(self, payload):
+        if self.refuse_posts is not None:
+            return self.refuse_posts
         text = payload.get("text", "")
         if not text and not payload.get("media"):
             return problem(400, "Invalid Request", "text or media is required")
@@ -224,6 +242,11 @@ class FakeX(LoopbackJSONServer):
                 "id": i,
                 "text": self.tweets[i]["text"],
                 "public_metrics": self.tweets[i]["metrics"],
+                **(
+                    {"author_id": self.tweets[i].get("author_id", USER_ID)}
+                    if "author_id" in params.get("tweet.fields", "")
+                    else {}
+                ),
             }
             for i in ids
             if i in self.tweets

@@ -299,7 +299,7 @@ class FakeYouTube(LoopbackJSONServer):
         return {
             "kind": "youtube#video",
             "id": video["id"],
-            "snippet": video["snippet"],
+            "snippet": {"channelId": video.get("channel", CHANNEL), **video["snippet"]},
             "status": {**video["status"], "uploadStatus": "uploaded"},
             "statistics": video["statistics"],
         }
