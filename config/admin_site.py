@@ -810,6 +810,12 @@ def stuck_work(now) -> dict | None:
                 "url": reverse("admin:platforms_scheduledpost_by_hand")
                 + "#by-hand-engagement",
             },
+            {
+                "label": "Posts whose outcome is unknown (look for them)",
+                "count": found.get("unknown_outcome_posts", 0),
+                "url": reverse("admin:platforms_scheduledpost_by_hand")
+                + "#by-hand-unknown",
+            },
         ],
     }
 

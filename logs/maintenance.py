@@ -16,6 +16,7 @@ from content.models import ContentGeneration
 from logs.services import system_log_write
 from platforms.models import EngagementAction, ScheduledPost
 from platforms.modes import assisted_platforms
+from platforms.queues import OUTCOME_UNKNOWN
 
 logger = logging.getLogger(__name__)
 STUCK_CACHE_KEY = "engine:stuck-work"
@@ -77,7 +78,9 @@ def detect_stuck_work(*, now: dt.datetime | None = None) -> dict:
       ran out (a worker died; the next run takes them again);
     - generations processing for longer than their lease;
     - posts and engagement actions a person does by hand (platforms without an
-      adapter) still waiting ASSISTED_OVERDUE_MINUTES after their time.
+      adapter) still waiting ASSISTED_OVERDUE_MINUTES after their time;
+    - failed posts whose outcome is unknown (a person looks for each on its
+      platform: the "To post by hand" page).
     The result is cached for the admin dashboard; when anything is stuck one
     warning row goes to system_logs.
     """
@@ -113,6 +116,10 @@ def detect_stuck_work(*, now: dt.datetime | None = None) -> dict:
     expired_posts = ScheduledPost.objects.filter(
         status=SP.PROCESSING, locked_until__lt=now
     ).count()
+    # sent, and nobody can tell whether they arrived: each waits for a person
+    unknown_outcome = ScheduledPost.objects.filter(
+        status=SP.FAILED, error_message__startswith=OUTCOME_UNKNOWN
+    ).count()
     slow_since = now - dt.timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
     stuck_generations = list(
         ContentGeneration.objects.filter(status=GS.PROCESSING)
@@ -132,6 +139,7 @@ def detect_stuck_work(*, now: dt.datetime | None = None) -> dict:
         "expired_engagement_leases": expired_engagement,
         "overdue_assisted_posts": assisted_posts,
         "overdue_assisted_engagement": assisted_engagement,
+        "unknown_outcome_posts": unknown_outcome,
     }
     cache.set(STUCK_CACHE_KEY, result, timeout=None)
     stuck = {k: v for k, v in result.items() if isinstance(v, int) and v}

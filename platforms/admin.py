@@ -61,6 +61,7 @@ from platforms.selectors import (
     assisted_engagement,
     assisted_media_file,
     assisted_posts,
+    unknown_outcome_posts,
 )
 from platforms.services import (
     CREDENTIALS_PERMISSION,
@@ -1271,6 +1272,11 @@ class ScheduledPostAdmin(
                 view(require_POST(self.mark_published_view)),
                 name=f"{prefix}_mark_published",
             ),
+            path(
+                "<uuid:object_id>/retry/",
+                view(require_POST(self.retry_view)),
+                name=f"{prefix}_retry",
+            ),
             *self._operator_urls(),
             *super().get_urls(),
         ]
@@ -1278,7 +1284,9 @@ class ScheduledPostAdmin(
     def by_hand_view(self, request):
         """Posts and engagement of platforms without an adapter, for a person:
         the media to download, the caption and hashtags to copy, and "mark
-        published" with the post's URL. A constant number of queries."""
+        published" with the post's URL; and the posts whose outcome is unknown,
+        to look for on their platform, then record by link or send again. A
+        constant number of queries."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         account = None
@@ -1319,6 +1327,9 @@ class ScheduledPostAdmin(
             )
         ]
         actions = list(assisted_engagement(account_id=account.pk if account else None))
+        unknown = list(
+            unknown_outcome_posts(account_id=account.pk if account else None)
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": "To post by hand"
@@ -1328,6 +1339,7 @@ class ScheduledPostAdmin(
             "account": account,
             "posts": posts,
             "actions": actions,
+            "unknown": unknown,
             "overdue_minutes": settings.ASSISTED_OVERDUE_MINUTES,
             "can_change": self.has_change_permission(request),
             "can_change_engagement": request.user.has_perm(
@@ -1385,6 +1397,26 @@ class ScheduledPostAdmin(
                 request,
                 f"Recorded as published: {post.platform_post_url}",
                 messages.SUCCESS,
+            )
+        return HttpResponseRedirect(back)
+
+    def retry_view(self, request, object_id):
+        """A failed post back in the queue (the "it did not go out" answer to
+        an unknown outcome)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        back = request.POST.get("next") or ""
+        if not back.startswith("/admin/"):
+            back = reverse("admin:platforms_scheduledpost_by_hand")
+        if scheduled_posts_retry(
+            queryset=ScheduledPost.objects.filter(pk=object_id), actor=request.user
+        ):
+            self.message_user(
+                request, "Queued again: it goes out now.", messages.SUCCESS
+            )
+        else:
+            self.message_user(
+                request, "Not queued: the post is no longer failed.", messages.WARNING
             )
         return HttpResponseRedirect(back)
 

@@ -63,6 +63,7 @@ from platforms.adapters import (
 )
 from platforms.models import PlatformAccount, Post, PublishingHold, ScheduledPost
 from platforms.queues import (
+    OUTCOME_UNKNOWN,
     WAITING_MESSAGE,
     WAITING_STATUSES,
     AccountWork,
@@ -314,6 +315,10 @@ class _PostWork(AccountWork):
 
     queue = QUEUE
     noun = "post"
+    settle_hint = (
+        "Look for it on the platform: if it is there, record its link (To post "
+        "by hand); if not, retry it."
+    )
 
     def __init__(self, batch: _Batch, sp: ScheduledPost, item: Claimed):
         super().__init__(batch.accounts, sp, item)
@@ -375,7 +380,7 @@ def fail(sp: ScheduledPost, item: Claimed, message: str) -> str:
             account = sp.platform_account
             emit(
                 "post_outcome_unknown"
-                if message.startswith("Outcome unknown")
+                if message.startswith(OUTCOME_UNKNOWN)
                 else "post_failed",
                 {
                     "scheduled_post_id": str(sp.pk),

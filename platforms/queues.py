@@ -60,6 +60,9 @@ WAITING_MESSAGE = (
 UNREADABLE_CREDENTIALS_WAIT = dt.timedelta(minutes=5)
 # How long an attempt in doubt waits when looking it up failed (5xx, a bug).
 LOOK_UP_AGAIN = dt.timedelta(minutes=1)
+# how the error message of a post or action nobody can settle begins: a person
+# decides (platforms.services.scheduled_post_mark_published, or a retry)
+OUTCOME_UNKNOWN = "Outcome unknown"
 
 
 def account_ready_q(now: dt.datetime, *, prefix: str = "platform_account__") -> Q:
@@ -241,6 +244,8 @@ class AccountWork(abc.ABC):
 
     queue: WorkQueue
     noun = "item"
+    # what a person can do about an item whose outcome is unknown
+    settle_hint = "Check the account, then retry or cancel."
 
     def __init__(self, accounts: BatchAccounts, row: Any, item: Claimed) -> None:
         self.accounts, self.row, self.item = accounts, row, item
@@ -394,8 +399,8 @@ class AccountWork(abc.ABC):
                 "and its worker stopped before recording the answer"
             )
             return self.fail(
-                f"Outcome unknown: {why}; the platform cannot tell whether the "
-                f"{self.noun} went out. Check the account, then retry or cancel."
+                f"{OUTCOME_UNKNOWN}: {why}; the platform cannot tell whether the "
+                f"{self.noun} went out. {self.settle_hint}"
             )
         return self.record(found)
 

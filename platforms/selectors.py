@@ -22,6 +22,7 @@ from platforms.models import (
     ScheduledPost,
 )
 from platforms.modes import assisted_platforms
+from platforms.queues import OUTCOME_UNKNOWN
 from platforms.slots import Slot, minute_of, slot_instants
 
 
@@ -399,6 +400,26 @@ def assisted_posts(
         qs.select_related("platform_account", "character", "content")
         .defer("platform_account__auth_data")
         .order_by("scheduled_at")[:limit]
+    )
+
+
+def unknown_outcome_posts(
+    *, account_id: uuid.UUID | str | None = None, limit: int = 100
+) -> QuerySet[ScheduledPost]:
+    """Failed posts whose outcome is unknown (their call went out and the
+    platform cannot tell whether it arrived): a person looks for each on its
+    platform, then records its link or retries it. Latest first, with account
+    (no credentials) and character; through idx_scheduled_posts_status."""
+    qs = ScheduledPost.objects.filter(
+        status=ScheduledPost.Status.FAILED,
+        error_message__startswith=OUTCOME_UNKNOWN,
+    )
+    if account_id is not None:
+        qs = qs.filter(platform_account_id=account_id)
+    return (
+        qs.select_related("platform_account", "character")
+        .defer("platform_account__auth_data")
+        .order_by("-updated_at")[:limit]
     )
 
 

@@ -27,6 +27,7 @@ from logs.services import Actor, actor_metadata, actor_user, system_log_write
 from platforms import identity, oauth
 from platforms import identity as identity_module
 from platforms.adapters import (
+    AdapterError,
     PublishResult,
     get_adapter,
 )
@@ -43,6 +44,7 @@ from platforms.modes import assisted_platforms, is_assisted, platform_mode
 # The publisher's own success recorder: a post published by hand is recorded
 # exactly as one published by an adapter.
 from platforms.publishing import _record as record_published
+from platforms.queues import OUTCOME_UNKNOWN
 from platforms.selectors import SPREAD_DAYS, free_slots
 from platforms.slots import Slot
 
@@ -356,7 +358,7 @@ def platform_accounts_resume(
         # post whose outcome is unknown stays failed for a person to decide
         ScheduledPost.objects.filter(
             platform_account_id__in=ids, status=SP.FAILED
-        ).exclude(error_message__startswith="Outcome unknown").update(
+        ).exclude(error_message__startswith=OUTCOME_UNKNOWN).update(
             status=SP.SCHEDULED,
             scheduled_at=timezone.now(),
             retry_count=0,
@@ -1187,15 +1189,34 @@ def _validated_post_url(url: str) -> str:
 def scheduled_post_mark_published(
     *, scheduled_post_id: uuid.UUID | str, url: str, actor: Actor = None
 ) -> Post:
-    """A person published an assisted post by hand: record it as a publish does.
+    """A person saw a post on its platform: record it as a publish does.
+
+    Two kinds of post qualify:
+    - an assisted post (a platform without an adapter), still scheduled, that
+      the person published by hand: its URL is its platform id;
+    - a post whose outcome is unknown (failed with "Outcome unknown": its
+      call went out and the platform cannot tell whether it arrived, e.g. a
+      Telegram timeout), found on the platform by the person: the adapter
+      turns the link into the id its publish would have recorded, after
+      checking with the platform that it is this account's post, so that
+      deleting it and its metrics work as for any post.
 
     The posts row, the scheduled post's 'published' state, the content's use
     count, the account's post count and the post_published event are written by
     the publisher's own success recorder (platforms.publishing), in one
-    transaction with this row locked, so two clicks record one post. The URL is
-    the post's platform id: the same URL cannot be recorded for two posts.
+    transaction with this row locked, so two clicks record one post; the row
+    is checked again under the lock (a retry may have taken it meanwhile). The
+    same post cannot be recorded for two scheduled posts.
     """
     url = _validated_post_url(url)
+    sp = ScheduledPost.objects.select_related("platform_account").get(
+        pk=scheduled_post_id
+    )
+    unknown = _markable(sp)
+    if unknown:
+        result = _result_of_link(sp.platform_account, url)
+    else:
+        result = PublishResult(platform_post_id=url, url=url)
     with transaction.atomic():
         sp = (
             ScheduledPost.objects.select_for_update(of=("self",))
@@ -1204,33 +1225,38 @@ def scheduled_post_mark_published(
             .get(pk=scheduled_post_id)
         )
         account = sp.platform_account
-        if sp.status != SP.SCHEDULED:
+        if _markable(sp) != unknown:
             raise InvalidTransition(
-                f"This post is {sp.status}: only a scheduled post can be marked "
-                "published."
+                "This post changed meanwhile (a retry took it?): reload the page."
             )
-        if not is_assisted(account.platform):
-            raise InvalidTransition(
-                f"{account.get_platform_display()} posts are published by the "
-                "engine, not by hand."
-            )
-        if sp.content is not None and not sp.content.is_approved:
+        if not unknown and sp.content is not None and not sp.content.is_approved:
             raise InvalidTransition(
                 "The post's content is not approved: approve it (or change the "
                 "post) before publishing it."
             )
+        taken = ValidationError(
+            {
+                "url": "This post is already recorded for another scheduled post."
+                if unknown
+                else "This URL is already recorded for a post."
+            }
+        )
         if Post.objects.filter(
-            platform=account.platform, platform_post_id=url
+            platform=account.platform, platform_post_id=result.platform_post_id
         ).exists():
-            raise ValidationError({"url": "This URL is already recorded for a post."})
-        record_published(sp, PublishResult(platform_post_id=url, url=url))
+            raise taken
+        record_published(sp, result)
         sp.refresh_from_db(fields=["post", "status"])
         if sp.status != SP.PUBLISHED or sp.post_id is None:
-            raise ValidationError({"url": "This URL is already recorded for a post."})
+            raise taken
         system_log_write(
             level=SystemLog.Level.INFO,
             component=COMPONENT,
-            message="Scheduled post published by hand",
+            message=(
+                "Post whose outcome was unknown found on the platform by a person"
+                if unknown
+                else "Scheduled post published by hand"
+            ),
             character_id=sp.character_id,
             platform_account_id=account.pk,
             post_id=sp.post_id,
@@ -1238,10 +1264,44 @@ def scheduled_post_mark_published(
                 "by": actor_metadata(actor),
                 "model": ScheduledPost._meta.label,
                 "object_id": str(sp.pk),
-                "url": url,
+                "url": result.url or url,
             },
         )
         return Post.objects.get(pk=sp.post_id)
+
+
+def _markable(sp: ScheduledPost) -> bool:
+    """Whether `sp` may be marked published, and how: True for a post whose
+    outcome is unknown, False for an assisted post to publish by hand;
+    InvalidTransition for any other."""
+    account = sp.platform_account
+    if sp.status == SP.FAILED and (sp.error_message or "").startswith(OUTCOME_UNKNOWN):
+        return True
+    if sp.status == SP.SCHEDULED and is_assisted(account.platform):
+        return False
+    if sp.status == SP.SCHEDULED:
+        raise InvalidTransition(
+            f"{account.get_platform_display()} posts are published by the "
+            "engine, not by hand."
+        )
+    raise InvalidTransition(
+        f"This post is {sp.status}: only a scheduled post to publish by hand, "
+        "or a failed one whose outcome is unknown, can be marked published."
+    )
+
+
+def _result_of_link(account: PlatformAccount, url: str) -> PublishResult:
+    """The post at `url` as the account's adapter records it (platform id and
+    link); the platform's refusal as the form's error on the URL."""
+    label = account.get_platform_display()
+    try:
+        return get_adapter(account).result_from_url(url)
+    except AdapterError as exc:
+        if exc.retryable:
+            raise ValidationError(
+                {"url": f"Could not ask {label}: {exc.message} Try again later."}
+            ) from None
+        raise ValidationError({"url": exc.message}) from None
 
 
 def engagement_action_mark_done(

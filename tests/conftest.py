@@ -124,6 +124,20 @@ DRY_RUN = "platforms.adapters.dryrun.DryRunAdapter"
 
 
 @pytest.fixture
+def telegram_fake(settings):
+    """A loopback fake of the Telegram Bot API (tests/fakes/telegram.py), with
+    the Telegram adapter configured and pointed at it."""
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram() as server:
+        settings.TELEGRAM_API_BASE = server.url
+        settings.PLATFORM_ADAPTERS = {
+            "telegram": "platforms.adapters.telegram.TelegramAdapter"
+        }
+        yield server
+
+
+@pytest.fixture
 def dry_run(settings):
     """Every platform publishes through the dry-run adapter. Said explicitly:
     the default adapter follows DEBUG, which only a developer's .env turns on."""

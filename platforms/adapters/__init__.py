@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -159,6 +160,18 @@ class PlatformAdapter:
         """
         return None
 
+    def result_from_url(self, url: str) -> PublishResult:
+        """The post a person found at `url` (its link, copied from the
+        platform), as this account's post, with the platform id `publish`
+        would have recorded: how a post whose outcome is unknown is recorded
+        once someone has seen that it went out. Raises PermanentError when the
+        link is not a post of this account (or this platform has no way to
+        tell), AdapterError when the platform could not be asked."""
+        raise PermanentError(
+            f"{self.account.platform.capitalize()} posts cannot be recorded from "
+            "a link: retry the post, or cancel it."
+        )
+
     def delete(self, platform_post_id: str) -> None:
         raise NotConfigured(self._not_configured("deleting posts"))
 
@@ -211,6 +224,29 @@ PLATFORM_RULES = {
     "youtube": "platforms.adapters.youtube.YouTubeAdapter",
     "telegram": "platforms.adapters.telegram.TelegramAdapter",
 }
+
+
+def post_link(url: str, *, hosts: tuple[str, ...], label: str) -> SplitResult:
+    """`url` taken apart, when it is an http(s) link on one of `hosts` (a
+    "www." or "m." in front allowed); PermanentError naming what was expected
+    otherwise. A person pasted it: nothing of it is trusted further."""
+    text = (url or "").strip()
+    try:
+        link = urlsplit(text)
+        host = (link.hostname or "").lower()
+    except ValueError:
+        link, host = None, ""
+    host = host.removeprefix("www.").removeprefix("m.")
+    if link is None or link.scheme not in ("http", "https") or host not in hosts:
+        raise PermanentError(
+            f"Not a link to a {label} post: expected https://{hosts[0]}/..."
+        )
+    return link
+
+
+def link_parts(link: SplitResult) -> list[str]:
+    """The non-empty segments of a link's path."""
+    return [part for part in link.path.split("/") if part]
 
 
 def adapter_class_for(platform: str) -> type[PlatformAdapter] | None:

@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from django.conf import settings
 
@@ -48,10 +50,14 @@ from platforms.adapters import (
     PublishRequest,
     PublishResult,
     Support,
+    link_parts,
+    post_link,
 )
 from platforms.adapters.graph import GraphAdapter, graph_time
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
 
+# a Page post's id as the Graph API gives it: <page id>_<post id>
+POST_ID = re.compile(r"[\w.-]+_\d+")
 PHOTO = MediaLimits(
     mime_types=("image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"),
     max_bytes=4 * MB,
@@ -245,6 +251,35 @@ class FacebookAdapter(GraphAdapter):
                 )
         return False
 
+    def result_from_url(self, url: str) -> PublishResult:
+        """A link to one of the Page's posts, as the post's "Copy link" gives
+        it: looked up among the Page's latest 100 posts by permalink_url (or
+        by id, for a link that names it: facebook.com/<page>_<post>,
+        permalink.php?story_fbid=<post>&id=<page>)."""
+        link = post_link(url, hosts=("facebook.com", "fb.com"), label="Facebook")
+        page = self.page()
+        key = _link_key(link)
+        body = self.graph(
+            "GET",
+            f"{page}/published_posts",
+            what="published posts",
+            params={"fields": "id,permalink_url", "limit": 100},
+        )
+        for item in body.get("data") or []:
+            post_id = str(item.get("id") or "")
+            permalink = item.get("permalink_url") or ""
+            keys = {f"id:{post_id}", f"id:{post_id.partition('_')[2]}"}
+            if permalink:
+                keys.add(_link_key(urlsplit(permalink)))
+            if post_id and key in keys:
+                return PublishResult(
+                    post_id, permalink or f"https://www.facebook.com/{post_id}"
+                )
+        raise PermanentError(
+            "This link is not among the Page's latest 100 posts on Facebook "
+            "(another Page's, or deleted?)."
+        )
+
     def delete(self, platform_post_id: str) -> None:
         self.graph("DELETE", platform_post_id, what="delete post", sends=True)
 
@@ -390,3 +425,20 @@ def latest_insights(edge: object) -> dict[str, tuple[dt.date | None, int]]:
             day = None if ended is None else (ended - dt.timedelta(days=1)).date()
             found[key] = (day, int(value))
     return found
+
+
+def _link_key(link: SplitResult) -> str:
+    """What names one post in a Facebook link: "id:<id>" when the link holds
+    the post's id (/<page>_<post>, permalink.php, story.php, photo.php and
+    /photo/?fbid=), else its path without a trailing slash."""
+    query = {k: v[0] for k, v in parse_qs(link.query).items() if v}
+    parts = link_parts(link)
+    if query.get("story_fbid", "").isdigit():
+        return f"id:{query['story_fbid']}"
+    if query.get("fbid", "").isdigit():
+        return f"id:{query['fbid']}"
+    if len(parts) == 1 and POST_ID.fullmatch(parts[0]):
+        return f"id:{parts[0]}"
+    if len(parts) == 3 and parts[1] in ("posts", "videos") and parts[2].isdigit():
+        return f"id:{parts[2]}"
+    return "/".join(parts).lower()

@@ -34,6 +34,8 @@ from platforms.adapters import (
     PublishResult,
     RateLimited,
     Support,
+    link_parts,
+    post_link,
 )
 from platforms.adapters.graph import PUBLISH_CAP_WAIT, GraphAdapter, graph_time
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
@@ -292,6 +294,33 @@ class InstagramAdapter(GraphAdapter):
             return None  # the window is longer than one page: cannot tell
         return False
 
+    def result_from_url(self, url: str) -> PublishResult:
+        """instagram.com/p|reel|tv/<code> or /stories/<user>/<id>: a link
+        carries no Graph id, so it is looked up by permalink among the
+        account's latest 50 posts and its live stories."""
+        key = _permalink_key(url)
+        if key is None:
+            raise PermanentError(
+                "Not a link to an Instagram post: expected "
+                "https://www.instagram.com/p/<code>/, /reel/<code>/ or a story's link."
+            )
+        edges = ("stories",) if key.startswith("story:") else ("media",)
+        for edge in edges:
+            body = self.graph(
+                "GET",
+                f"{self.ig_user()}/{edge}",
+                what="recent media" if edge == "media" else "live stories",
+                params={"fields": "id,permalink", "limit": 50},
+            )
+            for item in body.get("data") or []:
+                permalink = item.get("permalink") or ""
+                if _permalink_key(permalink) == key:
+                    return PublishResult(str(item["id"]), permalink)
+        raise PermanentError(
+            "This link is not among the account's latest 50 posts and live "
+            "stories on Instagram (another account's, or deleted?)."
+        )
+
     def delete(self, platform_post_id: str) -> None:
         self.graph("DELETE", platform_post_id, what="delete media", sends=True)
 
@@ -379,3 +408,20 @@ class InstagramAdapter(GraphAdapter):
             ):
                 return str(item["id"])
         return False
+
+
+def _permalink_key(url: str) -> str | None:
+    """What names one post in an Instagram link: the code of /p/<code>/ (and
+    of a reel's or an IGTV video's link), "story:<id>" for a story; None when
+    the link is none of these."""
+    try:
+        parts = link_parts(post_link(url, hosts=("instagram.com",), label="Instagram"))
+    except PermanentError:
+        return None
+    if len(parts) == 3 and parts[0] == "stories" and parts[2].isdigit():
+        return f"story:{parts[2]}"
+    if parts and parts[0] not in ("p", "reel", "reels", "tv"):
+        parts = parts[1:]  # instagram.com/<user>/p/<code>/
+    if len(parts) == 2 and parts[0] in ("p", "reel", "reels", "tv"):
+        return parts[1]
+    return None

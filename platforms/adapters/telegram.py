@@ -7,6 +7,7 @@ and errors never include them.
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from platforms.adapters import (
     PublishResult,
     RateLimited,
     Support,
+    link_parts,
+    post_link,
 )
 from platforms.adapters.http import send
 from platforms.adapters.rules import MB, MediaLimits, PlatformRules, PostTypeRule
@@ -48,6 +51,12 @@ RULES = PlatformRules(
 BOTS_CANNOT = "a bot cannot do this through the Bot API"
 # Bot API methods that change nothing: a timeout there is a plain retry
 READ_METHODS = frozenset({"getMe", "getChat", "getChatMemberCount"})
+# a public chat's username in a t.me link (Telegram: 5-32 of a-z, 0-9, _)
+CHAT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+MESSAGE_LINK = (
+    "a Telegram message link is https://t.me/<channel>/<number>, or "
+    "https://t.me/c/<number>/<number> for a private chat"
+)
 
 
 class TelegramAdapter(PlatformAdapter):
@@ -146,6 +155,44 @@ class TelegramAdapter(PlatformAdapter):
     ) -> PublishResult | bool | None:
         # A bot cannot list a chat's messages: Telegram cannot tell.
         return None
+
+    def result_from_url(self, url: str) -> PublishResult:
+        """A message link (Telegram's "Copy Post Link") of the account's chat:
+        t.me/<username>/<n> for a public chat, t.me/c/<id>/<n> for a private
+        one. The chat is checked: a private chat's link carries its id; a
+        public one's username is asked of Telegram (getChat) unless the
+        account's chat_id is the @username itself."""
+        link = post_link(url, hosts=("t.me", "telegram.me"), label="Telegram")
+        parts = link_parts(link)
+        _, chat_id = self._credentials()
+        if len(parts) == 3 and parts[0] == "c" and parts[1].isdigit():
+            if chat_id != f"-100{parts[1]}":
+                raise PermanentError(
+                    "This link is to a message of another chat than the account's."
+                )
+            number, canonical = parts[2], f"https://t.me/c/{parts[1]}/{{}}"
+        elif len(parts) == 2 and CHAT_USERNAME.fullmatch(parts[0]):
+            if chat_id.startswith("@"):
+                username = chat_id[1:]
+            else:
+                chat = self._call("getChat", data={"chat_id": chat_id}) or {}
+                username = chat.get("username") or ""
+            if username.lower() != parts[0].lower():
+                raise PermanentError(
+                    f"This link is to a message of @{parts[0]}, not of the "
+                    "account's chat"
+                    + (f" (@{username})." if username else " (it has no username).")
+                )
+            number, canonical = parts[1], f"https://t.me/{username}/{{}}"
+        else:
+            raise PermanentError(f"Not a link to a Telegram message: {MESSAGE_LINK}.")
+        if not number.isdigit() or not 0 < int(number) < 2**31:
+            raise PermanentError(f"Not a link to a Telegram message: {MESSAGE_LINK}.")
+        message_id = int(number)
+        return PublishResult(
+            platform_post_id=f"{chat_id}:{message_id}",
+            url=canonical.format(message_id),
+        )
 
     def delete(self, platform_post_id: str) -> None:
         chat_id, _, message_id = platform_post_id.partition(":")

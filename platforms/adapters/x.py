@@ -38,6 +38,8 @@ from platforms.adapters import (
     PublishResult,
     RateLimited,
     Support,
+    link_parts,
+    post_link,
 )
 from platforms.adapters.http import HttpAdapter, Response
 from platforms.adapters.rules import (
@@ -249,6 +251,34 @@ class XAdapter(HttpAdapter):
                 return found
             raise
         tweet_id = str(body["data"]["id"])
+        return PublishResult(tweet_id, self._url(tweet_id))
+
+    def result_from_url(self, url: str) -> PublishResult:
+        """x.com/<handle>/status/<id> (twitter.com too), checked with X: the
+        post must exist and be the account's own (its author_id)."""
+        link = post_link(
+            url, hosts=("x.com", "twitter.com", "mobile.twitter.com"), label="X"
+        )
+        parts = link_parts(link)
+        status = parts.index("status") if "status" in parts else -1
+        tweet_id = parts[status + 1] if 0 < status < len(parts) - 1 else ""
+        if not (tweet_id.isdigit() and len(tweet_id) <= 20):
+            raise PermanentError(
+                "Not a link to a post on X: expected https://x.com/<handle>/status/<id>."
+            )
+        body = self.api(
+            "GET",
+            "2/tweets",
+            what="post lookup",
+            params={"ids": tweet_id, "tweet.fields": "author_id"},
+        )
+        found = next(
+            (t for t in body.get("data") or [] if str(t.get("id")) == tweet_id), None
+        )
+        if found is None:
+            raise PermanentError("X does not know this post (deleted, or a typo?).")
+        if str(found.get("author_id") or "") != self.user_id():
+            raise PermanentError("This post on X is another account's.")
         return PublishResult(tweet_id, self._url(tweet_id))
 
     def _url(self, tweet_id: str) -> str:

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import time
 import zoneinfo
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import parse_qs
 
 import httplib2
 from django.conf import settings
@@ -45,11 +47,14 @@ from platforms.adapters import (
     PublishResult,
     RateLimited,
     Support,
+    link_parts,
+    post_link,
 )
 from platforms.adapters.http import HttpAdapter
 from platforms.adapters.rules import MediaLimits, PlatformRules, PostDraft, PostTypeRule
 
 GB = 1024**3
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 VIDEO = MediaLimits(max_bytes=256 * GB, max_seconds=12 * 3600)
 SHORT = MediaLimits(
     max_bytes=256 * GB,
@@ -405,6 +410,38 @@ class YouTubeAdapter(HttpAdapter):
                     video_id, f"https://www.youtube.com/watch?v={video_id}"
                 )
         return False
+
+    def result_from_url(self, url: str) -> PublishResult:
+        """youtube.com/watch?v=<id>, /shorts/<id>, /live/<id> or youtu.be/<id>,
+        checked with YouTube: the video must exist on the account's channel."""
+        link = post_link(url, hosts=("youtube.com", "youtu.be"), label="YouTube")
+        parts = link_parts(link)
+        if link.hostname and link.hostname.endswith("youtu.be"):
+            video_id = parts[0] if len(parts) == 1 else ""
+        elif parts == ["watch"]:
+            video_id = parse_qs(link.query).get("v", [""])[0]
+        elif len(parts) == 2 and parts[0] in ("shorts", "live"):
+            video_id = parts[1]
+        else:
+            video_id = ""
+        if not VIDEO_ID.fullmatch(video_id):
+            raise PermanentError(
+                "Not a link to a YouTube video: expected "
+                "https://www.youtube.com/watch?v=<id> or https://youtu.be/<id>."
+            )
+        body = self._execute(
+            lambda yt: yt.videos().list(part="snippet", id=video_id),
+            what="video lookup",
+        )
+        item = next(iter(body.get("items") or []), None)
+        if item is None:
+            raise PermanentError(
+                "YouTube does not know this video (deleted, or a typo?)."
+            )
+        channel = (item.get("snippet") or {}).get("channelId")
+        if channel != self.channel():
+            raise PermanentError("This YouTube video is another channel's.")
+        return PublishResult(video_id, f"https://www.youtube.com/watch?v={video_id}")
 
     def delete(self, platform_post_id: str) -> None:
         self._execute(

@@ -226,9 +226,12 @@ class ScheduledPostViewSet(ModelViewSet):
         ScheduledPostSerializer,
         request=MarkPublishedSerializer,
         description=(
-            "A person published this post by hand (a platform without an "
-            "adapter): records it as a publish does, with its URL. 409 when the "
-            "post is not scheduled or its platform is published by the engine."
+            "A person saw this post on its platform: records it as a publish "
+            "does, with its URL. For a post published by hand (a platform "
+            "without an adapter, status scheduled) the URL is its platform id; "
+            "for a post whose outcome is unknown (failed, 'Outcome unknown') "
+            "the platform is asked whether the link is the account's post (400 "
+            "on the url when it is not). 409 for any other post."
         ),
         url_path="mark-published",
         permission_classes=CHANGE,

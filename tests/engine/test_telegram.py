@@ -12,7 +12,6 @@ from platforms.publishing import publish_due_posts
 from platforms.services import post_take_down
 from tests import factories as f
 from tests.engine.conftest import later
-from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456:SECRET-bot-token-do-not-log"
 
@@ -20,13 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake(settings):
-    with FakeTelegram() as server:
-        settings.TELEGRAM_API_BASE = server.url
-        settings.PLATFORM_ADAPTERS = {
-            "telegram": "platforms.adapters.telegram.TelegramAdapter"
-        }
-        yield server
+def fake(telegram_fake):
+    return telegram_fake
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A loopback fake of the Telegram Bot API (sendMessage, sendPhoto, sendVideo,
-deleteMessage, getChatMemberCount).
+deleteMessage, getChat, getChatMemberCount).
 
 As the Bot API documents: every answer is {"ok": true, "result": ...} or
 {"ok": false, "error_code", "description"}; deleteMessage returns True for a
@@ -29,6 +29,8 @@ class FakeTelegram(LoopbackJSONServer):
         self.retry_after = self.faults.retry_after if self.faults else 7
         self.member_count = 2048
         self._next_id = 100
+        # the chat getChat describes (and every sent message names)
+        self.chat = {"id": -1001, "username": "luna_channel", "type": "channel"}
         # the messages the chats hold: (chat_id, message_id) -> method, text
         self.messages: dict[tuple[str, int], dict] = {}
 
@@ -64,6 +66,8 @@ class FakeTelegram(LoopbackJSONServer):
             }
         if call["method"] == "getChatMemberCount":
             return 200, {"ok": True, "result": self.member_count}
+        if call["method"] == "getChat":
+            return 200, {"ok": True, "result": dict(self.chat)}
         fields = form_fields(call)
         if call["method"] == "deleteMessage":
             return self._delete(fields)
@@ -78,7 +82,7 @@ class FakeTelegram(LoopbackJSONServer):
             "ok": True,
             "result": {
                 "message_id": message_id,
-                "chat": {"id": -1001, "username": "luna_channel", "type": "channel"},
+                "chat": dict(self.chat),
             },
         }
 

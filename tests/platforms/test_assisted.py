@@ -160,7 +160,7 @@ def test_marking_published_records_the_post_as_a_publish_does(
         {"url": url + "?again"},
         follow=True,
     )
-    assert "only a scheduled post can be marked published" in again.content.decode()
+    assert "only a scheduled post to publish by hand" in again.content.decode()
     assert Post.objects.count() == 1
 
 
