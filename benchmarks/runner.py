@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from benchmarks.context import Bench, BenchError
+from benchmarks.prewarm import warm_database
 from benchmarks.report import Result, compare, machine, write_reports
 from benchmarks.sections import SECTIONS, section
 
@@ -135,6 +136,8 @@ def run(o: argparse.Namespace) -> None:
         ),
     )
     _seed_once(bench, o)
+    warm = warm_database()
+    bench.say(f"Database: {warm}")
     bench.character = _busiest_character()
     results: list[Result] = []
     for name in sections:
@@ -147,6 +150,7 @@ def run(o: argparse.Namespace) -> None:
         ),
         "duration_s": time.time() - started,
         "data": _data_summary(),
+        "warm": warm,
     }
     findings = Path(settings.BASE_DIR) / "docs" / "benchmark-findings.md"
     if findings.exists():

@@ -1,6 +1,7 @@
 """`make bench`'s guard rails and helpers (no timings are asserted)."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,29 @@ def test_metrics_section_says_when_the_database_is_too_small(monkeypatch):
     monkeypatch.setattr(metrics, "POSTS", 5)
     with pytest.raises(BenchError, match="not 5 synced"):
         section("metrics")(Bench(repeat=1))
+
+
+@pytest.mark.django_db
+def test_the_bench_database_is_read_into_memory_when_the_cluster_is_local(
+    settings, tmp_path, monkeypatch
+):
+    """Served by the project's local cluster (make test's, as make bench's),
+    the database's files are read once before anything is measured; any other
+    server is left alone, and the report says which."""
+    from benchmarks.prewarm import local_cluster, warm_database
+
+    data = local_cluster()
+    assert data is not None, "make test serves the tests from .local/postgres"
+    said = warm_database()
+    if os.access(data / "base", os.R_OK | os.X_OK):
+        assert "read into the page cache first" in said
+        assert int(said.split(" MB")[0].rsplit(" ", 1)[1].replace(",", "")) > 0
+    else:
+        assert "not readable by this user" in said
+    # a cluster on another port is not the local one
+    monkeypatch.setitem(settings.DATABASES["default"], "PORT", "1")
+    assert local_cluster() is None
+    assert "not served by the local cluster" in warm_database()
+    # nor one whose directory has no postmaster.pid
+    settings.BASE_DIR = tmp_path
+    assert local_cluster() is None
