@@ -3,9 +3,8 @@
 A server that has been running holds its hot data in the page cache; a
 cluster just (re)started reads it from disk, and the section or stack measured
 first pays for that (the load section measures Django before the FastAPI
-reference, endpoint by endpoint). Two full runs right after a restart of the
-bench cluster measured the whole load section 10-35% slower than runs on a
-warm cluster, both stacks alike (BENCHMARKS.md, findings).
+reference, endpoint by endpoint). Reading the files once takes the cache's
+state out of the comparison between runs.
 
 When the database's files are on this machine (the local cluster of
 scripts/services.sh, which `make bench` starts), they are read once into the
