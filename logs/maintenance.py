@@ -16,7 +16,7 @@ from content.models import ContentGeneration
 from logs.services import system_log_write
 from platforms.models import EngagementAction, ScheduledPost
 from platforms.modes import assisted_platforms
-from platforms.queues import OUTCOME_UNKNOWN
+from platforms.selectors import UNKNOWN_OUTCOME
 
 logger = logging.getLogger(__name__)
 STUCK_CACHE_KEY = "engine:stuck-work"
@@ -117,9 +117,7 @@ def detect_stuck_work(*, now: dt.datetime | None = None) -> dict:
         status=SP.PROCESSING, locked_until__lt=now
     ).count()
     # sent, and nobody can tell whether they arrived: each waits for a person
-    unknown_outcome = ScheduledPost.objects.filter(
-        status=SP.FAILED, error_message__startswith=OUTCOME_UNKNOWN
-    ).count()
+    unknown_outcome = ScheduledPost.objects.filter(UNKNOWN_OUTCOME).count()
     slow_since = now - dt.timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
     stuck_generations = list(
         ContentGeneration.objects.filter(status=GS.PROCESSING)

@@ -731,6 +731,15 @@ class PlatformAccountAdmin(CharacterZoneMixin, ProjectAdmin):
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
+def _back_to_by_hand(request) -> str:
+    """Where a by-hand form returns: its own page ("next", only an admin
+    path), else the "To post by hand" page."""
+    back = request.POST.get("next") or ""
+    if back.startswith("/admin/"):
+        return back
+    return reverse("admin:platforms_scheduledpost_by_hand")
+
+
 def _post_text(sp) -> str:
     return (sp.caption or "").strip()
 
@@ -1376,9 +1385,7 @@ class ScheduledPostAdmin(
         return response
 
     def mark_published_view(self, request, object_id):
-        back = request.POST.get("next") or ""
-        if not back.startswith("/admin/"):
-            back = reverse("admin:platforms_scheduledpost_by_hand")
+        back = _back_to_by_hand(request)
         if not self.has_change_permission(request):
             raise PermissionDenied
         url = request.POST.get("url", "")
@@ -1405,9 +1412,7 @@ class ScheduledPostAdmin(
         an unknown outcome)."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        back = request.POST.get("next") or ""
-        if not back.startswith("/admin/"):
-            back = reverse("admin:platforms_scheduledpost_by_hand")
+        back = _back_to_by_hand(request)
         if scheduled_posts_retry(
             queryset=ScheduledPost.objects.filter(pk=object_id), actor=request.user
         ):
@@ -1527,9 +1532,7 @@ class EngagementActionAdmin(AccountOfCharacterMixin, CharacterZoneMixin, BigTabl
         """A person performed an assisted engagement action by hand."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        back = request.POST.get("next") or ""
-        if not back.startswith("/admin/"):
-            back = reverse("admin:platforms_scheduledpost_by_hand")
+        back = _back_to_by_hand(request)
         if engagement_action_mark_done(action_id=object_id, actor=request.user):
             self.message_user(request, "Marked done.", messages.SUCCESS)
         else:

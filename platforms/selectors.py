@@ -403,6 +403,13 @@ def assisted_posts(
     )
 
 
+# a failed post whose call went out and whose platform cannot tell whether it
+# arrived: a person decides (records it by its link, or retries it)
+UNKNOWN_OUTCOME = Q(
+    status=ScheduledPost.Status.FAILED, error_message__startswith=OUTCOME_UNKNOWN
+)
+
+
 def unknown_outcome_posts(
     *, account_id: uuid.UUID | str | None = None, limit: int = 100
 ) -> QuerySet[ScheduledPost]:
@@ -410,10 +417,7 @@ def unknown_outcome_posts(
     platform cannot tell whether it arrived): a person looks for each on its
     platform, then records its link or retries it. Latest first, with account
     (no credentials) and character; through idx_scheduled_posts_status."""
-    qs = ScheduledPost.objects.filter(
-        status=ScheduledPost.Status.FAILED,
-        error_message__startswith=OUTCOME_UNKNOWN,
-    )
+    qs = ScheduledPost.objects.filter(UNKNOWN_OUTCOME)
     if account_id is not None:
         qs = qs.filter(platform_account_id=account_id)
     return (

@@ -45,7 +45,7 @@ from platforms.modes import assisted_platforms, is_assisted, platform_mode
 # exactly as one published by an adapter.
 from platforms.publishing import _record as record_published
 from platforms.queues import OUTCOME_UNKNOWN
-from platforms.selectors import SPREAD_DAYS, free_slots
+from platforms.selectors import SPREAD_DAYS, UNKNOWN_OUTCOME, free_slots
 from platforms.slots import Slot
 
 logger = logging.getLogger(__name__)
@@ -358,7 +358,7 @@ def platform_accounts_resume(
         # post whose outcome is unknown stays failed for a person to decide
         ScheduledPost.objects.filter(
             platform_account_id__in=ids, status=SP.FAILED
-        ).exclude(error_message__startswith=OUTCOME_UNKNOWN).update(
+        ).exclude(UNKNOWN_OUTCOME).update(
             status=SP.SCHEDULED,
             scheduled_at=timezone.now(),
             retry_count=0,

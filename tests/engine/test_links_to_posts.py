@@ -25,7 +25,7 @@ IG_USER = "17841400000000001"
 PAGE = "page-1001"
 
 
-def refused(adapter, url: str, reason: str) -> None:
+def assert_refused(adapter, url: str, reason: str) -> None:
     with pytest.raises(PermanentError, match=reason):
         adapter.result_from_url(url)
 
@@ -63,14 +63,18 @@ def test_x_refuses_another_accounts_post_and_unknown_ids(x):
     server, adapter = x
     published = adapter.publish(PublishRequest(marker="m", caption="theirs"))
     server.tweets[published.platform_post_id]["author_id"] = "42"
-    refused(
+    assert_refused(
         adapter,
         f"https://x.com/someone/status/{published.platform_post_id}",
         "another account's",
     )
-    refused(adapter, "https://x.com/luna_ai/status/123", "X does not know this post")
-    refused(adapter, "https://x.com/luna_ai", "Not a link to a post on X")
-    refused(adapter, "https://x.com.evil.example/a/status/1", "expected https://x.com/")
+    assert_refused(
+        adapter, "https://x.com/luna_ai/status/123", "X does not know this post"
+    )
+    assert_refused(adapter, "https://x.com/luna_ai", "Not a link to a post on X")
+    assert_refused(
+        adapter, "https://x.com.evil.example/a/status/1", "expected https://x.com/"
+    )
 
 
 # --- YouTube --------------------------------------------------------------------
@@ -108,14 +112,16 @@ def test_youtube_refuses_another_channels_video_and_bad_ids(youtube):
     server, adapter = youtube
     video_id = server.add_video({"viewCount": "1"})["id"]
     server.videos[video_id]["channel"] = "UCsomeoneelse00000000001"
-    refused(
+    assert_refused(
         adapter,
         f"https://youtu.be/{video_id}",
         "another channel's",
     )
-    refused(adapter, "https://youtu.be/AAAAAAAAAAA", "does not know this video")
-    refused(adapter, "https://www.youtube.com/watch?v=short", "Not a link to a YouTube")
-    refused(adapter, "https://www.youtube.com/@luna", "Not a link to a YouTube")
+    assert_refused(adapter, "https://youtu.be/AAAAAAAAAAA", "does not know this video")
+    assert_refused(
+        adapter, "https://www.youtube.com/watch?v=short", "Not a link to a YouTube"
+    )
+    assert_refused(adapter, "https://www.youtube.com/@luna", "Not a link to a YouTube")
 
 
 # --- Instagram and Facebook ---------------------------------------------------------
@@ -165,8 +171,12 @@ def test_instagram_finds_a_post_and_a_story_by_their_links(graph, settings):
     )
     found = adapter.result_from_url(story.url)
     assert found.platform_post_id == story.platform_post_id
-    refused(adapter, "https://www.instagram.com/p/NOTOURS1/", "not among the account's")
-    refused(adapter, "https://www.instagram.com/luna.ai/", "Not a link to an Instagram")
+    assert_refused(
+        adapter, "https://www.instagram.com/p/NOTOURS1/", "not among the account's"
+    )
+    assert_refused(
+        adapter, "https://www.instagram.com/luna.ai/", "Not a link to an Instagram"
+    )
 
 
 def test_facebook_finds_a_page_post_by_its_link_or_its_id(graph):
@@ -184,5 +194,9 @@ def test_facebook_finds_a_page_post_by_its_link_or_its_id(graph):
         f"https://www.facebook.com/permalink.php?story_fbid={number}&id={PAGE}",
     ):
         assert adapter.result_from_url(url).platform_post_id == post_id
-    refused(adapter, "https://www.facebook.com/other/posts/999", "not among the Page's")
-    refused(adapter, "https://facebook.com.evil.example/x", "expected https://facebook")
+    assert_refused(
+        adapter, "https://www.facebook.com/other/posts/999", "not among the Page's"
+    )
+    assert_refused(
+        adapter, "https://facebook.com.evil.example/x", "expected https://facebook"
+    )
