@@ -21,13 +21,20 @@ import functools
 import mimetypes
 import re
 import time
+import warnings
 from typing import Any, Literal
 
 from django.conf import settings
-from twitter_text import parse_tweet
-from twitter_text.config import config as twitter_text_config
-from twitter_text.extract_urls import extract_urls_with_indices
-from twitter_text.parse_tweet import convert_line_ending
+
+# twitter-text-parser 3.0.0 reads its emoji table through pkg_resources
+# (setuptools, a dependency of ours since Python 3.12's venvs come without
+# it), which warns that it is deprecated on every import
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    from twitter_text import parse_tweet
+    from twitter_text.config import config as twitter_text_config
+    from twitter_text.extract_urls import extract_urls_with_indices
+    from twitter_text.parse_tweet import convert_line_ending
 
 from platforms.adapters import (
     Action,
