@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from benchmarks.loadgen import describe_activity
+
 if TYPE_CHECKING:
     from benchmarks.report import Result
 
@@ -37,7 +39,14 @@ def load_table(results: list[Result]) -> list[str]:
         "project's config and against the FastAPI + SQLAlchemy 2 reference under "
         "uvicorn (benchmarks/reference), same database, same number of workers. "
         "rps: requests per second; latencies in ms; err: errors (non-2xx/3xx, "
-        "timeouts, socket errors).",
+        "timeouts, socket errors). The latencies are wrk's, and wrk corrects "
+        "them for coordinated omission: a response slower than twice the mean "
+        "interval between a connection's requests adds the samples that "
+        "requests sent at that steady rate would have waited (wrk's "
+        "stats_correct). So a few stalls of a second make a p95 of hundreds of "
+        "milliseconds at 1 client: the p95 is what a steady stream of users "
+        "would meet, not the 95th of the requests sent. Both stacks are "
+        "measured so.",
         "",
         *[
             f"Conditions: {r.note}."
@@ -66,6 +75,31 @@ def load_table(results: list[Result]) -> list[str]:
             f"| {title} | {clients} {cells(d)}{cells(f)}"
             f"| {d.target if d else ''} | {d.note if d else ''} |"
         )
+    beside = [
+        (r, describe_activity(r.extra["background"]))
+        for r in rows
+        if r.extra.get("background")
+    ]
+    if beside:
+        seen = [(r, line) for r, line in beside if line]
+        lines += [
+            "",
+            "PostgreSQL's own work beside the measured runs (sampled every 0.5 s: "
+            "a checkpoint writing, autovacuum workers; WAL written when 1 MB or "
+            "more): "
+            + (
+                "none seen."
+                if not seen
+                else f"seen in {len(seen)} of {len(beside)} runs:"
+            ),
+        ]
+        if seen:
+            lines.append("")
+            lines += [
+                f"- {r.extra['title']} · {r.extra['stack']} · "
+                f"{r.extra['clients']} clients: {line}"
+                for r, line in seen
+            ]
     memory = [r for r in rows if r.extra.get("kind") == "memory"]
     if memory:
         lines += [

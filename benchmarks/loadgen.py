@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -186,6 +188,146 @@ class MemorySampler:
         if self._thread:
             self._thread.join()
         self.sample()
+
+
+# --- the database's own background work -------------------------------------------------
+
+ACTIVITY_SQL = """
+SELECT backend_type, coalesce(wait_event, ''), coalesce(query, '')
+FROM pg_stat_activity
+WHERE backend_type IN ('checkpointer', 'autovacuum worker')
+"""
+# the WAL position, not pg_stat_wal: a backend reports its WAL statistics
+# up to seconds late
+COUNTERS_SQL = """
+SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),
+       pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')
+"""
+
+
+@dataclass
+class DatabaseActivity:
+    """What PostgreSQL did on its own while one run went on: samples (every
+    `interval`) of the checkpointer writing a checkpoint and of autovacuum
+    workers, and the checkpoints completed and WAL written in between.
+
+    A tail of slow writes is read against it: a spread checkpoint's writes or
+    an autovacuum of the table under load compete for the same disk and
+    cores as the requests (the earlier runs' PATCH tails had no explanation).
+    Its own connection (psycopg, autocommit), one small query a sample.
+    """
+
+    dsn: str
+    interval: float = 0.5
+    samples: int = 0
+    checkpointing: int = 0
+    autovacuum: dict[str, int] = field(default_factory=dict)
+    checkpoints: int = 0
+    wal_bytes: int = 0
+    # the kernel's dirty and under-writeback page cache, the largest seen (KiB):
+    # a commit's fsync waits behind it
+    dirty_kib: int = 0
+    error: str = ""
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _start: tuple[int, int] = (0, 0)
+
+    def _counters(self, cur: Any) -> tuple[int, int]:
+        cur.execute(COUNTERS_SQL)
+        done, wal = cur.fetchone()
+        return int(done), int(wal)
+
+    def _loop(self) -> None:
+        try:
+            self._sample()
+        except psycopg.Error as exc:  # the run goes on; its row says so
+            self.error = str(exc).strip()[:200]
+        finally:
+            self._ready.set()
+
+    def _sample(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
+            self._start = self._counters(cur)
+            self._ready.set()
+            while True:
+                cur.execute(ACTIVITY_SQL)
+                self.samples += 1
+                seen: set[str] = set()
+                for kind, wait, query in cur.fetchall():
+                    if kind == "checkpointer" and wait != "CheckpointerMain":
+                        self.checkpointing += 1
+                    elif kind == "autovacuum worker" and query:
+                        seen.add(query.removeprefix("autovacuum: ").strip())
+                for what in seen:
+                    self.autovacuum[what] = self.autovacuum.get(what, 0) + 1
+                self.dirty_kib = max(self.dirty_kib, dirty_kib())
+                if self._stop.wait(self.interval):
+                    break
+            done, wal = self._counters(cur)
+            self.checkpoints = done - self._start[0]
+            self.wal_bytes = wal - self._start[1]
+
+    def __enter__(self) -> DatabaseActivity:
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        # the run starts once the counters' starting point is read
+        self._ready.wait(timeout=10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "checkpointing": self.checkpointing,
+            "checkpoints": self.checkpoints,
+            "autovacuum": dict(sorted(self.autovacuum.items())),
+            "wal_mb": round(self.wal_bytes / 2**20, 1),
+            "dirty_mb": round(self.dirty_kib / 1024),
+        } | ({"error": self.error} if self.error else {})
+
+
+def dirty_kib() -> int:
+    """The kernel's page cache waiting for the disk: Dirty + Writeback (KiB)."""
+    total = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(("Dirty:", "Writeback:")):
+                total += int(line.split()[1])
+    except OSError:
+        pass
+    return total
+
+
+# below this, the kernel's dirty pages are the ordinary trickle of any run
+DIRTY_MB_WORTH_SAYING = 64
+
+
+def describe_activity(activity: dict[str, Any]) -> str:
+    """One line for the report: what ran beside a run, or "" when nothing did."""
+    samples = activity.get("samples") or 0
+    parts: list[str] = []
+    if activity.get("error"):
+        parts.append(f"not sampled ({activity['error']})")
+    if activity.get("checkpointing"):
+        parts.append(
+            f"a checkpoint writing in {activity['checkpointing']} of {samples} samples"
+        )
+    if activity.get("checkpoints"):
+        parts.append(f"{activity['checkpoints']} checkpoint(s) completed")
+    for what, n in (activity.get("autovacuum") or {}).items():
+        parts.append(f"autovacuum `{what}` in {n} of {samples} samples")
+    if activity.get("dirty_mb", 0) >= DIRTY_MB_WORTH_SAYING:
+        parts.append(
+            f"up to {activity['dirty_mb']} MB of the page cache waiting for the disk"
+        )
+    if activity.get("wal_mb", 0) >= 1:
+        parts.append(f"{activity['wal_mb']:g} MB of WAL written")
+    return "; ".join(parts)
 
 
 # --- the load generator ---------------------------------------------------------------

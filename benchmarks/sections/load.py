@@ -37,10 +37,12 @@ from benchmarks.load_report import (
     WORKER_RSS_MB,
 )
 from benchmarks.loadgen import (
+    DatabaseActivity,
     LoadError,
     MemorySampler,
     Run,
     Server,
+    describe_activity,
     free_port,
     run_wrk,
     wrk_available,
@@ -126,14 +128,19 @@ def run(bench: Bench) -> list[Result]:
                 for stack, server in stacks:
                     if endpoint.before:
                         endpoint.before(stack)
-                    run_ = _load(bench, server, fixture, endpoint, clients, workdir)
+                    with DatabaseActivity(_database_url()) as activity:
+                        run_ = _load(bench, server, fixture, endpoint, clients, workdir)
                     results.append(_row(endpoint, stack, clients, run_))
+                    results[-1].extra["background"] = activity.summary()
                     bench.say(
                         f"   {endpoint.key:18} {stack:8} {clients:3} clients "
                         f"{run_.rps:8.1f} rps  p50 {run_.p50_ms:7.2f}  "
                         f"p95 {run_.p95_ms:7.2f}  p99 {run_.p99_ms:7.2f} ms  "
                         f"errors {run_.errors}"
                     )
+                    beside = describe_activity(activity.summary())
+                    if beside:
+                        bench.say(f"      beside it in PostgreSQL: {beside}")
         for name, sampler in samplers.items():
             sampler.__exit__(None, None, None)
             results += _memory_rows(name, sampler, bench.load_workers)
@@ -513,6 +520,7 @@ def _row(endpoint: Endpoint, stack: str, clients: int, run_: Run) -> Result:
             "rps": round(run_.rps, 1),
             "p99_ms": round(run_.p99_ms, 3),
             "max_ms": round(run_.max_ms, 3),
+            "mean_ms": round(run_.mean_ms, 3),
             "requests": run_.requests,
             "seconds": round(run_.seconds, 2),
             "errors": run_.errors,

@@ -51,6 +51,8 @@ def test_the_load_section_serves_both_stacks_without_errors(capsys):
     for r in runs:
         assert r.extra["requests"] > 0, r.what
         assert r.extra["errors"] == 0, (r.what, r.extra["error_detail"])
+        # PostgreSQL's own work beside each run was sampled
+        assert r.extra["background"]["samples"] >= 1, r.what
     memory = {r.extra["stack"]: r for r in results if r.extra.get("kind") == "memory"}
     assert memory[DJANGO].extra["peak_mb"] > 10
     assert memory[REFERENCE].extra["peak_mb"] > 10
@@ -59,5 +61,6 @@ def test_the_load_section_serves_both_stacks_without_errors(capsys):
     assert "| Django rps |" in table and "| FastAPI rps |" in table
     assert "character detail, cached (Redis) | 2 |" in table
     assert "Conditions: " in table
+    assert "PostgreSQL's own work beside the measured runs" in table
     assert "after 0.3 s of unmeasured load per endpoint and stack" in table
     assert "errors" not in " ".join(r.note for r in runs)

@@ -1,12 +1,15 @@
 """wrk's driver: a run that stops at its limit counts its own time, not the
-idle rest of the duration (a cold-cache run goes through each path once)."""
+idle rest of the duration (a cold-cache run goes through each path once);
+wrk's latencies as it corrects them; what PostgreSQL did beside a run."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connection
 
-from benchmarks.loadgen import run_wrk
+from benchmarks.loadgen import DatabaseActivity, describe_activity, run_wrk
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -50,3 +53,86 @@ def test_a_run_for_its_duration_counts_requests_over_seconds(server, tmp_path):
     # run went its whole duration and its rate is its count over its time
     assert not run.stopped_early and run.requests > 0 and run.errors == 0
     assert run.rps == pytest.approx(run.requests / run.seconds)
+
+
+class _Stall(_Ok):
+    """One request in the whole run stalls: the first to /stall."""
+
+    stalled = threading.Event()
+
+    def do_GET(self):
+        if self.path == "/stall" and not self.stalled.is_set():
+            self.stalled.set()
+            time.sleep(0.6)
+        super().do_GET()
+
+
+def test_one_stall_weighs_in_the_p95_as_wrk_corrects_it(tmp_path):
+    """The report's explanation of the 1-client tails: wrk adds, for a
+    response slower than twice the mean interval, the samples a steady stream
+    of requests would have waited. One stall of 0.6 s among hundreds of quick
+    answers lifts the p95 far above what 95% of the answers took."""
+    _Stall.stalled.clear()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Stall)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        paths = [("/stall", None)] + [(f"/{n}", None) for n in range(99)]
+        run = run_wrk(
+            f"http://127.0.0.1:{httpd.server_address[1]}",
+            paths,
+            clients=1,
+            seconds=2,
+            script_dir=tmp_path,
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert run.errors == 0 and run.requests > 20
+    assert run.max_ms >= 600
+    # 1 answer of all was slow, yet wrk's p99 is in the stall
+    assert run.p99_ms > 100
+    # the mean counts the added samples: more time than the run had
+    assert run.requests * run.mean_ms / 1000 > run.seconds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_activity_sees_the_wal_written_beside_a_run():
+    from benchmarks.sections.load import _database_url
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_activity_probe (v text)")
+    try:
+        with DatabaseActivity(_database_url(), interval=0.05) as activity:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO bench_activity_probe "
+                    "SELECT repeat('x', 200) FROM generate_series(1, 20000)"
+                )
+            time.sleep(0.2)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_activity_probe")
+    summary = activity.summary()
+    assert summary["samples"] >= 2
+    assert summary["wal_mb"] >= 4  # 20,000 rows of 200 bytes, logged
+    assert "MB of WAL written" in describe_activity(summary)
+
+
+def test_describe_activity_says_what_ran_beside_a_run():
+    assert describe_activity({"samples": 20, "wal_mb": 0.2, "dirty_mb": 10}) == ""
+    line = describe_activity(
+        {
+            "samples": 20,
+            "checkpointing": 12,
+            "checkpoints": 1,
+            "autovacuum": {"VACUUM public.scheduled_posts": 5},
+            "wal_mb": 3.5,
+            "dirty_mb": 900,
+        }
+    )
+    assert line == (
+        "a checkpoint writing in 12 of 20 samples; 1 checkpoint(s) completed; "
+        "autovacuum `VACUUM public.scheduled_posts` in 5 of 20 samples; "
+        "up to 900 MB of the page cache waiting for the disk; "
+        "3.5 MB of WAL written"
+    )
