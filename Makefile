@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # pytest-django its own test database). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup run serve test stop stop-web lint format services browser media-tools load-tools bench chaos
+.PHONY: help setup run serve test test-pythons stop stop-web lint format services browser media-tools load-tools bench chaos
 BENCH_DB_URL ?= postgres://ainfluencer@127.0.0.1:$(or $(LOCAL_PG_PORT),5433)/ainfluencer_bench
 # its own Redis database: the tests flush theirs (cache.clear()) while they run
 BENCH_REDIS_URL ?= redis://127.0.0.1:$(or $(LOCAL_REDIS_PORT),6380)/2
@@ -23,6 +23,7 @@ HONCHO_PID ?= .local/honcho.pid
 help:
 	@echo "make run    set up PostgreSQL, Redis, the venv, migrations, demo data; serve on http://127.0.0.1:8000"
 	@echo "make test   the same setup, then the whole test suite"
+	@echo "make test-pythons  the suite on Python 3.12 and 3.13 too (pyenv's)"
 	@echo "make stop   stop the local servers"
 	@echo "make lint   ruff, mypy and makemigrations --check"
 	@echo "make bench  benchmarks on a scale database (BENCHMARKS.md)"
@@ -79,6 +80,17 @@ test: setup browser load-tools
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) collectstatic --noinput -v 0
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The whole suite again on the other Pythons the project supports, each in a
+# venv of its own (.venv-3.12, .venv-3.13) beside the services of `make test`.
+# CI runs it after `make test` (.ci/run).
+OTHER_PYTHONS ?= 3.12 3.13
+test-pythons:
+	@set -e; for v in $(OTHER_PYTHONS); do \
+	  py=$$(scripts/python-for.sh $$v); \
+	  echo "==> the suite on Python $$v ($$py)"; \
+	  $(MAKE) --no-print-directory test VENV=.venv-$$v PYTHON=$$py; \
+	done
 
 # Not part of `make test`: seeds a scale database once (minutes), then measures.
 bench: setup load-tools

@@ -4,7 +4,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENV_FILE="$ROOT/.env"
 [ -f "$ENV_FILE" ] && exit 0
-rand() { "$ROOT/.venv/bin/python" -c "import secrets; print(secrets.token_urlsafe($1))"; }
+rand() { "${PYTHON:-python3}" -c "import secrets; print(secrets.token_urlsafe($1))"; }
 umask 077
 cat > "$ENV_FILE" <<ENV
 # Development settings written by scripts/dotenv.sh (git-ignored). Production
