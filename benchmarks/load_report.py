@@ -84,9 +84,10 @@ def load_table(results: list[Result]) -> list[str]:
         seen = [(r, line) for r, line in beside if line]
         lines += [
             "",
-            "PostgreSQL's own work beside the measured runs (sampled every 0.5 s: "
-            "a checkpoint writing, autovacuum workers; WAL written when 1 MB or "
-            "more): "
+            "What ran beside the measured runs (sampled every 0.5 s: in "
+            "PostgreSQL a checkpoint writing and autovacuum workers, WAL written "
+            "when 1 MB or more; the kernel's page cache waiting for the disk; "
+            "web workers started in place of a recycled one): "
             + (
                 "none seen."
                 if not seen

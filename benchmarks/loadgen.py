@@ -308,11 +308,17 @@ DIRTY_MB_WORTH_SAYING = 64
 
 
 def describe_activity(activity: dict[str, Any]) -> str:
-    """One line for the report: what ran beside a run, or "" when nothing did."""
+    """One line for the report: what ran beside a run (in PostgreSQL, in the
+    kernel, a web worker replaced), or "" when nothing did."""
     samples = activity.get("samples") or 0
     parts: list[str] = []
     if activity.get("error"):
         parts.append(f"not sampled ({activity['error']})")
+    if activity.get("workers_started"):
+        parts.append(
+            f"{activity['workers_started']} web worker(s) started (one replaced "
+            "at max_requests or the memory bound)"
+        )
     if activity.get("checkpointing"):
         parts.append(
             f"a checkpoint writing in {activity['checkpointing']} of {samples} samples"

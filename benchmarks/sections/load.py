@@ -128,19 +128,25 @@ def run(bench: Bench) -> list[Result]:
                 for stack, server in stacks:
                     if endpoint.before:
                         endpoint.before(stack)
+                    workers_before = set(samplers[server.name].peak)
                     with DatabaseActivity(_database_url()) as activity:
                         run_ = _load(bench, server, fixture, endpoint, clients, workdir)
                     results.append(_row(endpoint, stack, clients, run_))
-                    results[-1].extra["background"] = activity.summary()
+                    # a worker replaced during the run (max_requests, the
+                    # memory bound): its successor's first requests are cold
+                    started = set(samplers[server.name].peak) - workers_before
+                    results[-1].extra["background"] = activity.summary() | {
+                        "workers_started": len(started)
+                    }
                     bench.say(
                         f"   {endpoint.key:18} {stack:8} {clients:3} clients "
                         f"{run_.rps:8.1f} rps  p50 {run_.p50_ms:7.2f}  "
                         f"p95 {run_.p95_ms:7.2f}  p99 {run_.p99_ms:7.2f} ms  "
                         f"errors {run_.errors}"
                     )
-                    beside = describe_activity(activity.summary())
+                    beside = describe_activity(results[-1].extra["background"])
                     if beside:
-                        bench.say(f"      beside it in PostgreSQL: {beside}")
+                        bench.say(f"      beside it: {beside}")
         for name, sampler in samplers.items():
             sampler.__exit__(None, None, None)
             results += _memory_rows(name, sampler, bench.load_workers)

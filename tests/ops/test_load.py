@@ -61,6 +61,6 @@ def test_the_load_section_serves_both_stacks_without_errors(capsys):
     assert "| Django rps |" in table and "| FastAPI rps |" in table
     assert "character detail, cached (Redis) | 2 |" in table
     assert "Conditions: " in table
-    assert "PostgreSQL's own work beside the measured runs" in table
+    assert "What ran beside the measured runs" in table
     assert "after 0.3 s of unmeasured load per endpoint and stack" in table
     assert "errors" not in " ".join(r.note for r in runs)

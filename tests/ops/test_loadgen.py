@@ -128,10 +128,12 @@ def test_describe_activity_says_what_ran_beside_a_run():
             "autovacuum": {"VACUUM public.scheduled_posts": 5},
             "wal_mb": 3.5,
             "dirty_mb": 900,
+            "workers_started": 1,
         }
     )
     assert line == (
-        "a checkpoint writing in 12 of 20 samples; 1 checkpoint(s) completed; "
+        "1 web worker(s) started (one replaced at max_requests or the memory "
+        "bound); a checkpoint writing in 12 of 20 samples; 1 checkpoint(s) completed; "
         "autovacuum `VACUUM public.scheduled_posts` in 5 of 20 samples; "
         "up to 900 MB of the page cache waiting for the disk; "
         "3.5 MB of WAL written"
