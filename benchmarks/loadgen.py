@@ -102,6 +102,26 @@ class Server:
         pids = [pid for pid in children(self.proc.pid) if not _helper(pid)]
         return pids or [self.proc.pid]
 
+    def cpu_ticks(self) -> int:
+        """CPU time (clock ticks) the worker processes have used so far."""
+        return sum(cpu_ticks(pid) for pid in self.workers())
+
+    def wait_idle(self, quiet: float = 0.2, timeout: float = 30) -> float:
+        """Wait until the workers used no CPU for `quiet` seconds; the seconds
+        waited. When wrk stops, the requests it had in flight still run to
+        their end: 32 admin pages are seconds of work, and a run started
+        meanwhile measured them as its own first requests' wait (the tails
+        of the 1-client rows) or shared the cores with them."""
+        started = time.monotonic()
+        before = self.cpu_ticks()
+        while time.monotonic() - started < timeout:
+            time.sleep(quiet)
+            now = self.cpu_ticks()
+            if now == before:
+                break
+            before = now
+        return time.monotonic() - started
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -138,6 +158,17 @@ def _helper(pid: int) -> bool:
         return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True  # gone
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of `pid` in clock ticks (/proc/<pid>/stat); 0 if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    # the fields after the command, which is in parentheses and may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def memory_kib(pid: int) -> tuple[int, int]:

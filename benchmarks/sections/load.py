@@ -124,6 +124,7 @@ def run(bench: Bench) -> list[Result]:
                         workdir,
                         seconds=bench.load_warmup,
                     )
+                    _settle(django, reference)
             for clients in bench.load_clients:
                 for stack, server in stacks:
                     if endpoint.before:
@@ -131,6 +132,7 @@ def run(bench: Bench) -> list[Result]:
                     workers_before = set(samplers[server.name].peak)
                     with DatabaseActivity(_database_url()) as activity:
                         run_ = _load(bench, server, fixture, endpoint, clients, workdir)
+                    _settle(django, reference)
                     results.append(_row(endpoint, stack, clients, run_))
                     # a worker replaced during the run (max_requests, the
                     # memory bound): its successor's first requests are cold
@@ -373,6 +375,14 @@ def json_shape(data: object) -> object:
     return None
 
 
+def _settle(*servers: Server) -> None:
+    """Each run starts on idle servers: what wrk left in flight when it
+    stopped (up to 32 requests of the level before, or of the warm-up) runs to
+    its end first, on both stacks."""
+    for server in servers:
+        server.wait_idle()
+
+
 def _load(
     bench: Bench,
     server: Server,
@@ -584,7 +594,9 @@ def _conditions(
             f"{before[0]:.1f}/{before[1]:.1f}/{before[2]:.1f}, after "
             f"{after[0]:.1f}/{after[1]:.1f}/{after[2]:.1f}; {bench.load_workers} "
             f"workers per stack, {bench.load_seconds:.0f} s per run after "
-            f"{bench.load_warmup:g} s of unmeasured load per endpoint and stack"
+            f"{bench.load_warmup:g} s of unmeasured load per endpoint and stack, "
+            "each run started once both stacks' workers were idle (the requests "
+            "wrk left in flight had ended)"
             + (f", gunicorn environment {bench.load_env}" if bench.load_env else "")
         ),
         extra={"kind": "conditions", "endpoint": "conditions", "stack": ""},

@@ -2,14 +2,18 @@
 idle rest of the duration (a cold-cache run goes through each path once);
 wrk's latencies as it corrects them; what PostgreSQL did beside a run."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from benchmarks.loadgen import DatabaseActivity, describe_activity, run_wrk
+from benchmarks.loadgen import DatabaseActivity, Server, describe_activity, run_wrk
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -138,3 +142,26 @@ def test_describe_activity_says_what_ran_beside_a_run():
         "up to 900 MB of the page cache waiting for the disk; "
         "3.5 MB of WAL written"
     )
+
+
+def test_a_run_starts_once_the_work_left_in_flight_has_ended():
+    """wrk stops with requests still running on the server (32 admin pages
+    are seconds of work): the next run waits until the workers are idle."""
+    busy = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.time() + 0.8\n"
+            "while time.time() < end: pass\ntime.sleep(60)",
+        ]
+    )
+    server = Server(name="busy", argv=[], env={}, port=0, log=Path(os.devnull))
+    server.proc = busy
+    try:
+        time.sleep(0.1)
+        assert 0.5 <= server.wait_idle(quiet=0.2, timeout=10) < 5
+        # idle now: one quiet window and it returns
+        assert server.wait_idle(quiet=0.2, timeout=10) < 0.5
+    finally:
+        busy.kill()
+        busy.wait()
