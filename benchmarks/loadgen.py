@@ -324,14 +324,15 @@ class DatabaseActivity:
 
 def dirty_kib() -> int:
     """The kernel's page cache waiting for the disk: Dirty + Writeback (KiB)."""
-    total = 0
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith(("Dirty:", "Writeback:")):
-                total += int(line.split()[1])
+        lines = Path("/proc/meminfo").read_text().splitlines()
     except OSError:
-        pass
-    return total
+        return 0  # no /proc (not Linux): nothing to report
+    return sum(
+        int(line.split()[1])
+        for line in lines
+        if line.startswith(("Dirty:", "Writeback:"))
+    )
 
 
 # below this, the kernel's dirty pages are the ordinary trickle of any run
